@@ -1,0 +1,49 @@
+//! The scripting CLI. Each subcommand has its own file; errors become one line on stderr.
+
+pub mod inventory;
+pub mod lab;
+pub mod probe;
+pub mod tui;
+
+use std::process::ExitCode;
+
+/// Bad input from the user (a name that does not exist, a bad CIDR...): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Turn a subcommand's result into the process exit code, printing errors as one line.
+///
+/// `UsageError` anywhere in the chain (or an engine error that says it is the user's input)
+/// exits 2; other failures exit 1.
+pub fn exit_with(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            let line = err
+                .chain()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("netview: {line}");
+            if err.chain().any(is_usage_error) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn is_usage_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.downcast_ref::<UsageError>().is_some() {
+        return true;
+    }
+    if let Some(netview::netns::NetnsError::NotFound(_)) = e.downcast_ref() {
+        return true;
+    }
+    if let Some(le) = e.downcast_ref::<netview::lab::LabError>() {
+        return le.is_usage();
+    }
+    false
+}

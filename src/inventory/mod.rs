@@ -1,0 +1,63 @@
+//! The live inventory: links, addresses, routes, neighbours, bridge FDB and NAT rules of every
+//! network namespace, read through netlink from a thread inside each namespace.
+//!
+//! Reading is behind [`InventorySource`] so the UI and the CLI's formatting are tested from
+//! fixed models without root. [`KernelSource`] is the real one.
+
+pub mod convert;
+pub mod model;
+pub mod nat;
+pub mod read;
+pub mod table;
+pub mod watch;
+
+pub use model::*;
+
+use crate::netns::{Netns, NetnsError};
+
+/// Errors while reading a namespace.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("netlink: {0}")]
+    Netlink(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where inventories come from: the kernel, or a fixed model in tests.
+pub trait InventorySource: Send + Sync {
+    /// Every namespace that can be seen now.
+    fn namespaces(&self) -> Vec<Netns>;
+    /// Read one namespace completely. `all` is the current namespace list, used to resolve
+    /// veth peers and macvlan parents that live in other namespaces.
+    fn read(&self, ns: &Netns, all: &[Netns]) -> Result<NamespaceInventory, InventoryError>;
+}
+
+/// Reads from the running kernel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KernelSource;
+
+impl InventorySource for KernelSource {
+    fn namespaces(&self) -> Vec<Netns> {
+        crate::netns::discover()
+    }
+
+    fn read(&self, ns: &Netns, all: &[Netns]) -> Result<NamespaceInventory, InventoryError> {
+        read::read_namespace(ns, all)
+    }
+}
+
+/// Read the given namespaces (in order) with `source`.
+pub fn collect(
+    source: &dyn InventorySource,
+    wanted: &[Netns],
+    all: &[Netns],
+) -> Result<Inventory, InventoryError> {
+    let mut namespaces = Vec::with_capacity(wanted.len());
+    for ns in wanted {
+        namespaces.push(source.read(ns, all)?);
+    }
+    Ok(Inventory { namespaces })
+}

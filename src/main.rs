@@ -1,0 +1,46 @@
+//! `netview`: see and try Linux container networking.
+//!
+//! With no arguments it starts the terminal UI; the subcommands are the scripting CLI. Both
+//! use the same engine (the `netview` library).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netview",
+    version,
+    about = "See and try Linux container networking"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every link, address, route, neighbour, bridge FDB entry and NAT rule.
+    Inventory(cli::inventory::Args),
+    /// Build and change the lab: a sandbox world and test containers.
+    #[command(subcommand)]
+    Lab(cli::lab::LabCommand),
+    /// Probe reachability between lab endpoints (ICMP, ARP, TCP).
+    Probe(cli::probe::Args),
+    /// Remove everything netview left behind (after a crash), and nothing else.
+    Clean(cli::lab::CleanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => cli::tui::run(),
+        Some(Command::Inventory(args)) => cli::inventory::run(args),
+        Some(Command::Lab(cmd)) => cli::lab::run(cmd),
+        Some(Command::Probe(args)) => cli::probe::run(args),
+        Some(Command::Clean(args)) => cli::lab::clean(args),
+    };
+    cli::exit_with(result)
+}

@@ -1,0 +1,282 @@
+//! Finding every network namespace on the host: the root one, named ones (/run/netns) and
+//! unnamed ones held only by processes (found through /proc/*/ns/net), deduplicated by inode.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{NetnsError, NETNS_RUN_DIR};
+
+/// How a namespace was found, which decides how it is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetnsSource {
+    /// The initial namespace (the one PID 1 is in).
+    Root,
+    /// A bind mount under /run/netns, as `ip netns add` makes.
+    Named,
+    /// Held only by processes (Docker's containers, for example).
+    Process,
+}
+
+/// One network namespace, identified by its nsfs inode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Netns {
+    /// `root`, the name in /run/netns, or `pid:N` for an unnamed one.
+    pub name: String,
+    /// The namespace's inode number, as `lsns` and `ip netns identify` use.
+    pub id: u64,
+    pub source: NetnsSource,
+    /// A path that opens the namespace.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// For namespaces held by processes: which process, e.g. `nginx (pid 812, containerd-shim-runc-v2)`.
+    pub process: Option<String>,
+    /// Whether netview itself runs in this namespace.
+    pub is_self: bool,
+}
+
+fn inode_of(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The inode of the namespace the calling thread is in.
+pub fn self_id() -> Option<u64> {
+    inode_of(Path::new("/proc/thread-self/ns/net")).map(|(_, ino)| ino)
+}
+
+fn comm_of(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+fn ppid_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The comm field may contain spaces and parentheses; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Describe the process holding a namespace, naming the container runtime that started it
+/// when its parent is one (containerd-shim, conmon, runc...).
+fn describe_process(pid: u32) -> String {
+    let comm = comm_of(pid).unwrap_or_else(|| "?".to_string());
+    let runtime = ppid_of(pid)
+        .and_then(comm_of)
+        .filter(|p| is_runtime_name(p));
+    match runtime {
+        Some(rt) => format!("{comm} (pid {pid}, {rt})"),
+        None => format!("{comm} (pid {pid})"),
+    }
+}
+
+/// Process names of container runtimes and their shims.
+pub fn is_runtime_name(comm: &str) -> bool {
+    [
+        "containerd-shim",
+        "conmon",
+        "runc",
+        "crun",
+        "dockerd",
+        "podman",
+        "netavark",
+    ]
+    .iter()
+    .any(|p| comm.starts_with(p))
+}
+
+/// List every network namespace this process can see, root first, then named ones by name,
+/// then process-held ones by PID.
+pub fn discover() -> Vec<Netns> {
+    let me = self_id();
+    let mut seen: BTreeMap<u64, ()> = BTreeMap::new();
+    let mut out = Vec::new();
+
+    if let Some((_, ino)) = inode_of(Path::new("/proc/1/ns/net")) {
+        seen.insert(ino, ());
+        out.push(Netns {
+            name: "root".to_string(),
+            id: ino,
+            source: NetnsSource::Root,
+            path: PathBuf::from("/proc/1/ns/net"),
+            process: None,
+            is_self: me == Some(ino),
+        });
+    }
+
+    let mut named: Vec<(String, PathBuf)> = fs::read_dir(NETNS_RUN_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    named.sort();
+    for (name, path) in named {
+        let Some((_, ino)) = inode_of(&path) else {
+            continue;
+        };
+        if seen.insert(ino, ()).is_some() {
+            continue;
+        }
+        out.push(Netns {
+            name,
+            id: ino,
+            source: NetnsSource::Named,
+            path,
+            process: None,
+            is_self: me == Some(ino),
+        });
+    }
+
+    let mut pids: Vec<u32> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let Some((_, ino)) = inode_of(&path) else {
+            continue;
+        };
+        if seen.insert(ino, ()).is_some() {
+            continue;
+        }
+        out.push(Netns {
+            name: format!("pid:{pid}"),
+            id: ino,
+            source: NetnsSource::Process,
+            path,
+            process: Some(describe_process(pid)),
+            is_self: me == Some(ino),
+        });
+    }
+
+    // Without permission to read /proc/1/ns/net we may not have found our own namespace.
+    if let Some(ino) = me {
+        if seen.insert(ino, ()).is_none() {
+            out.insert(
+                0,
+                Netns {
+                    name: "self".to_string(),
+                    id: ino,
+                    source: NetnsSource::Process,
+                    path: PathBuf::from(format!("/proc/{}/ns/net", std::process::id())),
+                    process: Some(describe_process(std::process::id())),
+                    is_self: true,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Check that a user-supplied namespace name cannot escape /run/netns.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\0')
+}
+
+/// Resolve a namespace by the name `discover` gives it: `root`, `self`, `pid:N`, or a name
+/// in /run/netns.
+pub fn find(name: &str) -> Result<Netns, NetnsError> {
+    let me = self_id();
+    let not_found = || NetnsError::NotFound(name.to_string());
+    let (path, source, process) = match name {
+        "root" => (PathBuf::from("/proc/1/ns/net"), NetnsSource::Root, None),
+        "self" => (
+            PathBuf::from(format!("/proc/{}/ns/net", std::process::id())),
+            NetnsSource::Process,
+            None,
+        ),
+        _ => {
+            if let Some(pid) = name.strip_prefix("pid:") {
+                let pid: u32 = pid.parse().map_err(|_| not_found())?;
+                (
+                    PathBuf::from(format!("/proc/{pid}/ns/net")),
+                    NetnsSource::Process,
+                    Some(describe_process(pid)),
+                )
+            } else if is_plain_name(name) {
+                (
+                    Path::new(NETNS_RUN_DIR).join(name),
+                    NetnsSource::Named,
+                    None,
+                )
+            } else {
+                return Err(not_found());
+            }
+        }
+    };
+    let (_, id) = inode_of(&path).ok_or_else(not_found)?;
+    Ok(Netns {
+        name: name.to_string(),
+        id,
+        source,
+        path,
+        process,
+        is_self: me == Some(id),
+    })
+}
+
+/// The namespace netview runs in, named as `discover` would name it.
+pub fn current() -> Result<Netns, NetnsError> {
+    let me = self_id().ok_or_else(|| NetnsError::NotFound("self".into()))?;
+    Ok(discover()
+        .into_iter()
+        .find(|n| n.id == me)
+        .unwrap_or_else(|| Netns {
+            name: "self".into(),
+            id: me,
+            source: NetnsSource::Process,
+            path: PathBuf::from(format!("/proc/{}/ns/net", std::process::id())),
+            process: None,
+            is_self: true,
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_only() {
+        assert!(is_plain_name("nv-host"));
+        assert!(!is_plain_name("../etc"));
+        assert!(!is_plain_name("a/b"));
+        assert!(!is_plain_name(""));
+        assert!(!is_plain_name(".."));
+    }
+
+    #[test]
+    fn unknown_names_are_not_found() {
+        assert!(matches!(
+            find("pid:notanumber"),
+            Err(NetnsError::NotFound(_))
+        ));
+        assert!(matches!(find("../../etc"), Err(NetnsError::NotFound(_))));
+        assert!(matches!(
+            find("nv-surely-absent-xyz"),
+            Err(NetnsError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn runtime_names() {
+        assert!(is_runtime_name("containerd-shim-runc-v2"));
+        assert!(is_runtime_name("conmon"));
+        assert!(!is_runtime_name("bash"));
+    }
+
+    #[test]
+    fn discover_includes_self() {
+        let all = discover();
+        assert!(all.iter().any(|n| n.is_self));
+        let ids: std::collections::BTreeSet<_> = all.iter().map(|n| n.id).collect();
+        assert_eq!(ids.len(), all.len(), "namespaces are deduplicated by inode");
+    }
+}

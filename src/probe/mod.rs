@@ -1,0 +1,1 @@
+//! Probes: ICMP echo, ARP, TCP and the expected-versus-observed matrix.

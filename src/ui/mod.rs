@@ -1,0 +1,1 @@
+//! The terminal UI. Model / Message / update / view; render functions are pure.
