@@ -580,3 +580,307 @@ pub fn resolve_pending(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netns::NetnsSource;
+    use netlink_packet_route::address::AddressScope;
+    use netlink_packet_route::link::{LinkLayerType, LinkMessage};
+    use netlink_packet_route::route::{RouteProtocol, RouteScope, RouteType};
+
+    fn link(index: u32, name: &str, flags: LinkFlags, attrs: Vec<LinkAttribute>) -> LinkMessage {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = flags;
+        m.header.link_layer_type = LinkLayerType::Ether;
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        m.attributes.extend(attrs);
+        m
+    }
+
+    fn kind(k: InfoKind) -> LinkAttribute {
+        LinkAttribute::LinkInfo(vec![LinkInfo::Kind(k)])
+    }
+
+    fn up() -> LinkFlags {
+        LinkFlags::Up
+            | LinkFlags::Running
+            | LinkFlags::LowerUp
+            | LinkFlags::Broadcast
+            | LinkFlags::Multicast
+    }
+
+    fn sample() -> RawNamespace {
+        let mut lo = link(
+            1,
+            "lo",
+            LinkFlags::Up | LinkFlags::Loopback | LinkFlags::Running | LinkFlags::LowerUp,
+            vec![],
+        );
+        lo.header.link_layer_type = LinkLayerType::Loopback;
+        let mut raw = RawNamespace {
+            links: vec![
+                lo,
+                link(
+                    2,
+                    "enp0s8",
+                    up() | LinkFlags::Promisc,
+                    vec![
+                        LinkAttribute::Address(vec![0x08, 0, 0x27, 0xaa, 0xbb, 0xcc]),
+                        LinkAttribute::Mtu(1500),
+                        LinkAttribute::OperState(State::Up),
+                    ],
+                ),
+                link(
+                    3,
+                    "docker0",
+                    up() | LinkFlags::Controller,
+                    vec![kind(InfoKind::Bridge), LinkAttribute::OperState(State::Up)],
+                ),
+                // A veth port of docker0 whose peer lives in another namespace (nsid 0).
+                link(
+                    4,
+                    "veth1",
+                    up(),
+                    vec![
+                        kind(InfoKind::Veth),
+                        LinkAttribute::Controller(3),
+                        LinkAttribute::Link(2),
+                        LinkAttribute::LinkNetNsId(0),
+                    ],
+                ),
+                // A macvlan child of enp0s8 in this namespace.
+                link(
+                    5,
+                    "mv0",
+                    up(),
+                    vec![
+                        LinkAttribute::LinkInfo(vec![
+                            LinkInfo::Kind(InfoKind::MacVlan),
+                            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                                MacVlanMode::Private,
+                            )])),
+                        ]),
+                        LinkAttribute::Link(2),
+                    ],
+                ),
+                // A veth pair inside this namespace.
+                link(
+                    6,
+                    "va",
+                    LinkFlags::Broadcast,
+                    vec![
+                        kind(InfoKind::Veth),
+                        LinkAttribute::Link(7),
+                        LinkAttribute::OperState(State::Down),
+                    ],
+                ),
+                link(
+                    7,
+                    "vb",
+                    LinkFlags::Broadcast,
+                    vec![kind(InfoKind::Veth), LinkAttribute::Link(6)],
+                ),
+                // Points into a namespace netview does not know (nsid 9).
+                link(
+                    8,
+                    "vx",
+                    up(),
+                    vec![
+                        kind(InfoKind::Veth),
+                        LinkAttribute::Link(3),
+                        LinkAttribute::LinkNetNsId(9),
+                    ],
+                ),
+            ],
+            ..Default::default()
+        };
+        raw.nsids.insert(0, "nv-c1".into());
+        raw.ip_forward = Some(true);
+
+        let mut a = AddressMessage::default();
+        a.header.index = 2;
+        a.header.prefix_len = 24;
+        a.header.scope = AddressScope::Universe;
+        a.attributes = vec![
+            AddressAttribute::Address("192.168.50.11".parse().unwrap()),
+            AddressAttribute::Local("192.168.50.11".parse().unwrap()),
+        ];
+        raw.addresses.push(a);
+
+        let mut r = RouteMessage::default();
+        r.header.address_family = AddressFamily::Inet;
+        r.header.table = 254;
+        r.header.protocol = RouteProtocol::Static;
+        r.header.scope = RouteScope::Universe;
+        r.header.kind = RouteType::Unicast;
+        r.attributes = vec![
+            RouteAttribute::Gateway(RouteAddress::Inet("192.168.50.1".parse().unwrap())),
+            RouteAttribute::Oif(2),
+        ];
+        raw.routes.push(r.clone());
+        // A local-table route is not shown.
+        let mut local = r.clone();
+        local.header.table = 255;
+        local.attributes = vec![
+            RouteAttribute::Table(255),
+            RouteAttribute::Destination(RouteAddress::Inet("127.0.0.1".parse().unwrap())),
+        ];
+        local.header.destination_prefix_length = 32;
+        raw.routes.push(local);
+
+        let mut n = NeighbourMessage::default();
+        n.header.family = AddressFamily::Inet;
+        n.header.ifindex = 2;
+        n.header.state = NeighbourState::Reachable;
+        n.attributes = vec![
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(
+                "192.168.50.12".parse().unwrap(),
+            )),
+            NeighbourAttribute::LinkLayerAddress(vec![2, 0, 0, 0, 0, 0x12]),
+        ];
+        raw.neighbours.push(n.clone());
+        let mut noarp = n.clone();
+        noarp.header.state = NeighbourState::Noarp;
+        raw.neighbours.push(noarp);
+
+        let mut f = NeighbourMessage::default();
+        f.header.family = AddressFamily::Bridge;
+        f.header.ifindex = 4;
+        f.header.flags = NeighbourFlags::Controller;
+        f.attributes = vec![
+            NeighbourAttribute::LinkLayerAddress(vec![2, 0x42, 0xac, 0x11, 0, 2]),
+            NeighbourAttribute::Controller(3),
+        ];
+        raw.fdb.push(f);
+        // enp0s8 is no bridge port: its self entries are not FDB of a bridge.
+        let mut other = NeighbourMessage::default();
+        other.header.ifindex = 2;
+        other.header.flags = NeighbourFlags::Own;
+        other.attributes = vec![NeighbourAttribute::LinkLayerAddress(vec![
+            0x33, 0x33, 0, 0, 0, 1,
+        ])];
+        raw.fdb.push(other);
+        raw
+    }
+
+    #[test]
+    fn links_convert_with_kind_mode_flags_and_refs() {
+        let (inv, pending) = build("nv-host", 42, NetnsSource::Named, &sample());
+        assert_eq!(inv.ip_forward, Some(true));
+        let lo = inv.link_by_name("lo").unwrap();
+        assert_eq!(lo.kind, LinkKind::Loopback);
+        let enp = inv.link_by_name("enp0s8").unwrap();
+        assert_eq!(enp.kind, LinkKind::Physical);
+        assert_eq!(enp.mac.as_deref(), Some("08:00:27:aa:bb:cc"));
+        assert_eq!(enp.mtu, Some(1500));
+        assert_eq!(enp.state, "UP");
+        assert_eq!(
+            enp.flags,
+            ["BROADCAST", "MULTICAST", "PROMISC", "UP", "LOWER_UP"]
+        );
+        assert_eq!(enp.addresses[0].to_string(), "192.168.50.11/24");
+        assert_eq!(enp.addresses[0].scope, "global");
+
+        let docker0 = inv.link_by_name("docker0").unwrap();
+        assert_eq!(docker0.kind, LinkKind::Bridge);
+        assert!(docker0.has_flag("MASTER"));
+
+        let veth1 = inv.link_by_name("veth1").unwrap();
+        assert_eq!(veth1.master.as_deref(), Some("docker0"));
+        assert_eq!(
+            veth1.peer,
+            Some(LinkRef {
+                netns: Some("nv-c1".into()),
+                name: None
+            })
+        );
+        assert_eq!(
+            pending,
+            vec![PendingRef {
+                link_pos: 3,
+                field: RefField::Peer,
+                netns: "nv-c1".into(),
+                ifindex: 2
+            }]
+        );
+
+        let mv = inv.link_by_name("mv0").unwrap();
+        assert_eq!(mv.kind, LinkKind::Macvlan);
+        assert_eq!(mv.mode.as_deref(), Some("private"));
+        assert_eq!(
+            mv.parent,
+            Some(LinkRef {
+                netns: Some("nv-host".into()),
+                name: Some("enp0s8".into())
+            })
+        );
+        assert_eq!(mv.peer, None);
+
+        let va = inv.link_by_name("va").unwrap();
+        assert_eq!(va.peer.as_ref().unwrap().name.as_deref(), Some("vb"));
+        assert_eq!(va.state, "DOWN");
+        assert_eq!(va.flags, ["BROADCAST"]);
+
+        let vx = inv.link_by_name("vx").unwrap();
+        assert_eq!(
+            vx.peer,
+            Some(LinkRef {
+                netns: None,
+                name: None
+            })
+        );
+    }
+
+    #[test]
+    fn pending_refs_resolve_by_lookup() {
+        let (mut inv, pending) = build("nv-host", 42, NetnsSource::Named, &sample());
+        resolve_pending(&mut inv, &pending, &|ns, idx| {
+            (ns == "nv-c1" && idx == 2).then(|| "eth0".to_string())
+        });
+        assert_eq!(
+            inv.link_by_name("veth1").unwrap().peer,
+            Some(LinkRef {
+                netns: Some("nv-c1".into()),
+                name: Some("eth0".into())
+            })
+        );
+    }
+
+    #[test]
+    fn routes_neighbours_and_fdb() {
+        let (inv, _) = build("nv-host", 42, NetnsSource::Named, &sample());
+        assert_eq!(inv.routes.len(), 1, "only the main table");
+        let r = &inv.routes[0];
+        assert_eq!(r.dst, "default");
+        assert_eq!(r.gateway.as_deref(), Some("192.168.50.1"));
+        assert_eq!(r.dev.as_deref(), Some("enp0s8"));
+        assert_eq!(r.protocol, "static");
+        assert_eq!(r.scope, "global");
+        assert_eq!(r.family, "inet");
+
+        assert_eq!(
+            inv.neighbours.len(),
+            1,
+            "NOARP entries are hidden like ip neigh does"
+        );
+        assert_eq!(inv.neighbours[0].mac.as_deref(), Some("02:00:00:00:00:12"));
+        assert_eq!(inv.neighbours[0].state, "REACHABLE");
+
+        assert_eq!(inv.fdb.len(), 1);
+        assert_eq!(inv.fdb[0].dev, "veth1");
+        assert_eq!(inv.fdb[0].master.as_deref(), Some("docker0"));
+        assert_eq!(inv.fdb[0].flags, ["master"]);
+    }
+
+    #[test]
+    fn names_follow_iproute2() {
+        assert_eq!(protocol_name(2), "kernel");
+        assert_eq!(protocol_name(250), "250");
+        assert_eq!(scope_name(253), "link");
+        assert_eq!(route_type_name(7), "unreachable");
+        assert_eq!(flag_names(LinkFlags::Up), ["NO-CARRIER", "UP"]);
+        assert_eq!(format_mac(&[0, 1, 0xab]), "00:01:ab");
+    }
+}

@@ -326,3 +326,151 @@ pub struct NatRule {
     pub owner: NatOwner,
     pub backend: NatBackend,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    fn fixture() -> Inventory {
+        let mut ns = NamespaceInventory::empty("nv-host", 4026532001, NetnsSource::Named);
+        ns.ip_forward = Some(true);
+        ns.links.push(Link {
+            index: 4,
+            name: "veth1".into(),
+            kind: LinkKind::Veth,
+            mode: None,
+            state: "UP".into(),
+            flags: vec!["BROADCAST".into(), "UP".into()],
+            mac: Some("02:00:00:00:00:01".into()),
+            mtu: Some(1500),
+            master: Some("docker0".into()),
+            parent: None,
+            peer: Some(LinkRef {
+                netns: Some("nv-c1".into()),
+                name: Some("eth0".into()),
+            }),
+            addresses: vec![Address {
+                ip: "192.168.50.11".parse().unwrap(),
+                prefix_len: 24,
+                scope: "global".into(),
+            }],
+        });
+        ns.routes.push(Route {
+            dst: "default".into(),
+            gateway: Some("192.168.50.1".into()),
+            dev: Some("enp0s8".into()),
+            scope: "global".into(),
+            protocol: "static".into(),
+            metric: None,
+            family: "inet".into(),
+            route_type: "unicast".into(),
+            prefsrc: None,
+        });
+        ns.neighbours.push(Neighbour {
+            ip: "192.168.50.1".into(),
+            mac: None,
+            dev: "enp0s8".into(),
+            state: "FAILED".into(),
+        });
+        ns.fdb.push(FdbEntry {
+            mac: "02:42:ac:11:00:02".into(),
+            dev: "veth1".into(),
+            master: Some("docker0".into()),
+            flags: vec![],
+            vlan: None,
+        });
+        ns.nat.push(NatRule {
+            family: "ip".into(),
+            table: "nat".into(),
+            chain: "POSTROUTING".into(),
+            rule: "ip saddr 172.17.0.0/16 oifname != \"docker0\" masquerade".into(),
+            owner: NatOwner::Docker,
+            backend: NatBackend::Nftables,
+        });
+        Inventory {
+            namespaces: vec![ns],
+        }
+    }
+
+    #[test]
+    fn json_shape_follows_the_contract() {
+        let v = serde_json::to_value(fixture()).unwrap();
+        assert_eq!(keys(&v), ["namespaces"]);
+        let ns = &v["namespaces"][0];
+        for k in [
+            "name",
+            "id",
+            "ip_forward",
+            "links",
+            "routes",
+            "neighbours",
+            "fdb",
+            "nat",
+        ] {
+            assert!(ns.get(k).is_some(), "namespace lacks {k}");
+        }
+        let link = &ns["links"][0];
+        for k in [
+            "index",
+            "name",
+            "kind",
+            "mode",
+            "state",
+            "flags",
+            "mac",
+            "mtu",
+            "master",
+            "parent",
+            "peer",
+            "addresses",
+        ] {
+            assert!(link.get(k).is_some(), "link lacks {k}");
+        }
+        assert_eq!(link["kind"], json!("veth"));
+        assert_eq!(link["mode"], Value::Null, "absent values are null");
+        assert_eq!(link["parent"], Value::Null);
+        assert_eq!(link["peer"], json!({"netns": "nv-c1", "name": "eth0"}));
+        assert_eq!(link["addresses"], json!(["192.168.50.11/24"]));
+        let route = &ns["routes"][0];
+        for k in ["dst", "gateway", "dev", "scope", "protocol", "metric"] {
+            assert!(route.get(k).is_some(), "route lacks {k}");
+        }
+        assert_eq!(route["dst"], json!("default"));
+        assert_eq!(route["metric"], Value::Null);
+        assert_eq!(keys(&ns["neighbours"][0]), ["dev", "ip", "mac", "state"]);
+        assert_eq!(ns["neighbours"][0]["mac"], Value::Null);
+        for k in ["mac", "dev", "master", "flags"] {
+            assert!(ns["fdb"][0].get(k).is_some(), "fdb lacks {k}");
+        }
+        for k in ["family", "table", "chain", "rule", "owner"] {
+            assert!(ns["nat"][0].get(k).is_some(), "nat lacks {k}");
+        }
+        assert_eq!(ns["nat"][0]["owner"], json!("docker"));
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let inv = fixture();
+        let text = serde_json::to_string(&inv).unwrap();
+        let back: Inventory = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, inv);
+    }
+
+    #[test]
+    fn unknown_kinds_keep_their_kernel_name() {
+        assert_eq!(
+            serde_json::to_value(LinkKind::Other("ifb".into())).unwrap(),
+            json!("ifb")
+        );
+        assert_eq!(LinkKind::from_info_kind("macvlan"), LinkKind::Macvlan);
+        let k: LinkKind = serde_json::from_value(json!("geneve")).unwrap();
+        assert_eq!(k, LinkKind::Other("geneve".into()));
+    }
+}
