@@ -165,8 +165,11 @@ pub fn spawn(namespaces: &[Netns], sink: EventSink) -> WatchHandle {
 fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<EventSink>) {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok();
     let mut watching_dir = false;
-    let tick = Duration::from_millis(100);
+    let tick = Duration::from_millis(50);
     let mut since_scan = Duration::ZERO;
+    // `ip netns add` creates the file, then mounts the namespace on it: look again shortly
+    // after a named event, as the mount itself gives no inotify event.
+    let mut rescans_left = 0u8;
     while !stop.load(Ordering::SeqCst) {
         if let (Some(ino), false) = (&inotify, watching_dir) {
             watching_dir = ino
@@ -203,7 +206,14 @@ fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<Event
             std::thread::sleep(tick);
         }
         since_scan += tick;
-        if named_event || since_scan >= PROC_SCAN {
+        if named_event {
+            rescans_left = 3;
+        }
+        let rescan = rescans_left > 0;
+        if rescan && !named_event {
+            rescans_left -= 1;
+        }
+        if named_event || rescan || since_scan >= PROC_SCAN {
             since_scan = Duration::ZERO;
             if stop.load(Ordering::SeqCst) {
                 break;
