@@ -27,7 +27,7 @@ const RT_TABLE_MAIN: u32 = 254;
 /// Everything dumped from one namespace, before conversion.
 #[derive(Debug, Default)]
 pub struct RawNamespace {
-    pub links: Vec<LinkMessage>,
+    pub links: Vec<RawLink>,
     pub addresses: Vec<AddressMessage>,
     pub routes: Vec<RouteMessage>,
     pub neighbours: Vec<NeighbourMessage>,
@@ -36,6 +36,68 @@ pub struct RawNamespace {
     /// This namespace's nsid for each other namespace netview knows, by that namespace's name.
     pub nsids: HashMap<i32, String>,
     pub ip_forward: Option<bool>,
+}
+
+/// What netview keeps of one RTM_NEWLINK message. Messages are reduced to this as they
+/// arrive, so a dump of 10,000 links never holds 10,000 fully parsed messages (with their
+/// statistics and per-family configuration) at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLink {
+    pub index: u32,
+    pub name: String,
+    pub kind: LinkKind,
+    pub mode: Option<String>,
+    pub flags: LinkFlags,
+    pub state: Option<State>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+    pub controller: Option<u32>,
+    /// IFLA_LINK: a veth's peer or a stacked device's lower device.
+    pub lower: Option<u32>,
+    pub link_netnsid: Option<i32>,
+}
+
+impl RawLink {
+    pub fn from_message(msg: &LinkMessage) -> Self {
+        let (kind, mode) = kind_and_mode(msg);
+        let mut raw = RawLink {
+            index: msg.header.index,
+            name: String::new(),
+            kind,
+            mode,
+            flags: msg.header.flags,
+            state: None,
+            mac: None,
+            mtu: None,
+            controller: None,
+            lower: None,
+            link_netnsid: None,
+        };
+        for attr in &msg.attributes {
+            match attr {
+                LinkAttribute::IfName(n) => raw.name = n.clone(),
+                LinkAttribute::OperState(s) => raw.state = Some(*s),
+                LinkAttribute::Address(mac) => raw.mac = Some(format_mac(mac)),
+                LinkAttribute::Mtu(m) => raw.mtu = Some(*m),
+                LinkAttribute::Controller(idx) => raw.controller = Some(*idx),
+                LinkAttribute::Link(idx) => raw.lower = Some(*idx),
+                LinkAttribute::LinkNetNsId(nsid) => raw.link_netnsid = Some(*nsid),
+                _ => {}
+            }
+        }
+        raw
+    }
+}
+
+/// Whether a route message belongs to the main table (the only one the inventory shows).
+pub fn is_main_table(msg: &RouteMessage) -> bool {
+    let mut table = u32::from(msg.header.table);
+    for attr in &msg.attributes {
+        if let RouteAttribute::Table(t) = attr {
+            table = *t;
+        }
+    }
+    table == RT_TABLE_MAIN
 }
 
 /// Which reference of a link still needs a name from another namespace.
@@ -299,46 +361,32 @@ pub fn build(
     let names: HashMap<u32, &str> = raw
         .links
         .iter()
-        .filter_map(|m| {
-            m.attributes.iter().find_map(|a| match a {
-                LinkAttribute::IfName(n) => Some((m.header.index, n.as_str())),
-                _ => None,
-            })
-        })
+        .map(|l| (l.index, l.name.as_str()))
         .collect();
     let name_of = |idx: u32| names.get(&idx).map(|s| s.to_string());
 
     let mut pending = Vec::new();
     inv.links.reserve(raw.links.len());
-    for msg in &raw.links {
-        let (kind, mode) = kind_and_mode(msg);
+    for rl in &raw.links {
         let mut link = Link {
-            index: msg.header.index,
-            name: name_of(msg.header.index).unwrap_or_default(),
-            kind,
-            mode,
-            state: "UNKNOWN".into(),
-            flags: flag_names(msg.header.flags),
-            mac: None,
-            mtu: None,
-            master: None,
+            index: rl.index,
+            name: rl.name.clone(),
+            kind: rl.kind.clone(),
+            mode: rl.mode.clone(),
+            state: rl
+                .state
+                .map(oper_state_name)
+                .unwrap_or_else(|| "UNKNOWN".into()),
+            flags: flag_names(rl.flags),
+            mac: rl.mac.clone(),
+            mtu: rl.mtu,
+            master: rl.controller.and_then(name_of),
             parent: None,
             peer: None,
             addresses: Vec::new(),
         };
-        let mut lower: Option<u32> = None;
-        let mut link_netnsid: Option<i32> = None;
-        for attr in &msg.attributes {
-            match attr {
-                LinkAttribute::OperState(s) => link.state = oper_state_name(*s),
-                LinkAttribute::Address(mac) => link.mac = Some(format_mac(mac)),
-                LinkAttribute::Mtu(m) => link.mtu = Some(*m),
-                LinkAttribute::Controller(idx) => link.master = name_of(*idx),
-                LinkAttribute::Link(idx) => lower = Some(*idx),
-                LinkAttribute::LinkNetNsId(nsid) => link_netnsid = Some(*nsid),
-                _ => {}
-            }
-        }
+        let lower = rl.lower;
+        let link_netnsid = rl.link_netnsid;
         // A veth's IFLA_LINK is its peer; a macvlan/ipvlan/vlan's is its lower device. With
         // IFLA_LINK_NETNSID the index belongs to another namespace.
         if let Some(idx) = lower.filter(|i| *i != 0 && *i != link.index) {
@@ -449,7 +497,9 @@ pub fn build(
 }
 
 fn convert_route(msg: &RouteMessage, name_of: &dyn Fn(u32) -> Option<String>) -> Option<Route> {
-    let mut table = u32::from(msg.header.table);
+    if !is_main_table(msg) {
+        return None;
+    }
     let mut dst = None;
     let mut gateway = None;
     let mut dev = None;
@@ -457,7 +507,6 @@ fn convert_route(msg: &RouteMessage, name_of: &dyn Fn(u32) -> Option<String>) ->
     let mut prefsrc = None;
     for attr in &msg.attributes {
         match attr {
-            RouteAttribute::Table(t) => table = *t,
             RouteAttribute::Destination(a) => dst = route_addr(a),
             RouteAttribute::Gateway(a) => gateway = route_addr(a),
             RouteAttribute::Oif(i) => dev = name_of(*i).or_else(|| Some(i.to_string())),
@@ -465,9 +514,6 @@ fn convert_route(msg: &RouteMessage, name_of: &dyn Fn(u32) -> Option<String>) ->
             RouteAttribute::PrefSource(a) => prefsrc = route_addr(a),
             _ => {}
         }
-    }
-    if table != RT_TABLE_MAIN {
-        return None;
     }
     let len = msg.header.destination_prefix_length;
     let dst = match dst {
@@ -620,7 +666,7 @@ mod tests {
         );
         lo.header.link_layer_type = LinkLayerType::Loopback;
         let mut raw = RawNamespace {
-            links: vec![
+            links: [
                 lo,
                 link(
                     2,

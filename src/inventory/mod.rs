@@ -5,6 +5,7 @@
 //! fixed models without root. [`KernelSource`] is the real one.
 
 pub mod convert;
+pub mod dump;
 pub mod model;
 pub mod nat;
 pub mod read;

@@ -1,174 +1,147 @@
 //! Reading namespaces from the kernel: one dedicated thread per namespace enters it, opens a
-//! netlink socket there and dumps links, addresses, routes, neighbours and the bridge FDB in
-//! one go, then reads ip_forward and the NAT rules from the same thread.
+//! netlink socket there and dumps links, addresses, routes, neighbours and the bridge FDB one
+//! after another (the kernel runs one dump at a time per socket), then reads ip_forward and
+//! the NAT rules from the same thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
-use futures::{StreamExt, TryStreamExt};
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
-use netlink_packet_route::link::LinkAttribute;
+use netlink_packet_route::address::AddressMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
+use netlink_packet_route::neighbour::NeighbourMessage;
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::{Handle, RouteMessageBuilder};
 
-use super::convert::{self, PendingRef, RawNamespace};
+use super::convert::{self, PendingRef, RawLink, RawNamespace};
+use super::dump::RouteSocket;
+use super::model::LinkKind;
 use super::{InventoryError, NamespaceInventory};
 use crate::netns::{self, Netns};
 
-fn nl_err(what: &str, e: impl std::fmt::Display) -> InventoryError {
-    InventoryError::Netlink(format!("{what}: {e}"))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, InventoryError> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?)
-}
-
-/// Ask the kernel for this namespace's nsid of the namespace open at `file`.
-async fn nsid_of(handle: &mut Handle, file: &File) -> Option<i32> {
+/// This namespace's nsid for the namespace open at `file`, if one is assigned.
+fn nsid_of(sock: &mut RouteSocket, file: &File) -> Option<i32> {
     let mut msg = NsidMessage::default();
     msg.attributes = vec![NsidAttribute::Fd(file.as_raw_fd() as u32)];
-    let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(msg));
-    req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    let mut responses = handle.request(req).ok()?;
-    while let Some(resp) = responses.next().await {
-        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(m)) = resp.payload {
-            for attr in m.attributes {
-                if let NsidAttribute::Id(id) = attr {
-                    return (id >= 0).then_some(id);
-                }
-            }
-        }
-    }
-    None
+    let replies = sock
+        .request(RouteNetlinkMessage::GetNsId(msg), "nsid")
+        .ok()?;
+    replies.into_iter().find_map(|r| match r {
+        RouteNetlinkMessage::NewNsId(m) => m.attributes.into_iter().find_map(|a| match a {
+            NsidAttribute::Id(id) if id >= 0 => Some(id),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
+fn link_dump_request() -> RouteNetlinkMessage {
+    let mut msg = LinkMessage::default();
+    // Statistics are most of a link message and the inventory shows none.
+    msg.attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    RouteNetlinkMessage::GetLink(msg)
+}
+
+fn neighbour_dump_request(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut msg = NeighbourMessage::default();
+    msg.header.family = family;
+    RouteNetlinkMessage::GetNeighbour(msg)
+}
+
+fn route_dump_request(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = family;
+    RouteNetlinkMessage::GetRoute(msg)
 }
 
 /// Dump everything netlink knows in the namespace the calling thread is in. `others` are the
 /// other namespaces (name, path) whose nsids are looked up when a link points into one.
 fn dump_current_thread(others: &[(String, PathBuf)]) -> Result<RawNamespace, InventoryError> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let (conn, mut handle, _) = rtnetlink::new_connection()?;
-        tokio::spawn(conn);
-        // The kernel runs one dump at a time per netlink socket (a second one gets EBUSY), so
-        // the dumps go one after another.
-        let links = handle.link().get().execute().try_collect::<Vec<_>>().await;
-        let addresses = handle
-            .address()
-            .get()
-            .execute()
-            .try_collect::<Vec<_>>()
-            .await;
-        let routes4 = handle
-            .route()
-            .get(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
-            .execute()
-            .try_collect::<Vec<_>>()
-            .await;
-        let routes6 = handle
-            .route()
-            .get(RouteMessageBuilder::<std::net::Ipv6Addr>::new().build())
-            .execute()
-            .try_collect::<Vec<_>>()
-            .await;
-        let neigh4 = handle
-            .neighbours()
-            .get()
-            .set_address_family(AddressFamily::Inet)
-            .execute()
-            .try_collect::<Vec<_>>()
-            .await;
-        let neigh6 = handle
-            .neighbours()
-            .get()
-            .set_address_family(AddressFamily::Inet6)
-            .execute()
-            .try_collect::<Vec<_>>()
-            .await;
-        let fdb = handle
-            .neighbours()
-            .get()
-            .set_address_family(AddressFamily::Bridge)
-            .execute()
-            .try_collect::<Vec<_>>()
-            .await;
-        let links = links.map_err(|e| nl_err("links", e))?;
-        let mut raw = RawNamespace {
-            addresses: addresses.map_err(|e| nl_err("addresses", e))?,
-            routes: routes4.map_err(|e| nl_err("routes", e))?,
-            neighbours: neigh4.map_err(|e| nl_err("neighbours", e))?,
-            // A kernel without the bridge module answers the AF_BRIDGE dump with an error:
-            // no bridges, so no FDB.
-            fdb: fdb.unwrap_or_default(),
-            ..Default::default()
-        };
-        // IPv6 may be disabled in the namespace; then these dumps fail and are simply empty.
-        raw.routes.extend(routes6.unwrap_or_default());
-        raw.neighbours.extend(neigh6.unwrap_or_default());
-
-        // nsids are only needed when some link points into another namespace.
-        let needs_nsids = links.iter().any(|l| {
-            l.attributes
-                .iter()
-                .any(|a| matches!(a, LinkAttribute::LinkNetNsId(_)))
-        });
-        if needs_nsids {
-            for (name, path) in others {
-                let Ok(file) = File::open(path) else { continue };
-                if let Some(id) = nsid_of(&mut handle, &file).await {
-                    raw.nsids.insert(id, name.clone());
+    let mut sock = RouteSocket::open()?;
+    let mut raw = RawNamespace::default();
+    sock.dump(link_dump_request(), "links", |m| {
+        if let RouteNetlinkMessage::NewLink(l) = m {
+            raw.links.push(RawLink::from_message(&l));
+        }
+    })?;
+    sock.dump(
+        RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+        "addresses",
+        |m| {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                raw.addresses.push(a);
+            }
+        },
+    )?;
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let got = sock.dump(route_dump_request(family), "routes", |m| {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                if convert::is_main_table(&r) {
+                    raw.routes.push(r);
                 }
             }
+        });
+        // IPv6 may be disabled in the namespace: then there are no IPv6 routes.
+        if family == AddressFamily::Inet {
+            got?;
         }
-        raw.links = links;
-        Ok::<_, InventoryError>(raw)
-    })
-    .map(|mut raw| {
-        raw.ip_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-            .ok()
-            .map(|s| s.trim() == "1");
-        raw
-    })
+    }
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let got = sock.dump(neighbour_dump_request(family), "neighbours", |m| {
+            if let RouteNetlinkMessage::NewNeighbour(n) = m {
+                raw.neighbours.push(n);
+            }
+        });
+        if family == AddressFamily::Inet {
+            got?;
+        }
+    }
+    // The FDB is only read where there is a bridge: on a namespace of 10,000 veths the
+    // AF_BRIDGE dump lists every device's multicast entries and says nothing of use. A kernel
+    // without the bridge module answers with an error: no FDB then.
+    if raw.links.iter().any(|l| l.kind == LinkKind::Bridge) {
+        let _ = sock.dump(neighbour_dump_request(AddressFamily::Bridge), "fdb", |m| {
+            if let RouteNetlinkMessage::NewNeighbour(n) = m {
+                raw.fdb.push(n);
+            }
+        });
+    }
+    // nsids are only needed when some link points into another namespace.
+    if raw.links.iter().any(|l| l.link_netnsid.is_some()) {
+        for (name, path) in others {
+            let Ok(file) = File::open(path) else { continue };
+            if let Some(id) = nsid_of(&mut sock, &file) {
+                raw.nsids.insert(id, name.clone());
+            }
+        }
+    }
+    raw.ip_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+        .ok()
+        .map(|s| s.trim() == "1");
+    Ok(raw)
 }
 
 /// Names of links by index in the namespace the calling thread is in.
 fn link_names_current_thread(indexes: &[u32]) -> Result<HashMap<u32, String>, InventoryError> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection()?;
-        tokio::spawn(conn);
-        let mut out = HashMap::new();
-        // A handful of lookups are cheaper one by one; many are cheaper as one dump.
-        if indexes.len() <= 16 {
-            for &idx in indexes {
-                let mut stream = handle.link().get().match_index(idx).execute();
-                if let Some(Ok(msg)) = stream.next().await {
-                    if let Some(name) = msg.attributes.iter().find_map(|a| match a {
-                        LinkAttribute::IfName(n) => Some(n.clone()),
-                        _ => None,
-                    }) {
-                        out.insert(idx, name);
-                    }
-                }
-            }
-        } else {
-            let mut stream = handle.link().get().execute();
-            while let Some(msg) = stream.try_next().await.map_err(|e| nl_err("links", e))? {
-                if let Some(name) = msg.attributes.iter().find_map(|a| match a {
+    let mut sock = RouteSocket::open()?;
+    let mut out = HashMap::new();
+    let wanted: std::collections::HashSet<u32> = indexes.iter().copied().collect();
+    sock.dump(link_dump_request(), "links", |m| {
+        if let RouteNetlinkMessage::NewLink(l) = m {
+            if wanted.contains(&l.header.index) {
+                if let Some(name) = l.attributes.iter().find_map(|a| match a {
                     LinkAttribute::IfName(n) => Some(n.clone()),
                     _ => None,
                 }) {
-                    out.insert(msg.header.index, name);
+                    out.insert(l.header.index, name);
                 }
             }
         }
-        Ok(out)
-    })
+    })?;
+    Ok(out)
 }
 
 /// Dump one namespace and convert it; references into other namespaces stay pending.
