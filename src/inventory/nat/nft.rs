@@ -1,0 +1,402 @@
+//! nftables NAT chains from `nft -j list ruleset`: which chains count as NAT, and each of their
+//! rules rendered in nft syntax.
+//!
+//! The JSON is decoded object by object with the `nftables` crate's typed schema, so one
+//! object the crate cannot decode (it lags behind nft in places) costs only that object's
+//! typed view: the rule is then rendered statement by statement, and what still does not
+//! decode is shown as JSON.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use nftables::schema::{Chain, Rule};
+use nftables::stmt::Statement;
+use nftables::types::NfChainType;
+use serde_json::Value;
+
+use super::format::{format_rule, format_statement};
+
+/// A chain as the ruleset lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftChain {
+    pub family: String,
+    pub table: String,
+    pub name: String,
+    /// A base chain of type `nat` (hooked into prerouting/postrouting/...).
+    pub nat_base: bool,
+}
+
+/// One rule, rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftRule {
+    pub family: String,
+    pub table: String,
+    pub chain: String,
+    pub handle: Option<u64>,
+    /// nft syntax from the typed statements.
+    pub text: String,
+    /// Chains this rule jumps or goes to (including through verdict maps).
+    pub targets: Vec<String>,
+    /// The rule holds `xt` statements: iptables-nft extensions whose JSON keeps only a name.
+    pub has_xt: bool,
+    /// The crate could not decode the rule as a whole.
+    pub undecoded: bool,
+}
+
+/// The parts of a ruleset that matter for NAT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NftRuleset {
+    pub chains: Vec<NftChain>,
+    pub rules: Vec<NftRule>,
+}
+
+/// Errors decoding nft's JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum NftJsonError {
+    #[error("nft printed invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("nft's JSON has no \"nftables\" array")]
+    NoObjects,
+}
+
+impl NftRuleset {
+    /// Decode `nft -j list ruleset` output.
+    pub fn from_json(json: &str) -> Result<Self, NftJsonError> {
+        let document: Value = serde_json::from_str(json)?;
+        let objects = document
+            .get("nftables")
+            .and_then(Value::as_array)
+            .ok_or(NftJsonError::NoObjects)?;
+        let mut ruleset = NftRuleset::default();
+        for object in objects {
+            if let Some(chain) = object.get("chain") {
+                if let Some(chain) = decode_chain(chain) {
+                    ruleset.chains.push(chain);
+                }
+            } else if let Some(rule) = object.get("rule") {
+                if let Some(rule) = decode_rule(rule) {
+                    ruleset.rules.push(rule);
+                }
+            }
+        }
+        Ok(ruleset)
+    }
+
+    /// The NAT chains: every base chain of type `nat`, and every regular chain reached from one
+    /// by jump/goto in the same table (iptables-nft's `DOCKER`, kube-proxy's `KUBE-*`).
+    /// Returned as (family, table, chain) keys.
+    pub fn nat_chains(&self) -> HashSet<(String, String, String)> {
+        let mut targets: HashMap<(&str, &str, &str), Vec<&str>> = HashMap::new();
+        for rule in &self.rules {
+            targets
+                .entry((&rule.family, &rule.table, &rule.chain))
+                .or_default()
+                .extend(rule.targets.iter().map(String::as_str));
+        }
+        let mut selected: HashSet<(String, String, String)> = HashSet::new();
+        let mut queue: VecDeque<(String, String, String)> = self
+            .chains
+            .iter()
+            .filter(|c| c.nat_base)
+            .map(|c| (c.family.clone(), c.table.clone(), c.name.clone()))
+            .collect();
+        while let Some(key) = queue.pop_front() {
+            if !selected.insert(key.clone()) {
+                continue;
+            }
+            let (family, table, chain) = &key;
+            for target in targets
+                .get(&(family.as_str(), table.as_str(), chain.as_str()))
+                .into_iter()
+                .flatten()
+            {
+                queue.push_back((family.clone(), table.clone(), target.to_string()));
+            }
+        }
+        selected
+    }
+
+    /// The rules of the NAT chains, in the ruleset's order.
+    pub fn nat_rules(&self) -> Vec<&NftRule> {
+        let chains = self.nat_chains();
+        self.rules
+            .iter()
+            .filter(|r| chains.contains(&(r.family.clone(), r.table.clone(), r.chain.clone())))
+            .collect()
+    }
+}
+
+fn decode_chain(value: &Value) -> Option<NftChain> {
+    match serde_json::from_value::<Chain<'static>>(value.clone()) {
+        Ok(chain) => Some(NftChain {
+            family: word(&chain.family),
+            table: chain.table.to_string(),
+            name: chain.name.to_string(),
+            nat_base: chain._type == Some(NfChainType::NAT),
+        }),
+        // A chain the crate cannot decode still has plain string fields.
+        Err(_) => Some(NftChain {
+            family: str_field(value, "family")?,
+            table: str_field(value, "table")?,
+            name: str_field(value, "name")?,
+            nat_base: value.get("type").and_then(Value::as_str) == Some("nat"),
+        }),
+    }
+}
+
+fn decode_rule(value: &Value) -> Option<NftRule> {
+    let value = normalise_rule(value);
+    let targets = {
+        let mut targets = Vec::new();
+        collect_targets(value.get("expr").unwrap_or(&Value::Null), &mut targets);
+        targets
+    };
+    let has_xt = value
+        .get("expr")
+        .and_then(Value::as_array)
+        .is_some_and(|stmts| stmts.iter().any(|s| s.get("xt").is_some()));
+    match serde_json::from_value::<Rule<'static>>(value.clone()) {
+        Ok(rule) => Some(NftRule {
+            family: word(&rule.family),
+            table: rule.table.to_string(),
+            chain: rule.chain.to_string(),
+            handle: rule.handle.map(u64::from),
+            text: format_rule(&rule.expr, rule.comment.as_deref()),
+            targets,
+            has_xt,
+            undecoded: false,
+        }),
+        Err(_) => {
+            // Render what decodes, statement by statement; the rest as its JSON.
+            let parts: Vec<String> = value
+                .get("expr")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|stmt| match serde_json::from_value::<Statement<'static>>(stmt.clone())
+                {
+                    Ok(stmt) => format_statement(&stmt),
+                    Err(_) => Some(stmt.to_string()),
+                })
+                .collect();
+            let mut text = parts.join(" ");
+            if let Some(comment) = value.get("comment").and_then(Value::as_str) {
+                text.push_str(&format!(" comment {comment:?}"));
+            }
+            Some(NftRule {
+                family: str_field(&value, "family")?,
+                table: str_field(&value, "table")?,
+                chain: str_field(&value, "chain")?,
+                handle: value.get("handle").and_then(Value::as_u64),
+                text,
+                targets,
+                has_xt,
+                undecoded: true,
+            })
+        }
+    }
+}
+
+/// Smooth over what nft prints but the crate's schema does not accept: a NAT statement's
+/// `flags` given as one string (`"flags": "fully-random"`) instead of a list.
+fn normalise_rule(value: &Value) -> Value {
+    let mut value = value.clone();
+    if let Some(stmts) = value.get_mut("expr").and_then(Value::as_array_mut) {
+        for stmt in stmts {
+            for key in ["snat", "dnat", "masquerade", "redirect"] {
+                if let Some(flags) = stmt.get_mut(key).and_then(|n| n.get_mut("flags")) {
+                    if flags.is_string() {
+                        *flags = Value::Array(vec![flags.take()]);
+                    }
+                }
+            }
+        }
+    }
+    value
+}
+
+/// Every `{"jump": {"target": X}}` / `{"goto": ...}` anywhere in the statements (verdict
+/// maps hold them inside sets).
+fn collect_targets(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if key == "jump" || key == "goto" {
+                    if let Some(target) = inner.get("target").and_then(Value::as_str) {
+                        out.push(target.to_string());
+                        continue;
+                    }
+                }
+                collect_targets(inner, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_targets(v, out)),
+        _ => {}
+    }
+}
+
+fn str_field(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_string(),
+    }
+}
+
+/// Rules as nft itself prints them (`nft -a -s list ruleset`), by (family, table, handle).
+///
+/// Needed for iptables-nft rules: nft's JSON reduces an x_tables extension to its name
+/// (`xt target DNAT`, destination lost), while its text output translates the extension
+/// (`dnat to 172.17.0.2:80`, `fib daddr type local`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NftText {
+    rules: HashMap<(String, String, u64), String>,
+}
+
+impl NftText {
+    /// Parse `nft -a -s list ruleset`. Lines where nft could not translate an extension
+    /// (it leaves an empty gap: `counter  # handle 2`) are left out, so the caller keeps its
+    /// own rendering for them.
+    pub fn parse(text: &str) -> Self {
+        let mut rules = HashMap::new();
+        let mut table: Option<(String, String)> = None;
+        for line in text.lines() {
+            let trimmed = line.trim_start_matches('\t').trim_start_matches("    ");
+            if let Some(rest) = line.strip_prefix("table ") {
+                let mut words = rest.split_whitespace();
+                if let (Some(family), Some(name)) = (words.next(), words.next()) {
+                    table = Some((family.to_string(), unquote(name)));
+                }
+                continue;
+            }
+            let Some((family, table_name)) = &table else {
+                continue;
+            };
+            let Some((body, handle)) = trimmed.rsplit_once("# handle ") else {
+                continue;
+            };
+            let Ok(handle) = handle.trim().parse::<u64>() else {
+                continue;
+            };
+            if body.starts_with("chain ") || body.starts_with("set ") || body.starts_with("map ")
+            {
+                continue;
+            }
+            if has_gap(body) {
+                continue;
+            }
+            let rendered = strip_anonymous_counters(body);
+            if !rendered.is_empty() {
+                rules.insert((family.clone(), table_name.clone(), handle), rendered);
+            }
+        }
+        NftText { rules }
+    }
+
+    pub fn rule(&self, family: &str, table: &str, handle: u64) -> Option<&str> {
+        self.rules
+            .get(&(family.to_string(), table.to_string(), handle))
+            .map(String::as_str)
+    }
+}
+
+/// nft prints every statement followed by one space; a statement it cannot print leaves an
+/// empty word: a leading space or two spaces in a row (outside quoted strings).
+fn has_gap(body: &str) -> bool {
+    if body.starts_with(' ') {
+        return true;
+    }
+    let mut in_quotes = false;
+    let mut previous_space = false;
+    let mut escaped = false;
+    for c in body.chars() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quotes = false;
+            }
+            previous_space = false;
+            continue;
+        }
+        match c {
+            '"' => {
+                in_quotes = true;
+                previous_space = false;
+            }
+            ' ' if previous_space => return true,
+            ' ' => previous_space = true,
+            _ => previous_space = false,
+        }
+    }
+    false
+}
+
+/// Words of a rule, splitting on spaces outside quoted strings.
+fn words(body: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for c in body.chars() {
+        if in_quotes {
+            current.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_quotes = true;
+                current.push(c);
+            }
+            c if c.is_whitespace() => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// Drop anonymous counters (`counter`, or `counter packets N bytes M` without `-s`), keep
+/// named ones (`counter name "x"`).
+fn strip_anonymous_counters(body: &str) -> String {
+    let words = words(body);
+    let mut out: Vec<&str> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        if words[i] == "counter" && words.get(i + 1).map(String::as_str) != Some("name") {
+            if words.get(i + 1).map(String::as_str) == Some("packets")
+                && words.get(i + 3).map(String::as_str) == Some("bytes")
+            {
+                i += 5;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        out.push(&words[i]);
+        i += 1;
+    }
+    out.join(" ")
+}
+
+fn unquote(s: &str) -> String {
+    s.trim_matches('"').to_string()
+}
