@@ -229,11 +229,43 @@ fn format_nat(keyword: &str, nat: Option<&NAT<'_>>) -> String {
 
 fn format_match(m: &Match<'_>) -> String {
     let left = format_expr(&m.left);
-    let right = format_expr_quoted(&m.right, names_interface(&m.left));
+    let style = Style {
+        quote_strings: names_interface(&m.left),
+        hex: is_mark(&m.left),
+    };
+    let right = format_expr_styled(&m.right, style);
+    let masked = matches!(m.left, Expression::BinaryOperation(_));
     match m.op {
-        // nft leaves the implicit comparisons out: `tcp dport 80`, `ct state established,related`.
-        Operator::EQ | Operator::IN => format!("{left} {right}"),
+        // nft leaves the implicit comparisons out (`tcp dport 80`, `ct state
+        // established,related`), except after a mask: `meta mark & 0x0000ff00 == 0x00000100`.
+        Operator::EQ | Operator::IN if !masked => format!("{left} {right}"),
+        Operator::IN => format!("{left} == {right}"),
         op => format!("{left} {} {right}", json_word(&op)),
+    }
+}
+
+/// How values are printed, from what they are compared with.
+#[derive(Debug, Clone, Copy, Default)]
+struct Style {
+    /// Quote strings (interface names).
+    quote_strings: bool,
+    /// Print numbers as 32-bit hex (marks), as nft does.
+    hex: bool,
+}
+
+/// Whether an expression is a packet or connection mark (possibly masked).
+fn is_mark(expr: &Expression<'_>) -> bool {
+    match expr {
+        Expression::Named(NamedExpression::Meta(meta)) => meta.key == MetaKey::Mark,
+        Expression::Named(NamedExpression::CT(ct)) => ct.key == "mark",
+        Expression::BinaryOperation(op) => match op.as_ref() {
+            BinaryOperation::AND(a, _)
+            | BinaryOperation::XOR(a, _)
+            | BinaryOperation::LSHIFT(a, _)
+            | BinaryOperation::RSHIFT(a, _) => is_mark(a),
+            BinaryOperation::OR(items) => items.first().is_some_and(is_mark),
+        },
+        _ => false,
     }
 }
 
@@ -258,11 +290,22 @@ fn names_interface(left: &Expression<'_>) -> bool {
 
 /// An expression in nft syntax.
 pub fn format_expr(expr: &Expression<'_>) -> String {
-    format_expr_quoted(expr, false)
+    format_expr_styled(expr, Style::default())
 }
 
-/// An expression; `quote_strings` quotes string values (interface names).
+/// An expression whose strings are quoted (interface names).
 fn format_expr_quoted(expr: &Expression<'_>, quote_strings: bool) -> String {
+    format_expr_styled(
+        expr,
+        Style {
+            quote_strings,
+            hex: false,
+        },
+    )
+}
+
+fn format_expr_styled(expr: &Expression<'_>, style: Style) -> String {
+    let quote_strings = style.quote_strings;
     match expr {
         Expression::String(s) => {
             if quote_strings || needs_quotes(s) {
@@ -271,28 +314,52 @@ fn format_expr_quoted(expr: &Expression<'_>, quote_strings: bool) -> String {
                 s.to_string()
             }
         }
+        Expression::Number(n) if style.hex => format!("0x{n:08x}"),
         Expression::Number(n) => n.to_string(),
         Expression::Boolean(b) => if *b { "exists" } else { "missing" }.to_string(),
         Expression::List(items) => items
             .iter()
-            .map(|e| format_expr_quoted(e, quote_strings))
+            .map(|e| format_expr_styled(e, style))
             .collect::<Vec<_>>()
             .join(","),
-        Expression::BinaryOperation(op) => match op.as_ref() {
-            BinaryOperation::AND(a, b) => format!("{} & {}", format_expr(a), format_expr(b)),
-            BinaryOperation::OR(items) => items
-                .iter()
-                .map(format_expr)
-                .collect::<Vec<_>>()
-                .join(" | "),
-            BinaryOperation::XOR(a, b) => format!("{} ^ {}", format_expr(a), format_expr(b)),
-            BinaryOperation::LSHIFT(a, b) => format!("{} << {}", format_expr(a), format_expr(b)),
-            BinaryOperation::RSHIFT(a, b) => format!("{} >> {}", format_expr(a), format_expr(b)),
-        },
+        Expression::BinaryOperation(op) => {
+            let operand = |a: &Expression<'_>, b: &Expression<'_>| {
+                let style = Style {
+                    quote_strings: false,
+                    hex: is_mark(a),
+                };
+                // A flag list as a mask is an OR of the flags: `tcp flags & (syn|ack)`.
+                let b = match b {
+                    Expression::List(flags) => format!(
+                        "({})",
+                        flags.iter().map(format_expr).collect::<Vec<_>>().join("|")
+                    ),
+                    b => format_expr_styled(b, style),
+                };
+                (format_expr(a), b)
+            };
+            match op.as_ref() {
+                BinaryOperation::AND(a, b) => {
+                    let (a, b) = operand(a, b);
+                    format!("{a} & {b}")
+                }
+                BinaryOperation::OR(items) => items
+                    .iter()
+                    .map(format_expr)
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                BinaryOperation::XOR(a, b) => {
+                    let (a, b) = operand(a, b);
+                    format!("{a} ^ {b}")
+                }
+                BinaryOperation::LSHIFT(a, b) => format!("{} << {}", format_expr(a), format_expr(b)),
+                BinaryOperation::RSHIFT(a, b) => format!("{} >> {}", format_expr(a), format_expr(b)),
+            }
+        }
         Expression::Range(range) => format!(
             "{}-{}",
-            format_expr_quoted(&range.range[0], quote_strings),
-            format_expr_quoted(&range.range[1], quote_strings)
+            format_expr_styled(&range.range[0], style),
+            format_expr_styled(&range.range[1], style)
         ),
         Expression::Named(named) => format_named(named, quote_strings),
         Expression::Verdict(verdict) => format_verdict(verdict),
@@ -321,6 +388,13 @@ fn format_named(named: &NamedExpression<'_>, quote_strings: bool) -> String {
             let items: Vec<String> = items
                 .iter()
                 .map(|item| match item {
+                    // The crate's untagged `SetItem` takes a `[key, value]` mapping (as in
+                    // `tcp dport map { 2222 : 192.168.50.13 }`) for a two-item list element.
+                    SetItem::Element(Expression::List(pair)) if pair.len() == 2 => format!(
+                        "{} : {}",
+                        format_expr_quoted(&pair[0], quote_strings),
+                        format_expr(&pair[1])
+                    ),
                     SetItem::Element(e) => format_expr_quoted(e, quote_strings),
                     SetItem::Mapping(k, v) => {
                         format!("{} : {}", format_expr_quoted(k, quote_strings), format_expr(v))

@@ -148,13 +148,15 @@ fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<
     };
     let nat_rules = ruleset.nat_rules();
 
-    // nft's text rendering, only for rules whose JSON lost an extension's arguments.
-    let text = if nat_rules.iter().any(|r| r.has_xt) {
+    // nft's text rendering, only for rules whose JSON lost an extension's arguments or that
+    // the crate could not decode.
+    let text = if nat_rules.iter().any(|r| r.has_xt() || r.undecoded) {
         match host.run(&nft, &["-a", "-s", "list", "ruleset"]) {
             Ok(text) => Some(nft::NftText::parse(&text)),
             Err(e) => {
                 errors.push(format!(
-                    "iptables-nft rules shown without their extensions' arguments: {e}"
+                    "nft's text listing not read, so iptables-nft extensions are shown by \
+                     name only (xt ...): {e}"
                 ));
                 None
             }
@@ -167,20 +169,24 @@ fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<
     if let Some(first) = undecoded.first() {
         errors.push(format!(
             "the nftables crate could not decode {} NAT rule(s) (first: {} {} chain {}); \
-             shown partly as nft JSON",
+             shown {}",
             undecoded.len(),
             first.family,
             first.table,
-            first.chain
+            first.chain,
+            if text.is_some() {
+                "as nft prints them"
+            } else {
+                "partly as nft JSON"
+            }
         ));
     }
 
     for rule in nat_rules {
-        let rendered = match (&text, rule.has_xt, rule.handle) {
+        let rendered = match (&text, rule.has_xt() || rule.undecoded, rule.handle) {
             (Some(text), true, Some(handle)) => text
-                .rule(&rule.family, &rule.table, handle)
-                .unwrap_or(&rule.text)
-                .to_string(),
+                .rule(&rule.family, &rule.table, handle, &rule.xts)
+                .unwrap_or_else(|| rule.text.clone()),
             _ => rule.text.clone(),
         };
         rules.push(NatRule {
@@ -282,3 +288,6 @@ fn first_line(text: &str) -> String {
         .unwrap_or("no message")
         .to_string()
 }
+
+#[cfg(test)]
+mod tests;

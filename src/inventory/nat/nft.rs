@@ -36,10 +36,18 @@ pub struct NftRule {
     pub text: String,
     /// Chains this rule jumps or goes to (including through verdict maps).
     pub targets: Vec<String>,
-    /// The rule holds `xt` statements: iptables-nft extensions whose JSON keeps only a name.
-    pub has_xt: bool,
+    /// The rule's `xt` statements, in order, as (`match`|`target`, extension name): what
+    /// iptables-nft leaves when nft cannot express an extension natively. The JSON keeps only
+    /// the name.
+    pub xts: Vec<(String, String)>,
     /// The crate could not decode the rule as a whole.
     pub undecoded: bool,
+}
+
+impl NftRule {
+    pub fn has_xt(&self) -> bool {
+        !self.xts.is_empty()
+    }
 }
 
 /// The parts of a ruleset that matter for NAT.
@@ -150,10 +158,17 @@ fn decode_rule(value: &Value) -> Option<NftRule> {
         collect_targets(value.get("expr").unwrap_or(&Value::Null), &mut targets);
         targets
     };
-    let has_xt = value
+    let xts: Vec<(String, String)> = value
         .get("expr")
         .and_then(Value::as_array)
-        .is_some_and(|stmts| stmts.iter().any(|s| s.get("xt").is_some()));
+        .into_iter()
+        .flatten()
+        .filter_map(|stmt| stmt.get("xt"))
+        .map(|xt| {
+            let field = |k: &str| xt.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            (field("type"), field("name"))
+        })
+        .collect();
     match serde_json::from_value::<Rule<'static>>(value.clone()) {
         Ok(rule) => Some(NftRule {
             family: word(&rule.family),
@@ -162,7 +177,7 @@ fn decode_rule(value: &Value) -> Option<NftRule> {
             handle: rule.handle.map(u64::from),
             text: format_rule(&rule.expr, rule.comment.as_deref()),
             targets,
-            has_xt,
+            xts,
             undecoded: false,
         }),
         Err(_) => {
@@ -189,7 +204,7 @@ fn decode_rule(value: &Value) -> Option<NftRule> {
                 handle: value.get("handle").and_then(Value::as_u64),
                 text,
                 targets,
-                has_xt,
+                xts,
                 undecoded: true,
             })
         }
@@ -253,92 +268,98 @@ fn word<T: serde::Serialize>(value: &T) -> String {
 /// (`dnat to 172.17.0.2:80`, `fib daddr type local`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NftText {
-    rules: HashMap<(String, String, u64), String>,
+    /// Each rule's words; an empty word is a statement nft could not print.
+    rules: HashMap<(String, String, u64), Vec<String>>,
 }
 
 impl NftText {
-    /// Parse `nft -a -s list ruleset`. Lines where nft could not translate an extension
-    /// (it leaves an empty gap: `counter  # handle 2`) are left out, so the caller keeps its
-    /// own rendering for them.
+    /// Parse `nft -a -s list ruleset`.
     pub fn parse(text: &str) -> Self {
         let mut rules = HashMap::new();
         let mut table: Option<(String, String)> = None;
         for line in text.lines() {
-            let trimmed = line.trim_start_matches('\t').trim_start_matches("    ");
             if let Some(rest) = line.strip_prefix("table ") {
                 let mut words = rest.split_whitespace();
                 if let (Some(family), Some(name)) = (words.next(), words.next()) {
-                    table = Some((family.to_string(), unquote(name)));
+                    table = Some((family.to_string(), name.trim_matches('"').to_string()));
                 }
                 continue;
             }
             let Some((family, table_name)) = &table else {
                 continue;
             };
-            let Some((body, handle)) = trimmed.rsplit_once("# handle ") else {
+            // nft indents with tabs; a space after them is an unprintable first statement.
+            let body = line.trim_start_matches('\t');
+            let Some((body, handle)) = body.rsplit_once("# handle ") else {
                 continue;
             };
             let Ok(handle) = handle.trim().parse::<u64>() else {
                 continue;
             };
-            if body.starts_with("chain ") || body.starts_with("set ") || body.starts_with("map ")
+            if ["chain ", "set ", "map ", "flowtable ", "type "]
+                .iter()
+                .any(|k| body.starts_with(k))
             {
                 continue;
             }
-            if has_gap(body) {
-                continue;
-            }
-            let rendered = strip_anonymous_counters(body);
-            if !rendered.is_empty() {
-                rules.insert((family.clone(), table_name.clone(), handle), rendered);
+            let words = statement_words(body);
+            if !words.is_empty() {
+                rules.insert((family.clone(), table_name.clone(), handle), words);
             }
         }
         NftText { rules }
     }
 
-    pub fn rule(&self, family: &str, table: &str, handle: u64) -> Option<&str> {
-        self.rules
-            .get(&(family.to_string(), table.to_string(), handle))
-            .map(String::as_str)
+    /// The rule as nft prints it, without anonymous counters. `xts` are the rule's `xt`
+    /// statements rendered by the caller, in order: where nft could not translate an
+    /// extension it prints nothing, and those gaps are filled with `xts` when it is clear
+    /// which ones they are (every extension missing, or exactly the untranslatable `comment`
+    /// matches). `None` when the rule is not listed or the gaps are ambiguous.
+    pub fn rule(
+        &self,
+        family: &str,
+        table: &str,
+        handle: u64,
+        xts: &[(String, String)],
+    ) -> Option<String> {
+        let words = self
+            .rules
+            .get(&(family.to_string(), table.to_string(), handle))?;
+        let gaps = words.iter().filter(|w| w.is_empty()).count();
+        let fill: Vec<String> = if gaps == 0 {
+            Vec::new()
+        } else if gaps == xts.len() {
+            xts.iter().map(|(kind, name)| format!("xt {kind} {name}")).collect()
+        } else {
+            let comments: Vec<String> = xts
+                .iter()
+                .filter(|(kind, name)| kind == "match" && name == "comment")
+                .map(|(kind, name)| format!("xt {kind} {name}"))
+                .collect();
+            if comments.len() != gaps {
+                return None;
+            }
+            comments
+        };
+        let mut fill = fill.into_iter();
+        let filled: Vec<String> = words
+            .iter()
+            .map(|w| {
+                if w.is_empty() {
+                    fill.next().unwrap_or_default()
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
+        Some(strip_anonymous_counters(&filled))
     }
 }
 
-/// nft prints every statement followed by one space; a statement it cannot print leaves an
-/// empty word: a leading space or two spaces in a row (outside quoted strings).
-fn has_gap(body: &str) -> bool {
-    if body.starts_with(' ') {
-        return true;
-    }
-    let mut in_quotes = false;
-    let mut previous_space = false;
-    let mut escaped = false;
-    for c in body.chars() {
-        if in_quotes {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_quotes = false;
-            }
-            previous_space = false;
-            continue;
-        }
-        match c {
-            '"' => {
-                in_quotes = true;
-                previous_space = false;
-            }
-            ' ' if previous_space => return true,
-            ' ' => previous_space = true,
-            _ => previous_space = false,
-        }
-    }
-    false
-}
-
-/// Words of a rule, splitting on spaces outside quoted strings.
-fn words(body: &str) -> Vec<String> {
+/// Split a rule body on single spaces outside quoted strings, keeping empty words: nft prints
+/// every statement followed by one space, so a statement it could not print shows as an
+/// empty word (a leading space, or two spaces in a row). The final separator is dropped.
+fn statement_words(body: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut in_quotes = false;
@@ -360,43 +381,37 @@ fn words(body: &str) -> Vec<String> {
                 in_quotes = true;
                 current.push(c);
             }
-            c if c.is_whitespace() => {
-                if !current.is_empty() {
-                    words.push(std::mem::take(&mut current));
-                }
-            }
+            ' ' => words.push(std::mem::take(&mut current)),
             c => current.push(c),
         }
     }
-    if !current.is_empty() {
-        words.push(current);
+    words.push(current);
+    // `a b ` splits into [a, b, ""]: the last empty word is the final separator.
+    if words.last().is_some_and(String::is_empty) {
+        words.pop();
     }
     words
 }
 
 /// Drop anonymous counters (`counter`, or `counter packets N bytes M` without `-s`), keep
 /// named ones (`counter name "x"`).
-fn strip_anonymous_counters(body: &str) -> String {
-    let words = words(body);
+fn strip_anonymous_counters(words: &[String]) -> String {
     let mut out: Vec<&str> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        if words[i] == "counter" && words.get(i + 1).map(String::as_str) != Some("name") {
-            if words.get(i + 1).map(String::as_str) == Some("packets")
-                && words.get(i + 3).map(String::as_str) == Some("bytes")
-            {
+        let next = |k: usize| words.get(i + k).map(String::as_str);
+        if words[i] == "counter" && next(1) != Some("name") {
+            if next(1) == Some("packets") && next(3) == Some("bytes") {
                 i += 5;
             } else {
                 i += 1;
             }
             continue;
         }
-        out.push(&words[i]);
+        if !words[i].is_empty() {
+            out.push(&words[i]);
+        }
         i += 1;
     }
     out.join(" ")
-}
-
-fn unquote(s: &str) -> String {
-    s.trim_matches('"').to_string()
 }
