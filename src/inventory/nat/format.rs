@@ -352,8 +352,12 @@ fn format_expr_styled(expr: &Expression<'_>, style: Style) -> String {
                     let (a, b) = operand(a, b);
                     format!("{a} ^ {b}")
                 }
-                BinaryOperation::LSHIFT(a, b) => format!("{} << {}", format_expr(a), format_expr(b)),
-                BinaryOperation::RSHIFT(a, b) => format!("{} >> {}", format_expr(a), format_expr(b)),
+                BinaryOperation::LSHIFT(a, b) => {
+                    format!("{} << {}", format_expr(a), format_expr(b))
+                }
+                BinaryOperation::RSHIFT(a, b) => {
+                    format!("{} >> {}", format_expr(a), format_expr(b))
+                }
             }
         }
         Expression::Range(range) => format!(
@@ -397,7 +401,11 @@ fn format_named(named: &NamedExpression<'_>, quote_strings: bool) -> String {
                     ),
                     SetItem::Element(e) => format_expr_quoted(e, quote_strings),
                     SetItem::Mapping(k, v) => {
-                        format!("{} : {}", format_expr_quoted(k, quote_strings), format_expr(v))
+                        format!(
+                            "{} : {}",
+                            format_expr_quoted(k, quote_strings),
+                            format_expr(v)
+                        )
                     }
                     SetItem::MappingStatement(k, stmt) => format!(
                         "{} : {}",

@@ -187,8 +187,7 @@ pub fn render(args: &[String], ipv6: bool) -> String {
                 let options_end = next_top_level(args, i + 2);
                 let options = &args[i + 2..options_end];
                 parts.push(
-                    render_target(target, options)
-                        .unwrap_or_else(|| raw(&args[i..options_end])),
+                    render_target(target, options).unwrap_or_else(|| raw(&args[i..options_end])),
                 );
                 i = options_end;
             }
@@ -396,4 +395,79 @@ fn raw(words: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_line(line: &str, ipv6: bool) -> String {
+        render(&split_words(line), ipv6)
+    }
+
+    #[test]
+    fn quoted_comments_split_as_one_word() {
+        assert_eq!(
+            split_words(r#"-m comment --comment "a \"b\" c" -j RETURN"#),
+            vec!["-m", "comment", "--comment", r#"a "b" c"#, "-j", "RETURN"]
+        );
+    }
+
+    #[test]
+    fn interface_wildcards_and_negations() {
+        assert_eq!(
+            render_line("! -i veth+ -o eth0 -j MASQUERADE --random", false),
+            r#"iifname != "veth*" oifname "eth0" masquerade random"#
+        );
+        assert_eq!(
+            render_line("! -p udp -j ACCEPT", false),
+            "meta l4proto != udp accept"
+        );
+        assert_eq!(
+            render_line("-p tcp ! --dport 22 -j REDIRECT --to-ports 2222", false),
+            "tcp dport != 22 redirect to :2222"
+        );
+        assert_eq!(
+            render_line("-m addrtype ! --dst-type LOCAL -g DOCKER-X", false),
+            "fib daddr type != local goto DOCKER-X"
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts_lose_their_128() {
+        assert_eq!(
+            render_line(
+                "-d fd00::1/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination [fd00::2]:8080",
+                true
+            ),
+            "ip6 daddr fd00::1 tcp dport 80 dnat to [fd00::2]:8080"
+        );
+    }
+
+    #[test]
+    fn unknown_matches_and_targets_stay_iptables_text() {
+        assert_eq!(
+            render_line(
+                "-s 10.0.0.0/8 -m conntrack ! --ctstate NEW,RELATED -m statistic --mode random --probability 0.25 -j KUBE-SEP-1",
+                false
+            ),
+            "ip saddr 10.0.0.0/8 -m conntrack ! --ctstate NEW,RELATED -m statistic --mode random --probability 0.25 jump KUBE-SEP-1"
+        );
+        assert_eq!(
+            render_line("-j LOG --log-prefix \"nat: \"", false),
+            r#"-j LOG --log-prefix "nat: ""#
+        );
+    }
+
+    #[test]
+    fn only_the_nat_table_is_parsed() {
+        let save = "*filter\n-A FORWARD -j DOCKER-USER\nCOMMIT\n*nat\n:DOCKER - [0:0]\n-A DOCKER -i docker0 -j RETURN\nCOMMIT\n";
+        assert_eq!(
+            parse_save(save),
+            vec![SavedRule {
+                chain: "DOCKER".into(),
+                args: vec!["-i".into(), "docker0".into(), "-j".into(), "RETURN".into()],
+            }]
+        );
+    }
 }

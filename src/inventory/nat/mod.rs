@@ -65,16 +65,16 @@ impl NatHost for ThreadHost {
     fn nft_json(&self, nft: &Path) -> Result<String, NatReadError> {
         nftables::helper::get_current_ruleset_raw(Some(nft), ["list", "ruleset"]).map_err(|e| {
             match e {
-                nftables::helper::NftablesError::NftExecution { inner, .. } => NatReadError::Spawn {
-                    program: nft.display().to_string(),
-                    source: inner,
-                },
-                nftables::helper::NftablesError::NftFailed { stderr, .. } => {
-                    NatReadError::Failed {
-                        program: "nft".to_string(),
-                        message: first_line(&stderr),
+                nftables::helper::NftablesError::NftExecution { inner, .. } => {
+                    NatReadError::Spawn {
+                        program: nft.display().to_string(),
+                        source: inner,
                     }
                 }
+                nftables::helper::NftablesError::NftFailed { stderr, .. } => NatReadError::Failed {
+                    program: "nft".to_string(),
+                    message: first_line(&stderr),
+                },
                 other => NatReadError::Failed {
                     program: "nft".to_string(),
                     message: other.to_string(),
@@ -200,12 +200,7 @@ fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<
     }
 }
 
-fn read_legacy(
-    host: &dyn NatHost,
-    ipv6: bool,
-    rules: &mut Vec<NatRule>,
-    errors: &mut Vec<String>,
-) {
+fn read_legacy(host: &dyn NatHost, ipv6: bool, rules: &mut Vec<NatRule>, errors: &mut Vec<String>) {
     let (names_path, program, family) = if ipv6 {
         (
             "/proc/thread-self/net/ip6_tables_names",

@@ -187,10 +187,11 @@ fn decode_rule(value: &Value) -> Option<NftRule> {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|stmt| match serde_json::from_value::<Statement<'static>>(stmt.clone())
-                {
-                    Ok(stmt) => format_statement(&stmt),
-                    Err(_) => Some(stmt.to_string()),
+                .filter_map(|stmt| {
+                    match serde_json::from_value::<Statement<'static>>(stmt.clone()) {
+                        Ok(stmt) => format_statement(&stmt),
+                        Err(_) => Some(stmt.to_string()),
+                    }
                 })
                 .collect();
             let mut text = parts.join(" ");
@@ -329,7 +330,9 @@ impl NftText {
         let fill: Vec<String> = if gaps == 0 {
             Vec::new()
         } else if gaps == xts.len() {
-            xts.iter().map(|(kind, name)| format!("xt {kind} {name}")).collect()
+            xts.iter()
+                .map(|(kind, name)| format!("xt {kind} {name}"))
+                .collect()
         } else {
             let comments: Vec<String> = xts
                 .iter()

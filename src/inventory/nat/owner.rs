@@ -128,7 +128,11 @@ mod tests {
     #[test]
     fn netavark_by_table_chain_and_comment() {
         assert_eq!(
-            attribute_owner("netavark", "NETAVARK-HOSTPORT-DNAT", "tcp dport 8080 jump X"),
+            attribute_owner(
+                "netavark",
+                "NETAVARK-HOSTPORT-DNAT",
+                "tcp dport 8080 jump X"
+            ),
             NatOwner::Netavark
         );
         assert_eq!(

@@ -52,7 +52,9 @@ impl NatHost for FakeHost {
     }
 
     fn nft_json(&self, nft: &Path) -> Result<String, NatReadError> {
-        self.ran.borrow_mut().push(format!("{} -j list ruleset", nft.display()));
+        self.ran
+            .borrow_mut()
+            .push(format!("{} -j list ruleset", nft.display()));
         self.nft_json
             .map(str::to_string)
             .ok_or_else(|| NatReadError::Failed {
@@ -109,7 +111,11 @@ fn docker_rules_written_by_iptables_nft_read_as_nft_prints_them() {
                 r#"iifname != "docker0" tcp dport 8080 dnat to 172.17.0.2:80"#,
                 NatOwner::Docker
             ),
-            row("PREROUTING", "fib daddr type local jump DOCKER", NatOwner::Docker),
+            row(
+                "PREROUTING",
+                "fib daddr type local jump DOCKER",
+                NatOwner::Docker
+            ),
             row(
                 "OUTPUT",
                 "ip daddr != 127.0.0.0/8 fib daddr type local jump DOCKER",
@@ -122,9 +128,9 @@ fn docker_rules_written_by_iptables_nft_read_as_nft_prints_them() {
             ),
         ]
     );
-    assert!(rules.iter().all(|r| r.family == "ip"
-        && r.table == "nat"
-        && r.backend == NatBackend::Nftables));
+    assert!(rules
+        .iter()
+        .all(|r| r.family == "ip" && r.table == "nat" && r.backend == NatBackend::Nftables));
     // One JSON listing, one text listing (the rules hold xt extensions); nothing else.
     assert_eq!(
         *host.ran.borrow(),
@@ -197,7 +203,10 @@ fn typed_formatter_agrees_with_nft_for_native_rules() {
             .rule(&rule.family, &rule.table, rule.handle.unwrap(), &[])
             .unwrap();
         if nft_says == r#"tcp flags syn / syn,ack log prefix "nv ""# {
-            assert_eq!(rule.text, r#"tcp flags & (syn|ack) == syn log prefix "nv ""#);
+            assert_eq!(
+                rule.text,
+                r#"tcp flags & (syn|ack) == syn log prefix "nv ""#
+            );
         } else {
             assert_eq!(rule.text, nft_says, "handle {:?}", rule.handle);
         }
@@ -302,7 +311,9 @@ fn mixed_namespace_reads_every_nat_rule_with_owners() {
     // 9 iptables-nft rules in ip nat, 1 in ip6 nat, 15 in the netview table; none of the
     // filter tables'.
     assert_eq!(rules.len(), 9 + 1 + 15, "{got:#?}");
-    assert!(!rules.iter().any(|r| r.table == "filt" || r.table == "filter"));
+    assert!(!rules
+        .iter()
+        .any(|r| r.table == "filt" || r.table == "filter"));
     assert_eq!(
         rules.iter().filter(|r| r.family == "ip6").count(),
         1,
@@ -315,7 +326,10 @@ fn no_nft_means_nothing_is_spawned() {
     let host = FakeHost::default();
     let (rules, errors) = read_nat_with(&host);
     assert!(rules.is_empty());
-    assert_eq!(errors, vec!["nft not installed: nftables NAT rules not read"]);
+    assert_eq!(
+        errors,
+        vec!["nft not installed: nftables NAT rules not read"]
+    );
     assert!(host.ran.borrow().is_empty());
 }
 
@@ -337,7 +351,10 @@ fn native_rules_alone_need_no_text_listing() {
     let mut doc: serde_json::Value = serde_json::from_str(MIXED_JSON).unwrap();
     let objects = doc["nftables"].as_array_mut().unwrap();
     objects.retain(|o| {
-        let inner = o.get("rule").or_else(|| o.get("chain")).or_else(|| o.get("table"));
+        let inner = o
+            .get("rule")
+            .or_else(|| o.get("chain"))
+            .or_else(|| o.get("table"));
         inner.is_some_and(|i| i["table"] == "netview" || i["name"] == "netview")
             && o["rule"]["handle"] != 22
     });
@@ -359,14 +376,10 @@ fn legacy_host(v4_names: &'static str) -> FakeHost {
         .insert("/proc/thread-self/net/ip_tables_names", v4_names);
     host.proc_files
         .insert("/proc/thread-self/net/ip6_tables_names", "nat\n");
-    host.outputs.insert(
-        ("iptables-legacy-save".into(), "-t".into()),
-        Ok(LEGACY_V4),
-    );
-    host.outputs.insert(
-        ("ip6tables-legacy-save".into(), "-t".into()),
-        Ok(LEGACY_V6),
-    );
+    host.outputs
+        .insert(("iptables-legacy-save".into(), "-t".into()), Ok(LEGACY_V4));
+    host.outputs
+        .insert(("ip6tables-legacy-save".into(), "-t".into()), Ok(LEGACY_V6));
     host
 }
 
@@ -374,19 +387,34 @@ fn legacy_host(v4_names: &'static str) -> FakeHost {
 fn legacy_iptables_rules_are_read_where_the_nat_table_exists() {
     let host = legacy_host("filter\nnat\n");
     let (rules, errors) = read_nat_with(&host);
-    assert_eq!(errors, vec!["nft not installed: nftables NAT rules not read"]);
-    assert!(rules.iter().all(|r| r.backend == NatBackend::IptablesLegacy));
+    assert_eq!(
+        errors,
+        vec!["nft not installed: nftables NAT rules not read"]
+    );
+    assert!(rules
+        .iter()
+        .all(|r| r.backend == NatBackend::IptablesLegacy));
     let got: Vec<(String, String, String, NatOwner)> = rules
         .iter()
         .map(|r| (r.family.clone(), r.chain.clone(), r.rule.clone(), r.owner))
         .collect();
     let r = |family: &str, chain: &str, rule: &str, owner| {
-        (family.to_string(), chain.to_string(), rule.to_string(), owner)
+        (
+            family.to_string(),
+            chain.to_string(),
+            rule.to_string(),
+            owner,
+        )
     };
     assert_eq!(
         got,
         vec![
-            r("ip", "PREROUTING", "fib daddr type local jump DOCKER", NatOwner::Docker),
+            r(
+                "ip",
+                "PREROUTING",
+                "fib daddr type local jump DOCKER",
+                NatOwner::Docker
+            ),
             r(
                 "ip",
                 "PREROUTING",
@@ -423,7 +451,12 @@ fn legacy_iptables_rules_are_read_where_the_nat_table_exists() {
                 r#"oifname "eth9" tcp sport 1000-2000 snat to 5.6.7.8:3000-4000 fully-random"#,
                 NatOwner::Other
             ),
-            r("ip", "DOCKER", r#"iifname "docker0" return"#, NatOwner::Docker),
+            r(
+                "ip",
+                "DOCKER",
+                r#"iifname "docker0" return"#,
+                NatOwner::Docker
+            ),
             r(
                 "ip",
                 "DOCKER",
@@ -449,7 +482,8 @@ fn legacy_iptables_rules_are_read_where_the_nat_table_exists() {
 #[test]
 fn legacy_save_is_not_run_without_a_legacy_nat_table() {
     let mut host = legacy_host("filter\n");
-    host.proc_files.remove("/proc/thread-self/net/ip6_tables_names");
+    host.proc_files
+        .remove("/proc/thread-self/net/ip6_tables_names");
     let (rules, _) = read_nat_with(&host);
     assert!(rules.is_empty());
     // Running iptables-legacy-save -t nat would create the table: it must not run.
