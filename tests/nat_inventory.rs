@@ -268,7 +268,12 @@ fn nat_rules_of_docker_netview_and_legacy_iptables_per_namespace() {
     ]);
 
     // --- Namespace A ---
+    let started = std::time::Instant::now();
     let (rules, errors) = a.read_nat();
+    eprintln!(
+        "read NAT of namespace A (2 nft runs) in {:?}",
+        started.elapsed()
+    );
     assert!(errors.is_empty(), "{errors:?}");
     let oracle = nft_rule_counts(&a.exec(&["nft", "-j", "list", "ruleset"]));
     assert_eq!(
@@ -319,7 +324,12 @@ fn nat_rules_of_docker_netview_and_legacy_iptables_per_namespace() {
         || r.rule.contains("10.77.0.0")));
 
     // --- Namespace B: the legacy rule, found through this thread's /proc/thread-self ---
+    let started = std::time::Instant::now();
     let (rules_b, errors_b) = b.read_nat();
+    eprintln!(
+        "read NAT of namespace B (1 nft run, 1 iptables-legacy-save run) in {:?}",
+        started.elapsed()
+    );
     assert!(errors_b.is_empty(), "{errors_b:?}");
     assert_eq!(rules_b.len(), 1, "{rules_b:#?}");
     let legacy = &rules_b[0];

@@ -123,6 +123,14 @@ mod tests {
             attribute_owner("nat", "DOCKER-INGRESS", "return"),
             NatOwner::Docker
         );
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "POSTROUTING",
+                "ip saddr 10.0.0.0/24 masquerade comment \"added by Docker swarm\""
+            ),
+            NatOwner::Docker
+        );
     }
 
     #[test]
