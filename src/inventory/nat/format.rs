@@ -33,7 +33,13 @@ pub fn format_statement(statement: &Statement<'_>) -> Option<String> {
         Statement::Mangle(mangle) => format!(
             "{} set {}",
             format_expr(&mangle.key),
-            format_expr(&mangle.value)
+            format_expr_styled(
+                &mangle.value,
+                Style {
+                    quote_strings: false,
+                    hex: is_mark(&mangle.key),
+                }
+            )
         ),
         Statement::Quota(QuotaOrQuotaRef::Quota(q)) => {
             let over = if q.inv == Some(true) { "over " } else { "" };
@@ -307,6 +313,8 @@ fn format_expr_quoted(expr: &Expression<'_>, quote_strings: bool) -> String {
 fn format_expr_styled(expr: &Expression<'_>, style: Style) -> String {
     let quote_strings = style.quote_strings;
     match expr {
+        // `@name` references a named set or map, never quoted.
+        Expression::String(s) if s.starts_with('@') => s.to_string(),
         Expression::String(s) => {
             if quote_strings || needs_quotes(s) {
                 quote(s)
@@ -343,11 +351,17 @@ fn format_expr_styled(expr: &Expression<'_>, style: Style) -> String {
                     let (a, b) = operand(a, b);
                     format!("{a} & {b}")
                 }
-                BinaryOperation::OR(items) => items
-                    .iter()
-                    .map(format_expr)
-                    .collect::<Vec<_>>()
-                    .join(" | "),
+                BinaryOperation::OR(items) => {
+                    let style = Style {
+                        quote_strings: false,
+                        hex: items.first().is_some_and(is_mark) || style.hex,
+                    };
+                    items
+                        .iter()
+                        .map(|item| format_expr_styled(item, style))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                }
                 BinaryOperation::XOR(a, b) => {
                     let (a, b) = operand(a, b);
                     format!("{a} ^ {b}")
@@ -477,7 +491,7 @@ fn format_named(named: &NamedExpression<'_>, quote_strings: bool) -> String {
         }
         NamedExpression::Numgen(numgen) => {
             let mut s = format!("numgen {} mod {}", json_word(&numgen.mode), numgen.ng_mod);
-            if let Some(offset) = numgen.offset {
+            if let Some(offset) = numgen.offset.filter(|o| *o != 0) {
                 s.push_str(&format!(" offset {offset}"));
             }
             s
@@ -487,14 +501,14 @@ fn format_named(named: &NamedExpression<'_>, quote_strings: bool) -> String {
             if let Some(seed) = jhash.seed {
                 s.push_str(&format!(" seed 0x{seed:x}"));
             }
-            if let Some(offset) = jhash.offset {
+            if let Some(offset) = jhash.offset.filter(|o| *o != 0) {
                 s.push_str(&format!(" offset {offset}"));
             }
             s
         }
         NamedExpression::SymHash(symhash) => {
             let mut s = format!("symhash mod {}", symhash.hash_mod);
-            if let Some(offset) = symhash.offset {
+            if let Some(offset) = symhash.offset.filter(|o| *o != 0) {
                 s.push_str(&format!(" offset {offset}"));
             }
             s

@@ -4,7 +4,7 @@
 //! The JSON is decoded object by object with the `nftables` crate's typed schema, so one
 //! object the crate cannot decode (it lags behind nft in places) costs only that object's
 //! typed view: the rule is then rendered statement by statement, and what still does not
-//! decode is shown as JSON.
+//! decode is shown as JSON (the caller prefers nft's own text for such rules when it has it).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -34,8 +34,10 @@ pub struct NftRule {
     pub handle: Option<u64>,
     /// nft syntax from the typed statements.
     pub text: String,
-    /// Chains this rule jumps or goes to (including through verdict maps).
+    /// Chains this rule jumps or goes to (including through anonymous verdict maps).
     pub targets: Vec<String>,
+    /// Named sets and maps the rule looks up (`vmap @service-ips`), without the `@`.
+    pub map_refs: Vec<String>,
     /// The rule's `xt` statements, in order, as (`match`|`target`, extension name): what
     /// iptables-nft leaves when nft cannot express an extension natively. The JSON keeps only
     /// the name.
@@ -55,6 +57,9 @@ impl NftRule {
 pub struct NftRuleset {
     pub chains: Vec<NftChain>,
     pub rules: Vec<NftRule>,
+    /// Chains named as verdicts in each named map's elements, by (family, table, map):
+    /// kube-proxy's nftables mode dispatches to its service chains through such a map.
+    pub map_targets: HashMap<(String, String, String), Vec<String>>,
 }
 
 /// Errors decoding nft's JSON.
@@ -84,6 +89,16 @@ impl NftRuleset {
                 if let Some(rule) = decode_rule(rule) {
                     ruleset.rules.push(rule);
                 }
+            } else if let Some(map) = object.get("map") {
+                let mut targets = Vec::new();
+                collect_targets(map.get("elem").unwrap_or(&Value::Null), &mut targets);
+                if let (Some(family), Some(table), Some(name)) = (
+                    str_field(map, "family"),
+                    str_field(map, "table"),
+                    str_field(map, "name"),
+                ) {
+                    ruleset.map_targets.insert((family, table, name), targets);
+                }
             }
         }
         Ok(ruleset)
@@ -95,10 +110,16 @@ impl NftRuleset {
     pub fn nat_chains(&self) -> HashSet<(String, String, String)> {
         let mut targets: HashMap<(&str, &str, &str), Vec<&str>> = HashMap::new();
         for rule in &self.rules {
-            targets
+            let entry = targets
                 .entry((&rule.family, &rule.table, &rule.chain))
-                .or_default()
-                .extend(rule.targets.iter().map(String::as_str));
+                .or_default();
+            entry.extend(rule.targets.iter().map(String::as_str));
+            for map in &rule.map_refs {
+                let key = (rule.family.clone(), rule.table.clone(), map.clone());
+                if let Some(map_targets) = self.map_targets.get(&key) {
+                    entry.extend(map_targets.iter().map(String::as_str));
+                }
+            }
         }
         let mut selected: HashSet<(String, String, String)> = HashSet::new();
         let mut queue: VecDeque<(String, String, String)> = self
@@ -153,11 +174,11 @@ fn decode_chain(value: &Value) -> Option<NftChain> {
 
 fn decode_rule(value: &Value) -> Option<NftRule> {
     let value = normalise_rule(value);
-    let targets = {
-        let mut targets = Vec::new();
-        collect_targets(value.get("expr").unwrap_or(&Value::Null), &mut targets);
-        targets
-    };
+    let expr = value.get("expr").unwrap_or(&Value::Null);
+    let mut targets = Vec::new();
+    collect_targets(expr, &mut targets);
+    let mut map_refs = Vec::new();
+    collect_map_refs(expr, &mut map_refs);
     let xts: Vec<(String, String)> = value
         .get("expr")
         .and_then(Value::as_array)
@@ -177,6 +198,7 @@ fn decode_rule(value: &Value) -> Option<NftRule> {
             handle: rule.handle.map(u64::from),
             text: format_rule(&rule.expr, rule.comment.as_deref()),
             targets,
+            map_refs,
             xts,
             undecoded: false,
         }),
@@ -205,6 +227,7 @@ fn decode_rule(value: &Value) -> Option<NftRule> {
                 handle: value.get("handle").and_then(Value::as_u64),
                 text,
                 targets,
+                map_refs,
                 xts,
                 undecoded: true,
             })
@@ -246,6 +269,20 @@ fn collect_targets(value: &Value, out: &mut Vec<String>) {
             }
         }
         Value::Array(items) => items.iter().for_each(|v| collect_targets(v, out)),
+        _ => {}
+    }
+}
+
+/// Every `"@name"` string: a reference to a named set or map.
+fn collect_map_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => {
+            if let Some(name) = s.strip_prefix('@') {
+                out.push(name.to_string());
+            }
+        }
+        Value::Object(map) => map.values().for_each(|v| collect_map_refs(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| collect_map_refs(v, out)),
         _ => {}
     }
 }

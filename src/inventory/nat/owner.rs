@@ -23,7 +23,8 @@ pub fn attribute_owner(table: &str, chain: &str, rule: &str) -> NatOwner {
     {
         return NatOwner::Netavark;
     }
-    if chain.starts_with("KUBE-")
+    if table == "kube-proxy"
+        || chain.starts_with("KUBE-")
         || words.iter().any(|w| w.starts_with("KUBE-"))
         || comment.contains("kubernetes")
         || comment.contains("kube-proxy")

@@ -15,6 +15,8 @@ const DOCKER_JSON: &str = include_str!("../../../tests/fixtures/nat/docker-iptab
 const DOCKER_TEXT: &str = include_str!("../../../tests/fixtures/nat/docker-iptables-nft.txt");
 const MIXED_JSON: &str = include_str!("../../../tests/fixtures/nat/mixed.json");
 const MIXED_TEXT: &str = include_str!("../../../tests/fixtures/nat/mixed.txt");
+const KUBE_JSON: &str = include_str!("../../../tests/fixtures/nat/kube-proxy-nft.json");
+const KUBE_TEXT: &str = include_str!("../../../tests/fixtures/nat/kube-proxy-nft.txt");
 const LEGACY_V4: &str = include_str!("../../../tests/fixtures/nat/legacy-ipv4-save.txt");
 const LEGACY_V6: &str = include_str!("../../../tests/fixtures/nat/legacy-ipv6-save.txt");
 
@@ -213,6 +215,51 @@ fn typed_formatter_agrees_with_nft_for_native_rules() {
         compared += 1;
     }
     assert_eq!(compared, 18);
+}
+
+/// kube-proxy's nftables mode (its table's layout, cut down to one service): the service and
+/// endpoint chains are reached only through a named verdict map and an anonymous vmap.
+#[test]
+fn kube_proxy_chains_reached_through_verdict_maps_are_nat() {
+    let ruleset = nft::NftRuleset::from_json(KUBE_JSON).unwrap();
+    let mut chains: Vec<String> = ruleset
+        .nat_chains()
+        .into_iter()
+        .map(|(_, _, c)| c)
+        .collect();
+    chains.sort();
+    assert_eq!(
+        chains,
+        vec![
+            "endpoint-5OJB2KTY-default/kubernetes/tcp/https__172.18.0.2/6443",
+            "mark-for-masquerade",
+            "nat-prerouting",
+            "service-2QRHZV4L-default/kubernetes/tcp/https",
+            "services",
+        ]
+    );
+
+    // The typed formatter agrees with nft on every rule of this table too.
+    let text = nft::NftText::parse(KUBE_TEXT);
+    for rule in &ruleset.rules {
+        assert_eq!(
+            Some(rule.text.clone()),
+            text.rule(&rule.family, &rule.table, rule.handle.unwrap(), &[]),
+        );
+    }
+
+    let host = FakeHost::with_nft(KUBE_JSON, None);
+    let (rules, errors) = read_nat_with(&host);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(rules.len(), 7, "{rules:#?}");
+    assert!(rules.iter().all(|r| r.owner == NatOwner::Kubernetes));
+    assert!(rules
+        .iter()
+        .any(|r| r.rule == "meta l4proto tcp dnat to 172.18.0.2:6443"));
+    assert!(rules
+        .iter()
+        .any(|r| r.rule == "ip daddr . meta l4proto . th dport vmap @service-ips"));
+    assert!(!rules.iter().any(|r| r.chain == "unrelated"));
 }
 
 #[test]
