@@ -1,11 +1,288 @@
 //! NAT rules of a namespace: nftables nat chains (native and iptables-nft) and legacy
-//! iptables. Owned by the NAT work; see the functions' docs.
+//! iptables.
+//!
+//! - nftables: `nft -j list ruleset` (run through the `nftables` crate's helper), decoded
+//!   with the crate's typed schema and rendered in nft syntax ([`format`]). The NAT chains are
+//!   the base chains of type `nat` and the regular chains they jump to in the same table. Rules
+//!   iptables-nft wrote with x_tables extensions (`xt` in the JSON, which keeps only the
+//!   extension's name) take nft's own text rendering instead (`nft -a -s list ruleset`, run only
+//!   when such rules exist), so `-j DNAT --to-destination 172.17.0.2:80` reads
+//!   `dnat to 172.17.0.2:80` rather than `xt target DNAT`.
+//! - Legacy iptables: only when this namespace's x_tables list a `nat` table
+//!   (`/proc/thread-self/net/ip_tables_names`; running iptables-legacy-save otherwise would
+//!   create the table), `iptables-legacy-save -t nat` ([`iptables`]).
+//!
+//! Kernel and process access sit behind [`NatHost`], so everything else is tested from saved
+//! outputs without root.
 
-use super::model::NatRule;
+pub mod format;
+pub mod iptables;
+pub mod nft;
+pub mod owner;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::model::{NatBackend, NatRule};
+
+pub use owner::attribute_owner;
+
+/// Why something could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum NatReadError {
+    #[error("{0} not installed")]
+    NotInstalled(String),
+    #[error("cannot run {program}: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("{program} failed: {message}")]
+    Failed { program: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Proc { path: String, source: io::Error },
+}
+
+/// What reading NAT rules needs from the system.
+pub trait NatHost {
+    /// The full path of an installed program, looked up without running anything.
+    fn find_program(&self, name: &str) -> Option<PathBuf>;
+    /// `nft -j list ruleset`.
+    fn nft_json(&self, nft: &Path) -> Result<String, NatReadError>;
+    /// Run `program` with fixed arguments and return its standard output.
+    fn run(&self, program: &Path, args: &[&str]) -> Result<String, NatReadError>;
+    /// Read a file under /proc.
+    fn read_proc(&self, path: &str) -> io::Result<String>;
+}
+
+/// The real system, seen from the calling thread (and its namespace).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThreadHost;
+
+impl NatHost for ThreadHost {
+    fn find_program(&self, name: &str) -> Option<PathBuf> {
+        find_in_path(name)
+    }
+
+    fn nft_json(&self, nft: &Path) -> Result<String, NatReadError> {
+        nftables::helper::get_current_ruleset_raw(Some(nft), ["list", "ruleset"]).map_err(|e| {
+            match e {
+                nftables::helper::NftablesError::NftExecution { inner, .. } => {
+                    NatReadError::Spawn {
+                        program: nft.display().to_string(),
+                        source: inner,
+                    }
+                }
+                nftables::helper::NftablesError::NftFailed { stderr, .. } => NatReadError::Failed {
+                    program: "nft".to_string(),
+                    message: first_line(&stderr),
+                },
+                other => NatReadError::Failed {
+                    program: "nft".to_string(),
+                    message: other.to_string(),
+                },
+            }
+        })
+    }
+
+    fn run(&self, program: &Path, args: &[&str]) -> Result<String, NatReadError> {
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| program.display().to_string());
+        let output = Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|source| NatReadError::Spawn {
+                program: name.clone(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(NatReadError::Failed {
+                program: name,
+                message: first_line(&String::from_utf8_lossy(&output.stderr)),
+            });
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn read_proc(&self, path: &str) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
 
 /// Read every NAT rule of the namespace the calling thread is in. Must be called on a thread
 /// that entered the namespace (child processes such as `nft` inherit the thread's namespace).
 /// Returns the rules and one line per thing that could not be read.
 pub fn read_nat_in_current_thread() -> (Vec<NatRule>, Vec<String>) {
-    (Vec::new(), Vec::new())
+    read_nat_with(&ThreadHost)
 }
+
+/// [`read_nat_in_current_thread`] over any [`NatHost`].
+pub fn read_nat_with(host: &dyn NatHost) -> (Vec<NatRule>, Vec<String>) {
+    let mut rules = Vec::new();
+    let mut errors = Vec::new();
+    read_nftables(host, &mut rules, &mut errors);
+    for ipv6 in [false, true] {
+        read_legacy(host, ipv6, &mut rules, &mut errors);
+    }
+    (rules, errors)
+}
+
+fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<String>) {
+    let Some(nft) = host.find_program("nft") else {
+        errors.push("nft not installed: nftables NAT rules not read".to_string());
+        return;
+    };
+    let json = match host.nft_json(&nft) {
+        Ok(json) => json,
+        Err(e) => {
+            errors.push(format!("nftables NAT rules not read: {e}"));
+            return;
+        }
+    };
+    let ruleset = match nft::NftRuleset::from_json(&json) {
+        Ok(ruleset) => ruleset,
+        Err(e) => {
+            errors.push(format!("nftables NAT rules not read: {e}"));
+            return;
+        }
+    };
+    let nat_rules = ruleset.nat_rules();
+
+    // nft's text rendering, only for rules whose JSON lost an extension's arguments or that
+    // the crate could not decode.
+    let text = if nat_rules.iter().any(|r| r.has_xt() || r.undecoded) {
+        match host.run(&nft, &["-a", "-s", "list", "ruleset"]) {
+            Ok(text) => Some(nft::NftText::parse(&text)),
+            Err(e) => {
+                errors.push(format!(
+                    "nft's text listing not read, so iptables-nft extensions are shown by \
+                     name only (xt ...): {e}"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let undecoded: Vec<&nft::NftRule> = nat_rules.iter().copied().filter(|r| r.undecoded).collect();
+    if let Some(first) = undecoded.first() {
+        errors.push(format!(
+            "the nftables crate could not decode {} NAT rule(s) (first: {} {} chain {}); \
+             shown {}",
+            undecoded.len(),
+            first.family,
+            first.table,
+            first.chain,
+            if text.is_some() {
+                "as nft prints them"
+            } else {
+                "partly as nft JSON"
+            }
+        ));
+    }
+
+    for rule in nat_rules {
+        let rendered = match (&text, rule.has_xt() || rule.undecoded, rule.handle) {
+            (Some(text), true, Some(handle)) => text
+                .rule(&rule.family, &rule.table, handle, &rule.xts)
+                .unwrap_or_else(|| rule.text.clone()),
+            _ => rule.text.clone(),
+        };
+        rules.push(NatRule {
+            owner: attribute_owner(&rule.table, &rule.chain, &rendered),
+            family: rule.family.clone(),
+            table: rule.table.clone(),
+            chain: rule.chain.clone(),
+            rule: rendered,
+            backend: NatBackend::Nftables,
+        });
+    }
+}
+
+fn read_legacy(host: &dyn NatHost, ipv6: bool, rules: &mut Vec<NatRule>, errors: &mut Vec<String>) {
+    let (names_path, program, family) = if ipv6 {
+        (
+            "/proc/thread-self/net/ip6_tables_names",
+            "ip6tables-legacy-save",
+            "ip6",
+        )
+    } else {
+        (
+            "/proc/thread-self/net/ip_tables_names",
+            "iptables-legacy-save",
+            "ip",
+        )
+    };
+    let names = match host.read_proc(names_path) {
+        Ok(names) => names,
+        // No x_tables module loaded: no legacy table anywhere.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(source) => {
+            errors.push(
+                NatReadError::Proc {
+                    path: names_path.to_string(),
+                    source,
+                }
+                .to_string(),
+            );
+            return;
+        }
+    };
+    if !names.lines().any(|l| l.trim() == "nat") {
+        return;
+    }
+    let Some(save) = host.find_program(program) else {
+        errors.push(format!(
+            "legacy {family} nat table in use but {program} not installed: its rules not read"
+        ));
+        return;
+    };
+    let output = match host.run(&save, &["-t", "nat"]) {
+        Ok(output) => output,
+        Err(e) => {
+            errors.push(format!("legacy {family} nat rules not read: {e}"));
+            return;
+        }
+    };
+    for saved in iptables::parse_save(&output) {
+        let rendered = iptables::render(&saved.args, ipv6);
+        rules.push(NatRule {
+            owner: attribute_owner("nat", &saved.chain, &rendered),
+            family: family.to_string(),
+            table: "nat".to_string(),
+            chain: saved.chain,
+            rule: rendered,
+            backend: NatBackend::IptablesLegacy,
+        });
+    }
+}
+
+/// Look `name` up in PATH and in the sbin directories (which a non-root PATH often lacks),
+/// without running anything.
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(
+            ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"]
+                .iter()
+                .map(PathBuf::from),
+        )
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("# Warning"))
+        .unwrap_or("no message")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests;
