@@ -739,7 +739,10 @@ mod tests {
                         LinkAttribute::LinkNetNsId(9),
                     ],
                 ),
-            ],
+            ]
+            .iter()
+            .map(RawLink::from_message)
+            .collect(),
             ..Default::default()
         };
         raw.nsids.insert(0, "nv-c1".into());
