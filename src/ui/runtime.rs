@@ -1,0 +1,262 @@
+//! The TUI's runtime: sets the terminal up (and restores it on quit, error, signal or panic),
+//! runs the event loop, and executes [`Command`]s on background threads.
+//!
+//! Every source of events sends [`Message`]s into one channel: a thread blocked on terminal
+//! input, the watcher's threads, the namespace readers and a signal thread. The loop blocks
+//! on that channel and redraws only after a message that can change the screen; nothing
+//! redraws on a timer.
+
+use std::io::{self, stdout, Stdout};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::cursor;
+use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::Terminal;
+
+use crate::caps::Capability;
+use crate::inventory::watch::{self, WatchHandle};
+use crate::inventory::InventorySource;
+use crate::netns::Netns;
+use crate::ui::app::{changes_screen, update, Command, Message, Model};
+use crate::ui::render;
+use crate::ui::theme::Theme;
+
+/// How many namespaces are read at the same time.
+const READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(io::Error),
+}
+
+/// Leave raw mode and the alternate screen, show the cursor. Safe to call twice.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// Restores the terminal when dropped, so every way out of [`run`] restores it.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// A panic restores the terminal first, then reports through the previous hook (so the
+/// message lands on a normal screen).
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+fn spawn_named<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<(), UiError> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(UiError::Thread)
+}
+
+/// Terminal input into the channel. Blocks in `read`; ends when the receiver is gone.
+fn spawn_input(tx: Sender<Message>) -> Result<(), UiError> {
+    spawn_named("tui-input", move || loop {
+        let msg = match event::read() {
+            Ok(Event::Key(k)) => Message::Key(k),
+            Ok(Event::Resize(width, height)) => Message::Resize { width, height },
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if tx.send(msg).is_err() {
+            break;
+        }
+    })
+}
+
+/// SIGTERM, SIGINT and SIGHUP end the UI cleanly (Ctrl-C in raw mode arrives as a key).
+fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    spawn_named("tui-signals", move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {}
+            }
+            let _ = tx.send(Message::Terminate);
+        });
+    })
+}
+
+type ReadJob = (Netns, Vec<Netns>);
+
+/// A few reader threads share one job queue, so a host with many namespaces does not start
+/// a thread per namespace at once.
+fn spawn_readers(
+    source: Arc<dyn InventorySource>,
+    tx: Sender<Message>,
+) -> Result<Sender<ReadJob>, UiError> {
+    let (job_tx, job_rx) = mpsc::channel::<ReadJob>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    for i in 0..READERS {
+        let job_rx = Arc::clone(&job_rx);
+        let source = Arc::clone(&source);
+        let tx = tx.clone();
+        spawn_named(&format!("tui-reader-{i}"), move || loop {
+            let job = match job_rx.lock() {
+                Ok(rx) => rx.recv(),
+                Err(_) => break,
+            };
+            let Ok((netns, all)) = job else { break };
+            let result = source.read(&netns, &all).map_err(|e| e.to_string());
+            if tx
+                .send(Message::NamespaceRead {
+                    id: netns.id,
+                    result,
+                })
+                .is_err()
+            {
+                break;
+            }
+        })?;
+    }
+    Ok(job_tx)
+}
+
+/// Executes commands; owns the watcher.
+struct Executor {
+    source: Arc<dyn InventorySource>,
+    tx: Sender<Message>,
+    jobs: Sender<ReadJob>,
+    watcher: Option<WatchHandle>,
+}
+
+impl Executor {
+    fn execute(&mut self, cmd: Command) -> Result<(), UiError> {
+        match cmd {
+            Command::ListNamespaces => {
+                let source = Arc::clone(&self.source);
+                let tx = self.tx.clone();
+                spawn_named("tui-list", move || {
+                    let _ = tx.send(Message::NamespacesListed(source.namespaces()));
+                })?;
+            }
+            Command::ReadNamespace { netns, all } => {
+                let _ = self.jobs.send((netns, all));
+            }
+            Command::Watch(list) => {
+                let tx = self.tx.clone();
+                let handle = watch::spawn(
+                    &list,
+                    Box::new(move |ev| {
+                        let _ = tx.send(Message::Watch(ev));
+                    }),
+                );
+                // The new watcher runs before the old one stops: no event is lost between.
+                self.watcher = Some(handle);
+            }
+            Command::Quit => {}
+        }
+        Ok(())
+    }
+}
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+fn event_loop(
+    terminal: &mut Term,
+    rx: Receiver<Message>,
+    mut model: Model,
+    mut exec: Executor,
+) -> Result<(), UiError> {
+    let size = terminal.size()?;
+    update(
+        &mut model,
+        Message::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    for cmd in model.start() {
+        exec.execute(cmd)?;
+    }
+    terminal.draw(|f| render::draw(f, &model))?;
+    while let Ok(first) = rx.recv() {
+        // Take everything already queued before drawing once: a burst of events costs one
+        // redraw.
+        let mut redraw = false;
+        let mut commands = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            redraw |= changes_screen(&msg);
+            commands.extend(update(&mut model, msg));
+            next = rx.try_recv().ok();
+        }
+        for cmd in commands {
+            exec.execute(cmd)?;
+        }
+        if model.quit {
+            break;
+        }
+        if redraw {
+            terminal.draw(|f| render::draw(f, &model))?;
+        }
+    }
+    Ok(())
+}
+
+/// Run the TUI until the user quits. The terminal is restored however this returns.
+pub fn run(
+    source: Arc<dyn InventorySource>,
+    missing_caps: Vec<Capability>,
+    theme: Theme,
+    note: Option<String>,
+) -> Result<(), UiError> {
+    install_panic_hook();
+    let _guard = TerminalGuard;
+    enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    terminal.clear()?;
+
+    let (tx, rx) = mpsc::channel();
+    spawn_input(tx.clone())?;
+    spawn_signals(tx.clone())?;
+    let jobs = spawn_readers(Arc::clone(&source), tx.clone())?;
+    let exec = Executor {
+        source,
+        tx,
+        jobs,
+        watcher: None,
+    };
+    let mut model = Model::new(missing_caps, theme);
+    model.message = note;
+    event_loop(&mut terminal, rx, model, exec)
+}
