@@ -59,9 +59,9 @@ impl Capability {
     /// What having this capability would let netview do, in a few words.
     pub fn unlocks(self) -> &'static str {
         match self {
-            Capability::NetAdmin => "read NAT rules and build the lab",
+            Capability::NetAdmin => "read NAT rules, build the lab",
             Capability::SysAdmin => "enter other namespaces",
-            Capability::SysPtrace => "find other users' container namespaces",
+            Capability::SysPtrace => "see other users' namespaces",
             Capability::NetRaw => "send ICMP/ARP probes",
         }
     }

@@ -199,6 +199,7 @@ pub struct Model {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TabView {
     pub header: &'static [&'static str],
+    pub drop_order: &'static [usize],
     pub rows: Vec<TableRow>,
     pub total: usize,
 }
@@ -284,6 +285,7 @@ impl Model {
             Tab::Topology => TabTable {
                 header: &[],
                 rows: Vec::new(),
+                drop_order: &[],
             },
         }
     }
@@ -348,30 +350,19 @@ impl Model {
                 .collect();
             return TabView {
                 header: &[],
+                drop_order: &[],
                 rows,
                 total,
             };
         }
-        let Some(entry) = self.selected_entry() else {
-            return TabView {
-                header: Self::tab_rows(
-                    self.tab,
-                    &NamespaceInventory::empty("", 0, NetnsSource::Root),
-                )
-                .header,
-                rows: Vec::new(),
-                total: 0,
-            };
-        };
-        let table = match &entry.inventory {
-            Some(inv) => Self::tab_rows(self.tab, inv),
-            None => Self::tab_rows(
-                self.tab,
-                &NamespaceInventory::empty("", 0, NetnsSource::Root),
-            ),
-        };
+        let empty = NamespaceInventory::empty("", 0, NetnsSource::Root);
+        let entry = self.selected_entry();
+        let table = Self::tab_rows(
+            self.tab,
+            entry.and_then(|e| e.inventory.as_ref()).unwrap_or(&empty),
+        );
         let total = table.rows.len();
-        let keep_all = needle.is_empty() || entry.label_matches(&needle);
+        let keep_all = needle.is_empty() || entry.is_some_and(|e| e.label_matches(&needle));
         let rows = table
             .rows
             .into_iter()
@@ -379,6 +370,7 @@ impl Model {
             .collect();
         TabView {
             header: table.header,
+            drop_order: table.drop_order,
             rows,
             total,
         }

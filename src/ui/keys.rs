@@ -224,12 +224,12 @@ pub const BINDINGS: &[Binding<Action>] = &[
     Binding {
         keys: &[ch('/')],
         action: Action::StartFilter,
-        help: "filter rows and namespaces",
+        help: "filter rows, namespaces",
     },
     Binding {
         keys: &[plain(KeyCode::Esc)],
         action: Action::Clear,
-        help: "close help / clear filter",
+        help: "close help, clear filter",
     },
     Binding {
         keys: &[ch('r')],
@@ -253,7 +253,7 @@ pub const FILTER_BINDINGS: &[Binding<FilterAction>] = &[
     Binding {
         keys: &[plain(KeyCode::Enter)],
         action: FilterAction::Accept,
-        help: "keep the filter, back to browsing",
+        help: "keep filter, browse",
     },
     Binding {
         keys: &[plain(KeyCode::Esc)],

@@ -7,9 +7,13 @@
 //! - [`topology`]: the connection drawing, a pure function of the inventory.
 
 pub mod app;
+pub mod fixture;
 pub mod keys;
 pub mod render;
 pub mod runtime;
 pub mod table;
 pub mod theme;
 pub mod topology;
+
+#[cfg(test)]
+mod render_tests;

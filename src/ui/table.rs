@@ -28,6 +28,44 @@ impl TableRow {
 pub struct TabTable {
     pub header: &'static [&'static str],
     pub rows: Vec<TableRow>,
+    /// Columns to leave out, first to last, when the table does not fit (the detail line
+    /// still shows them for the selected row).
+    pub drop_order: &'static [usize],
+}
+
+/// Which columns to draw in `available` cells: drop columns in `drop_order` until the rest
+/// fit at their natural widths, except the last one, which may be cut to `last_min`.
+pub fn columns_that_fit(
+    natural: &[u16],
+    available: u16,
+    spacing: u16,
+    drop_order: &[usize],
+    last_min: u16,
+) -> Vec<usize> {
+    let mut keep: Vec<usize> = (0..natural.len()).collect();
+    let need = |keep: &[usize]| -> u32 {
+        let gaps = u32::from(spacing) * keep.len().saturating_sub(1) as u32;
+        let widths: u32 = keep
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let w = natural[c];
+                u32::from(if i + 1 == keep.len() {
+                    w.min(last_min)
+                } else {
+                    w
+                })
+            })
+            .sum();
+        gaps + widths
+    };
+    for &d in drop_order {
+        if need(&keep) <= u32::from(available) {
+            break;
+        }
+        keep.retain(|&c| c != d);
+    }
+    keep
 }
 
 /// `name@netns`, with `?` for what could not be resolved.
@@ -107,6 +145,28 @@ mod tests {
     fn columns_never_shrink_below_the_minimum() {
         let w = fit_widths(&[8, 8, 8], 6, 0, 4);
         assert_eq!(w, vec![4, 4, 4]);
+    }
+
+    #[test]
+    fn columns_are_dropped_in_order_until_the_rest_fit() {
+        // 3 + 10 + 17 + 20 (+3 gaps) = 53.
+        let natural = [3, 10, 17, 20];
+        assert_eq!(
+            columns_that_fit(&natural, 60, 1, &[2, 0], 20),
+            vec![0, 1, 2, 3]
+        );
+        // 40 cells: dropping column 2 leaves 3+10+20+2 = 35.
+        assert_eq!(
+            columns_that_fit(&natural, 40, 1, &[2, 0], 20),
+            vec![0, 1, 3]
+        );
+        // 30 cells: column 0 goes too: 10+20+1 = 31 > 30, but nothing else may be dropped.
+        assert_eq!(columns_that_fit(&natural, 30, 1, &[2, 0], 20), vec![1, 3]);
+        // The last column counts only up to last_min.
+        assert_eq!(
+            columns_that_fit(&natural, 40, 1, &[2, 0], 5),
+            vec![0, 1, 2, 3]
+        );
     }
 
     #[test]

@@ -99,5 +99,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
     TabTable {
         header: HEADER,
         rows,
+        drop_order: &[],
     }
 }

@@ -19,7 +19,7 @@ pub fn lines() -> Vec<(String, String)> {
     out.extend(rows(FILTER_BINDINGS));
     out.push((
         "other keys".to_string(),
-        "are typed into the filter".to_string(),
+        "typed into the filter".to_string(),
     ));
     out
 }

@@ -83,5 +83,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
     TabTable {
         header: HEADER,
         rows,
+        drop_order: &[6, 5, 4, 0, 8],
     }
 }

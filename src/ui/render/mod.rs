@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();
     let [main, status_area] = Layout::vertical([
         Constraint::Min(0),
-        Constraint::Length(status::height(model)),
+        Constraint::Length(status::height(model, area.width)),
     ])
     .areas(area);
     let ns_width = (main.width * 3 / 10).clamp(24, 40).min(main.width);

@@ -37,5 +37,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
     TabTable {
         header: HEADER,
         rows,
+        drop_order: &[0, 1],
     }
 }

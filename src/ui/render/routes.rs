@@ -45,5 +45,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
     TabTable {
         header: HEADER,
         rows,
+        drop_order: &[7, 6, 5, 4],
     }
 }

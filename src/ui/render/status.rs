@@ -2,33 +2,36 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::caps::describe_missing;
 use crate::ui::app::Model;
 use crate::ui::theme::MARK_ERROR;
 
-/// Two lines when capabilities are missing, one otherwise.
-pub fn height(model: &Model) -> u16 {
-    if model.missing_caps.is_empty() {
-        1
-    } else {
-        2
-    }
+fn caps_line(model: &Model) -> Option<String> {
+    describe_missing(&model.missing_caps).map(|l| format!("{MARK_ERROR} {l}"))
+}
+
+/// One line, plus what the missing-capabilities note needs at this width (at most 3).
+pub fn height(model: &Model, width: u16) -> u16 {
+    let caps = caps_line(model).map_or(0, |l| {
+        let w = usize::from(width.max(1));
+        l.chars().count().div_ceil(w).min(3) as u16
+    });
+    1 + caps
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let theme = &model.theme;
-    let [caps_area, main] =
-        Layout::vertical([Constraint::Length(height(model) - 1), Constraint::Length(1)])
-            .areas(area);
-    if let Some(line) = describe_missing(&model.missing_caps) {
+    let [caps_area, main] = Layout::vertical([
+        Constraint::Length(height(model, area.width) - 1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    if let Some(line) = caps_line(model) {
         frame.render_widget(
-            Paragraph::new(Span::styled(
-                format!("{MARK_ERROR} {line}"),
-                theme.warning(),
-            )),
+            Paragraph::new(Span::styled(line, theme.warning())).wrap(Wrap { trim: true }),
             caps_area,
         );
     }

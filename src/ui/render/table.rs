@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::cut;
 use crate::ui::app::{Model, Pane};
-use crate::ui::table::fit_widths;
+use crate::ui::table::{columns_that_fit, fit_widths};
 use crate::ui::theme::{MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_SELECTED};
 
 /// The bordered block around a tab's body, titled with the tab, the namespace and counts.
@@ -87,10 +87,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     .unwrap_or(0) as u16
             })
             .collect();
-        let widths = fit_widths(&natural, table_area.width.saturating_sub(highlight), 1, 3);
-        let header = Row::new(view.header.iter().map(|h| Cell::from(*h))).style(theme.header());
+        let avail = table_area.width.saturating_sub(highlight);
+        let keep = columns_that_fit(&natural, avail, 1, view.drop_order, 20);
+        let natural: Vec<u16> = keep.iter().map(|&c| natural[c]).collect();
+        let widths = fit_widths(&natural, avail, 1, 3);
+        let header =
+            Row::new(keep.iter().map(|&c| Cell::from(view.header[c]))).style(theme.header());
         let rows = view.rows.iter().map(|r| {
-            Row::new(r.cells.iter().zip(&widths).enumerate().map(|(i, (c, &w))| {
+            Row::new(keep.iter().zip(&widths).map(|(&i, &w)| {
+                let c = r.cells.get(i).map_or("", String::as_str);
                 let text = cut(c, usize::from(w));
                 // Colour the STATE column of the links table.
                 if view.header.get(i) == Some(&"STATE") {
