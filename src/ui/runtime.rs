@@ -6,12 +6,12 @@
 //! on that channel and redraws only after a message that can change the screen; nothing
 //! redraws on a timer.
 
-use std::io::{self, stdout, Stdout};
+use std::io::{self, stdout};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::cursor;
 use ratatui::crossterm::event::{self, Event};
 use ratatui::crossterm::execute;
@@ -37,6 +37,8 @@ pub enum UiError {
     Terminal(#[from] io::Error),
     #[error("cannot start a thread: {0}")]
     Thread(io::Error),
+    #[error("drawing: {0}")]
+    Backend(String),
 }
 
 /// Leave raw mode and the alternate screen, show the cursor. Safe to call twice.
@@ -188,15 +190,40 @@ impl Executor {
     }
 }
 
-type Term = Terminal<CrosstermBackend<Stdout>>;
+/// What the loop ended with: the final model and how many frames it drew.
+#[derive(Debug)]
+pub struct LoopReport {
+    pub model: Model,
+    pub draws: usize,
+}
 
-fn event_loop(
-    terminal: &mut Term,
+fn draw<B: Backend>(terminal: &mut Terminal<B>, model: &Model) -> Result<(), UiError> {
+    terminal
+        .draw(|f| render::draw(f, model))
+        .map(|_| ())
+        .map_err(|e| UiError::Backend(e.to_string()))
+}
+
+/// The event loop, on any backend: starts the readers, executes `model.start()`, then
+/// receives messages until the model quits or every sender is gone. `tx` is the sender
+/// the loop's own workers (readers, lister, watcher) use; `rx` its receiving end.
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    source: Arc<dyn InventorySource>,
+    tx: Sender<Message>,
     rx: Receiver<Message>,
     mut model: Model,
-    mut exec: Executor,
-) -> Result<(), UiError> {
-    let size = terminal.size()?;
+) -> Result<LoopReport, UiError> {
+    let jobs = spawn_readers(Arc::clone(&source), tx.clone())?;
+    let mut exec = Executor {
+        source,
+        tx,
+        jobs,
+        watcher: None,
+    };
+    let size = terminal
+        .size()
+        .map_err(|e| UiError::Backend(e.to_string()))?;
     update(
         &mut model,
         Message::Resize {
@@ -207,7 +234,8 @@ fn event_loop(
     for cmd in model.start() {
         exec.execute(cmd)?;
     }
-    terminal.draw(|f| render::draw(f, &model))?;
+    draw(terminal, &model)?;
+    let mut draws = 1;
     while let Ok(first) = rx.recv() {
         // Take everything already queued before drawing once: a burst of events costs one
         // redraw.
@@ -226,10 +254,11 @@ fn event_loop(
             break;
         }
         if redraw {
-            terminal.draw(|f| render::draw(f, &model))?;
+            draw(terminal, &model)?;
+            draws += 1;
         }
     }
-    Ok(())
+    Ok(LoopReport { model, draws })
 }
 
 /// Run the TUI until the user quits. The terminal is restored however this returns.
@@ -249,14 +278,8 @@ pub fn run(
     let (tx, rx) = mpsc::channel();
     spawn_input(tx.clone())?;
     spawn_signals(tx.clone())?;
-    let jobs = spawn_readers(Arc::clone(&source), tx.clone())?;
-    let exec = Executor {
-        source,
-        tx,
-        jobs,
-        watcher: None,
-    };
     let mut model = Model::new(missing_caps, theme);
     model.message = note;
-    event_loop(&mut terminal, rx, model, exec)
+    run_loop(&mut terminal, source, tx, rx, model)?;
+    Ok(())
 }

@@ -225,3 +225,126 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
     }
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::NamespaceInventory;
+    use crate::ui::fixture;
+
+    fn host() -> Vec<NamespaceInventory> {
+        fixture::host()
+            .into_iter()
+            .filter_map(|(_, r)| r.ok())
+            .collect()
+    }
+
+    fn draw(all: &[NamespaceInventory]) -> Vec<Vec<String>> {
+        let refs: Vec<&NamespaceInventory> = all.iter().collect();
+        topology(&refs).into_iter().map(|g| g.lines).collect()
+    }
+
+    #[test]
+    fn bridge_ports_lead_to_their_veth_peers_in_other_namespaces() {
+        let groups = draw(&host());
+        assert_eq!(
+            groups[0],
+            vec![
+                "docker0 @ root  bridge  172.17.0.1/16",
+                "├─ veth1a2b3c4 ── eth0 @ pid:1234  veth  172.17.0.2/16",
+                "└─ vethd5e6f7a ── eth0 @ nv-c1  veth  172.17.0.3/16",
+            ]
+        );
+    }
+
+    #[test]
+    fn macvlan_child_hangs_under_its_parent_in_another_namespace() {
+        let groups = draw(&host());
+        assert_eq!(
+            groups[1],
+            vec![
+                "enp0s8 @ root  physical  192.168.50.10/24",
+                "└─ mv0 @ nv-mac1  macvlan bridge  192.168.50.21/24",
+            ]
+        );
+    }
+
+    #[test]
+    fn leftovers_and_isolated_namespaces_are_listed_once() {
+        let groups = draw(&host());
+        assert_eq!(groups.len(), 4, "{groups:#?}");
+        assert_eq!(groups[2][0], "root: not connected to the above");
+        assert_eq!(groups[2].len(), 2, "only eth0 is left in root: {groups:#?}");
+        assert_eq!(groups[3], vec!["nv-none: isolated, only lo"]);
+        // Every veth end appears exactly once in the whole drawing.
+        let text = groups.concat().join("\n");
+        assert_eq!(text.matches("veth1a2b3c4").count(), 1);
+        assert_eq!(text.matches("eth0 @ nv-c1").count(), 1);
+    }
+
+    #[test]
+    fn a_veth_pair_between_namespaces_without_a_bridge_is_one_line() {
+        let mut a = NamespaceInventory::empty("nv-a", 1, crate::netns::NetnsSource::Named);
+        let mut b = NamespaceInventory::empty("nv-b", 2, crate::netns::NetnsSource::Named);
+        a.links.push(Link {
+            peer: Some(LinkRef {
+                netns: Some("nv-b".into()),
+                name: Some("vb".into()),
+            }),
+            ..fixture::link(2, "va", LinkKind::Veth)
+        });
+        b.links.push(Link {
+            peer: Some(LinkRef {
+                netns: Some("nv-a".into()),
+                name: Some("va".into()),
+            }),
+            ..fixture::link(2, "vb", LinkKind::Veth)
+        });
+        assert_eq!(
+            draw(&[a, b]),
+            vec![vec!["va @ nv-a  veth ══ vb @ nv-b  veth".to_string()]]
+        );
+    }
+
+    #[test]
+    fn peers_and_parents_that_cannot_be_seen_say_so() {
+        let mut a = NamespaceInventory::empty("nv-a", 1, crate::netns::NetnsSource::Named);
+        a.links.push(Link {
+            peer: Some(LinkRef {
+                netns: None,
+                name: None,
+            }),
+            ..fixture::link(2, "va", LinkKind::Veth)
+        });
+        a.links.push(Link {
+            mode: Some("l2".into()),
+            parent: Some(LinkRef {
+                netns: Some("gone".into()),
+                name: Some("eth9".into()),
+            }),
+            ..fixture::link(3, "ipv0", LinkKind::Ipvlan)
+        });
+        let text = draw(&[a]).concat().join("\n");
+        assert!(text.contains("eth9@gone (parent not visible)"), "{text}");
+        assert!(text.contains("└─ ipv0 @ nv-a  ipvlan l2"), "{text}");
+        assert!(
+            text.contains("?@? (peer's namespace not visible)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn filter_keeps_whole_groups() {
+        let all = host();
+        let refs: Vec<&NamespaceInventory> = all.iter().collect();
+        let kept: Vec<TopoGroup> = topology(&refs)
+            .into_iter()
+            .filter(|g| g.matches("nv-mac1"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept[0].lines[0],
+            "enp0s8 @ root  physical  192.168.50.10/24"
+        );
+    }
+}
