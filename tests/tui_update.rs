@@ -286,7 +286,7 @@ fn netns(name: &str, id: u64) -> Netns {
 }
 
 #[test]
-fn namespaces_changed_relists_then_reads_only_new_ones_and_rewatches() {
+fn namespaces_changed_relists_then_reads_only_new_ones() {
     let mut m = model();
     keys(&mut m, "jj");
     assert_eq!(selected_name(&m), "nv-c1");
@@ -305,7 +305,10 @@ fn namespaces_changed_relists_then_reads_only_new_ones_and_rewatches() {
         .collect();
     list.push(netns("nv-new", 99));
     let cmds = update(&mut m, Message::NamespacesListed(list.clone()));
-    assert!(cmds.contains(&Command::Watch(list.clone())), "{cmds:?}");
+    assert!(
+        !cmds.iter().any(|c| matches!(c, Command::Watch(_))),
+        "the watcher follows new namespaces itself: {cmds:?}"
+    );
     assert_eq!(read_ids(&cmds), vec![99], "only the new namespace is read");
     // ...but lists once more afterwards, since something changed meanwhile.
     assert!(cmds.contains(&Command::ListNamespaces), "{cmds:?}");

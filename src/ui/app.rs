@@ -161,7 +161,8 @@ pub enum Command {
         netns: Netns,
         all: Vec<Netns>,
     },
-    /// (Re)start the watcher on this set of namespaces.
+    /// Start the watcher on this set of namespaces (once: it keeps watching namespaces that
+    /// appear later and drops those that vanish).
     Watch(Vec<Netns>),
     Quit,
 }
@@ -192,6 +193,8 @@ pub struct Model {
     reread: BTreeSet<u64>,
     listing: bool,
     relist: bool,
+    /// Whether the watcher was started (it follows namespaces that appear later by itself).
+    watching: bool,
 }
 
 /// What the current tab shows: header, the rows left after filtering, and how many there
@@ -224,11 +227,13 @@ impl Model {
             reread: BTreeSet::new(),
             listing: false,
             relist: false,
+            watching: false,
         }
     }
 
-    /// A model that already holds these inventories, as if every read had finished (for
-    /// tests and snapshots). The first namespace is selected.
+    /// A model that already holds these inventories, as if start-up had finished (every
+    /// read done, the watcher running), for tests and snapshots. The first namespace is
+    /// selected.
     pub fn from_inventories(
         entries: Vec<(Netns, Result<NamespaceInventory, String>)>,
         missing_caps: Vec<Capability>,
@@ -247,6 +252,7 @@ impl Model {
             })
             .collect();
         m.selected = m.namespaces.first().map(|e| e.netns.id);
+        m.watching = true;
         m
     }
 
@@ -553,8 +559,11 @@ impl Model {
                 .or(self.namespaces.first())
                 .map(|e| e.netns.id);
         }
-        if before != after {
+        if !self.watching {
+            self.watching = true;
             cmds.push(Command::Watch(list));
+        }
+        if before != after {
             let to_read: Vec<u64> = self
                 .namespaces
                 .iter()

@@ -181,7 +181,8 @@ impl Executor {
                         let _ = tx.send(Message::Watch(ev));
                     }),
                 );
-                // The new watcher runs before the old one stops: no event is lost between.
+                // Should a second one ever be asked for, it runs before the old one stops,
+                // so no event is lost between.
                 self.watcher = Some(handle);
             }
             Command::Quit => {}
