@@ -228,6 +228,11 @@ fn veth_added_from_outside_appears_live() {
     t.wait_for("our namespace selected", Duration::from_secs(2), |s| {
         s.contains(&title)
     });
+    // Its first read is done when its lo is listed; only then is the latency a live one.
+    t.wait_for("our namespace read", Duration::from_secs(5), |s| {
+        s.lines()
+            .any(|l| l.contains(" lo ") && l.contains("loopback"))
+    });
 
     let tag = format!("tq{}", std::process::id() % 100_000_000);
     let (a, b) = (format!("{tag}a"), format!("{tag}b"));

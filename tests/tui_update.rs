@@ -213,7 +213,8 @@ fn changed_event_rereads_exactly_that_namespace() {
     let cmds = update(&mut m, Message::Watch(WatchEvent::Changed(C1_ID)));
     assert_eq!(cmds.len(), 1, "{cmds:?}");
     match &cmds[0] {
-        Command::ReadNamespace { netns, all } => {
+        Command::ReadNamespace { netns, all, urgent } => {
+            assert!(urgent, "a live change jumps the read queue");
             assert_eq!(netns.id, C1_ID);
             assert_eq!(netns.name, "nv-c1");
             // The reader gets the whole list to resolve peers.
@@ -375,6 +376,39 @@ fn startup_lists_then_reads_every_namespace_and_selects_its_own() {
         vec![ROOT_ID, NGINX_ID, C1_ID, MAC1_ID, NONE_ID]
     );
     assert_eq!(selected_name(&m), "nv-c1");
+    // Only the namespace on screen is read first.
+    let urgent: Vec<u64> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::ReadNamespace {
+                netns,
+                urgent: true,
+                ..
+            } => Some(netns.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(urgent, vec![C1_ID]);
+
+    // Moving to a namespace whose read is still queued moves that read to the front...
+    let cmds = keys(&mut m, "j");
+    assert_eq!(selected_name(&m), "nv-mac1");
+    assert_eq!(cmds, vec![Command::Prioritise(MAC1_ID)]);
+    // ...but not once it has been read.
+    update(
+        &mut m,
+        Message::NamespaceRead {
+            id: ROOT_ID,
+            result: Ok(NamespaceInventory::empty(
+                "root",
+                ROOT_ID,
+                NetnsSource::Root,
+            )),
+        },
+    );
+    assert!(keys(&mut m, "gj")
+        .iter()
+        .all(|c| *c != Command::Prioritise(ROOT_ID)));
 }
 
 #[test]

@@ -157,10 +157,15 @@ pub enum Command {
     ListNamespaces,
     /// Read one namespace on a background thread (answer: [`Message::NamespaceRead`]);
     /// `all` is the current namespace list, to resolve peers in other namespaces.
+    /// `urgent` reads (a change the watcher saw, the namespace on screen) jump the queue.
     ReadNamespace {
         netns: Netns,
         all: Vec<Netns>,
+        urgent: bool,
     },
+    /// The namespace with this inode is now on screen: if its read is still queued, move it
+    /// to the front.
+    Prioritise(u64),
     /// Start the watcher on this set of namespaces (once: it keeps watching namespaces that
     /// appear later and drops those that vanish).
     Watch(Vec<Netns>),
@@ -392,7 +397,7 @@ impl Model {
         self.row = self.row.min(n.saturating_sub(1));
     }
 
-    fn request_read(&mut self, id: u64) -> Option<Command> {
+    fn request_read(&mut self, id: u64, urgent: bool) -> Option<Command> {
         let netns = self.entry(id)?.netns.clone();
         if self.reading.contains(&id) {
             // One read at a time per namespace; read once more when it lands.
@@ -403,6 +408,7 @@ impl Model {
         Some(Command::ReadNamespace {
             netns,
             all: self.namespaces.iter().map(|e| e.netns.clone()).collect(),
+            urgent: urgent || self.selected == Some(id),
         })
     }
 
@@ -491,7 +497,10 @@ impl Model {
             Action::Refresh => {
                 let mut cmds = self.request_list();
                 let ids: Vec<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
-                cmds.extend(ids.into_iter().filter_map(|id| self.request_read(id)));
+                cmds.extend(
+                    ids.into_iter()
+                        .filter_map(|id| self.request_read(id, false)),
+                );
                 return cmds;
             }
         }
@@ -570,7 +579,11 @@ impl Model {
                 .filter(|e| !before.contains(&e.netns.id) || e.has_unresolved_refs())
                 .map(|e| e.netns.id)
                 .collect();
-            cmds.extend(to_read.into_iter().filter_map(|id| self.request_read(id)));
+            cmds.extend(
+                to_read
+                    .into_iter()
+                    .filter_map(|id| self.request_read(id, false)),
+            );
         }
         self.listing = false;
         if std::mem::take(&mut self.relist) {
@@ -598,7 +611,7 @@ impl Model {
             Err(e) => entry.error = Some(e),
         }
         if self.reread.remove(&id) {
-            return self.request_read(id).into_iter().collect();
+            return self.request_read(id, true).into_iter().collect();
         }
         Vec::new()
     }
@@ -606,20 +619,30 @@ impl Model {
 
 /// Apply one message to the model; return the I/O the runtime must do next.
 pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
-    let cmds = match msg {
+    let selected_before = model.selected;
+    let mut cmds = match msg {
         Message::Key(key) => model.on_key(key),
         Message::Resize { height, .. } => {
             // Borders, tab bar, header, detail and status take about 8 rows.
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);
             Vec::new()
         }
-        Message::Watch(WatchEvent::Changed(id)) => model.request_read(id).into_iter().collect(),
+        Message::Watch(WatchEvent::Changed(id)) => {
+            model.request_read(id, true).into_iter().collect()
+        }
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
         Message::NamespaceRead { id, result } => model.on_namespace_read(id, result),
         Message::Terminate => model.apply(Action::Quit),
     };
     model.normalise();
+    // A namespace just brought on screen whose first read is still queued goes first.
+    if let Some(id) = model.selected.filter(|id| Some(*id) != selected_before) {
+        let unread = model.entry(id).is_some_and(|e| e.inventory.is_none());
+        if unread && model.reading.contains(&id) {
+            cmds.push(Command::Prioritise(id));
+        }
+    }
     cmds
 }
 

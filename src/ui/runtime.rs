@@ -6,9 +6,10 @@
 //! on that channel and redraws only after a message that can change the screen; nothing
 //! redraws on a timer.
 
+use std::collections::VecDeque;
 use std::io::{self, stdout};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use ratatui::backend::{Backend, CrosstermBackend};
@@ -117,47 +118,110 @@ fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
     })
 }
 
-type ReadJob = (Netns, Vec<Netns>);
+struct ReadJob {
+    netns: Netns,
+    all: Vec<Netns>,
+}
+
+#[derive(Default)]
+struct Jobs {
+    queue: VecDeque<ReadJob>,
+    closed: bool,
+}
+
+/// The readers' job queue: urgent reads (a change the watcher saw, the namespace on screen)
+/// go to the front, so a host with many namespaces does not delay what the user looks at.
+#[derive(Default)]
+struct ReadQueue {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+}
+
+impl ReadQueue {
+    fn push(&self, job: ReadJob, urgent: bool) {
+        if let Ok(mut j) = self.jobs.lock() {
+            if urgent {
+                j.queue.push_front(job);
+            } else {
+                j.queue.push_back(job);
+            }
+            self.ready.notify_one();
+        }
+    }
+
+    fn prioritise(&self, id: u64) {
+        if let Ok(mut j) = self.jobs.lock() {
+            if let Some(pos) = j.queue.iter().position(|job| job.netns.id == id) {
+                if let Some(job) = j.queue.remove(pos) {
+                    j.queue.push_front(job);
+                }
+            }
+        }
+    }
+
+    /// The next job, waiting for one; `None` once closed.
+    fn pop(&self) -> Option<ReadJob> {
+        let mut j = self.jobs.lock().ok()?;
+        loop {
+            if let Some(job) = j.queue.pop_front() {
+                return Some(job);
+            }
+            if j.closed {
+                return None;
+            }
+            j = self.ready.wait(j).ok()?;
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut j) = self.jobs.lock() {
+            j.closed = true;
+            j.queue.clear();
+            self.ready.notify_all();
+        }
+    }
+}
 
 /// A few reader threads share one job queue, so a host with many namespaces does not start
 /// a thread per namespace at once.
 fn spawn_readers(
     source: Arc<dyn InventorySource>,
     tx: Sender<Message>,
-) -> Result<Sender<ReadJob>, UiError> {
-    let (job_tx, job_rx) = mpsc::channel::<ReadJob>();
-    let job_rx = Arc::new(Mutex::new(job_rx));
+) -> Result<Arc<ReadQueue>, UiError> {
+    let queue = Arc::new(ReadQueue::default());
     for i in 0..READERS {
-        let job_rx = Arc::clone(&job_rx);
+        let queue = Arc::clone(&queue);
         let source = Arc::clone(&source);
         let tx = tx.clone();
-        spawn_named(&format!("tui-reader-{i}"), move || loop {
-            let job = match job_rx.lock() {
-                Ok(rx) => rx.recv(),
-                Err(_) => break,
-            };
-            let Ok((netns, all)) = job else { break };
-            let result = source.read(&netns, &all).map_err(|e| e.to_string());
-            if tx
-                .send(Message::NamespaceRead {
+        spawn_named(&format!("tui-reader-{i}"), move || {
+            while let Some(ReadJob { netns, all }) = queue.pop() {
+                let result = source.read(&netns, &all).map_err(|e| e.to_string());
+                let msg = Message::NamespaceRead {
                     id: netns.id,
                     result,
-                })
-                .is_err()
-            {
-                break;
+                };
+                if tx.send(msg).is_err() {
+                    break;
+                }
             }
         })?;
     }
-    Ok(job_tx)
+    Ok(queue)
 }
 
 /// Executes commands; owns the watcher.
 struct Executor {
     source: Arc<dyn InventorySource>,
     tx: Sender<Message>,
-    jobs: Sender<ReadJob>,
+    jobs: Arc<ReadQueue>,
     watcher: Option<WatchHandle>,
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // Let the reader threads finish.
+        self.jobs.close();
+    }
 }
 
 impl Executor {
@@ -170,9 +234,10 @@ impl Executor {
                     let _ = tx.send(Message::NamespacesListed(source.namespaces()));
                 })?;
             }
-            Command::ReadNamespace { netns, all } => {
-                let _ = self.jobs.send((netns, all));
+            Command::ReadNamespace { netns, all, urgent } => {
+                self.jobs.push(ReadJob { netns, all }, urgent);
             }
+            Command::Prioritise(id) => self.jobs.prioritise(id),
             Command::Watch(list) => {
                 let tx = self.tx.clone();
                 let handle = watch::spawn(
@@ -283,4 +348,36 @@ pub fn run(
     model.message = note;
     run_loop(&mut terminal, source, tx, rx, model)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netns::NetnsSource;
+
+    fn job(id: u64) -> ReadJob {
+        ReadJob {
+            netns: crate::ui::fixture::netns(&format!("n{id}"), id, NetnsSource::Named, None),
+            all: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn urgent_and_prioritised_reads_come_first() {
+        let q = ReadQueue::default();
+        q.push(job(1), false);
+        q.push(job(2), false);
+        q.push(job(3), false);
+        q.push(job(4), true);
+        q.prioritise(3);
+        q.prioritise(99); // not queued: nothing happens
+        let order: Vec<u64> = std::iter::from_fn(|| {
+            let empty = q.jobs.lock().unwrap().queue.is_empty();
+            (!empty).then(|| q.pop().unwrap().netns.id)
+        })
+        .collect();
+        assert_eq!(order, vec![3, 4, 1, 2]);
+        q.close();
+        assert!(q.pop().is_none(), "closed queue ends the readers");
+    }
 }
