@@ -1,1 +1,19 @@
-//! The terminal UI. Model / Message / update / view; render functions are pure.
+//! The terminal UI. Model / Message / update / view, as in trippy and gitui:
+//! - [`app`]: the state, the messages, and `update` (no I/O; it returns commands);
+//! - [`runtime`]: the terminal, the event loop, and the threads that do the I/O;
+//! - [`render`]: pure drawing functions, one file per screen region;
+//! - [`keys`]: every key binding (the help overlay is generated from it);
+//! - [`theme`]: colours and marks (NO_COLOR honoured);
+//! - [`topology`]: the connection drawing, a pure function of the inventory.
+
+pub mod app;
+pub mod fixture;
+pub mod keys;
+pub mod render;
+pub mod runtime;
+pub mod table;
+pub mod theme;
+pub mod topology;
+
+#[cfg(test)]
+mod render_tests;

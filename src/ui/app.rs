@@ -1,0 +1,653 @@
+//! The TUI's state ([`Model`]), what can happen to it ([`Message`]), and [`update`], which
+//! changes the state and says what I/O to do next ([`Command`]) without doing any itself.
+//! The runtime ([`crate::ui::runtime`]) executes commands and feeds their results back as
+//! messages; rendering ([`crate::ui::render`]) only reads the model.
+
+use std::collections::BTreeSet;
+
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::caps::Capability;
+use crate::inventory::watch::WatchEvent;
+use crate::inventory::NamespaceInventory;
+use crate::netns::{Netns, NetnsSource};
+use crate::ui::keys::{self, Action, FilterAction};
+use crate::ui::table::{TabTable, TableRow};
+use crate::ui::theme::Theme;
+use crate::ui::topology::topology;
+
+/// The tabs on the right, in key order (1-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Links,
+    Addresses,
+    Routes,
+    Neighbours,
+    Bridges,
+    Nat,
+    Topology,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 7] = [
+        Tab::Links,
+        Tab::Addresses,
+        Tab::Routes,
+        Tab::Neighbours,
+        Tab::Bridges,
+        Tab::Nat,
+        Tab::Topology,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Links => "Links",
+            Tab::Addresses => "Addresses",
+            Tab::Routes => "Routes",
+            Tab::Neighbours => "Neighbours",
+            Tab::Bridges => "Bridges",
+            Tab::Nat => "NAT",
+            Tab::Topology => "Topology",
+        }
+    }
+
+    /// A shorter title for narrow terminals.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Tab::Addresses => "Addr",
+            Tab::Neighbours => "Neigh",
+            Tab::Topology => "Topo",
+            other => other.title(),
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Namespaces,
+    Table,
+}
+
+/// One namespace as the UI knows it: where it is, and what was last read from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NsEntry {
+    pub netns: Netns,
+    pub inventory: Option<NamespaceInventory>,
+    /// Why the last read failed (for example, no permission to enter it).
+    pub error: Option<String>,
+}
+
+impl NsEntry {
+    pub fn new(netns: Netns) -> Self {
+        NsEntry {
+            netns,
+            inventory: None,
+            error: None,
+        }
+    }
+
+    pub fn source_label(&self) -> &'static str {
+        match self.netns.source {
+            NetnsSource::Root => "root",
+            NetnsSource::Named => "named",
+            NetnsSource::Process => "process",
+        }
+    }
+
+    /// Whether netview made this namespace (known once it has been read).
+    pub fn is_netview(&self) -> bool {
+        self.inventory.as_ref().is_some_and(|i| i.netview)
+    }
+
+    fn label_matches(&self, needle: &str) -> bool {
+        [
+            Some(self.netns.name.as_str()),
+            self.netns.process.as_deref(),
+            Some(self.source_label()),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|s| s.to_lowercase().contains(needle))
+    }
+
+    /// Whether any peer or parent points at a namespace that was not known when it was read;
+    /// a new namespace list may resolve it.
+    fn has_unresolved_refs(&self) -> bool {
+        self.inventory.as_ref().is_some_and(|inv| {
+            inv.links.iter().any(|l| {
+                [&l.peer, &l.parent]
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r.netns.is_none())
+            })
+        })
+    }
+}
+
+/// Everything that can happen to the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Key(KeyEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// From the watcher: something changed in a namespace, or the namespace set changed.
+    Watch(WatchEvent),
+    /// The result of [`Command::ListNamespaces`].
+    NamespacesListed(Vec<Netns>),
+    /// The result of [`Command::ReadNamespace`], keyed by the namespace's inode.
+    NamespaceRead {
+        id: u64,
+        result: Result<NamespaceInventory, String>,
+    },
+    /// SIGTERM, SIGINT or SIGHUP: leave as on `q`.
+    Terminate,
+}
+
+/// I/O for the runtime to do. None of it happens inside `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// List every namespace (answer: [`Message::NamespacesListed`]).
+    ListNamespaces,
+    /// Read one namespace on a background thread (answer: [`Message::NamespaceRead`]);
+    /// `all` is the current namespace list, to resolve peers in other namespaces.
+    /// `urgent` reads (a change the watcher saw, the namespace on screen) jump the queue.
+    ReadNamespace {
+        netns: Netns,
+        all: Vec<Netns>,
+        urgent: bool,
+    },
+    /// The namespace with this inode is now on screen: if its read is still queued, move it
+    /// to the front.
+    Prioritise(u64),
+    /// Start the watcher on this set of namespaces (once: it keeps watching namespaces that
+    /// appear later and drops those that vanish).
+    Watch(Vec<Netns>),
+    Quit,
+}
+
+/// The whole UI state.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub namespaces: Vec<NsEntry>,
+    /// The selected namespace, by inode, so it survives re-listing.
+    pub selected: Option<u64>,
+    pub tab: Tab,
+    pub focus: Pane,
+    /// Cursor in the current tab's (filtered) rows.
+    pub row: usize,
+    pub filter: String,
+    /// Whether keys are typed into the filter.
+    pub filter_editing: bool,
+    pub help: bool,
+    pub missing_caps: Vec<Capability>,
+    pub theme: Theme,
+    /// A one-line note for the status bar (the last error, for example).
+    pub message: Option<String>,
+    /// Rows a page key moves by (follows the terminal height).
+    pub page_rows: usize,
+    pub quit: bool,
+    /// Namespaces with a read in flight, and those that changed again meanwhile.
+    reading: BTreeSet<u64>,
+    reread: BTreeSet<u64>,
+    listing: bool,
+    relist: bool,
+    /// Whether the watcher was started (it follows namespaces that appear later by itself).
+    watching: bool,
+}
+
+/// What the current tab shows: header, the rows left after filtering, and how many there
+/// were before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabView {
+    pub header: &'static [&'static str],
+    pub drop_order: &'static [usize],
+    pub rows: Vec<TableRow>,
+    pub total: usize,
+}
+
+impl Model {
+    pub fn new(missing_caps: Vec<Capability>, theme: Theme) -> Self {
+        Model {
+            namespaces: Vec::new(),
+            selected: None,
+            tab: Tab::Links,
+            focus: Pane::Namespaces,
+            row: 0,
+            filter: String::new(),
+            filter_editing: false,
+            help: false,
+            missing_caps,
+            theme,
+            message: None,
+            page_rows: 20,
+            quit: false,
+            reading: BTreeSet::new(),
+            reread: BTreeSet::new(),
+            listing: false,
+            relist: false,
+            watching: false,
+        }
+    }
+
+    /// A model that already holds these inventories, as if start-up had finished (every
+    /// read done, the watcher running), for tests and snapshots. The first namespace is
+    /// selected.
+    pub fn from_inventories(
+        entries: Vec<(Netns, Result<NamespaceInventory, String>)>,
+        missing_caps: Vec<Capability>,
+        theme: Theme,
+    ) -> Self {
+        let mut m = Model::new(missing_caps, theme);
+        m.namespaces = entries
+            .into_iter()
+            .map(|(netns, r)| {
+                let mut e = NsEntry::new(netns);
+                match r {
+                    Ok(inv) => e.inventory = Some(inv),
+                    Err(err) => e.error = Some(err),
+                }
+                e
+            })
+            .collect();
+        m.selected = m.namespaces.first().map(|e| e.netns.id);
+        m.watching = true;
+        m
+    }
+
+    /// The commands to run when the UI starts.
+    pub fn start(&mut self) -> Vec<Command> {
+        self.listing = true;
+        vec![Command::ListNamespaces]
+    }
+
+    pub fn is_reading(&self, id: u64) -> bool {
+        self.reading.contains(&id)
+    }
+
+    fn needle(&self) -> String {
+        self.filter.to_lowercase()
+    }
+
+    pub fn entry(&self, id: u64) -> Option<&NsEntry> {
+        self.namespaces.iter().find(|e| e.netns.id == id)
+    }
+
+    fn entry_mut(&mut self, id: u64) -> Option<&mut NsEntry> {
+        self.namespaces.iter_mut().find(|e| e.netns.id == id)
+    }
+
+    /// The rows of `tab` for one namespace, unfiltered.
+    fn tab_rows(tab: Tab, inv: &NamespaceInventory) -> TabTable {
+        use crate::ui::render;
+        match tab {
+            Tab::Links => render::links::table(inv),
+            Tab::Addresses => render::addresses::table(inv),
+            Tab::Routes => render::routes::table(inv),
+            Tab::Neighbours => render::neighbours::table(inv),
+            Tab::Bridges => render::bridges::table(inv),
+            Tab::Nat => render::nat::table(inv),
+            Tab::Topology => TabTable {
+                header: &[],
+                rows: Vec::new(),
+                drop_order: &[],
+            },
+        }
+    }
+
+    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name,
+    /// source or process matches, and (except on Topology) those with a matching row in the
+    /// current tab.
+    pub fn visible_namespaces(&self) -> Vec<usize> {
+        let needle = self.needle();
+        self.namespaces
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                needle.is_empty()
+                    || e.label_matches(&needle)
+                    || (self.tab != Tab::Topology
+                        && e.inventory.as_ref().is_some_and(|inv| {
+                            Self::tab_rows(self.tab, inv)
+                                .rows
+                                .iter()
+                                .any(|r| r.matches(&needle))
+                        }))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The selected namespace among the visible ones (the first visible if the stored
+    /// selection is filtered out).
+    pub fn selected_entry(&self) -> Option<&NsEntry> {
+        let visible = self.visible_namespaces();
+        visible
+            .iter()
+            .map(|&i| &self.namespaces[i])
+            .find(|e| Some(e.netns.id) == self.selected)
+            .or_else(|| visible.first().map(|&i| &self.namespaces[i]))
+    }
+
+    /// Every inventory read so far, in namespace order.
+    pub fn inventories(&self) -> Vec<&NamespaceInventory> {
+        self.namespaces
+            .iter()
+            .filter_map(|e| e.inventory.as_ref())
+            .collect()
+    }
+
+    /// The current tab's rows after filtering. A namespace whose own name matches the filter
+    /// shows all its rows. Topology is drawn from every namespace.
+    pub fn current_view(&self) -> TabView {
+        let needle = self.needle();
+        if self.tab == Tab::Topology {
+            let groups = topology(&self.inventories());
+            let total = groups.iter().map(|g| g.lines.len()).sum();
+            let rows = groups
+                .into_iter()
+                .filter(|g| g.matches(&needle))
+                .flat_map(|g| g.lines)
+                .map(|l| TableRow {
+                    cells: vec![l],
+                    detail: String::new(),
+                })
+                .collect();
+            return TabView {
+                header: &[],
+                drop_order: &[],
+                rows,
+                total,
+            };
+        }
+        let empty = NamespaceInventory::empty("", 0, NetnsSource::Root);
+        let entry = self.selected_entry();
+        let table = Self::tab_rows(
+            self.tab,
+            entry.and_then(|e| e.inventory.as_ref()).unwrap_or(&empty),
+        );
+        let total = table.rows.len();
+        let keep_all = needle.is_empty() || entry.is_some_and(|e| e.label_matches(&needle));
+        let rows = table
+            .rows
+            .into_iter()
+            .filter(|r| keep_all || r.matches(&needle))
+            .collect();
+        TabView {
+            header: table.header,
+            drop_order: table.drop_order,
+            rows,
+            total,
+        }
+    }
+
+    /// Keep the selection on a visible namespace and the cursor inside the rows.
+    fn normalise(&mut self) {
+        let effective = self.selected_entry().map(|e| e.netns.id);
+        if effective.is_some() {
+            self.selected = effective;
+        }
+        let n = self.current_view().rows.len();
+        self.row = self.row.min(n.saturating_sub(1));
+    }
+
+    fn request_read(&mut self, id: u64, urgent: bool) -> Option<Command> {
+        let netns = self.entry(id)?.netns.clone();
+        if self.reading.contains(&id) {
+            // One read at a time per namespace; read once more when it lands.
+            self.reread.insert(id);
+            return None;
+        }
+        self.reading.insert(id);
+        Some(Command::ReadNamespace {
+            netns,
+            all: self.namespaces.iter().map(|e| e.netns.clone()).collect(),
+            urgent: urgent || self.selected == Some(id),
+        })
+    }
+
+    fn request_list(&mut self) -> Vec<Command> {
+        if self.listing {
+            self.relist = true;
+            Vec::new()
+        } else {
+            self.listing = true;
+            vec![Command::ListNamespaces]
+        }
+    }
+
+    fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+        let visible = self.visible_namespaces();
+        if visible.is_empty() {
+            return;
+        }
+        let cur = visible
+            .iter()
+            .position(|&i| Some(self.namespaces[i].netns.id) == self.selected)
+            .unwrap_or(0);
+        let next = to(cur, visible.len()).min(visible.len() - 1);
+        let id = self.namespaces[visible[next]].netns.id;
+        if Some(id) != self.selected {
+            self.selected = Some(id);
+            self.row = 0;
+        }
+    }
+
+    fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+        match self.focus {
+            Pane::Namespaces => self.move_namespace(to),
+            Pane::Table => {
+                let n = self.current_view().rows.len();
+                if n > 0 {
+                    self.row = to(self.row, n).min(n - 1);
+                }
+            }
+        }
+    }
+
+    fn set_tab(&mut self, tab: Tab) {
+        if tab != self.tab {
+            self.tab = tab;
+            self.row = 0;
+        }
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<Command> {
+        let page = self.page_rows.max(1);
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                return vec![Command::Quit];
+            }
+            Action::Help => self.help = true,
+            Action::Down => self.move_cursor(|c, _| c + 1),
+            Action::Up => self.move_cursor(|c, _| c.saturating_sub(1)),
+            Action::Top => self.move_cursor(|_, _| 0),
+            Action::Bottom => self.move_cursor(|_, n| n.saturating_sub(1)),
+            Action::PageDown => self.move_cursor(|c, _| c + page),
+            Action::PageUp => self.move_cursor(|c, _| c.saturating_sub(page)),
+            Action::FocusNext | Action::FocusPrev => {
+                self.focus = match self.focus {
+                    Pane::Namespaces => Pane::Table,
+                    Pane::Table => Pane::Namespaces,
+                }
+            }
+            Action::FocusNamespaces => self.focus = Pane::Namespaces,
+            Action::FocusTable => self.focus = Pane::Table,
+            Action::NextTab => self.set_tab(Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()]),
+            Action::PrevTab => {
+                self.set_tab(Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()])
+            }
+            Action::GoTab(i) => {
+                if let Some(t) = Tab::ALL.get(i) {
+                    self.set_tab(*t)
+                }
+            }
+            Action::StartFilter => self.filter_editing = true,
+            Action::Clear => {
+                self.filter.clear();
+                self.message = None;
+            }
+            Action::Refresh => {
+                let mut cmds = self.request_list();
+                let ids: Vec<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
+                cmds.extend(
+                    ids.into_iter()
+                        .filter_map(|id| self.request_read(id, false)),
+                );
+                return cmds;
+            }
+        }
+        Vec::new()
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if self.help {
+            match keys::action_for(&key) {
+                Some(Action::Help | Action::Clear) => self.help = false,
+                Some(Action::Quit) => return self.apply(Action::Quit),
+                _ => {}
+            }
+            return Vec::new();
+        }
+        if self.filter_editing {
+            match keys::filter_input(&key) {
+                Some(Ok(FilterAction::Accept)) => self.filter_editing = false,
+                Some(Ok(FilterAction::Clear)) => {
+                    self.filter.clear();
+                    self.filter_editing = false;
+                }
+                Some(Ok(FilterAction::Backspace)) => {
+                    self.filter.pop();
+                }
+                Some(Ok(FilterAction::Quit)) => return self.apply(Action::Quit),
+                Some(Err(c)) => {
+                    self.filter.push(c);
+                    self.row = 0;
+                }
+                None => {}
+            }
+            return Vec::new();
+        }
+        match keys::action_for(&key) {
+            Some(a) => self.apply(a),
+            None => Vec::new(),
+        }
+    }
+
+    fn on_namespaces_listed(&mut self, list: Vec<Netns>) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        let before: BTreeSet<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
+        let after: BTreeSet<u64> = list.iter().map(|n| n.id).collect();
+        let mut old = std::mem::take(&mut self.namespaces);
+        self.namespaces = list
+            .iter()
+            .cloned()
+            .map(
+                |netns| match old.iter().position(|e| e.netns.id == netns.id) {
+                    Some(i) => {
+                        let mut e = old.swap_remove(i);
+                        e.netns = netns;
+                        e
+                    }
+                    None => NsEntry::new(netns),
+                },
+            )
+            .collect();
+        if self.selected.is_none() || !after.contains(&self.selected.unwrap_or(0)) {
+            self.selected = self
+                .namespaces
+                .iter()
+                .find(|e| e.netns.is_self)
+                .or(self.namespaces.first())
+                .map(|e| e.netns.id);
+        }
+        if !self.watching {
+            self.watching = true;
+            cmds.push(Command::Watch(list));
+        }
+        if before != after {
+            let to_read: Vec<u64> = self
+                .namespaces
+                .iter()
+                .filter(|e| !before.contains(&e.netns.id) || e.has_unresolved_refs())
+                .map(|e| e.netns.id)
+                .collect();
+            cmds.extend(
+                to_read
+                    .into_iter()
+                    .filter_map(|id| self.request_read(id, false)),
+            );
+        }
+        self.listing = false;
+        if std::mem::take(&mut self.relist) {
+            cmds.extend(self.request_list());
+        }
+        cmds
+    }
+
+    fn on_namespace_read(
+        &mut self,
+        id: u64,
+        result: Result<NamespaceInventory, String>,
+    ) -> Vec<Command> {
+        self.reading.remove(&id);
+        let Some(entry) = self.entry_mut(id) else {
+            // The namespace vanished while it was being read.
+            self.reread.remove(&id);
+            return Vec::new();
+        };
+        match result {
+            Ok(inv) => {
+                entry.inventory = Some(inv);
+                entry.error = None;
+            }
+            Err(e) => entry.error = Some(e),
+        }
+        if self.reread.remove(&id) {
+            return self.request_read(id, true).into_iter().collect();
+        }
+        Vec::new()
+    }
+}
+
+/// Apply one message to the model; return the I/O the runtime must do next.
+pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
+    let selected_before = model.selected;
+    let mut cmds = match msg {
+        Message::Key(key) => model.on_key(key),
+        Message::Resize { height, .. } => {
+            // Borders, tab bar, header, detail and status take about 8 rows.
+            model.page_rows = usize::from(height.saturating_sub(8)).max(1);
+            Vec::new()
+        }
+        Message::Watch(WatchEvent::Changed(id)) => {
+            model.request_read(id, true).into_iter().collect()
+        }
+        Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
+        Message::NamespacesListed(list) => model.on_namespaces_listed(list),
+        Message::NamespaceRead { id, result } => model.on_namespace_read(id, result),
+        Message::Terminate => model.apply(Action::Quit),
+    };
+    model.normalise();
+    // A namespace just brought on screen whose first read is still queued goes first.
+    if let Some(id) = model.selected.filter(|id| Some(*id) != selected_before) {
+        let unread = model.entry(id).is_some_and(|e| e.inventory.is_none());
+        if unread && model.reading.contains(&id) {
+            cmds.push(Command::Prioritise(id));
+        }
+    }
+    cmds
+}
+
+/// Whether a message can change what is on screen (a watcher event only starts a read; the
+/// screen changes when the read lands).
+pub fn changes_screen(msg: &Message) -> bool {
+    !matches!(msg, Message::Watch(_))
+}

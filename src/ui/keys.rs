@@ -1,0 +1,390 @@
+//! Every key binding, in one table. `update` maps keys through it and the help overlay is
+//! generated from it, so the two cannot drift apart.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// What a key does in the normal (browsing) mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    Down,
+    Up,
+    Top,
+    Bottom,
+    PageDown,
+    PageUp,
+    FocusNext,
+    FocusPrev,
+    FocusNamespaces,
+    FocusTable,
+    NextTab,
+    PrevTab,
+    /// Go to tab N (0-based).
+    GoTab(usize),
+    StartFilter,
+    /// Close the help, or clear the filter.
+    Clear,
+    Refresh,
+}
+
+/// What a key does while the filter is being typed (other printable keys are typed in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterAction {
+    Accept,
+    Clear,
+    Backspace,
+    Quit,
+}
+
+/// One key: a code and its modifiers (Shift is ignored for characters, since the character
+/// already says it: `G`, `?`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+const fn plain(code: KeyCode) -> Key {
+    Key {
+        code,
+        modifiers: KeyModifiers::NONE,
+    }
+}
+
+const fn ch(c: char) -> Key {
+    plain(KeyCode::Char(c))
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+    }
+}
+
+impl Key {
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        let significant = |m: KeyModifiers, code: &KeyCode| match code {
+            // Shift is part of the character (or of BackTab itself).
+            KeyCode::Char(_) | KeyCode::BackTab => m - KeyModifiers::SHIFT,
+            _ => m,
+        };
+        self.code == ev.code
+            && significant(self.modifiers, &self.code) == significant(ev.modifiers, &ev.code)
+    }
+
+    /// How the help overlay writes this key.
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "Shift-Tab".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Backspace => "Backspace".into(),
+            other => format!("{other:?}"),
+        };
+        if self.modifiers.contains(KeyModifiers::CONTROL) {
+            format!("Ctrl-{}", base.to_uppercase())
+        } else {
+            base
+        }
+    }
+}
+
+/// A row of the key table: the keys, what they do, and the words the help shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<A: 'static> {
+    pub keys: &'static [Key],
+    pub action: A,
+    pub help: &'static str,
+}
+
+impl<A> Binding<A> {
+    /// The keys as the help shows them, e.g. `j ↓`.
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(Key::label)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Keys while browsing.
+pub const BINDINGS: &[Binding<Action>] = &[
+    Binding {
+        keys: &[ch('j'), plain(KeyCode::Down)],
+        action: Action::Down,
+        help: "next row / namespace",
+    },
+    Binding {
+        keys: &[ch('k'), plain(KeyCode::Up)],
+        action: Action::Up,
+        help: "previous row / namespace",
+    },
+    Binding {
+        keys: &[ch('g'), plain(KeyCode::Home)],
+        action: Action::Top,
+        help: "first row",
+    },
+    Binding {
+        keys: &[ch('G'), plain(KeyCode::End)],
+        action: Action::Bottom,
+        help: "last row",
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageDown), ctrl('d')],
+        action: Action::PageDown,
+        help: "page down",
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageUp), ctrl('u')],
+        action: Action::PageUp,
+        help: "page up",
+    },
+    Binding {
+        keys: &[ch('h'), plain(KeyCode::Left)],
+        action: Action::FocusNamespaces,
+        help: "focus the namespace list",
+    },
+    Binding {
+        keys: &[ch('l'), plain(KeyCode::Right)],
+        action: Action::FocusTable,
+        help: "focus the tab's table",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Tab)],
+        action: Action::FocusNext,
+        help: "next pane",
+    },
+    Binding {
+        keys: &[Key {
+            code: KeyCode::BackTab,
+            modifiers: KeyModifiers::SHIFT,
+        }],
+        action: Action::FocusPrev,
+        help: "previous pane",
+    },
+    Binding {
+        keys: &[ch(']')],
+        action: Action::NextTab,
+        help: "next tab",
+    },
+    Binding {
+        keys: &[ch('[')],
+        action: Action::PrevTab,
+        help: "previous tab",
+    },
+    Binding {
+        keys: &[ch('1')],
+        action: Action::GoTab(0),
+        help: "Links tab",
+    },
+    Binding {
+        keys: &[ch('2')],
+        action: Action::GoTab(1),
+        help: "Addresses tab",
+    },
+    Binding {
+        keys: &[ch('3')],
+        action: Action::GoTab(2),
+        help: "Routes tab",
+    },
+    Binding {
+        keys: &[ch('4')],
+        action: Action::GoTab(3),
+        help: "Neighbours tab",
+    },
+    Binding {
+        keys: &[ch('5')],
+        action: Action::GoTab(4),
+        help: "Bridges tab",
+    },
+    Binding {
+        keys: &[ch('6')],
+        action: Action::GoTab(5),
+        help: "NAT tab",
+    },
+    Binding {
+        keys: &[ch('7')],
+        action: Action::GoTab(6),
+        help: "Topology tab",
+    },
+    Binding {
+        keys: &[ch('/')],
+        action: Action::StartFilter,
+        help: "filter rows, namespaces",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        action: Action::Clear,
+        help: "close help, clear filter",
+    },
+    Binding {
+        keys: &[ch('r')],
+        action: Action::Refresh,
+        help: "re-read every namespace",
+    },
+    Binding {
+        keys: &[ch('?')],
+        action: Action::Help,
+        help: "show / hide this help",
+    },
+    Binding {
+        keys: &[ch('q'), ctrl('c')],
+        action: Action::Quit,
+        help: "quit",
+    },
+];
+
+/// Keys while typing a filter. Any other printable character is added to the filter.
+pub const FILTER_BINDINGS: &[Binding<FilterAction>] = &[
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        action: FilterAction::Accept,
+        help: "keep filter, browse",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        action: FilterAction::Clear,
+        help: "clear the filter",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Backspace)],
+        action: FilterAction::Backspace,
+        help: "delete a character",
+    },
+    Binding {
+        keys: &[ctrl('c')],
+        action: FilterAction::Quit,
+        help: "quit",
+    },
+];
+
+fn lookup<A: Copy>(table: &[Binding<A>], ev: &KeyEvent) -> Option<A> {
+    if ev.kind == KeyEventKind::Release {
+        return None;
+    }
+    table
+        .iter()
+        .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+        .map(|b| b.action)
+}
+
+/// The browsing action for a key, if any.
+pub fn action_for(ev: &KeyEvent) -> Option<Action> {
+    lookup(BINDINGS, ev)
+}
+
+/// What a key does while typing a filter: an action, or a character to type.
+pub fn filter_input(ev: &KeyEvent) -> Option<Result<FilterAction, char>> {
+    if let Some(a) = lookup(FILTER_BINDINGS, ev) {
+        return Some(Ok(a));
+    }
+    match ev.code {
+        KeyCode::Char(c)
+            if ev.kind != KeyEventKind::Release
+                && !ev
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            Some(Err(c))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn vim_and_arrow_keys_map_to_the_same_action() {
+        assert_eq!(
+            action_for(&key(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Down, KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        // Terminals report `G` with Shift; it still means Bottom.
+        assert_eq!(
+            action_for(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::FocusPrev)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::BackTab, KeyModifiers::NONE)),
+            Some(Action::FocusPrev)
+        );
+    }
+
+    #[test]
+    fn ctrl_c_quits_but_plain_c_does_nothing() {
+        assert_eq!(
+            action_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Char('c'), KeyModifiers::NONE)),
+            None
+        );
+        // Ctrl-J is not j.
+        assert_eq!(
+            action_for(&key(KeyCode::Char('j'), KeyModifiers::CONTROL)),
+            None
+        );
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for b in &BINDINGS[i + 1..] {
+                for k in a.keys {
+                    assert!(!b.keys.contains(k), "{k:?} bound to {a:?} and {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn filter_mode_types_characters_that_are_bindings_elsewhere() {
+        assert_eq!(
+            filter_input(&key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Err('q'))
+        );
+        assert_eq!(
+            filter_input(&key(KeyCode::Esc, KeyModifiers::NONE)),
+            Some(Ok(FilterAction::Clear))
+        );
+        assert_eq!(
+            filter_input(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Ok(FilterAction::Quit))
+        );
+    }
+
+    #[test]
+    fn labels_read_like_keys() {
+        assert_eq!(ctrl('c').label(), "Ctrl-C");
+        assert_eq!(BINDINGS[0].keys_label(), "j ↓");
+    }
+}

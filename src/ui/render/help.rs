@@ -1,0 +1,92 @@
+//! The help overlay: every key, generated from the key table ([`crate::ui::keys`]).
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::ui::app::Model;
+use crate::ui::keys::{Binding, BINDINGS, FILTER_BINDINGS};
+
+/// The overlay's lines: a title per mode, then `keys  what they do`.
+pub fn lines() -> Vec<(String, String)> {
+    fn rows<A>(table: &[Binding<A>]) -> impl Iterator<Item = (String, String)> + '_ {
+        table.iter().map(|b| (b.keys_label(), b.help.to_string()))
+    }
+    let mut out = vec![("Browsing".to_string(), String::new())];
+    out.extend(rows(BINDINGS));
+    out.push(("While typing a filter".to_string(), String::new()));
+    out.extend(rows(FILTER_BINDINGS));
+    out.push((
+        "other keys".to_string(),
+        "typed into the filter".to_string(),
+    ));
+    out
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = &model.theme;
+    let entries = lines();
+    let key_w = entries
+        .iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let help_w = entries
+        .iter()
+        .map(|(_, h)| h.chars().count())
+        .max()
+        .unwrap_or(0);
+    let col_w = key_w + 2 + help_w;
+    let inner_h = usize::from(area.height.saturating_sub(2));
+    // Two columns when one does not fit the height.
+    let columns = if entries.len() > inner_h && usize::from(area.width) >= 2 * col_w + 5 {
+        2
+    } else {
+        1
+    };
+    let per_col = entries.len().div_ceil(columns);
+    let render_entry = |(k, h): &(String, String)| -> Vec<Span<'static>> {
+        if h.is_empty() {
+            vec![Span::styled(format!("{k:<col_w$}"), theme.header())]
+        } else {
+            vec![
+                Span::styled(format!("{k:>key_w$}"), theme.filter()),
+                Span::raw(format!("  {h:<help_w$}")),
+            ]
+        }
+    };
+    let text: Vec<Line> = (0..per_col)
+        .map(|r| {
+            let mut spans = Vec::new();
+            for c in 0..columns {
+                if let Some(e) = entries.get(c * per_col + r) {
+                    if c > 0 {
+                        spans.push(Span::raw("   "));
+                    }
+                    spans.extend(render_entry(e));
+                }
+            }
+            Line::from(spans)
+        })
+        .collect();
+    let width = ((col_w * columns + 3 * (columns - 1) + 2) as u16).min(area.width);
+    let height = ((per_col + 2) as u16).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(text).block(
+            Block::bordered()
+                .border_type(BorderType::Double)
+                .border_style(theme.border(true))
+                .title(" Keys (? or Esc closes) "),
+        ),
+        rect,
+    );
+}

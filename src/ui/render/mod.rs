@@ -1,0 +1,57 @@
+//! Drawing: pure functions of the [`Model`], one file per screen region.
+
+pub mod addresses;
+pub mod bridges;
+pub mod help;
+pub mod links;
+pub mod namespaces;
+pub mod nat;
+pub mod neighbours;
+pub mod routes;
+pub mod status;
+pub mod table;
+pub mod tabs;
+pub mod topology;
+
+use ratatui::layout::{Constraint, Layout};
+use ratatui::Frame;
+
+use crate::ui::app::{Model, Tab};
+
+/// Draw the whole screen from the model.
+pub fn draw(frame: &mut Frame, model: &Model) {
+    let area = frame.area();
+    let [main, status_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(status::height(model, area.width)),
+    ])
+    .areas(area);
+    let ns_width = (main.width * 3 / 10).clamp(24, 40).min(main.width);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(ns_width), Constraint::Min(0)]).areas(main);
+    namespaces::draw(frame, left, model);
+    let [tab_bar, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(right);
+    tabs::draw(frame, tab_bar, model);
+    match model.tab {
+        Tab::Topology => topology::draw(frame, body, model),
+        _ => table::draw(frame, body, model),
+    }
+    status::draw(frame, status_area, model);
+    if model.help {
+        help::draw(frame, area, model);
+    }
+}
+
+/// Cut `s` to `width` characters, ending with `…` when something was cut.
+pub fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else if width == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(width - 1).collect();
+        out.push('…');
+        out
+    }
+}

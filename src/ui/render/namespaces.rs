@@ -1,0 +1,94 @@
+//! The namespace list on the left: name, how it was found, the process holding it, how many
+//! links it has, and marks for netview's own namespaces, netview's namespace and errors.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, BorderType, List, ListItem, ListState};
+use ratatui::Frame;
+
+use super::cut;
+use crate::ui::app::{Model, NsEntry, Pane};
+use crate::ui::theme::{
+    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_NETVIEW, MARK_SELECTED, MARK_SELF,
+};
+
+fn item<'a>(model: &Model, e: &NsEntry, width: usize) -> ListItem<'a> {
+    let theme = &model.theme;
+    let mark = if e.is_netview() {
+        Span::styled(MARK_NETVIEW, theme.netview())
+    } else if e.netns.is_self {
+        Span::raw(MARK_SELF)
+    } else {
+        Span::raw(" ")
+    };
+    let count = match (&e.inventory, &e.error) {
+        (Some(inv), _) => inv.links.len().to_string(),
+        (None, Some(_)) => MARK_ERROR.to_string(),
+        (None, None) => MARK_LOADING.to_string(),
+    };
+    let source = match e.source_label() {
+        "process" => "proc",
+        s => s,
+    };
+    // mark, name, source (5), count (4): name takes what is left.
+    let name_w = width.saturating_sub(1 + 1 + 5 + 1 + 4).max(4);
+    let first = Line::from(vec![
+        mark,
+        Span::raw(format!(
+            "{:<name_w$} {:<5} {:>4}",
+            cut(&e.netns.name, name_w),
+            source,
+            count
+        )),
+    ]);
+    let mut lines = vec![first];
+    if let Some(p) = &e.netns.process {
+        lines.push(Line::styled(
+            format!("  {}", cut(p, width.saturating_sub(2))),
+            theme.dim(),
+        ));
+    }
+    if let Some(err) = &e.error {
+        lines.push(Line::styled(
+            format!("  {MARK_ERROR} {}", cut(err, width.saturating_sub(4))),
+            theme.error(),
+        ));
+    }
+    ListItem::new(Text::from(lines))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let focused = model.focus == Pane::Namespaces;
+    let visible = model.visible_namespaces();
+    let title = format!(
+        "{} Namespaces ({}) ",
+        if focused { MARK_FOCUS } else { "" },
+        if visible.len() == model.namespaces.len() {
+            visible.len().to_string()
+        } else {
+            format!("{} of {}", visible.len(), model.namespaces.len())
+        }
+    );
+    let block = Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(model.theme.border(focused))
+        .title(title);
+    let width = usize::from(block.inner(area).width).saturating_sub(MARK_SELECTED.chars().count());
+    let items: Vec<ListItem> = visible
+        .iter()
+        .map(|&i| item(model, &model.namespaces[i], width))
+        .collect();
+    let selected = visible
+        .iter()
+        .position(|&i| Some(model.namespaces[i].netns.id) == model.selected);
+    let list = List::new(items)
+        .block(block)
+        .highlight_symbol(MARK_SELECTED)
+        .highlight_style(model.theme.selected(focused));
+    let mut state = ListState::default().with_selected(selected);
+    frame.render_stateful_widget(list, area, &mut state);
+}

@@ -1,0 +1,67 @@
+//! The status bar: missing capabilities (when not root), the filter, and a key hint.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::caps::describe_missing;
+use crate::ui::app::Model;
+use crate::ui::theme::MARK_ERROR;
+
+fn caps_line(model: &Model) -> Option<String> {
+    describe_missing(&model.missing_caps).map(|l| format!("{MARK_ERROR} {l}"))
+}
+
+/// One line, plus what the missing-capabilities note needs at this width (at most 3).
+pub fn height(model: &Model, width: u16) -> u16 {
+    let caps = caps_line(model).map_or(0, |l| {
+        let w = usize::from(width.max(1));
+        l.chars().count().div_ceil(w).min(3) as u16
+    });
+    1 + caps
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let theme = &model.theme;
+    let [caps_area, main] = Layout::vertical([
+        Constraint::Length(height(model, area.width) - 1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    if let Some(line) = caps_line(model) {
+        frame.render_widget(
+            Paragraph::new(Span::styled(line, theme.warning())).wrap(Wrap { trim: true }),
+            caps_area,
+        );
+    }
+    let left = if model.filter_editing {
+        Span::styled(format!("/{}▏", model.filter), theme.filter())
+    } else if !model.filter.is_empty() {
+        Span::styled(
+            format!("filter: {}  (/ edits, Esc clears)", model.filter),
+            theme.filter(),
+        )
+    } else if let Some(m) = &model.message {
+        Span::raw(m.clone())
+    } else {
+        let read = model
+            .namespaces
+            .iter()
+            .filter(|e| e.inventory.is_some())
+            .count();
+        Span::raw(format!(
+            "{} namespaces, {} read",
+            model.namespaces.len(),
+            read
+        ))
+    };
+    let hint = "?:help  q:quit";
+    let [l, r] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(hint.len() as u16 + 1),
+    ])
+    .areas(main);
+    frame.render_widget(Paragraph::new(Line::from(left)).style(theme.status()), l);
+    frame.render_widget(Paragraph::new(hint).style(theme.status()), r);
+}

@@ -1,0 +1,133 @@
+//! The table of the current tab (every tab but Topology), with a detail line for the
+//! selected row and the namespace's read errors underneath.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::cut;
+use crate::ui::app::{Model, Pane};
+use crate::ui::table::{columns_that_fit, fit_widths};
+use crate::ui::theme::{MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_SELECTED};
+
+/// The bordered block around a tab's body, titled with the tab, the namespace and counts.
+pub fn body_block<'a>(model: &Model, title: String) -> Block<'a> {
+    let focused = model.focus == Pane::Table;
+    let title = if focused {
+        format!("{MARK_FOCUS} {title} ")
+    } else {
+        format!(" {title} ")
+    };
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(model.theme.border(focused))
+        .title(title)
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let view = model.current_view();
+    let entry = model.selected_entry();
+    let ns_name = entry.map(|e| e.netns.name.as_str()).unwrap_or("-");
+    let count = if view.rows.len() == view.total {
+        format!("{}", view.total)
+    } else {
+        format!("{} of {}", view.rows.len(), view.total)
+    };
+    let block = body_block(
+        model,
+        format!("{} · {} ({count})", model.tab.title(), ns_name),
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let errors: Vec<String> = match entry {
+        Some(e) => e
+            .error
+            .iter()
+            .cloned()
+            .chain(e.inventory.iter().flat_map(|i| i.errors.iter().cloned()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let err_lines = errors.len().min(2) as u16;
+    let [table_area, detail_area, error_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(2),
+        Constraint::Length(err_lines),
+    ])
+    .areas(inner);
+
+    let theme = &model.theme;
+    if view.rows.is_empty() {
+        let text = match entry {
+            None if model.namespaces.is_empty() => "listing namespaces…".to_string(),
+            None => "no namespace matches the filter".to_string(),
+            Some(e) if e.inventory.is_none() && e.error.is_some() => {
+                format!("{MARK_ERROR} cannot read {}", e.netns.name)
+            }
+            Some(e) if e.inventory.is_none() => format!("{MARK_LOADING} reading {}", e.netns.name),
+            Some(_) if view.total > 0 => "no row matches the filter".to_string(),
+            Some(_) => "nothing here".to_string(),
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), table_area);
+    } else {
+        let highlight = MARK_SELECTED.chars().count() as u16;
+        let natural: Vec<u16> = (0..view.header.len())
+            .map(|c| {
+                view.rows
+                    .iter()
+                    .map(|r| r.cells.get(c).map_or(0, |s| s.chars().count()))
+                    .chain(std::iter::once(view.header[c].len()))
+                    .max()
+                    .unwrap_or(0) as u16
+            })
+            .collect();
+        let avail = table_area.width.saturating_sub(highlight);
+        let keep = columns_that_fit(&natural, avail, 1, view.drop_order, 20);
+        let natural: Vec<u16> = keep.iter().map(|&c| natural[c]).collect();
+        let widths = fit_widths(&natural, avail, 1, 3);
+        let header =
+            Row::new(keep.iter().map(|&c| Cell::from(view.header[c]))).style(theme.header());
+        let rows = view.rows.iter().map(|r| {
+            Row::new(keep.iter().zip(&widths).map(|(&i, &w)| {
+                let c = r.cells.get(i).map_or("", String::as_str);
+                let text = cut(c, usize::from(w));
+                // Colour the STATE column of the links table.
+                if view.header.get(i) == Some(&"STATE") {
+                    Cell::from(Span::styled(text, theme.state(c)))
+                } else {
+                    Cell::from(text)
+                }
+            }))
+        });
+        let table = Table::new(rows, widths.iter().map(|&w| Constraint::Length(w)))
+            .header(header)
+            .column_spacing(1)
+            .highlight_symbol(MARK_SELECTED)
+            .row_highlight_style(theme.selected(model.focus == Pane::Table));
+        let mut state = TableState::default().with_selected(Some(model.row));
+        frame.render_stateful_widget(table, table_area, &mut state);
+    }
+
+    if let Some(row) = view.rows.get(model.row) {
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("» ", theme.dim()),
+                Span::raw(row.detail.clone()),
+            ]))
+            .wrap(Wrap { trim: false }),
+            detail_area,
+        );
+    }
+    let lines: Vec<Line> = errors
+        .iter()
+        .take(2)
+        .map(|e| Line::from(Span::styled(format!("{MARK_ERROR} {e}"), theme.error())))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), error_area);
+}

@@ -1,0 +1,52 @@
+//! The tab bar above the table: `1 Links  2 Addresses ...`, the current one in brackets.
+//! On narrow terminals titles get shorter, then only the current tab keeps its title.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::ui::app::{Model, Tab};
+
+/// The labels of the tab bar at one level of detail (0 = widest), with the current tab.
+fn labels(level: u8, current: Tab) -> Vec<(String, bool)> {
+    Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &tab)| {
+            let active = tab == current;
+            let title = match level {
+                0 => tab.title(),
+                _ => tab.short_title(),
+            };
+            let text = match (level, active) {
+                // Brackets mark the current tab without relying on colour.
+                (_, true) => format!("[{} {}]", i + 1, title),
+                (0, false) => format!(" {} {} ", i + 1, title),
+                (1, false) => format!("{} {}", i + 1, title),
+                (_, false) => format!("{}", i + 1),
+            };
+            (text, active)
+        })
+        .collect()
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let width = |ls: &[(String, bool)]| -> usize {
+        ls.iter().map(|(t, _)| t.chars().count() + 1).sum::<usize>()
+    };
+    let chosen = (0..3)
+        .map(|level| labels(level, model.tab))
+        .find(|ls| width(ls) <= usize::from(area.width))
+        .unwrap_or_else(|| labels(2, model.tab));
+    let mut spans = Vec::new();
+    for (text, active) in chosen {
+        if active {
+            spans.push(Span::styled(text, model.theme.tab_active()));
+        } else {
+            spans.push(Span::raw(text));
+        }
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

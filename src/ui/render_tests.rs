@@ -1,0 +1,212 @@
+//! Snapshots of every screen region, drawn on ratatui's TestBackend from the fixed model in
+//! [`crate::ui::fixture`]. Review new snapshots by eye before accepting them.
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use crate::caps::Capability;
+use crate::ui::app::{update, Message, Model, Tab};
+use crate::ui::fixture;
+use crate::ui::keys::BINDINGS;
+use crate::ui::render::draw;
+use crate::ui::theme::Theme;
+
+fn model() -> Model {
+    Model::from_inventories(fixture::host(), Vec::new(), Theme::default())
+}
+
+fn terminal(model: &Model, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
+    t.draw(|f| draw(f, model)).unwrap();
+    t
+}
+
+fn render(model: &Model, width: u16, height: u16) -> String {
+    terminal(model, width, height).backend().to_string()
+}
+
+fn press(model: &mut Model, keys: &str) {
+    for c in keys.chars() {
+        update(
+            model,
+            Message::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    }
+}
+
+fn press_code(model: &mut Model, code: KeyCode) {
+    update(model, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn tab_model(tab: Tab) -> Model {
+    let mut m = model();
+    press(&mut m, &(tab.index() + 1).to_string());
+    assert_eq!(m.tab, tab);
+    m
+}
+
+#[test]
+fn links_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Links), 100, 30));
+}
+
+#[test]
+fn addresses_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Addresses), 100, 30));
+}
+
+#[test]
+fn routes_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Routes), 100, 30));
+}
+
+#[test]
+fn neighbours_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Neighbours), 100, 30));
+}
+
+#[test]
+fn bridges_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Bridges), 100, 30));
+}
+
+#[test]
+fn nat_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Nat), 100, 30));
+}
+
+#[test]
+fn topology_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Topology), 100, 30));
+}
+
+#[test]
+fn macvlan_namespace_links_with_table_focused() {
+    let mut m = model();
+    // Down three times in the namespace list: root, pid:1234, nv-c1, nv-mac1.
+    press(&mut m, "jjj");
+    press(&mut m, "lj");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn help_overlay() {
+    let mut m = model();
+    press(&mut m, "?");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut m = model();
+    press(&mut m, "?");
+    insta::assert_snapshot!(render(&m, 80, 24));
+}
+
+#[test]
+fn filter_in_action() {
+    let mut m = model();
+    press(&mut m, "/172.17");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn filter_accepted_on_routes() {
+    let mut m = model();
+    press(&mut m, "3/default");
+    press_code(&mut m, KeyCode::Enter);
+    press(&mut m, "j");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn links_80x24() {
+    insta::assert_snapshot!(render(&model(), 80, 24));
+}
+
+#[test]
+fn topology_80x24() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Topology), 80, 24));
+}
+
+#[test]
+fn unprivileged_with_missing_caps_and_unreadable_namespace() {
+    let mut m = Model::from_inventories(
+        fixture::unprivileged_host(),
+        vec![
+            Capability::SysAdmin,
+            Capability::SysPtrace,
+            Capability::NetAdmin,
+            Capability::NetRaw,
+        ],
+        Theme::default(),
+    );
+    press(&mut m, "6");
+    insta::assert_snapshot!("unprivileged_root_nat", render(&m, 100, 30));
+    press(&mut m, "G");
+    insta::assert_snapshot!("unprivileged_denied_namespace", render(&m, 100, 30));
+}
+
+#[test]
+fn help_lists_every_binding() {
+    let mut m = model();
+    press(&mut m, "?");
+    let screen = render(&m, 100, 30);
+    for b in BINDINGS {
+        assert!(screen.contains(b.help), "help lacks {:?}", b.help);
+        assert!(
+            screen.contains(&b.keys_label()),
+            "help lacks keys {:?}",
+            b.keys_label()
+        );
+    }
+    // And at 80x24 too (two columns).
+    let screen = render(&m, 80, 24);
+    for b in BINDINGS {
+        assert!(screen.contains(b.help), "80x24 help lacks {:?}", b.help);
+    }
+}
+
+#[test]
+fn no_color_draws_no_colour_but_keeps_marks() {
+    let mut m = Model::from_inventories(fixture::host(), Vec::new(), Theme::monochrome());
+    press(&mut m, "l");
+    for tab in ["1", "5", "7"] {
+        press(&mut m, tab);
+        let t = terminal(&m, 100, 30);
+        let buf = t.backend().buffer();
+        for cell in buf.content() {
+            assert_eq!(cell.fg, Color::Reset, "coloured cell {cell:?}");
+            assert_eq!(cell.bg, Color::Reset, "coloured cell {cell:?}");
+        }
+        let screen = t.backend().to_string();
+        assert!(screen.contains('▶'), "selection/focus mark missing");
+    }
+    // netview's own namespaces carry a mark.
+    let screen = render(&m, 100, 30);
+    assert!(screen.contains("◆nv-c1"), "{screen}");
+}
+
+#[test]
+fn colour_theme_does_use_colour() {
+    // The counterpart of the NO_COLOR test, so that test can fail.
+    let t = terminal(&model(), 100, 30);
+    assert!(t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .any(|c| c.fg != Color::Reset));
+}
+
+#[test]
+fn unprivileged_80x24() {
+    let m = Model::from_inventories(
+        fixture::unprivileged_host(),
+        vec![Capability::SysAdmin, Capability::NetAdmin],
+        Theme::default(),
+    );
+    insta::assert_snapshot!(render(&m, 80, 24));
+}

@@ -1,0 +1,383 @@
+//! The TUI's runtime: sets the terminal up (and restores it on quit, error, signal or panic),
+//! runs the event loop, and executes [`Command`]s on background threads.
+//!
+//! Every source of events sends [`Message`]s into one channel: a thread blocked on terminal
+//! input, the watcher's threads, the namespace readers and a signal thread. The loop blocks
+//! on that channel and redraws only after a message that can change the screen; nothing
+//! redraws on a timer.
+
+use std::collections::VecDeque;
+use std::io::{self, stdout};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::crossterm::cursor;
+use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::Terminal;
+
+use crate::caps::Capability;
+use crate::inventory::watch::{self, WatchHandle};
+use crate::inventory::InventorySource;
+use crate::netns::Netns;
+use crate::ui::app::{changes_screen, update, Command, Message, Model};
+use crate::ui::render;
+use crate::ui::theme::Theme;
+
+/// How many namespaces are read at the same time.
+const READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(io::Error),
+    #[error("drawing: {0}")]
+    Backend(String),
+}
+
+/// Leave raw mode and the alternate screen, show the cursor. Safe to call twice.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// Restores the terminal when dropped, so every way out of [`run`] restores it.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// A panic restores the terminal first, then reports through the previous hook (so the
+/// message lands on a normal screen).
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+fn spawn_named<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<(), UiError> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(UiError::Thread)
+}
+
+/// Terminal input into the channel. Blocks in `read`; ends when the receiver is gone.
+fn spawn_input(tx: Sender<Message>) -> Result<(), UiError> {
+    spawn_named("tui-input", move || loop {
+        let msg = match event::read() {
+            Ok(Event::Key(k)) => Message::Key(k),
+            Ok(Event::Resize(width, height)) => Message::Resize { width, height },
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if tx.send(msg).is_err() {
+            break;
+        }
+    })
+}
+
+/// SIGTERM, SIGINT and SIGHUP end the UI cleanly (Ctrl-C in raw mode arrives as a key).
+fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    spawn_named("tui-signals", move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {}
+            }
+            let _ = tx.send(Message::Terminate);
+        });
+    })
+}
+
+struct ReadJob {
+    netns: Netns,
+    all: Vec<Netns>,
+}
+
+#[derive(Default)]
+struct Jobs {
+    queue: VecDeque<ReadJob>,
+    closed: bool,
+}
+
+/// The readers' job queue: urgent reads (a change the watcher saw, the namespace on screen)
+/// go to the front, so a host with many namespaces does not delay what the user looks at.
+#[derive(Default)]
+struct ReadQueue {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+}
+
+impl ReadQueue {
+    fn push(&self, job: ReadJob, urgent: bool) {
+        if let Ok(mut j) = self.jobs.lock() {
+            if urgent {
+                j.queue.push_front(job);
+            } else {
+                j.queue.push_back(job);
+            }
+            self.ready.notify_one();
+        }
+    }
+
+    fn prioritise(&self, id: u64) {
+        if let Ok(mut j) = self.jobs.lock() {
+            if let Some(pos) = j.queue.iter().position(|job| job.netns.id == id) {
+                if let Some(job) = j.queue.remove(pos) {
+                    j.queue.push_front(job);
+                }
+            }
+        }
+    }
+
+    /// The next job, waiting for one; `None` once closed.
+    fn pop(&self) -> Option<ReadJob> {
+        let mut j = self.jobs.lock().ok()?;
+        loop {
+            if let Some(job) = j.queue.pop_front() {
+                return Some(job);
+            }
+            if j.closed {
+                return None;
+            }
+            j = self.ready.wait(j).ok()?;
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut j) = self.jobs.lock() {
+            j.closed = true;
+            j.queue.clear();
+            self.ready.notify_all();
+        }
+    }
+}
+
+/// A few reader threads share one job queue, so a host with many namespaces does not start
+/// a thread per namespace at once.
+fn spawn_readers(
+    source: Arc<dyn InventorySource>,
+    tx: Sender<Message>,
+) -> Result<Arc<ReadQueue>, UiError> {
+    let queue = Arc::new(ReadQueue::default());
+    for i in 0..READERS {
+        let queue = Arc::clone(&queue);
+        let source = Arc::clone(&source);
+        let tx = tx.clone();
+        spawn_named(&format!("tui-reader-{i}"), move || {
+            while let Some(ReadJob { netns, all }) = queue.pop() {
+                let result = source.read(&netns, &all).map_err(|e| e.to_string());
+                let msg = Message::NamespaceRead {
+                    id: netns.id,
+                    result,
+                };
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        })?;
+    }
+    Ok(queue)
+}
+
+/// Executes commands; owns the watcher.
+struct Executor {
+    source: Arc<dyn InventorySource>,
+    tx: Sender<Message>,
+    jobs: Arc<ReadQueue>,
+    watcher: Option<WatchHandle>,
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // Let the reader threads finish.
+        self.jobs.close();
+    }
+}
+
+impl Executor {
+    fn execute(&mut self, cmd: Command) -> Result<(), UiError> {
+        match cmd {
+            Command::ListNamespaces => {
+                let source = Arc::clone(&self.source);
+                let tx = self.tx.clone();
+                spawn_named("tui-list", move || {
+                    let _ = tx.send(Message::NamespacesListed(source.namespaces()));
+                })?;
+            }
+            Command::ReadNamespace { netns, all, urgent } => {
+                self.jobs.push(ReadJob { netns, all }, urgent);
+            }
+            Command::Prioritise(id) => self.jobs.prioritise(id),
+            Command::Watch(list) => {
+                let tx = self.tx.clone();
+                let handle = watch::spawn(
+                    &list,
+                    Box::new(move |ev| {
+                        let _ = tx.send(Message::Watch(ev));
+                    }),
+                );
+                // Should a second one ever be asked for, it runs before the old one stops,
+                // so no event is lost between.
+                self.watcher = Some(handle);
+            }
+            Command::Quit => {}
+        }
+        Ok(())
+    }
+}
+
+/// What the loop ended with: the final model and how many frames it drew.
+#[derive(Debug)]
+pub struct LoopReport {
+    pub model: Model,
+    pub draws: usize,
+}
+
+fn draw<B: Backend>(terminal: &mut Terminal<B>, model: &Model) -> Result<(), UiError> {
+    terminal
+        .draw(|f| render::draw(f, model))
+        .map(|_| ())
+        .map_err(|e| UiError::Backend(e.to_string()))
+}
+
+/// The event loop, on any backend: starts the readers, executes `model.start()`, then
+/// receives messages until the model quits or every sender is gone. `tx` is the sender
+/// the loop's own workers (readers, lister, watcher) use; `rx` its receiving end.
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    source: Arc<dyn InventorySource>,
+    tx: Sender<Message>,
+    rx: Receiver<Message>,
+    mut model: Model,
+) -> Result<LoopReport, UiError> {
+    let jobs = spawn_readers(Arc::clone(&source), tx.clone())?;
+    let mut exec = Executor {
+        source,
+        tx,
+        jobs,
+        watcher: None,
+    };
+    let size = terminal
+        .size()
+        .map_err(|e| UiError::Backend(e.to_string()))?;
+    update(
+        &mut model,
+        Message::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    for cmd in model.start() {
+        exec.execute(cmd)?;
+    }
+    draw(terminal, &model)?;
+    let mut draws = 1;
+    while let Ok(first) = rx.recv() {
+        // Take everything already queued before drawing once: a burst of events costs one
+        // redraw.
+        let mut redraw = false;
+        let mut commands = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            redraw |= changes_screen(&msg);
+            commands.extend(update(&mut model, msg));
+            next = rx.try_recv().ok();
+        }
+        for cmd in commands {
+            exec.execute(cmd)?;
+        }
+        if model.quit {
+            break;
+        }
+        if redraw {
+            draw(terminal, &model)?;
+            draws += 1;
+        }
+    }
+    Ok(LoopReport { model, draws })
+}
+
+/// Run the TUI until the user quits. The terminal is restored however this returns.
+pub fn run(
+    source: Arc<dyn InventorySource>,
+    missing_caps: Vec<Capability>,
+    theme: Theme,
+    note: Option<String>,
+) -> Result<(), UiError> {
+    install_panic_hook();
+    let _guard = TerminalGuard;
+    enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    terminal.clear()?;
+
+    let (tx, rx) = mpsc::channel();
+    spawn_input(tx.clone())?;
+    spawn_signals(tx.clone())?;
+    let mut model = Model::new(missing_caps, theme);
+    model.message = note;
+    run_loop(&mut terminal, source, tx, rx, model)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netns::NetnsSource;
+
+    fn job(id: u64) -> ReadJob {
+        ReadJob {
+            netns: crate::ui::fixture::netns(&format!("n{id}"), id, NetnsSource::Named, None),
+            all: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn urgent_and_prioritised_reads_come_first() {
+        let q = ReadQueue::default();
+        q.push(job(1), false);
+        q.push(job(2), false);
+        q.push(job(3), false);
+        q.push(job(4), true);
+        q.prioritise(3);
+        q.prioritise(99); // not queued: nothing happens
+        let order: Vec<u64> = std::iter::from_fn(|| {
+            let empty = q.jobs.lock().unwrap().queue.is_empty();
+            (!empty).then(|| q.pop().unwrap().netns.id)
+        })
+        .collect();
+        assert_eq!(order, vec![3, 4, 1, 2]);
+        q.close();
+        assert!(q.pop().is_none(), "closed queue ends the readers");
+    }
+}

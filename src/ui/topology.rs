@@ -1,0 +1,350 @@
+//! How things connect, across every namespace, as lines of text: bridge -> ports -> veth
+//! peer -> namespace; macvlan/ipvlan/vlan child -> parent; veth pairs that join two
+//! namespaces directly; and what is left on its own. A pure function of the inventory.
+
+use std::collections::BTreeSet;
+
+use crate::inventory::{Link, LinkKind, LinkRef, NamespaceInventory};
+
+/// A block of lines that belong together (one bridge, one parent device...). The filter
+/// keeps or drops whole groups so the drawing stays readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopoGroup {
+    pub lines: Vec<String>,
+}
+
+impl TopoGroup {
+    pub fn matches(&self, needle: &str) -> bool {
+        needle.is_empty() || self.lines.iter().any(|l| l.to_lowercase().contains(needle))
+    }
+}
+
+type LinkKey = (String, String);
+
+fn key(ns: &str, link: &str) -> LinkKey {
+    (ns.to_string(), link.to_string())
+}
+
+fn find<'a>(
+    all: &[&'a NamespaceInventory],
+    r: &LinkRef,
+) -> Option<(&'a NamespaceInventory, &'a Link)> {
+    let ns = *all
+        .iter()
+        .find(|n| Some(n.name.as_str()) == r.netns.as_deref())?;
+    let link = ns.link_by_name(r.name.as_deref()?)?;
+    Some((ns, link))
+}
+
+fn addrs(link: &Link) -> String {
+    link.addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `name @ ns  kind  addresses` without trailing blanks.
+fn describe(ns: &str, link: &Link) -> String {
+    let mut s = format!("{} @ {}  {}", link.name, ns, kind_mode(link));
+    let a = addrs(link);
+    if !a.is_empty() {
+        s.push_str("  ");
+        s.push_str(&a);
+    }
+    s
+}
+
+fn kind_mode(link: &Link) -> String {
+    match &link.mode {
+        Some(m) => format!("{} {}", link.kind, m),
+        None => link.kind.to_string(),
+    }
+}
+
+fn branch(i: usize, n: usize) -> &'static str {
+    if i + 1 == n {
+        "└─ "
+    } else {
+        "├─ "
+    }
+}
+
+/// Draw the connections of every namespace in `all`.
+pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
+    let mut groups = Vec::new();
+    // Links already drawn somewhere, so the later sections only show what is left.
+    let mut shown: BTreeSet<LinkKey> = BTreeSet::new();
+
+    // Bridges, their ports, and where each port's veth peer lives.
+    for ns in all {
+        for br in ns.links.iter().filter(|l| l.kind == LinkKind::Bridge) {
+            shown.insert(key(&ns.name, &br.name));
+            let mut lines = vec![describe(&ns.name, br)];
+            let ports: Vec<&Link> = ns.bridge_ports(&br.name).collect();
+            if ports.is_empty() {
+                lines.push("└─ (no ports)".to_string());
+            }
+            for (i, port) in ports.iter().enumerate() {
+                shown.insert(key(&ns.name, &port.name));
+                let mut line = format!("{}{}", branch(i, ports.len()), port.name);
+                match (&port.kind, &port.peer) {
+                    (LinkKind::Veth, Some(peer)) => {
+                        line.push_str(" ── ");
+                        match find(all, peer) {
+                            Some((pns, plink)) => {
+                                shown.insert(key(&pns.name, &plink.name));
+                                line.push_str(&describe(&pns.name, plink));
+                                if let Some(m) = &plink.master {
+                                    line.push_str(&format!("  (port of {m})"));
+                                }
+                            }
+                            None => line.push_str(&format!(
+                                "{} (peer's namespace not visible)",
+                                crate::ui::table::link_ref(peer)
+                            )),
+                        }
+                    }
+                    _ => line.push_str(&format!("  {}", kind_mode(port))),
+                }
+                lines.push(line);
+            }
+            groups.push(TopoGroup { lines });
+        }
+    }
+
+    // Stacked devices: macvlan/ipvlan/vlan children under their parent, wherever both live.
+    let children: Vec<(&NamespaceInventory, &Link)> = all
+        .iter()
+        .flat_map(|&ns| ns.links.iter().map(move |l| (ns, l)))
+        .filter(|(_, l)| l.kind.has_lower_device() && l.parent.is_some())
+        .collect();
+    let mut placed: BTreeSet<LinkKey> = BTreeSet::new();
+    for ns in all {
+        for parent in &ns.links {
+            let kids: Vec<&(&NamespaceInventory, &Link)> = children
+                .iter()
+                .filter(|(_, c)| {
+                    let p = c.parent.as_ref().expect("filtered on parent");
+                    p.netns.as_deref() == Some(ns.name.as_str())
+                        && p.name.as_deref() == Some(parent.name.as_str())
+                })
+                .collect();
+            if kids.is_empty() {
+                continue;
+            }
+            shown.insert(key(&ns.name, &parent.name));
+            let mut lines = vec![describe(&ns.name, parent)];
+            for (i, (cns, child)) in kids.iter().enumerate() {
+                placed.insert(key(&cns.name, &child.name));
+                shown.insert(key(&cns.name, &child.name));
+                lines.push(format!(
+                    "{}{}",
+                    branch(i, kids.len()),
+                    describe(&cns.name, child)
+                ));
+            }
+            groups.push(TopoGroup { lines });
+        }
+    }
+    for (cns, child) in &children {
+        if placed.contains(&key(&cns.name, &child.name)) {
+            continue;
+        }
+        shown.insert(key(&cns.name, &child.name));
+        let parent = child.parent.as_ref().expect("filtered on parent");
+        groups.push(TopoGroup {
+            lines: vec![
+                format!(
+                    "{} (parent not visible)",
+                    crate::ui::table::link_ref(parent)
+                ),
+                format!("└─ {}", describe(&cns.name, child)),
+            ],
+        });
+    }
+
+    // veth pairs that join namespaces (or a namespace to itself) without a bridge.
+    for ns in all {
+        for link in ns.links.iter().filter(|l| l.kind == LinkKind::Veth) {
+            if shown.contains(&key(&ns.name, &link.name)) {
+                continue;
+            }
+            shown.insert(key(&ns.name, &link.name));
+            let line = match link.peer.as_ref().map(|p| (p, find(all, p))) {
+                Some((_, Some((pns, plink)))) => {
+                    shown.insert(key(&pns.name, &plink.name));
+                    format!(
+                        "{} ══ {}",
+                        describe(&ns.name, link),
+                        describe(&pns.name, plink)
+                    )
+                }
+                Some((p, None)) => format!(
+                    "{} ══ {} (peer's namespace not visible)",
+                    describe(&ns.name, link),
+                    crate::ui::table::link_ref(p)
+                ),
+                None => format!("{} ══ ? (peer unknown)", describe(&ns.name, link)),
+            };
+            groups.push(TopoGroup { lines: vec![line] });
+        }
+    }
+
+    // What is left: each namespace's other links, and namespaces with nothing but lo.
+    for ns in all {
+        let rest: Vec<&Link> = ns
+            .links
+            .iter()
+            .filter(|l| l.kind != LinkKind::Loopback && !shown.contains(&key(&ns.name, &l.name)))
+            .collect();
+        let connected = ns
+            .links
+            .iter()
+            .any(|l| shown.contains(&key(&ns.name, &l.name)));
+        if !rest.is_empty() {
+            let mut lines = vec![format!("{}: not connected to the above", ns.name)];
+            for (i, l) in rest.iter().enumerate() {
+                lines.push(format!(
+                    "{}{}",
+                    branch(i, rest.len()),
+                    describe(&ns.name, l)
+                ));
+            }
+            groups.push(TopoGroup { lines });
+        } else if !connected {
+            let what = if ns.links.is_empty() {
+                "no links visible"
+            } else {
+                "isolated, only lo"
+            };
+            groups.push(TopoGroup {
+                lines: vec![format!("{}: {what}", ns.name)],
+            });
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::NamespaceInventory;
+    use crate::ui::fixture;
+
+    fn host() -> Vec<NamespaceInventory> {
+        fixture::host()
+            .into_iter()
+            .filter_map(|(_, r)| r.ok())
+            .collect()
+    }
+
+    fn draw(all: &[NamespaceInventory]) -> Vec<Vec<String>> {
+        let refs: Vec<&NamespaceInventory> = all.iter().collect();
+        topology(&refs).into_iter().map(|g| g.lines).collect()
+    }
+
+    #[test]
+    fn bridge_ports_lead_to_their_veth_peers_in_other_namespaces() {
+        let groups = draw(&host());
+        assert_eq!(
+            groups[0],
+            vec![
+                "docker0 @ root  bridge  172.17.0.1/16",
+                "├─ veth1a2b3c4 ── eth0 @ pid:1234  veth  172.17.0.2/16",
+                "└─ vethd5e6f7a ── eth0 @ nv-c1  veth  172.17.0.3/16",
+            ]
+        );
+    }
+
+    #[test]
+    fn macvlan_child_hangs_under_its_parent_in_another_namespace() {
+        let groups = draw(&host());
+        assert_eq!(
+            groups[1],
+            vec![
+                "enp0s8 @ root  physical  192.168.50.10/24",
+                "└─ mv0 @ nv-mac1  macvlan bridge  192.168.50.21/24",
+            ]
+        );
+    }
+
+    #[test]
+    fn leftovers_and_isolated_namespaces_are_listed_once() {
+        let groups = draw(&host());
+        assert_eq!(groups.len(), 4, "{groups:#?}");
+        assert_eq!(groups[2][0], "root: not connected to the above");
+        assert_eq!(groups[2].len(), 2, "only eth0 is left in root: {groups:#?}");
+        assert_eq!(groups[3], vec!["nv-none: isolated, only lo"]);
+        // Every veth end appears exactly once in the whole drawing.
+        let text = groups.concat().join("\n");
+        assert_eq!(text.matches("veth1a2b3c4").count(), 1);
+        assert_eq!(text.matches("eth0 @ nv-c1").count(), 1);
+    }
+
+    #[test]
+    fn a_veth_pair_between_namespaces_without_a_bridge_is_one_line() {
+        let mut a = NamespaceInventory::empty("nv-a", 1, crate::netns::NetnsSource::Named);
+        let mut b = NamespaceInventory::empty("nv-b", 2, crate::netns::NetnsSource::Named);
+        a.links.push(Link {
+            peer: Some(LinkRef {
+                netns: Some("nv-b".into()),
+                name: Some("vb".into()),
+            }),
+            ..fixture::link(2, "va", LinkKind::Veth)
+        });
+        b.links.push(Link {
+            peer: Some(LinkRef {
+                netns: Some("nv-a".into()),
+                name: Some("va".into()),
+            }),
+            ..fixture::link(2, "vb", LinkKind::Veth)
+        });
+        assert_eq!(
+            draw(&[a, b]),
+            vec![vec!["va @ nv-a  veth ══ vb @ nv-b  veth".to_string()]]
+        );
+    }
+
+    #[test]
+    fn peers_and_parents_that_cannot_be_seen_say_so() {
+        let mut a = NamespaceInventory::empty("nv-a", 1, crate::netns::NetnsSource::Named);
+        a.links.push(Link {
+            peer: Some(LinkRef {
+                netns: None,
+                name: None,
+            }),
+            ..fixture::link(2, "va", LinkKind::Veth)
+        });
+        a.links.push(Link {
+            mode: Some("l2".into()),
+            parent: Some(LinkRef {
+                netns: Some("gone".into()),
+                name: Some("eth9".into()),
+            }),
+            ..fixture::link(3, "ipv0", LinkKind::Ipvlan)
+        });
+        let text = draw(&[a]).concat().join("\n");
+        assert!(text.contains("eth9@gone (parent not visible)"), "{text}");
+        assert!(text.contains("└─ ipv0 @ nv-a  ipvlan l2"), "{text}");
+        assert!(
+            text.contains("?@? (peer's namespace not visible)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn filter_keeps_whole_groups() {
+        let all = host();
+        let refs: Vec<&NamespaceInventory> = all.iter().collect();
+        let kept: Vec<TopoGroup> = topology(&refs)
+            .into_iter()
+            .filter(|g| g.matches("nv-mac1"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept[0].lines[0],
+            "enp0s8 @ root  physical  192.168.50.10/24"
+        );
+    }
+}
