@@ -105,8 +105,14 @@ pub fn run_arp_batch(
         let frame = build_arp_request(src_mac, src_ip, p.target);
         let sent_at = Instant::now();
         match tx.send_to(&frame, None) {
-            Some(Ok(())) => pending.entry(p.target).or_default().push((p.token, sent_at)),
-            Some(Err(e)) => report(p.token, Observation::outcome(ProbeOutcome::from_send_error(&e))),
+            Some(Ok(())) => pending
+                .entry(p.target)
+                .or_default()
+                .push((p.token, sent_at)),
+            Some(Err(e)) => report(
+                p.token,
+                Observation::outcome(ProbeOutcome::from_send_error(&e)),
+            ),
             None => report(
                 p.token,
                 Observation::outcome(ProbeOutcome::SendFailed("frame too large".into())),
@@ -124,9 +130,7 @@ pub fn run_arp_batch(
                     for (token, _) in waiting {
                         report(
                             token,
-                            Observation::outcome(ProbeOutcome::SendFailed(format!(
-                                "receive: {e}"
-                            ))),
+                            Observation::outcome(ProbeOutcome::SendFailed(format!("receive: {e}"))),
                         );
                     }
                 }
@@ -170,7 +174,8 @@ mod tests {
     #[test]
     fn parses_a_reply() {
         let mac = MacAddr::new(2, 0, 0, 0, 0, 2);
-        let mut frame = build_arp_request(mac, Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        let mut frame =
+            build_arp_request(mac, Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
         MutableArpPacket::new(&mut frame[14..])
             .unwrap()
             .set_operation(ArpOperations::Reply);

@@ -104,7 +104,8 @@ pub fn parse_icmp(msg: &[u8]) -> Option<IcmpEvent> {
             if inner.first()? >> 4 != 4 || ihl < 20 || *inner.get(9)? != 1 {
                 return None;
             }
-            let dst = Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]);
+            let d = inner.get(16..20)?;
+            let dst = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
             let quoted = inner.get(ihl..)?;
             if *quoted.first()? != 8 {
                 return None;
@@ -244,7 +245,9 @@ mod tests {
         // Host unreachable quoting an IPv4 header (ihl 5, proto ICMP, dst 10.0.0.2) and the
         // first 8 bytes of our request.
         let mut err = vec![3u8, 1, 0, 0, 0, 0, 0, 0];
-        let mut ip = vec![0x45u8, 0, 0, 44, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut ip = vec![
+            0x45u8, 0, 0, 44, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         err.append(&mut ip);
         err.extend_from_slice(&build_echo_request(9, 4)[..8]);
         assert_eq!(

@@ -143,12 +143,13 @@ impl Prober for KernelProber {
         let mut arp_by_iface: BTreeMap<(String, IpAddr), Vec<ArpProbe>> = BTreeMap::new();
         for p in probes.iter().filter(|p| p.kind == ProbeKind::Arp) {
             match (&p.arp_from, p.target) {
-                (Some(from), IpAddr::V4(target)) => {
-                    arp_by_iface.entry(from.clone()).or_default().push(ArpProbe {
+                (Some(from), IpAddr::V4(target)) => arp_by_iface
+                    .entry(from.clone())
+                    .or_default()
+                    .push(ArpProbe {
                         token: p.token,
                         target,
-                    })
-                }
+                    }),
                 _ => report(
                     p.token,
                     Observation::outcome(ProbeOutcome::SendFailed(

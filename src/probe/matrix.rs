@@ -264,7 +264,9 @@ fn id_base() -> u16 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    (std::process::id() as u16).wrapping_mul(31).wrapping_add(nanos as u16)
+    (std::process::id() as u16)
+        .wrapping_mul(31)
+        .wrapping_add(nanos as u16)
 }
 
 /// Probe every cell, at most `max_parallel` sources at once, calling `on_result` with each
@@ -468,7 +470,13 @@ pub fn render_text(results: &[CellResult]) -> String {
     for (i, (name, ip)) in l.columns.iter().enumerate() {
         out.push_str(&format!("  [{}] {name} {ip}\n", i + 1));
     }
-    let row_w = l.rows.iter().map(|r| r.chars().count()).max().unwrap_or(0).max(4);
+    let row_w = l
+        .rows
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let headers: Vec<String> = (1..=l.columns.len()).map(|i| format!("[{i}]")).collect();
     let cell_w = l.kinds.len() + 1;
     let widths: Vec<usize> = headers.iter().map(|h| h.len().max(cell_w)).collect();

@@ -305,9 +305,9 @@ fn icmp(w: &World, src: &ProbeEndpoint, place: Place, target: Target) -> Expecta
     match place {
         Place::Isolated => no("a none-mode container has only lo"),
         Place::Bridge { nat } => match target {
-            T::Bridge => yes(
-                "both containers hang off docker0, which switches frames between its ports",
-            ),
+            T::Bridge => {
+                yes("both containers hang off docker0, which switches frames between its ports")
+            }
             T::HostLan | T::HostDocker => yes(
                 "the host owns this address: the request reaches it over docker0 and it answers \
                  directly (no NAT involved)",
@@ -331,16 +331,17 @@ fn icmp(w: &World, src: &ProbeEndpoint, place: Place, target: Target) -> Expecta
                 if !h.reachable {
                     no(format!("the host forwards it out enp0s8, but {}", h.why))
                 } else if nat {
-                    yes(format!(
-                        "the host forwards and masquerades it; {}",
-                        h.why
-                    ))
+                    yes(format!("the host forwards and masquerades it; {}", h.why))
                 } else {
-                    no("without masquerade the child's reply to 172.17.x goes to its gateway, \
-                        the router, which has no route to docker0's subnet")
+                    no(
+                        "without masquerade the child's reply to 172.17.x goes to its gateway, \
+                        the router, which has no route to docker0's subnet",
+                    )
                 }
             }
-            T::Ipvlan(_) => no(format!("the host forwards it out the parent, but {IPVLAN_PARENT}")),
+            T::Ipvlan(_) => no(format!(
+                "the host forwards it out the parent, but {IPVLAN_PARENT}"
+            )),
             T::Unknown => unreachable!("handled above"),
         },
         Place::HostStack => match target {
@@ -351,9 +352,9 @@ fn icmp(w: &World, src: &ProbeEndpoint, place: Place, target: Target) -> Expecta
             T::HostLan | T::HostDocker => yes("the host's own address: delivered locally"),
             T::PeerLan | T::RouterLan | T::RouterFar if w.passthru_on_lan => no(PASSTHRU_DEAF),
             T::PeerLan | T::RouterLan => yes("on-link on the LAN through enp0s8 and the switch"),
-            T::RouterFar => yes(
-                "through the host's default route to the router, which owns the far address",
-            ),
+            T::RouterFar => {
+                yes("through the host's default route to the router, which owns the far address")
+            }
             T::Macvlan(mode) => host_to_macvlan(w, mode),
             T::Ipvlan(_) => no(IPVLAN_PARENT),
             T::Unknown => unreachable!("handled above"),
@@ -429,7 +430,9 @@ fn icmp(w: &World, src: &ProbeEndpoint, place: Place, target: Target) -> Expecta
                 "the request leaves through the host's routing, but the reply needs ARP for the \
                  child: {IPVLAN_L3_NOARP}"
             )),
-            (T::Macvlan(_), _) => no("macvlan and ipvlan cannot share a parent: no path is modelled"),
+            (T::Macvlan(_), _) => {
+                no("macvlan and ipvlan cannot share a parent: no path is modelled")
+            }
             (T::Unknown, _) => unreachable!("handled above"),
         },
     }
@@ -476,15 +479,15 @@ fn arp(w: &World, place: Place, target: Target) -> Expectation {
         (Place::Peer | Place::Router, T::PeerLan | T::RouterLan) => {
             yes("on the same switch: the owner answers with its MAC")
         }
-        (Place::Peer | Place::Router, T::Macvlan(MacvlanMode::Passthru)) => yes(
-            "the passthru child answers with the MAC it took over from its parent",
-        ),
+        (Place::Peer | Place::Router, T::Macvlan(MacvlanMode::Passthru)) => {
+            yes("the passthru child answers with the MAC it took over from its parent")
+        }
         (Place::Peer | Place::Router, T::Macvlan(_)) => {
             yes("the macvlan child answers with its own MAC, distinct from its parent's")
         }
-        (Place::Peer | Place::Router, T::Ipvlan(IpvlanMode::L2)) => yes(
-            "the ipvlan l2 child answers with its parent's MAC: ipvlan children share it",
-        ),
+        (Place::Peer | Place::Router, T::Ipvlan(IpvlanMode::L2)) => {
+            yes("the ipvlan l2 child answers with its parent's MAC: ipvlan children share it")
+        }
         (Place::Peer | Place::Router, T::Ipvlan(_)) => no(IPVLAN_L3_NOARP),
         (Place::Macvlan(_), T::PeerLan | T::RouterLan) => yes(
             "the child's who-has goes out through the parent and the answer comes back to the \
