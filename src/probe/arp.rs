@@ -48,14 +48,20 @@ pub fn build_arp_request(src_mac: MacAddr, src_ip: Ipv4Addr, target: Ipv4Addr) -
     frame
 }
 
-/// If `frame` is an ARP reply, who sent it: (sender address, sender MAC).
-pub fn parse_arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
+/// If `frame` is an ARP reply addressed to `me` (MAC and address), who sent it: (sender
+/// address, sender MAC). The socket also sees frames that other stacks on the same interface
+/// send (a macvlan child answering the peer leaves through its parent), so a reply counts
+/// only when it answers this interface.
+pub fn parse_arp_reply(frame: &[u8], me: (MacAddr, Ipv4Addr)) -> Option<(Ipv4Addr, MacAddr)> {
     let eth = EthernetPacket::new(frame)?;
     if eth.get_ethertype() != EtherTypes::Arp {
         return None;
     }
     let arp = ArpPacket::new(eth.payload())?;
-    if arp.get_operation() != ArpOperations::Reply {
+    if arp.get_operation() != ArpOperations::Reply
+        || arp.get_target_hw_addr() != me.0
+        || arp.get_target_proto_addr() != me.1
+    {
         return None;
     }
     Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
@@ -137,7 +143,7 @@ pub fn run_arp_batch(
                 return;
             }
         };
-        if let Some((sender, mac)) = parse_arp_reply(frame) {
+        if let Some((sender, mac)) = parse_arp_reply(frame, (src_mac, src_ip)) {
             if let Some(waiting) = pending.remove(&sender) {
                 for (token, sent_at) in waiting {
                     let mut obs = Observation::outcome(ProbeOutcome::Reply);
@@ -168,7 +174,10 @@ mod tests {
         let arp = ArpPacket::new(eth.payload()).unwrap();
         assert_eq!(arp.get_operation(), ArpOperations::Request);
         assert_eq!(arp.get_target_proto_addr(), Ipv4Addr::new(10, 0, 0, 2));
-        assert_eq!(parse_arp_reply(&frame), None);
+        assert_eq!(
+            parse_arp_reply(&frame, (mac, Ipv4Addr::new(10, 0, 0, 1))),
+            None
+        );
     }
 
     #[test]
@@ -176,13 +185,19 @@ mod tests {
         let mac = MacAddr::new(2, 0, 0, 0, 0, 2);
         let mut frame =
             build_arp_request(mac, Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
-        MutableArpPacket::new(&mut frame[14..])
-            .unwrap()
-            .set_operation(ArpOperations::Reply);
+        let me = (MacAddr::new(2, 0, 0, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 1));
+        {
+            let mut arp = MutableArpPacket::new(&mut frame[14..]).unwrap();
+            arp.set_operation(ArpOperations::Reply);
+            arp.set_target_hw_addr(me.0);
+        }
         assert_eq!(
-            parse_arp_reply(&frame),
+            parse_arp_reply(&frame, me),
             Some((Ipv4Addr::new(10, 0, 0, 2), mac))
         );
-        assert_eq!(parse_arp_reply(&frame[..20]), None);
+        // A reply to someone else (seen leaving through the same interface) does not count.
+        let other = (MacAddr::new(2, 0, 0, 0, 0, 9), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(parse_arp_reply(&frame, other), None);
+        assert_eq!(parse_arp_reply(&frame[..20], me), None);
     }
 }

@@ -314,7 +314,7 @@ pub fn run_matrix(
             }
         }
     }
-    let expectations: Vec<Expectation> = cells.iter().map(|c| rules::expect(lab, c)).collect();
+    let expectations: Vec<Expectation> = rules::expect_all(lab, cells);
 
     prober.begin(&target_namespaces, timeout)?;
     let slots = Slots {

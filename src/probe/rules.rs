@@ -193,7 +193,7 @@ pub fn expect(lab: &ProbeLab, cell: &Cell) -> Expectation {
         }
     }
     let target = target_of(lab, owner, cell.target_ip);
-    let e = match cell.kind {
+    match cell.kind {
         ProbeKind::Icmp => icmp(&world, src, place, target),
         ProbeKind::Arp => arp(&world, place, target),
         ProbeKind::Tcp => {
@@ -203,8 +203,51 @@ pub fn expect(lab: &ProbeLab, cell: &Cell) -> Expectation {
                 why: format!("TCP follows the IP path: {}", e.why),
             }
         }
-    };
-    e
+    }
+}
+
+/// Predict every cell of one run. Beyond [`expect`], this knows how the probes of one run
+/// affect each other through ARP caches: with a hairpin switch, the host's who-has (its ARP
+/// probe, or the ARP behind its echo) reaches a private macvlan child and teaches it the
+/// host's MAC, and then the child's own echo to that address works although the child could
+/// never resolve it alone. The run sends everything at once, so this always happens.
+pub fn expect_all(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
+    let world = World::of(lab);
+    cells
+        .iter()
+        .map(|cell| {
+            let base = expect(lab, cell);
+            if base.reachable || !world.hairpin || cell.kind == ProbeKind::Arp {
+                return base;
+            }
+            let Some(src) = lab.endpoint(&cell.from) else {
+                return base;
+            };
+            if src.mode != Some(NetMode::Macvlan(MacvlanMode::Private)) {
+                return base;
+            }
+            let taught = cells.iter().any(|other| {
+                let Some(host) = lab.endpoint(&other.from) else {
+                    return false;
+                };
+                host.is_host_stack()
+                    && src.addresses.iter().any(|a| a.ip == other.target_ip)
+                    && (other.kind == ProbeKind::Arp || !world.shim)
+                    && host
+                        .arp_interface_for(other.target_ip)
+                        .is_some_and(|a| a.ip == cell.target_ip)
+            });
+            if taught {
+                yes(
+                    "alone it could not (a private child's ARP broadcast is reflected only back \
+                     to itself), but the host's who-has in this same run reached the child \
+                     through the hairpin switch and taught it the host's MAC",
+                )
+            } else {
+                base
+            }
+        })
+        .collect()
 }
 
 fn host_to_macvlan(w: &World, mode: MacvlanMode) -> Expectation {
@@ -451,9 +494,10 @@ fn arp(w: &World, place: Place, target: Target) -> Expectation {
         (Place::Bridge { .. }, T::HostDocker) => {
             yes("the host answers for docker0's address with docker0's MAC")
         }
-        (Place::HostStack, T::PeerLan | T::RouterLan) if w.passthru_on_lan => no(format!(
-            "the who-has goes out, but the unicast answer comes back to enp0s8: {PASSTHRU_DEAF}"
-        )),
+        (Place::HostStack, T::PeerLan | T::RouterLan) if w.passthru_on_lan => yes(
+            "the owner answers, and an ARP probe reads enp0s8 before macvlan hands the frame to \
+             the passthru child; the host's own stack never gets that answer, so its ICMP fails",
+        ),
         (Place::HostStack, T::PeerLan | T::RouterLan) => {
             yes("the who-has is broadcast on the switch and the owner answers with its MAC")
         }

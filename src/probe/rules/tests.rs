@@ -590,7 +590,15 @@ fn macvlan_passthru_takes_over_the_parent() {
     check(&l, "host", "pt", "192.168.50.198", Icmp, false, "passthru");
     // The host's own LAN traffic goes deaf while the passthru child owns enp0s8.
     check(&l, "host", "peer", "192.168.50.12", Icmp, false, "passthru");
-    check(&l, "host", "peer", "192.168.50.12", Arp, false, "passthru");
+    check(
+        &l,
+        "host",
+        "peer",
+        "192.168.50.12",
+        Arp,
+        true,
+        "host's own stack never gets",
+    );
     check(&l, "peer", "host", "192.168.50.11", Icmp, false, "passthru");
     check(&l, "peer", "host", "192.168.50.11", Arp, true, "broadcast");
     check(&l, "b1", "router", "198.51.100.1", Icmp, false, "passthru");
@@ -845,4 +853,39 @@ fn world_nodes() {
         false,
         "no lab endpoint",
     );
+}
+
+#[test]
+fn a_run_that_also_probes_from_the_host_teaches_a_private_child() {
+    let l = lab(
+        vec![mv("p1", MacvlanMode::Private, "192.168.50.194")],
+        true,
+        false,
+    );
+    let c = |from: &str, to: &str, ip: &str, kind| Cell {
+        from: from.into(),
+        to: to.into(),
+        target_ip: ip.parse().unwrap(),
+        kind,
+        port: None,
+    };
+    let alone = vec![c("p1", "host", "192.168.50.11", Icmp)];
+    assert!(!expect_all(&l, &alone)[0].reachable);
+    let together = vec![
+        c("p1", "host", "192.168.50.11", Icmp),
+        c("host", "p1", "192.168.50.194", Arp),
+        c("p1", "host", "192.168.50.11", Arp),
+    ];
+    let e = expect_all(&l, &together);
+    assert!(e[0].reachable, "{}", e[0].why);
+    assert!(e[0].why.contains("taught it the host's MAC"));
+    // The child's own who-has still goes unanswered.
+    assert!(!e[2].reachable);
+    // Without hairpin the host's who-has never reaches the child.
+    let l = lab(
+        vec![mv("p1", MacvlanMode::Private, "192.168.50.194")],
+        false,
+        false,
+    );
+    assert!(!expect_all(&l, &together)[0].reachable);
 }
