@@ -87,6 +87,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ))),
         other => other.into(),
     })?;
+    let needed = matrix::neighbour_entries_needed(&lab, &cells);
+    let limit = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    if let Some(limit) = limit.filter(|l| needed > *l) {
+        eprintln!(
+            "netview: warning: this run needs about {needed} neighbour entries, but the kernel's \
+             table (shared by all namespaces) holds {limit} (net.ipv4.neigh.default.gc_thresh3); \
+             probes past that fail and show as timeouts. Raise it or probe fewer pairs."
+        );
+    }
     let prober = KernelProber::new();
     let timeout = Duration::from_millis(args.timeout_ms);
     let run = matrix::run_matrix(&prober, &lab, &cells, timeout, usize::MAX, &mut |_| {})

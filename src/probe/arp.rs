@@ -10,9 +10,14 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::os::fd::IntoRawFd;
+
+use nix::sys::socket::{
+    setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol, SockType,
+};
 use std::time::{Duration, Instant};
 
-use pnet::datalink::{self, Channel, Config, MacAddr};
+use pnet::datalink::{self, Channel, ChannelType, Config, MacAddr};
 use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet::packet::Packet;
@@ -67,6 +72,31 @@ pub fn parse_arp_reply(frame: &[u8], me: (MacAddr, Ipv4Addr)) -> Option<(Ipv4Add
     Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
 }
 
+/// The ARP ethertype: the socket is bound to it, so it reads ARP frames only.
+const ETH_P_ARP: u16 = 0x0806;
+
+/// Receive buffer for the ARP socket: in a large matrix every namespace sees every other
+/// namespace's broadcast who-has at once, which overflows the default buffer (and then the
+/// answers are the frames lost).
+const ARP_RCVBUF: usize = 4 << 20;
+
+/// Open the AF_PACKET socket for pnet ourselves, to give it a large receive buffer (pnet has
+/// no option for that). pnet binds it to the interface and to ARP, and owns it from then on.
+fn open_arp_socket() -> Result<i32, String> {
+    let fd = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::EthAll,
+    )
+    .map_err(|e| format!("AF_PACKET socket: {e}"))?;
+    // SO_RCVBUFFORCE passes rmem_max (we are root); fall back to the capped request.
+    if setsockopt(&fd, sockopt::RcvBufForce, &ARP_RCVBUF).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &ARP_RCVBUF);
+    }
+    Ok(fd.into_raw_fd())
+}
+
 /// Broadcast a who-has for every target from interface `ifname` (source address `src_ip`),
 /// and report each target's answer (`Reply` with the MAC) or `NoArpReply` at the deadline.
 /// Must run inside the source namespace. Errors opening the interface are reported as
@@ -95,10 +125,16 @@ pub fn run_arp_batch(
     let Some(src_mac) = iface.mac else {
         return fail_all(format!("{ifname} has no MAC address"), report);
     };
+    let socket_fd = match open_arp_socket() {
+        Ok(fd) => fd,
+        Err(e) => return fail_all(e, report),
+    };
     let config = Config {
         read_timeout: Some(Duration::from_millis(20)),
         write_timeout: Some(Duration::from_millis(200)),
         promiscuous: false,
+        channel_type: ChannelType::Layer3(ETH_P_ARP),
+        socket_fd: Some(socket_fd),
         ..Config::default()
     };
     let (mut tx, mut rx) = match datalink::channel(&iface, config) {

@@ -198,6 +198,28 @@ pub fn plan(lab: &ProbeLab, opts: &PlanOptions) -> Result<Vec<Cell>, ProbeError>
     Ok(cells)
 }
 
+/// About how many neighbour (ARP) entries the run makes the kernel create: one per source
+/// namespace and on-link target in another namespace, for the sender, and as many again on
+/// the answering side. The kernel's neighbour table is shared by all namespaces and capped
+/// by `net.ipv4.neigh.default.gc_thresh3` (1024 by default); past it, sends fail and show as
+/// timeouts (a raw socket does not report the error), so the CLI warns before a run that
+/// would overflow it.
+pub fn neighbour_entries_needed(lab: &ProbeLab, cells: &[Cell]) -> usize {
+    let mut pairs = std::collections::HashSet::new();
+    for c in cells.iter().filter(|c| c.kind != ProbeKind::Arp) {
+        let Some(src) = lab.endpoint(&c.from) else {
+            continue;
+        };
+        let same_ns = lab
+            .endpoint(&c.to)
+            .is_some_and(|t| t.netns_path == src.netns_path);
+        if !same_ns && src.arp_interface_for(c.target_ip).is_some() {
+            pairs.insert((src.netns_path.clone(), c.target_ip));
+        }
+    }
+    pairs.len() * 2
+}
+
 /// One probe as a worker gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedProbe {

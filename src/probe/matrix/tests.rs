@@ -379,3 +379,13 @@ fn text_matrix_has_rows_columns_and_marks() {
     let m = render_mismatches(&run.results);
     assert_eq!(m.lines().count(), run.mismatches().count());
 }
+
+#[test]
+fn neighbour_entries_count_on_link_pairs_across_namespaces() {
+    let lab = lab_of(4);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    // 4 x 3 on-link pairs in other namespaces, both ends.
+    assert_eq!(neighbour_entries_needed(&lab, &cells), 24);
+    let arp_only = plan(&lab, &PlanOptions { kinds: vec![ProbeKind::Arp], ..PlanOptions::default() }).unwrap();
+    assert_eq!(neighbour_entries_needed(&lab, &arp_only), 0);
+}
