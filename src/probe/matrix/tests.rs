@@ -277,7 +277,7 @@ fn unreported_probes_fail_and_mismatches_are_flagged() {
     assert!(mism.contains(&("e0".into(), "10.0.0.2".into())));
     assert!(mism
         .iter()
-        .all(|(f, ip)| (f == "e0" && ip == "10.0.0.2") || (f == "e0" && ip == "10.0.0.1")));
+        .all(|(f, ip)| f == "e0" && (ip == "10.0.0.2" || ip == "10.0.0.1")));
 }
 
 #[test]
@@ -386,6 +386,13 @@ fn neighbour_entries_count_on_link_pairs_across_namespaces() {
     let cells = plan(&lab, &PlanOptions::default()).unwrap();
     // 4 x 3 on-link pairs in other namespaces, both ends.
     assert_eq!(neighbour_entries_needed(&lab, &cells), 24);
-    let arp_only = plan(&lab, &PlanOptions { kinds: vec![ProbeKind::Arp], ..PlanOptions::default() }).unwrap();
+    let arp_only = plan(
+        &lab,
+        &PlanOptions {
+            kinds: vec![ProbeKind::Arp],
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(neighbour_entries_needed(&lab, &arp_only), 0);
 }
