@@ -40,6 +40,10 @@ fn two_namespaces_over_a_veth_and_an_isolated_one() {
     t.ip("a", &["addr", "add", "10.61.0.1/24", "dev", "va"]);
     t.ip("b", &["addr", "add", "10.61.0.2/24", "dev", "vb"]);
     t.ip("c", &["addr", "add", "10.99.0.3/32", "dev", "lo"]);
+    // a routes everything through b, which forwards but has no route to 10.99.0.0/16: b
+    // answers with an ICMP network unreachable.
+    t.ip("a", &["route", "add", "default", "via", "10.61.0.2"]);
+    t.exec("b", &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     let lab = ProbeLab {
         endpoints: vec![
             endpoint(
@@ -89,9 +93,17 @@ fn two_namespaces_over_a_veth_and_an_isolated_one() {
             .outcome,
         ProbeOutcome::NoRoute
     );
-    // a has no route to c's address either.
+    // a's request to c dies at b, which says so.
+    let via_b = &find(&run, "a", "10.99.0.3", ProbeKind::Icmp)
+        .observed
+        .outcome;
     assert_eq!(
-        find(&run, "a", "10.99.0.3", ProbeKind::Icmp)
+        via_b,
+        &ProbeOutcome::Unreachable("network unreachable from 10.61.0.2".into())
+    );
+    // b has no route to it at all.
+    assert_eq!(
+        find(&run, "b", "10.99.0.3", ProbeKind::Icmp)
             .observed
             .outcome,
         ProbeOutcome::NoRoute

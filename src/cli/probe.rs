@@ -100,8 +100,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let prober = KernelProber::new();
     let timeout = Duration::from_millis(args.timeout_ms);
-    let run = matrix::run_matrix(&prober, &lab, &cells, timeout, usize::MAX, &mut |_| {})
-        .context("probing")?;
+    let run = matrix::run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        timeout,
+        matrix::DEFAULT_MAX_PARALLEL_SOURCES,
+        &mut |_| {},
+    )
+    .context("probing")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {

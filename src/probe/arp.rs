@@ -17,7 +17,7 @@ use nix::sys::socket::{
 };
 use std::time::{Duration, Instant};
 
-use pnet::datalink::{self, Channel, ChannelType, Config, MacAddr};
+use pnet::datalink::{self, Channel, Config, MacAddr};
 use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet::packet::Packet;
@@ -72,16 +72,14 @@ pub fn parse_arp_reply(frame: &[u8], me: (MacAddr, Ipv4Addr)) -> Option<(Ipv4Add
     Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
 }
 
-/// The ARP ethertype: the socket is bound to it, so it reads ARP frames only.
-const ETH_P_ARP: u16 = 0x0806;
-
 /// Receive buffer for the ARP socket: in a large matrix every namespace sees every other
 /// namespace's broadcast who-has at once, which overflows the default buffer (and then the
 /// answers are the frames lost).
 const ARP_RCVBUF: usize = 4 << 20;
 
 /// Open the AF_PACKET socket for pnet ourselves, to give it a large receive buffer (pnet has
-/// no option for that). pnet binds it to the interface and to ARP, and owns it from then on.
+/// no option for that). pnet binds it to the interface (all protocols, like arping's capture:
+/// a tap sees a frame before a macvlan parent hands it to a child) and owns it from then on.
 fn open_arp_socket() -> Result<i32, String> {
     let fd = socket(
         AddressFamily::Packet,
@@ -133,7 +131,6 @@ pub fn run_arp_batch(
         read_timeout: Some(Duration::from_millis(20)),
         write_timeout: Some(Duration::from_millis(200)),
         promiscuous: false,
-        channel_type: ChannelType::Layer3(ETH_P_ARP),
         socket_fd: Some(socket_fd),
         ..Config::default()
     };

@@ -279,6 +279,11 @@ impl Slots {
     }
 }
 
+/// How many sources the CLI probes from at once. Each source uses one thread per probe kind
+/// (and per ARP interface), so this bounds the threads too; a lab of this size still finishes
+/// in about one timeout.
+pub const DEFAULT_MAX_PARALLEL_SOURCES: usize = 128;
+
 /// The base of this run's ICMP identifiers: distinct per process, so two netview runs at the
 /// same time do not take each other's replies.
 fn id_base() -> u16 {

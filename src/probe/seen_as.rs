@@ -68,7 +68,8 @@ impl SeenAsBoard {
     }
 }
 
-/// Listen for echo requests in the current namespace until `stop` is set or `until` passes,
+/// Listen for echo requests in the current namespace until `stop` is set (checked every 10 ms,
+/// so a run ends promptly) or `until` passes,
 /// recording each on `board`. Calls `ready` once the socket is open (or failed to open), so
 /// the caller starts probing only when every listener can hear. Must run inside the target
 /// namespace.
@@ -95,7 +96,7 @@ pub fn listen(
         if now >= until {
             break;
         }
-        let wait = (until - now).min(Duration::from_millis(50));
+        let wait = (until - now).min(Duration::from_millis(10));
         match iter.next_with_timeout(wait.max(Duration::from_millis(1))) {
             Ok(Some((packet, from))) => {
                 if let Some(IcmpEvent::EchoRequest { id, seq }) = parse_icmp(packet.packet()) {
