@@ -442,6 +442,7 @@ fn check_sandbox(w: World, tag: &str) {
         run.results.len(),
         run.elapsed_ms
     );
+    eprintln!("{}", netview::probe::matrix::render_text(&run.results));
     let mismatches = rule_mismatches(&run);
     // NAT shows in "seen as": the router sees a NATed container as the host's LAN address,
     // and a container without NAT as itself (its request arrives, the reply cannot return).

@@ -58,6 +58,7 @@ fn ns_identity(path: &PathBuf) -> Option<(u64, u64)> {
 impl Prober for KernelProber {
     fn begin(&self, target_namespaces: &[PathBuf], timeout: Duration) -> Result<(), ProbeError> {
         self.stop.store(false, Ordering::Relaxed);
+        self.board.clear();
         // Listen once per namespace (the host and a host-mode container share one).
         let mut unique: BTreeMap<(u64, u64), &PathBuf> = BTreeMap::new();
         for p in target_namespaces {

@@ -34,6 +34,11 @@ impl SeenAsBoard {
         Arc::new(SeenAsBoard::default())
     }
 
+    /// Forget every sighting (a new run reuses the board).
+    pub fn clear(&self) {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Record that echo request `id`/`seq` arrived from `source` (the first sighting wins).
     pub fn record(&self, id: u16, seq: u16, source: IpAddr) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
