@@ -14,6 +14,15 @@ use probe_common::*;
 
 const BOTH: &[ProbeKind] = &[ProbeKind::Icmp, ProbeKind::Arp];
 
+/// The kernel's neighbour table is shared by every namespace (1024 entries by default) and a
+/// sandbox run fills a few hundred at once: run the big topologies one at a time so they do
+/// not starve each other (an overflow shows as timeouts).
+static BIG_TOPOLOGY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_big_topology_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    BIG_TOPOLOGY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn mac_of(topo: &Topo, ns: &str, ifname: &str) -> String {
     let out = std::process::Command::new("ip")
         .args(["-n", &topo.ns(ns), "-j", "link", "show", ifname])
@@ -434,6 +443,7 @@ fn sandbox(t: &mut Topo, w: World) -> ProbeLab {
 }
 
 fn check_sandbox(w: World, tag: &str) {
+    let _serial = one_big_topology_at_a_time();
     let mut t = Topo::new(tag);
     let lab = sandbox(&mut t, w);
     let run = probe_all(&lab, BOTH, 1000);
@@ -500,6 +510,7 @@ fn sandbox_with_host_shim_matches_rules_and_oracle() {
 
 #[test]
 fn passthru_child_takes_over_its_parent() {
+    let _serial = one_big_topology_at_a_time();
     let mut t = Topo::new("pt");
     for ns in ["sw", "host", "peer", "router", "pt"] {
         t.add(ns);

@@ -415,6 +415,43 @@ pub fn run_matrix(
     })
 }
 
+/// Run the matrix on a background thread (for the TUI): every cell is sent on the returned
+/// receiver as soon as it is known, and the thread's result is the finished run. Dropping the
+/// receiver does not stop the run; it ends after about one timeout anyway.
+pub fn spawn_run<P: Prober + Send + 'static>(
+    prober: P,
+    lab: ProbeLab,
+    cells: Vec<Cell>,
+    timeout: Duration,
+) -> Result<
+    (
+        std::thread::JoinHandle<Result<MatrixRun, ProbeError>>,
+        mpsc::Receiver<CellResult>,
+    ),
+    ProbeError,
+> {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("probe-matrix".into())
+        .spawn(move || {
+            run_matrix(
+                &prober,
+                &lab,
+                &cells,
+                timeout,
+                DEFAULT_MAX_PARALLEL_SOURCES,
+                &mut |r| {
+                    let _ = tx.send(r.clone());
+                },
+            )
+        })
+        .map_err(|source| ProbeError::Io {
+            what: "cannot start the matrix thread".into(),
+            source,
+        })?;
+    Ok((handle, rx))
+}
+
 /// The matrix as rows (sources) and columns (target addresses) for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {

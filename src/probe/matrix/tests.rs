@@ -396,3 +396,21 @@ fn neighbour_entries_count_on_link_pairs_across_namespaces() {
     .unwrap();
     assert_eq!(neighbour_entries_needed(&lab, &arp_only), 0);
 }
+
+#[test]
+fn spawn_run_streams_cells_from_a_background_thread() {
+    let lab = lab_of(3);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let n = cells.len();
+    let (handle, rx) = spawn_run(
+        FakeProber::new(Duration::from_millis(10), everything),
+        lab,
+        cells,
+        Duration::from_millis(50),
+    )
+    .unwrap();
+    let streamed: Vec<CellResult> = rx.iter().collect();
+    let run = handle.join().unwrap().unwrap();
+    assert_eq!(streamed.len(), n);
+    assert_eq!(run.results.len(), n);
+}
