@@ -415,6 +415,13 @@ pub fn run_matrix(
     })
 }
 
+/// A matrix running in the background: the thread (its result is the finished run) and the
+/// cells as they arrive.
+pub type MatrixThread = (
+    std::thread::JoinHandle<Result<MatrixRun, ProbeError>>,
+    mpsc::Receiver<CellResult>,
+);
+
 /// Run the matrix on a background thread (for the TUI): every cell is sent on the returned
 /// receiver as soon as it is known, and the thread's result is the finished run. Dropping the
 /// receiver does not stop the run; it ends after about one timeout anyway.
@@ -423,13 +430,7 @@ pub fn spawn_run<P: Prober + Send + 'static>(
     lab: ProbeLab,
     cells: Vec<Cell>,
     timeout: Duration,
-) -> Result<
-    (
-        std::thread::JoinHandle<Result<MatrixRun, ProbeError>>,
-        mpsc::Receiver<CellResult>,
-    ),
-    ProbeError,
-> {
+) -> Result<MatrixThread, ProbeError> {
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("probe-matrix".into())
