@@ -121,7 +121,8 @@ fn target_of(lab: &ProbeLab, owner: Option<&ProbeEndpoint>, ip: IpAddr) -> Targe
     }
 }
 
-/// Facts derived from the whole lab.
+/// Facts derived from the whole lab (and, for the shim, from the cell's macvlan child).
+#[derive(Clone, Copy)]
 struct World {
     /// A passthru macvlan child sits on the host's LAN interface: it receives every unicast
     /// frame arriving there, so the host's own LAN traffic gets no answers.
@@ -193,6 +194,16 @@ pub fn expect(lab: &ProbeLab, cell: &Cell) -> Expectation {
         }
     }
     let target = target_of(lab, owner, cell.target_ip);
+    // The shim matters for the macvlan child of the cell, if it covers that child.
+    let child = match (place, target) {
+        (Place::Macvlan(_), _) => Some(src),
+        (_, Target::Macvlan(_)) => owner,
+        _ => None,
+    };
+    let world = World {
+        shim: world.shim || child.is_some_and(|c| c.host_shim),
+        ..world
+    };
     match cell.kind {
         ProbeKind::Icmp => icmp(&world, src, place, target),
         ProbeKind::Arp => arp(&world, place, target),
@@ -232,7 +243,7 @@ pub fn expect_all(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
                 };
                 host.is_host_stack()
                     && src.addresses.iter().any(|a| a.ip == other.target_ip)
-                    && (other.kind == ProbeKind::Arp || !world.shim)
+                    && (other.kind == ProbeKind::Arp || !(world.shim || src.host_shim))
                     && host
                         .arp_interface_for(other.target_ip)
                         .is_some_and(|a| a.ip == cell.target_ip)

@@ -130,6 +130,10 @@ pub struct ProbeEndpoint {
     pub parent: Option<String>,
     /// bridge mode: whether the masquerade rule exists for its subnet.
     pub nat: bool,
+    /// macvlan: a host shim covers this child's address (see also `LabFacts::host_shim`,
+    /// which covers every child).
+    #[serde(default)]
+    pub host_shim: bool,
 }
 
 impl ProbeEndpoint {
@@ -173,7 +177,7 @@ pub struct LabFacts {
     /// Hairpin (reflective relay) on the host's port of the LAN switch.
     pub hairpin: bool,
     /// The host shim: a bridge-mode macvlan on the host's LAN interface with a route to the
-    /// macvlan range.
+    /// macvlan range, covering every child (per-child coverage: `ProbeEndpoint::host_shim`).
     pub host_shim: bool,
     /// The shim interface's name in the host, so its address can be recognised.
     pub shim_ifname: Option<String>,

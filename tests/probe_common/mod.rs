@@ -132,6 +132,7 @@ pub fn endpoint(
         gateway: gateway.map(|g| g.parse().unwrap()),
         parent: None,
         nat: false,
+        host_shim: false,
     }
 }
 

@@ -19,6 +19,7 @@ fn ep(name: &str, addrs: &[(&str, u8)]) -> ProbeEndpoint {
         gateway: None,
         parent: None,
         nat: false,
+        host_shim: false,
     }
 }
 

@@ -33,6 +33,7 @@ fn ep(
             _ => None,
         },
         nat: false,
+        host_shim: false,
     }
 }
 
@@ -888,4 +889,35 @@ fn a_run_that_also_probes_from_the_host_teaches_a_private_child() {
         false,
     );
     assert!(!expect_all(&l, &together)[0].reachable);
+}
+
+#[test]
+fn a_shim_can_cover_single_children() {
+    let mut covered = mv("m1", MacvlanMode::Bridge, "192.168.50.192");
+    covered.host_shim = true;
+    let l = lab(
+        vec![covered, mv("m2", MacvlanMode::Bridge, "192.168.50.230")],
+        false,
+        false,
+    );
+    check(&l, "host", "m1", "192.168.50.192", Icmp, true, "host shim");
+    check(&l, "m1", "host", "192.168.50.11", Icmp, true, "host shim");
+    check(
+        &l,
+        "host",
+        "m2",
+        "192.168.50.230",
+        Icmp,
+        false,
+        "never come back",
+    );
+    check(
+        &l,
+        "m2",
+        "host",
+        "192.168.50.11",
+        Icmp,
+        false,
+        "kernel macvlan design",
+    );
 }
