@@ -446,7 +446,12 @@ fn check_sandbox(w: World, tag: &str) {
     let _serial = one_big_topology_at_a_time();
     let mut t = Topo::new(tag);
     let lab = sandbox(&mut t, w);
-    let run = probe_all(&lab, BOTH, 1000);
+    // TCP too: its expectations follow the IP path (an answer, even a refusal, proves it).
+    let run = probe_all(
+        &lab,
+        &[ProbeKind::Icmp, ProbeKind::Arp, ProbeKind::Tcp],
+        1000,
+    );
     eprintln!(
         "sandbox {tag}: {} probes in {} ms",
         run.results.len(),
