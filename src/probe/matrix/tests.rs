@@ -415,3 +415,22 @@ fn spawn_run_streams_cells_from_a_background_thread() {
     assert_eq!(streamed.len(), n);
     assert_eq!(run.results.len(), n);
 }
+
+#[test]
+fn an_empty_plan_is_an_empty_run() {
+    let lab = lab_of(2);
+    let prober = FakeProber::new(Duration::from_millis(500), everything);
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &[],
+        Duration::from_millis(500),
+        4,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(run.results.is_empty());
+    assert!(run.elapsed_ms < 400);
+    assert!(render_text(&run.results).contains("from"));
+    assert_eq!(render_mismatches(&run.results), "");
+}
