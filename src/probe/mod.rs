@@ -1,1 +1,163 @@
-//! Probes: ICMP echo, ARP, TCP and the expected-versus-observed matrix.
+//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", run from inside lab namespaces
+//! on dedicated threads, and the all-pairs matrix with the kernel's expected outcome and why.
+//!
+//! - [`topology`]: what the probes know about a lab (endpoints and lab-wide facts).
+//! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
+//! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
+//! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
+
+pub mod arp;
+pub mod icmp;
+pub mod kernel;
+pub mod matrix;
+pub mod rules;
+pub mod seen_as;
+pub mod tcp;
+pub mod topology;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// The default per-probe timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Which kind of probe a cell is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Icmp,
+    Arp,
+    Tcp,
+}
+
+impl ProbeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Icmp => "icmp",
+            ProbeKind::Arp => "arp",
+            ProbeKind::Tcp => "tcp",
+        }
+    }
+}
+
+/// What a probe observed, in words a person understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// An echo reply, an ARP reply, or a TCP connection accepted.
+    Reply,
+    /// Nobody answered the ARP who-has.
+    NoArpReply,
+    /// Nothing came back before the timeout.
+    Timeout,
+    /// The source has no route to the target (the kernel refused to send).
+    NoRoute,
+    /// TCP: the target answered with a reset (nobody listens on the port).
+    Refused,
+    /// An ICMP destination-unreachable came back; the text says which and from whom.
+    Unreachable(String),
+    /// The probe could not be sent (or set up); the text is the error.
+    SendFailed(String),
+}
+
+impl ProbeOutcome {
+    /// The outcome's name, as it appears in JSON (`"outcome"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeOutcome::Reply => "Reply",
+            ProbeOutcome::NoArpReply => "NoArpReply",
+            ProbeOutcome::Timeout => "Timeout",
+            ProbeOutcome::NoRoute => "NoRoute",
+            ProbeOutcome::Refused => "Refused",
+            ProbeOutcome::Unreachable(_) => "Unreachable",
+            ProbeOutcome::SendFailed(_) => "SendFailed",
+        }
+    }
+
+    /// The extra text carried by `Unreachable` and `SendFailed`.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            ProbeOutcome::Unreachable(s) | ProbeOutcome::SendFailed(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this outcome means the path works for `kind`: an ICMP or ARP reply, or for TCP
+    /// any answer (a refusal proves the path as much as an accepted connection does).
+    pub fn is_reachable(&self, kind: ProbeKind) -> bool {
+        match self {
+            ProbeOutcome::Reply => true,
+            ProbeOutcome::Refused => kind == ProbeKind::Tcp,
+            _ => false,
+        }
+    }
+
+    /// Map a send error to an outcome: "no route" errors become `NoRoute`.
+    pub fn from_send_error(err: &std::io::Error) -> Self {
+        match err.raw_os_error() {
+            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) => ProbeOutcome::NoRoute,
+            _ => ProbeOutcome::SendFailed(err.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ProbeOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.detail() {
+            Some(d) => write!(f, "{} ({d})", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+impl Serialize for ProbeOutcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// One probe's observation, before the matrix adds the expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub outcome: ProbeOutcome,
+    /// Round-trip time (ICMP), time to answer (ARP) or to connect (TCP), in microseconds.
+    pub rtt_us: Option<u64>,
+    /// ARP: the MAC that answered.
+    pub arp_mac: Option<String>,
+    /// The source address the target saw the echo request arrive from.
+    pub seen_as: Option<IpAddr>,
+}
+
+impl Observation {
+    pub fn outcome(outcome: ProbeOutcome) -> Self {
+        Observation {
+            outcome,
+            rtt_us: None,
+            arp_mac: None,
+            seen_as: None,
+        }
+    }
+}
+
+/// Errors setting up probes (the probes' own failures are outcomes, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("unknown endpoint {0:?}")]
+    UnknownEndpoint(String),
+    #[error("no interface {0:?} in the source's namespace")]
+    NoInterface(String),
+}
+
+pub use matrix::{Cell, CellResult, MatrixRun, Prober};
+pub use topology::{
+    EndpointAddress, IpvlanMode, LabFacts, MacvlanMode, NetMode, ProbeEndpoint, ProbeLab, Role,
+};

@@ -1,0 +1,436 @@
+//! The planner, the runner (with a fake prober, no root), the JSON shape and the text layout.
+
+use super::*;
+use crate::probe::topology::{EndpointAddress, LabFacts, NetMode, Role};
+use std::collections::HashSet;
+
+fn ep(name: &str, addrs: &[(&str, u8)]) -> ProbeEndpoint {
+    ProbeEndpoint {
+        name: name.into(),
+        role: Role::Peer,
+        mode: None,
+        netns_path: PathBuf::from(format!("/run/netns/{name}")),
+        ifname: "eth0".into(),
+        mac: None,
+        addresses: addrs
+            .iter()
+            .map(|(ip, p)| EndpointAddress::new(ip.parse().unwrap(), *p, "eth0"))
+            .collect(),
+        gateway: None,
+        parent: None,
+        nat: false,
+        host_shim: false,
+    }
+}
+
+fn lab_of(n: usize) -> ProbeLab {
+    ProbeLab {
+        endpoints: (0..n)
+            .map(|i| {
+                let ip = format!("10.0.0.{}", i + 1);
+                ep(&format!("e{i}"), &[(ip.as_str(), 24)])
+            })
+            .collect(),
+        facts: LabFacts::default(),
+    }
+}
+
+#[test]
+fn plan_covers_all_pairs_and_arp_only_on_link() {
+    let mut lab = lab_of(3);
+    lab.endpoints[2]
+        .addresses
+        .push(EndpointAddress::new("192.0.2.7".parse().unwrap(), 32, "lo"));
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let icmp = cells.iter().filter(|c| c.kind == ProbeKind::Icmp).count();
+    // 3 sources x 4 addresses.
+    assert_eq!(icmp, 12);
+    let arp: Vec<_> = cells.iter().filter(|c| c.kind == ProbeKind::Arp).collect();
+    // Only other endpoints' on-link addresses: 3 x 2 (192.0.2.7 is not on-link for anyone).
+    assert_eq!(arp.len(), 6);
+    assert!(arp
+        .iter()
+        .all(|c| c.from != c.to && c.target_ip.to_string().starts_with("10.0.0.")));
+    // A loopback address is never a target.
+    lab.endpoints[0]
+        .addresses
+        .push(EndpointAddress::new("127.0.0.1".parse().unwrap(), 8, "lo"));
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    assert!(cells.iter().all(|c| !c.target_ip.is_loopback()));
+}
+
+#[test]
+fn plan_selects_sources_targets_and_typed_addresses() {
+    let lab = lab_of(3);
+    let opts = PlanOptions {
+        from: vec!["e0".into()],
+        to: vec!["e2".into(), "10.0.0.99".into()],
+        kinds: vec![ProbeKind::Icmp, ProbeKind::Tcp],
+        tcp_port: 8080,
+    };
+    let cells = plan(&lab, &opts).unwrap();
+    let got: Vec<(String, String, ProbeKind, Option<u16>)> = cells
+        .iter()
+        .map(|c| (c.from.clone(), c.to.clone(), c.kind, c.port))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("e0".into(), "e2".into(), ProbeKind::Icmp, None),
+            ("e0".into(), "e2".into(), ProbeKind::Tcp, Some(8080)),
+            ("e0".into(), "10.0.0.99".into(), ProbeKind::Icmp, None),
+            ("e0".into(), "10.0.0.99".into(), ProbeKind::Tcp, Some(8080)),
+        ]
+    );
+    let bad = PlanOptions {
+        to: vec!["nope".into()],
+        ..PlanOptions::default()
+    };
+    assert!(matches!(plan(&lab, &bad), Err(ProbeError::UnknownEndpoint(n)) if n == "nope"));
+    let bad = PlanOptions {
+        from: vec!["nope".into()],
+        ..PlanOptions::default()
+    };
+    assert!(matches!(
+        plan(&lab, &bad),
+        Err(ProbeError::UnknownEndpoint(_))
+    ));
+}
+
+/// A fake kernel: every probe takes `delay`, answers per `reach`, and records what it saw.
+struct FakeProber {
+    delay: Duration,
+    reach: fn(&str, IpAddr) -> bool,
+    seen: Mutex<Vec<(String, PlannedProbe)>>,
+    begun: Mutex<Vec<PathBuf>>,
+    ended: Mutex<bool>,
+    skip_token: Option<usize>,
+}
+
+impl FakeProber {
+    fn new(delay: Duration, reach: fn(&str, IpAddr) -> bool) -> Self {
+        FakeProber {
+            delay,
+            reach,
+            seen: Mutex::new(Vec::new()),
+            begun: Mutex::new(Vec::new()),
+            ended: Mutex::new(false),
+            skip_token: None,
+        }
+    }
+}
+
+impl Prober for FakeProber {
+    fn begin(&self, ns: &[PathBuf], _t: Duration) -> Result<(), ProbeError> {
+        self.begun.lock().unwrap().extend(ns.iter().cloned());
+        Ok(())
+    }
+
+    fn run_source(
+        &self,
+        source: &ProbeEndpoint,
+        probes: &[PlannedProbe],
+        _timeout: Duration,
+        report: &(dyn Fn(usize, Observation) + Sync),
+    ) -> Result<(), ProbeError> {
+        std::thread::sleep(self.delay);
+        for p in probes {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((source.name.clone(), p.clone()));
+            if Some(p.token) == self.skip_token {
+                continue;
+            }
+            let outcome = if (self.reach)(&source.name, p.target) {
+                ProbeOutcome::Reply
+            } else if p.kind == ProbeKind::Arp {
+                ProbeOutcome::NoArpReply
+            } else {
+                ProbeOutcome::Timeout
+            };
+            let mut obs = Observation::outcome(outcome);
+            obs.rtt_us = Some(42);
+            report(p.token, obs);
+        }
+        Ok(())
+    }
+
+    fn end(&self) {
+        *self.ended.lock().unwrap() = true;
+    }
+}
+
+fn everything(_: &str, _: IpAddr) -> bool {
+    true
+}
+
+#[test]
+fn runner_takes_about_one_timeout_and_streams_every_cell() {
+    let lab = lab_of(20);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let prober = FakeProber::new(Duration::from_millis(200), everything);
+    let mut streamed = Vec::new();
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        Duration::from_millis(200),
+        usize::MAX,
+        &mut |r| streamed.push(r.cell.clone()),
+    )
+    .unwrap();
+    // 20 sources each "taking one timeout": in parallel, far below 20 x 200 ms.
+    assert!(run.elapsed_ms < 1000, "took {} ms", run.elapsed_ms);
+    assert_eq!(run.results.len(), cells.len());
+    assert_eq!(streamed.len(), cells.len());
+    // Results come back in plan order whatever the arrival order.
+    let back: Vec<Cell> = run.results.iter().map(|r| r.cell.clone()).collect();
+    assert_eq!(back, cells);
+    assert!(*prober.ended.lock().unwrap());
+    // Listeners are asked for each ICMP target namespace once.
+    assert_eq!(prober.begun.lock().unwrap().len(), 20);
+}
+
+#[test]
+fn runner_respects_the_concurrency_bound() {
+    let lab = lab_of(4);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let prober = FakeProber::new(Duration::from_millis(100), everything);
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        Duration::from_millis(100),
+        1,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(
+        run.elapsed_ms >= 400,
+        "one at a time: {} ms",
+        run.elapsed_ms
+    );
+}
+
+#[test]
+fn runner_gives_unique_icmp_ids_and_one_worker_per_source() {
+    let lab = lab_of(5);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let prober = FakeProber::new(Duration::ZERO, everything);
+    run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        Duration::from_millis(10),
+        usize::MAX,
+        &mut |_| {},
+    )
+    .unwrap();
+    let seen = prober.seen.lock().unwrap();
+    let keys: HashSet<(u16, u16)> = seen
+        .iter()
+        .filter(|(_, p)| p.kind == ProbeKind::Icmp)
+        .map(|(_, p)| (p.icmp_id, p.icmp_seq))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        seen.iter()
+            .filter(|(_, p)| p.kind == ProbeKind::Icmp)
+            .count()
+    );
+    // Every probe went to the worker of its own source, and ARP knows its interface.
+    for (src, p) in seen.iter() {
+        assert_eq!(*src, cells[p.token].from);
+        if p.kind == ProbeKind::Arp {
+            assert_eq!(p.arp_from.as_ref().unwrap().0, "eth0");
+        }
+    }
+}
+
+#[test]
+fn unreported_probes_fail_and_mismatches_are_flagged() {
+    let lab = lab_of(2);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let mut prober = FakeProber::new(Duration::ZERO, |src, ip| {
+        !(src == "e0" && ip.to_string() == "10.0.0.2")
+    });
+    prober.skip_token = Some(0);
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        Duration::from_millis(10),
+        usize::MAX,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        run.results[0].observed.outcome,
+        ProbeOutcome::SendFailed("the probe never reported".into())
+    );
+    // e0 -> e1 is on-link on one "switch" in the fake world: expected reachable (peers), so
+    // the fake's refusal is a mismatch, and only those cells are.
+    let mism: Vec<_> = run
+        .mismatches()
+        .map(|r| (r.cell.from.clone(), r.cell.target_ip.to_string()))
+        .collect();
+    assert!(mism.contains(&("e0".into(), "10.0.0.2".into())));
+    assert!(mism
+        .iter()
+        .all(|(f, ip)| f == "e0" && (ip == "10.0.0.2" || ip == "10.0.0.1")));
+}
+
+#[test]
+fn json_shape_is_the_contract() {
+    let lab = lab_of(2);
+    let cells = plan(
+        &lab,
+        &PlanOptions {
+            kinds: vec![ProbeKind::Arp],
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
+    let prober = FakeProber::new(Duration::ZERO, everything);
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        Duration::from_millis(10),
+        usize::MAX,
+        &mut |_| {},
+    )
+    .unwrap();
+    let v = serde_json::to_value(&run).unwrap();
+    assert!(v["elapsed_ms"].is_u64());
+    let r = &v["results"][0];
+    let keys: HashSet<&str> = r.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    for k in [
+        "from",
+        "to",
+        "target_ip",
+        "kind",
+        "outcome",
+        "reachable",
+        "rtt_us",
+        "arp_mac",
+        "seen_as",
+        "expected",
+        "why",
+        "mismatch",
+    ] {
+        assert!(keys.contains(k), "missing {k}");
+    }
+    assert_eq!(r["from"], "e0");
+    assert_eq!(r["to"], "e1");
+    assert_eq!(r["target_ip"], "10.0.0.2");
+    assert_eq!(r["kind"], "arp");
+    assert_eq!(r["outcome"], "Reply");
+    assert_eq!(r["reachable"], true);
+    assert_eq!(r["rtt_us"], 42);
+    assert!(r["arp_mac"].is_null());
+    assert!(r["seen_as"].is_null());
+    assert!(r["expected"].is_boolean());
+    assert!(r["why"].is_string());
+    assert_eq!(r["mismatch"], false);
+    let failed = CellResult {
+        cell: cells[0].clone(),
+        observed: Observation::outcome(ProbeOutcome::SendFailed("boom".into())),
+        expected: rules::Expectation {
+            reachable: true,
+            why: "w".into(),
+        },
+    };
+    let f = serde_json::to_value(&failed).unwrap();
+    assert_eq!(f["outcome"], "SendFailed");
+    assert_eq!(f["detail"], "boom");
+    assert_eq!(f["reachable"], false);
+    assert_eq!(f["mismatch"], true);
+}
+
+#[test]
+fn text_matrix_has_rows_columns_and_marks() {
+    let mut lab = lab_of(2);
+    lab.endpoints[1].mode = Some(NetMode::None);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let prober = FakeProber::new(Duration::ZERO, |src, _| src == "e0");
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &cells,
+        Duration::from_millis(10),
+        usize::MAX,
+        &mut |_| {},
+    )
+    .unwrap();
+    let text = render_text(&run.results);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("each cell: icmp arp"));
+    assert_eq!(lines[1], "  [1] e0 10.0.0.1");
+    assert_eq!(lines[2], "  [2] e1 10.0.0.2");
+    assert_eq!(lines[3], "from [1] [2]");
+    // e0 reaches both (no ARP to itself: ·), e1 reaches nothing.
+    assert_eq!(lines[4], "e0    ✓·  ✓✓");
+    assert!(lines[5].starts_with("e1 "));
+    assert!(lines[5].contains('✗'));
+    let l = layout(&run.results);
+    assert_eq!(l.rows, vec!["e0".to_string(), "e1".to_string()]);
+    assert_eq!(l.kinds, vec![ProbeKind::Icmp, ProbeKind::Arp]);
+    let m = render_mismatches(&run.results);
+    assert_eq!(m.lines().count(), run.mismatches().count());
+}
+
+#[test]
+fn neighbour_entries_count_on_link_pairs_across_namespaces() {
+    let lab = lab_of(4);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    // 4 x 3 on-link pairs in other namespaces, both ends.
+    assert_eq!(neighbour_entries_needed(&lab, &cells), 24);
+    let arp_only = plan(
+        &lab,
+        &PlanOptions {
+            kinds: vec![ProbeKind::Arp],
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(neighbour_entries_needed(&lab, &arp_only), 0);
+}
+
+#[test]
+fn spawn_run_streams_cells_from_a_background_thread() {
+    let lab = lab_of(3);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let n = cells.len();
+    let (handle, rx) = spawn_run(
+        FakeProber::new(Duration::from_millis(10), everything),
+        lab,
+        cells,
+        Duration::from_millis(50),
+    )
+    .unwrap();
+    let streamed: Vec<CellResult> = rx.iter().collect();
+    let run = handle.join().unwrap().unwrap();
+    assert_eq!(streamed.len(), n);
+    assert_eq!(run.results.len(), n);
+}
+
+#[test]
+fn an_empty_plan_is_an_empty_run() {
+    let lab = lab_of(2);
+    let prober = FakeProber::new(Duration::from_millis(500), everything);
+    let run = run_matrix(
+        &prober,
+        &lab,
+        &[],
+        Duration::from_millis(500),
+        4,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(run.results.is_empty());
+    assert!(run.elapsed_ms < 400);
+    assert!(render_text(&run.results).contains("from"));
+    assert_eq!(render_mismatches(&run.results), "");
+}

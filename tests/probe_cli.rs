@@ -1,0 +1,180 @@
+//! `netview probe` end to end: the JSON contract, the text matrix, `--check` and bad input.
+//! Privileged: builds two namespaces and hands them to the CLI through a lab file
+//! (`NETVIEW_PROBE_LAB`, the hook that stands in for the lab's state).
+
+mod probe_common;
+
+use std::process::Command;
+
+use netview::probe::{LabFacts, ProbeLab, Role};
+use probe_common::*;
+
+fn netview(lab_file: Option<&std::path::Path>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_netview"));
+    cmd.arg("probe").args(args);
+    match lab_file {
+        Some(p) => cmd.env("NETVIEW_PROBE_LAB", p),
+        None => cmd.env_remove("NETVIEW_PROBE_LAB"),
+    };
+    cmd.output().expect("run netview")
+}
+
+fn two_node_lab(t: &mut Topo, ghost: bool) -> ProbeLab {
+    t.add("a");
+    t.add("b");
+    t.veth("a", "va", "b", "vb");
+    t.ip("a", &["addr", "add", "10.64.0.1/24", "dev", "va"]);
+    t.ip("b", &["addr", "add", "10.64.0.2/24", "dev", "vb"]);
+    let mut b = endpoint(
+        t,
+        "b",
+        "b",
+        Role::Peer,
+        None,
+        &[("10.64.0.2", 24, "vb")],
+        None,
+    );
+    if ghost {
+        // The lab claims an address b does not have: a mismatch the user should see.
+        b.addresses.push(netview::probe::EndpointAddress::new(
+            "10.64.0.3".parse().unwrap(),
+            24,
+            "vb",
+        ));
+    }
+    ProbeLab {
+        endpoints: vec![
+            endpoint(
+                t,
+                "a",
+                "a",
+                Role::Peer,
+                None,
+                &[("10.64.0.1", 24, "va")],
+                None,
+            ),
+            b,
+        ],
+        facts: LabFacts {
+            lan_subnet: "10.64.0.0/24".parse().unwrap(),
+            ..LabFacts::default()
+        },
+    }
+}
+
+fn write_lab(lab: &ProbeLab) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), serde_json::to_string(lab).unwrap()).unwrap();
+    f
+}
+
+#[test]
+fn json_has_the_contract_fields_and_check_passes() {
+    let mut t = Topo::new("cli");
+    let lab = two_node_lab(&mut t, false);
+    let f = write_lab(&lab);
+    let out = netview(
+        Some(f.path()),
+        &["--json", "--check", "--timeout-ms", "500"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["elapsed_ms"].as_u64().unwrap() < 1500);
+    let results = v["results"].as_array().unwrap();
+    // a and b, each to both addresses by ICMP, plus ARP to the other one.
+    assert_eq!(results.len(), 6);
+    for r in results {
+        for k in [
+            "from",
+            "to",
+            "target_ip",
+            "kind",
+            "outcome",
+            "reachable",
+            "rtt_us",
+            "arp_mac",
+            "seen_as",
+            "expected",
+            "why",
+            "mismatch",
+        ] {
+            assert!(r.get(k).is_some(), "missing {k} in {r}");
+        }
+        assert!(r["reachable"].is_boolean());
+        assert_eq!(r["mismatch"], false);
+    }
+    let arp = results
+        .iter()
+        .find(|r| r["from"] == "a" && r["kind"] == "arp")
+        .unwrap();
+    assert_eq!(arp["outcome"], "Reply");
+    assert!(arp["arp_mac"].is_string());
+    assert!(arp["seen_as"].is_null());
+    let icmp = results
+        .iter()
+        .find(|r| r["from"] == "a" && r["to"] == "b" && r["kind"] == "icmp")
+        .unwrap();
+    assert_eq!(icmp["seen_as"], "10.64.0.1");
+    assert!(icmp["rtt_us"].is_u64());
+}
+
+#[test]
+fn text_matrix_then_mismatches_and_check_exits_3() {
+    let mut t = Topo::new("cli3");
+    let lab = two_node_lab(&mut t, true);
+    let f = write_lab(&lab);
+    let out = netview(
+        Some(f.path()),
+        &["--check", "--timeout-ms", "300", "--kind", "icmp"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[3] b 10.64.0.3"), "{text}");
+    assert!(text.contains("✗!"), "{text}");
+    assert!(text.contains("mismatches"), "{text}");
+    assert!(
+        text.contains("a -> b 10.64.0.3 icmp: observed Timeout, expected reachable"),
+        "{text}"
+    );
+    // Without --check a mismatch is not an error.
+    let out = netview(
+        Some(f.path()),
+        &[
+            "--timeout-ms",
+            "300",
+            "--kind",
+            "icmp",
+            "--from",
+            "a",
+            "--to",
+            "b",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn bad_input_and_no_lab() {
+    let mut t = Topo::new("cli2");
+    let lab = two_node_lab(&mut t, false);
+    let f = write_lab(&lab);
+    let out = netview(Some(f.path()), &["--to", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("\"nosuch\" is neither a lab endpoint nor an address"));
+    let out = netview(Some(f.path()), &["--timeout-ms", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = netview(None, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no lab: run `netview lab up`"));
+}
