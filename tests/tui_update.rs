@@ -29,8 +29,8 @@ fn selected_name(m: &Model) -> String {
 
 fn visible_names(m: &Model) -> Vec<String> {
     m.visible_namespaces()
-        .into_iter()
-        .map(|i| m.namespaces[i].netns.name.clone())
+        .iter()
+        .map(|&i| m.namespaces[i].netns.name.clone())
         .collect()
 }
 

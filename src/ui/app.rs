@@ -200,6 +200,14 @@ pub struct Model {
     relist: bool,
     /// Whether the watcher was started (it follows namespaces that appear later by itself).
     watching: bool,
+    /// Derived from the above by [`Model::normalise`] after every message, with the inputs
+    /// they were derived from.
+    visible: Vec<usize>,
+    view: TabView,
+    visible_key: Option<(Tab, String, u64)>,
+    view_key: Option<(Tab, Option<u64>, String, u64)>,
+    /// Bumped whenever `namespaces` or an inventory changes.
+    generation: u64,
 }
 
 /// What the current tab shows: header, the rows left after filtering, and how many there
@@ -233,6 +241,16 @@ impl Model {
             listing: false,
             relist: false,
             watching: false,
+            visible: Vec::new(),
+            visible_key: None,
+            view_key: None,
+            generation: 0,
+            view: TabView {
+                header: &[],
+                drop_order: &[],
+                rows: Vec::new(),
+                total: 0,
+            },
         }
     }
 
@@ -258,6 +276,7 @@ impl Model {
             .collect();
         m.selected = m.namespaces.first().map(|e| e.netns.id);
         m.watching = true;
+        m.normalise();
         m
     }
 
@@ -301,10 +320,7 @@ impl Model {
         }
     }
 
-    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name,
-    /// source or process matches, and (except on Topology) those with a matching row in the
-    /// current tab.
-    pub fn visible_namespaces(&self) -> Vec<usize> {
+    fn compute_visible(&self) -> Vec<usize> {
         let needle = self.needle();
         self.namespaces
             .iter()
@@ -327,12 +343,11 @@ impl Model {
     /// The selected namespace among the visible ones (the first visible if the stored
     /// selection is filtered out).
     pub fn selected_entry(&self) -> Option<&NsEntry> {
-        let visible = self.visible_namespaces();
-        visible
+        self.visible
             .iter()
             .map(|&i| &self.namespaces[i])
             .find(|e| Some(e.netns.id) == self.selected)
-            .or_else(|| visible.first().map(|&i| &self.namespaces[i]))
+            .or_else(|| self.visible.first().map(|&i| &self.namespaces[i]))
     }
 
     /// Every inventory read so far, in namespace order.
@@ -343,9 +358,7 @@ impl Model {
             .collect()
     }
 
-    /// The current tab's rows after filtering. A namespace whose own name matches the filter
-    /// shows all its rows. Topology is drawn from every namespace.
-    pub fn current_view(&self) -> TabView {
+    fn compute_view(&self) -> TabView {
         let needle = self.needle();
         if self.tab == Tab::Topology {
             let groups = topology(&self.inventories());
@@ -388,13 +401,52 @@ impl Model {
     }
 
     /// Keep the selection on a visible namespace and the cursor inside the rows.
-    fn normalise(&mut self) {
+    ///
+    /// Also recomputes what the screen shows (the visible namespaces and the current tab's
+    /// rows) once per message, so drawing and key handling only read it.
+    /// Both are only rebuilt when what they depend on changed, so moving the cursor through
+    /// a namespace with ten thousand links rebuilds nothing.
+    pub fn normalise(&mut self) {
+        let visible_key = (self.tab, self.filter.clone(), self.generation);
+        if self.visible_key.as_ref() != Some(&visible_key) {
+            self.visible = self.compute_visible();
+            self.visible_key = Some(visible_key);
+        }
         let effective = self.selected_entry().map(|e| e.netns.id);
         if effective.is_some() {
             self.selected = effective;
         }
-        let n = self.current_view().rows.len();
+        let view_key = (
+            self.tab,
+            self.selected,
+            self.filter.clone(),
+            self.generation,
+        );
+        if self.view_key.as_ref() != Some(&view_key) {
+            self.view = self.compute_view();
+            self.view_key = Some(view_key);
+        }
+        let n = self.view.rows.len();
         self.row = self.row.min(n.saturating_sub(1));
+    }
+
+    /// Say that `namespaces` changed (done by `update` itself; for code that edits the model
+    /// directly), so the next [`Model::normalise`] rebuilds what it derives from them.
+    pub fn invalidate(&mut self) {
+        self.generation += 1;
+    }
+
+    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name,
+    /// source or process matches, and (except on Topology) those with a matching row in the
+    /// current tab.
+    pub fn visible_namespaces(&self) -> &[usize] {
+        &self.visible
+    }
+
+    /// The current tab's rows after filtering. A namespace whose own name matches the filter
+    /// shows all its rows. Topology is drawn from every namespace.
+    pub fn current_view(&self) -> &TabView {
+        &self.view
     }
 
     fn request_read(&mut self, id: u64, urgent: bool) -> Option<Command> {
@@ -423,7 +475,7 @@ impl Model {
     }
 
     fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
-        let visible = self.visible_namespaces();
+        let visible = self.visible.clone();
         if visible.is_empty() {
             return;
         }
@@ -443,7 +495,7 @@ impl Model {
         match self.focus {
             Pane::Namespaces => self.move_namespace(to),
             Pane::Table => {
-                let n = self.current_view().rows.len();
+                let n = self.view.rows.len();
                 if n > 0 {
                     self.row = to(self.row, n).min(n - 1);
                 }
@@ -546,6 +598,7 @@ impl Model {
         let before: BTreeSet<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
         let after: BTreeSet<u64> = list.iter().map(|n| n.id).collect();
         let mut old = std::mem::take(&mut self.namespaces);
+        self.invalidate();
         self.namespaces = list
             .iter()
             .cloned()
@@ -598,6 +651,7 @@ impl Model {
         result: Result<NamespaceInventory, String>,
     ) -> Vec<Command> {
         self.reading.remove(&id);
+        self.invalidate();
         let Some(entry) = self.entry_mut(id) else {
             // The namespace vanished while it was being read.
             self.reread.remove(&id);
