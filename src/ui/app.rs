@@ -157,11 +157,10 @@ pub enum Command {
     ListNamespaces,
     /// Read one namespace on a background thread (answer: [`Message::NamespaceRead`]);
     /// `all` is the current namespace list, to resolve peers in other namespaces.
-    /// `urgent` reads (a change the watcher saw, the namespace on screen) jump the queue.
     ReadNamespace {
         netns: Netns,
         all: Vec<Netns>,
-        urgent: bool,
+        priority: ReadPriority,
     },
     /// The namespace with this inode is now on screen: if its read is still queued, move it
     /// to the front.
@@ -170,6 +169,18 @@ pub enum Command {
     /// appear later and drops those that vanish).
     Watch(Vec<Netns>),
     Quit,
+}
+
+/// Which reads go first when many are queued (a busy host has many namespaces, and other
+/// tools keep changing theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReadPriority {
+    /// The namespace on screen: before everything else.
+    OnScreen,
+    /// A change the watcher saw: after the one on screen, in the order they came.
+    Changed,
+    /// Start-up, refresh, new namespaces: last.
+    Background,
 }
 
 /// The whole UI state.
@@ -449,7 +460,7 @@ impl Model {
         &self.view
     }
 
-    fn request_read(&mut self, id: u64, urgent: bool) -> Option<Command> {
+    fn request_read(&mut self, id: u64, priority: ReadPriority) -> Option<Command> {
         let netns = self.entry(id)?.netns.clone();
         if self.reading.contains(&id) {
             // One read at a time per namespace; read once more when it lands.
@@ -460,7 +471,11 @@ impl Model {
         Some(Command::ReadNamespace {
             netns,
             all: self.namespaces.iter().map(|e| e.netns.clone()).collect(),
-            urgent: urgent || self.selected == Some(id),
+            priority: if self.selected == Some(id) {
+                ReadPriority::OnScreen
+            } else {
+                priority
+            },
         })
     }
 
@@ -551,7 +566,7 @@ impl Model {
                 let ids: Vec<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
                 cmds.extend(
                     ids.into_iter()
-                        .filter_map(|id| self.request_read(id, false)),
+                        .filter_map(|id| self.request_read(id, ReadPriority::Background)),
                 );
                 return cmds;
             }
@@ -635,7 +650,7 @@ impl Model {
             cmds.extend(
                 to_read
                     .into_iter()
-                    .filter_map(|id| self.request_read(id, false)),
+                    .filter_map(|id| self.request_read(id, ReadPriority::Background)),
             );
         }
         self.listing = false;
@@ -665,7 +680,10 @@ impl Model {
             Err(e) => entry.error = Some(e),
         }
         if self.reread.remove(&id) {
-            return self.request_read(id, true).into_iter().collect();
+            return self
+                .request_read(id, ReadPriority::Changed)
+                .into_iter()
+                .collect();
         }
         Vec::new()
     }
@@ -681,9 +699,10 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);
             Vec::new()
         }
-        Message::Watch(WatchEvent::Changed(id)) => {
-            model.request_read(id, true).into_iter().collect()
-        }
+        Message::Watch(WatchEvent::Changed(id)) => model
+            .request_read(id, ReadPriority::Changed)
+            .into_iter()
+            .collect(),
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
         Message::NamespaceRead { id, result } => model.on_namespace_read(id, result),
