@@ -227,6 +227,7 @@ pub struct Model {
 pub struct TabView {
     pub header: &'static [&'static str],
     pub drop_order: &'static [usize],
+    pub group_column: Option<usize>,
     pub rows: Vec<TableRow>,
     pub total: usize,
 }
@@ -259,6 +260,7 @@ impl Model {
             view: TabView {
                 header: &[],
                 drop_order: &[],
+                group_column: None,
                 rows: Vec::new(),
                 total: 0,
             },
@@ -327,6 +329,7 @@ impl Model {
                 header: &[],
                 rows: Vec::new(),
                 drop_order: &[],
+                group_column: None,
             },
         }
     }
@@ -386,6 +389,7 @@ impl Model {
             return TabView {
                 header: &[],
                 drop_order: &[],
+                group_column: None,
                 rows,
                 total,
             };
@@ -406,6 +410,7 @@ impl Model {
         TabView {
             header: table.header,
             drop_order: table.drop_order,
+            group_column: table.group_column,
             rows,
             total,
         }

@@ -99,9 +99,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             model.row,
             table_area.height.saturating_sub(1),
         );
-        let rows = view.rows[start..end].iter().map(|r| {
-            Row::new(keep.iter().zip(&widths).map(|(&i, &w)| {
+        let rows = view.rows[start..end].iter().enumerate().map(|(n, r)| {
+            let above = (n + start).checked_sub(1).map(|a| &view.rows[a]);
+            Row::new(keep.iter().zip(&widths).map(move |(&i, &w)| {
                 let c = r.cells.get(i).map_or("", String::as_str);
+                // The first row on screen always names its group.
+                let repeat = view.group_column == Some(i)
+                    && n > 0
+                    && above.and_then(|a| a.cells.get(i)).map(String::as_str) == Some(c);
+                let c = if repeat { "" } else { c };
                 let text = cut(c, usize::from(w));
                 // Colour the STATE column of the links table.
                 if view.header.get(i) == Some(&"STATE") {
