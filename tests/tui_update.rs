@@ -446,3 +446,11 @@ fn page_keys_follow_the_terminal_height() {
     update(&mut m, key(KeyCode::PageUp));
     assert_eq!(m.row, 2);
 }
+
+#[test]
+fn filter_by_process_label_finds_the_container() {
+    let mut m = model();
+    keys(&mut m, "/nginx");
+    assert_eq!(visible_names(&m), vec!["pid:1234"]);
+    assert_eq!(m.current_view().rows.len(), 2, "all of its links");
+}

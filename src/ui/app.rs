@@ -104,11 +104,11 @@ impl NsEntry {
         self.inventory.as_ref().is_some_and(|i| i.netview)
     }
 
+    /// Whether the namespace's name or its process label matches (then all its rows show).
     fn label_matches(&self, needle: &str) -> bool {
         [
             Some(self.netns.name.as_str()),
             self.netns.process.as_deref(),
-            Some(self.source_label()),
         ]
         .into_iter()
         .flatten()
@@ -452,9 +452,9 @@ impl Model {
         self.generation += 1;
     }
 
-    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name,
-    /// source or process matches, and (except on Topology) those with a matching row in the
-    /// current tab.
+    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name or
+    /// process matches, and (except on Topology) those with a matching row in the current
+    /// tab.
     pub fn visible_namespaces(&self) -> &[usize] {
         &self.visible
     }
