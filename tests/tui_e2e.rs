@@ -1,8 +1,9 @@
 //! End to end: the real `netview` binary in a tmux pane of fixed size, driven by keys.
 //!
-//! - `starts_and_quits_restoring_the_terminal` / `ctrl_c_quits_and_restores_the_terminal`:
-//!   the UI comes up on the alternate screen; `q` (or Ctrl-C) leaves it, the shell prompt is
-//!   back, and the tty is out of raw mode (`stty -a` shows icanon and echo again).
+//! - `starts_and_quits_restoring_the_terminal`, `ctrl_c_quits_and_restores_the_terminal`,
+//!   `sigterm_restores_the_terminal`: the UI comes up on the alternate screen; `q` (or
+//!   Ctrl-C, or SIGTERM) leaves it, the shell prompt is back, and the tty is out of raw mode
+//!   (`stty -a` shows icanon and echo again).
 //! - `veth_added_from_outside_appears_live`: a fresh namespace is shown (filtered by its
 //!   name); a veth pair is added in it from the test; it must appear on screen within
 //!   100 ms (override with NETVIEW_E2E_MAX_MS), with no key pressed. This needs the real
@@ -210,6 +211,27 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     let t = Tmux::new();
     t.start_netview();
     t.send(&["C-c"]);
+    t.assert_restored();
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let t = Tmux::new();
+    t.start_netview();
+    // netview is the shell's only child.
+    let shell: i32 = t.format("#{pane_pid}").parse().expect("pane pid");
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("children of the shell");
+    let pid: i32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("netview's pid");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "netview");
+    kill(Pid::from_raw(pid), Signal::SIGTERM).expect("kill");
     t.assert_restored();
 }
 

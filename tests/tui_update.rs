@@ -3,7 +3,7 @@
 use netview::inventory::watch::WatchEvent;
 use netview::inventory::NamespaceInventory;
 use netview::netns::{Netns, NetnsSource};
-use netview::ui::app::{update, Command, Message, Model, Pane, Tab};
+use netview::ui::app::{update, Command, Message, Model, Pane, ReadPriority, Tab};
 use netview::ui::fixture::{self, C1_ID, MAC1_ID, NGINX_ID, NONE_ID, ROOT_ID};
 use netview::ui::theme::Theme;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -29,8 +29,8 @@ fn selected_name(m: &Model) -> String {
 
 fn visible_names(m: &Model) -> Vec<String> {
     m.visible_namespaces()
-        .into_iter()
-        .map(|i| m.namespaces[i].netns.name.clone())
+        .iter()
+        .map(|&i| m.namespaces[i].netns.name.clone())
         .collect()
 }
 
@@ -213,8 +213,16 @@ fn changed_event_rereads_exactly_that_namespace() {
     let cmds = update(&mut m, Message::Watch(WatchEvent::Changed(C1_ID)));
     assert_eq!(cmds.len(), 1, "{cmds:?}");
     match &cmds[0] {
-        Command::ReadNamespace { netns, all, urgent } => {
-            assert!(urgent, "a live change jumps the read queue");
+        Command::ReadNamespace {
+            netns,
+            all,
+            priority,
+        } => {
+            assert_eq!(
+                *priority,
+                ReadPriority::Changed,
+                "ahead of background reads"
+            );
             assert_eq!(netns.id, C1_ID);
             assert_eq!(netns.name, "nv-c1");
             // The reader gets the whole list to resolve peers.
@@ -382,7 +390,7 @@ fn startup_lists_then_reads_every_namespace_and_selects_its_own() {
         .filter_map(|c| match c {
             Command::ReadNamespace {
                 netns,
-                urgent: true,
+                priority: ReadPriority::OnScreen,
                 ..
             } => Some(netns.id),
             _ => None,
@@ -437,4 +445,12 @@ fn page_keys_follow_the_terminal_height() {
     assert_eq!(m.row, 5, "clamped to the 6 links");
     update(&mut m, key(KeyCode::PageUp));
     assert_eq!(m.row, 2);
+}
+
+#[test]
+fn filter_by_process_label_finds_the_container() {
+    let mut m = model();
+    keys(&mut m, "/nginx");
+    assert_eq!(visible_names(&m), vec!["pid:1234"]);
+    assert_eq!(m.current_view().rows.len(), 2, "all of its links");
 }

@@ -104,11 +104,11 @@ impl NsEntry {
         self.inventory.as_ref().is_some_and(|i| i.netview)
     }
 
+    /// Whether the namespace's name or its process label matches (then all its rows show).
     fn label_matches(&self, needle: &str) -> bool {
         [
             Some(self.netns.name.as_str()),
             self.netns.process.as_deref(),
-            Some(self.source_label()),
         ]
         .into_iter()
         .flatten()
@@ -157,11 +157,10 @@ pub enum Command {
     ListNamespaces,
     /// Read one namespace on a background thread (answer: [`Message::NamespaceRead`]);
     /// `all` is the current namespace list, to resolve peers in other namespaces.
-    /// `urgent` reads (a change the watcher saw, the namespace on screen) jump the queue.
     ReadNamespace {
         netns: Netns,
         all: Vec<Netns>,
-        urgent: bool,
+        priority: ReadPriority,
     },
     /// The namespace with this inode is now on screen: if its read is still queued, move it
     /// to the front.
@@ -170,6 +169,18 @@ pub enum Command {
     /// appear later and drops those that vanish).
     Watch(Vec<Netns>),
     Quit,
+}
+
+/// Which reads go first when many are queued (a busy host has many namespaces, and other
+/// tools keep changing theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReadPriority {
+    /// The namespace on screen: before everything else.
+    OnScreen,
+    /// A change the watcher saw: after the one on screen, in the order they came.
+    Changed,
+    /// Start-up, refresh, new namespaces: last.
+    Background,
 }
 
 /// The whole UI state.
@@ -200,6 +211,14 @@ pub struct Model {
     relist: bool,
     /// Whether the watcher was started (it follows namespaces that appear later by itself).
     watching: bool,
+    /// Derived from the above by [`Model::normalise`] after every message, with the inputs
+    /// they were derived from.
+    visible: Vec<usize>,
+    view: TabView,
+    visible_key: Option<(Tab, String, u64)>,
+    view_key: Option<(Tab, Option<u64>, String, u64)>,
+    /// Bumped whenever `namespaces` or an inventory changes.
+    generation: u64,
 }
 
 /// What the current tab shows: header, the rows left after filtering, and how many there
@@ -208,6 +227,7 @@ pub struct Model {
 pub struct TabView {
     pub header: &'static [&'static str],
     pub drop_order: &'static [usize],
+    pub group_column: Option<usize>,
     pub rows: Vec<TableRow>,
     pub total: usize,
 }
@@ -233,6 +253,17 @@ impl Model {
             listing: false,
             relist: false,
             watching: false,
+            visible: Vec::new(),
+            visible_key: None,
+            view_key: None,
+            generation: 0,
+            view: TabView {
+                header: &[],
+                drop_order: &[],
+                group_column: None,
+                rows: Vec::new(),
+                total: 0,
+            },
         }
     }
 
@@ -258,6 +289,7 @@ impl Model {
             .collect();
         m.selected = m.namespaces.first().map(|e| e.netns.id);
         m.watching = true;
+        m.normalise();
         m
     }
 
@@ -297,14 +329,12 @@ impl Model {
                 header: &[],
                 rows: Vec::new(),
                 drop_order: &[],
+                group_column: None,
             },
         }
     }
 
-    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name,
-    /// source or process matches, and (except on Topology) those with a matching row in the
-    /// current tab.
-    pub fn visible_namespaces(&self) -> Vec<usize> {
+    fn compute_visible(&self) -> Vec<usize> {
         let needle = self.needle();
         self.namespaces
             .iter()
@@ -327,12 +357,11 @@ impl Model {
     /// The selected namespace among the visible ones (the first visible if the stored
     /// selection is filtered out).
     pub fn selected_entry(&self) -> Option<&NsEntry> {
-        let visible = self.visible_namespaces();
-        visible
+        self.visible
             .iter()
             .map(|&i| &self.namespaces[i])
             .find(|e| Some(e.netns.id) == self.selected)
-            .or_else(|| visible.first().map(|&i| &self.namespaces[i]))
+            .or_else(|| self.visible.first().map(|&i| &self.namespaces[i]))
     }
 
     /// Every inventory read so far, in namespace order.
@@ -343,9 +372,7 @@ impl Model {
             .collect()
     }
 
-    /// The current tab's rows after filtering. A namespace whose own name matches the filter
-    /// shows all its rows. Topology is drawn from every namespace.
-    pub fn current_view(&self) -> TabView {
+    fn compute_view(&self) -> TabView {
         let needle = self.needle();
         if self.tab == Tab::Topology {
             let groups = topology(&self.inventories());
@@ -362,6 +389,7 @@ impl Model {
             return TabView {
                 header: &[],
                 drop_order: &[],
+                group_column: None,
                 rows,
                 total,
             };
@@ -382,22 +410,62 @@ impl Model {
         TabView {
             header: table.header,
             drop_order: table.drop_order,
+            group_column: table.group_column,
             rows,
             total,
         }
     }
 
     /// Keep the selection on a visible namespace and the cursor inside the rows.
-    fn normalise(&mut self) {
+    ///
+    /// Also recomputes what the screen shows (the visible namespaces and the current tab's
+    /// rows) once per message, so drawing and key handling only read it.
+    /// Both are only rebuilt when what they depend on changed, so moving the cursor through
+    /// a namespace with ten thousand links rebuilds nothing.
+    pub fn normalise(&mut self) {
+        let visible_key = (self.tab, self.filter.clone(), self.generation);
+        if self.visible_key.as_ref() != Some(&visible_key) {
+            self.visible = self.compute_visible();
+            self.visible_key = Some(visible_key);
+        }
         let effective = self.selected_entry().map(|e| e.netns.id);
         if effective.is_some() {
             self.selected = effective;
         }
-        let n = self.current_view().rows.len();
+        let view_key = (
+            self.tab,
+            self.selected,
+            self.filter.clone(),
+            self.generation,
+        );
+        if self.view_key.as_ref() != Some(&view_key) {
+            self.view = self.compute_view();
+            self.view_key = Some(view_key);
+        }
+        let n = self.view.rows.len();
         self.row = self.row.min(n.saturating_sub(1));
     }
 
-    fn request_read(&mut self, id: u64, urgent: bool) -> Option<Command> {
+    /// Say that `namespaces` changed (done by `update` itself; for code that edits the model
+    /// directly), so the next [`Model::normalise`] rebuilds what it derives from them.
+    pub fn invalidate(&mut self) {
+        self.generation += 1;
+    }
+
+    /// Indexes (into `namespaces`) of the namespaces the filter keeps: those whose name or
+    /// process matches, and (except on Topology) those with a matching row in the current
+    /// tab.
+    pub fn visible_namespaces(&self) -> &[usize] {
+        &self.visible
+    }
+
+    /// The current tab's rows after filtering. A namespace whose own name matches the filter
+    /// shows all its rows. Topology is drawn from every namespace.
+    pub fn current_view(&self) -> &TabView {
+        &self.view
+    }
+
+    fn request_read(&mut self, id: u64, priority: ReadPriority) -> Option<Command> {
         let netns = self.entry(id)?.netns.clone();
         if self.reading.contains(&id) {
             // One read at a time per namespace; read once more when it lands.
@@ -408,7 +476,11 @@ impl Model {
         Some(Command::ReadNamespace {
             netns,
             all: self.namespaces.iter().map(|e| e.netns.clone()).collect(),
-            urgent: urgent || self.selected == Some(id),
+            priority: if self.selected == Some(id) {
+                ReadPriority::OnScreen
+            } else {
+                priority
+            },
         })
     }
 
@@ -423,7 +495,7 @@ impl Model {
     }
 
     fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
-        let visible = self.visible_namespaces();
+        let visible = self.visible.clone();
         if visible.is_empty() {
             return;
         }
@@ -443,7 +515,7 @@ impl Model {
         match self.focus {
             Pane::Namespaces => self.move_namespace(to),
             Pane::Table => {
-                let n = self.current_view().rows.len();
+                let n = self.view.rows.len();
                 if n > 0 {
                     self.row = to(self.row, n).min(n - 1);
                 }
@@ -499,7 +571,7 @@ impl Model {
                 let ids: Vec<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
                 cmds.extend(
                     ids.into_iter()
-                        .filter_map(|id| self.request_read(id, false)),
+                        .filter_map(|id| self.request_read(id, ReadPriority::Background)),
                 );
                 return cmds;
             }
@@ -546,6 +618,7 @@ impl Model {
         let before: BTreeSet<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
         let after: BTreeSet<u64> = list.iter().map(|n| n.id).collect();
         let mut old = std::mem::take(&mut self.namespaces);
+        self.invalidate();
         self.namespaces = list
             .iter()
             .cloned()
@@ -582,7 +655,7 @@ impl Model {
             cmds.extend(
                 to_read
                     .into_iter()
-                    .filter_map(|id| self.request_read(id, false)),
+                    .filter_map(|id| self.request_read(id, ReadPriority::Background)),
             );
         }
         self.listing = false;
@@ -598,6 +671,7 @@ impl Model {
         result: Result<NamespaceInventory, String>,
     ) -> Vec<Command> {
         self.reading.remove(&id);
+        self.invalidate();
         let Some(entry) = self.entry_mut(id) else {
             // The namespace vanished while it was being read.
             self.reread.remove(&id);
@@ -611,7 +685,10 @@ impl Model {
             Err(e) => entry.error = Some(e),
         }
         if self.reread.remove(&id) {
-            return self.request_read(id, true).into_iter().collect();
+            return self
+                .request_read(id, ReadPriority::Changed)
+                .into_iter()
+                .collect();
         }
         Vec::new()
     }
@@ -627,9 +704,10 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);
             Vec::new()
         }
-        Message::Watch(WatchEvent::Changed(id)) => {
-            model.request_read(id, true).into_iter().collect()
-        }
+        Message::Watch(WatchEvent::Changed(id)) => model
+            .request_read(id, ReadPriority::Changed)
+            .into_iter()
+            .collect(),
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
         Message::NamespaceRead { id, result } => model.on_namespace_read(id, result),

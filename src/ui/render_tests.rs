@@ -210,3 +210,49 @@ fn unprivileged_80x24() {
     );
     insta::assert_snapshot!(render(&m, 80, 24));
 }
+
+/// The fixture with `n` extra veths in root (a busy host).
+fn busy_model(n: u32) -> Model {
+    let mut host = fixture::host();
+    if let Some((_, Ok(root))) = host.first_mut() {
+        for i in 0..n {
+            root.links.push(fixture::link(
+                100 + i,
+                &format!("vethbusy{i}"),
+                crate::inventory::LinkKind::Veth,
+            ));
+        }
+    }
+    Model::from_inventories(host, Vec::new(), Theme::default())
+}
+
+#[test]
+fn long_tables_scroll_with_the_cursor() {
+    let mut m = busy_model(200);
+    press(&mut m, "lG");
+    let screen = render(&m, 80, 24);
+    assert!(screen.contains("▶ vethbusy199"), "{screen}");
+    assert!(!screen.contains(" lo "), "the top scrolled away: {screen}");
+    press(&mut m, "g");
+    let screen = render(&m, 80, 24);
+    assert!(screen.contains("▶ lo "), "{screen}");
+    assert!(!screen.contains("vethbusy199"), "{screen}");
+}
+
+#[test]
+fn ten_thousand_links_stay_responsive() {
+    // Each key re-derives the view once and draws only the visible rows. Generous bound
+    // for a debug build on a loaded machine; a per-frame O(n^2) would blow far past it.
+    let mut m = busy_model(10_000);
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let start = std::time::Instant::now();
+    for keys in ["l", "j", "G", "7", "j", "1", "/", "v", "e"] {
+        press(&mut m, keys);
+        t.draw(|f| draw(f, &m)).unwrap();
+    }
+    let per_key = start.elapsed() / 9;
+    assert!(
+        per_key < std::time::Duration::from_millis(500),
+        "{per_key:?} per key"
+    );
+}

@@ -25,7 +25,7 @@ use crate::caps::Capability;
 use crate::inventory::watch::{self, WatchHandle};
 use crate::inventory::InventorySource;
 use crate::netns::Netns;
-use crate::ui::app::{changes_screen, update, Command, Message, Model};
+use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
 use crate::ui::render;
 use crate::ui::theme::Theme;
 
@@ -125,12 +125,14 @@ struct ReadJob {
 
 #[derive(Default)]
 struct Jobs {
-    queue: VecDeque<ReadJob>,
+    /// Reads of changed namespaces (and, at the front, the one on screen).
+    urgent: VecDeque<ReadJob>,
+    background: VecDeque<ReadJob>,
     closed: bool,
 }
 
-/// The readers' job queue: urgent reads (a change the watcher saw, the namespace on screen)
-/// go to the front, so a host with many namespaces does not delay what the user looks at.
+/// The readers' job queue, in [`ReadPriority`] order: the namespace on screen first, then
+/// changes in the order they came, then the rest.
 #[derive(Default)]
 struct ReadQueue {
     jobs: Mutex<Jobs>,
@@ -138,12 +140,12 @@ struct ReadQueue {
 }
 
 impl ReadQueue {
-    fn push(&self, job: ReadJob, urgent: bool) {
+    fn push(&self, job: ReadJob, priority: ReadPriority) {
         if let Ok(mut j) = self.jobs.lock() {
-            if urgent {
-                j.queue.push_front(job);
-            } else {
-                j.queue.push_back(job);
+            match priority {
+                ReadPriority::OnScreen => j.urgent.push_front(job),
+                ReadPriority::Changed => j.urgent.push_back(job),
+                ReadPriority::Background => j.background.push_back(job),
             }
             self.ready.notify_one();
         }
@@ -151,10 +153,12 @@ impl ReadQueue {
 
     fn prioritise(&self, id: u64) {
         if let Ok(mut j) = self.jobs.lock() {
-            if let Some(pos) = j.queue.iter().position(|job| job.netns.id == id) {
-                if let Some(job) = j.queue.remove(pos) {
-                    j.queue.push_front(job);
-                }
+            let take = |q: &mut VecDeque<ReadJob>| {
+                let pos = q.iter().position(|job| job.netns.id == id)?;
+                q.remove(pos)
+            };
+            if let Some(job) = take(&mut j.urgent).or_else(|| take(&mut j.background)) {
+                j.urgent.push_front(job);
             }
         }
     }
@@ -163,7 +167,7 @@ impl ReadQueue {
     fn pop(&self) -> Option<ReadJob> {
         let mut j = self.jobs.lock().ok()?;
         loop {
-            if let Some(job) = j.queue.pop_front() {
+            if let Some(job) = j.urgent.pop_front().or_else(|| j.background.pop_front()) {
                 return Some(job);
             }
             if j.closed {
@@ -176,7 +180,8 @@ impl ReadQueue {
     fn close(&self) {
         if let Ok(mut j) = self.jobs.lock() {
             j.closed = true;
-            j.queue.clear();
+            j.urgent.clear();
+            j.background.clear();
             self.ready.notify_all();
         }
     }
@@ -234,8 +239,12 @@ impl Executor {
                     let _ = tx.send(Message::NamespacesListed(source.namespaces()));
                 })?;
             }
-            Command::ReadNamespace { netns, all, urgent } => {
-                self.jobs.push(ReadJob { netns, all }, urgent);
+            Command::ReadNamespace {
+                netns,
+                all,
+                priority,
+            } => {
+                self.jobs.push(ReadJob { netns, all }, priority);
             }
             Command::Prioritise(id) => self.jobs.prioritise(id),
             Command::Watch(list) => {
@@ -363,21 +372,26 @@ mod tests {
     }
 
     #[test]
-    fn urgent_and_prioritised_reads_come_first() {
+    fn reads_come_in_priority_order() {
         let q = ReadQueue::default();
-        q.push(job(1), false);
-        q.push(job(2), false);
-        q.push(job(3), false);
-        q.push(job(4), true);
-        q.prioritise(3);
+        q.push(job(1), ReadPriority::Background);
+        q.push(job(2), ReadPriority::Background);
+        q.push(job(3), ReadPriority::Background);
+        q.push(job(4), ReadPriority::Changed);
+        q.push(job(5), ReadPriority::Changed);
+        q.push(job(6), ReadPriority::OnScreen);
+        q.prioritise(2);
         q.prioritise(99); // not queued: nothing happens
         let order: Vec<u64> = std::iter::from_fn(|| {
-            let empty = q.jobs.lock().unwrap().queue.is_empty();
+            let j = q.jobs.lock().unwrap();
+            let empty = j.urgent.is_empty() && j.background.is_empty();
+            drop(j);
             (!empty).then(|| q.pop().unwrap().netns.id)
         })
         .collect();
-        assert_eq!(order, vec![3, 4, 1, 2]);
+        // Prioritised, on screen, changes first-come-first-served, then the rest.
+        assert_eq!(order, vec![2, 6, 4, 5, 1, 3]);
         q.close();
-        assert!(q.pop().is_none(), "closed queue ends the readers");
+        assert!(q.pop().is_none(), "a closed queue ends the readers");
     }
 }

@@ -31,6 +31,9 @@ pub struct TabTable {
     /// Columns to leave out, first to last, when the table does not fit (the detail line
     /// still shows them for the selected row).
     pub drop_order: &'static [usize],
+    /// A column that groups rows (the bridge of the Bridges tab): drawn only where it
+    /// changes from the row above, though every row keeps it for the filter.
+    pub group_column: Option<usize>,
 }
 
 /// Which columns to draw in `available` cells: drop columns in `drop_order` until the rest

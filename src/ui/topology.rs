@@ -2,7 +2,7 @@
 //! peer -> namespace; macvlan/ipvlan/vlan child -> parent; veth pairs that join two
 //! namespaces directly; and what is left on its own. A pure function of the inventory.
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::inventory::{Link, LinkKind, LinkRef, NamespaceInventory};
 
@@ -19,26 +19,40 @@ impl TopoGroup {
     }
 }
 
-type LinkKey = (String, String);
+type LinkKey<'a> = (&'a str, &'a str);
 
-fn key(ns: &str, link: &str) -> LinkKey {
-    (ns.to_string(), link.to_string())
+fn key<'a>(ns: &'a str, link: &'a str) -> LinkKey<'a> {
+    (ns, link)
 }
 
-fn find<'a>(
-    all: &[&'a NamespaceInventory],
-    r: &LinkRef,
-) -> Option<(&'a NamespaceInventory, &'a Link)> {
-    let ns = *all
-        .iter()
-        .find(|n| Some(n.name.as_str()) == r.netns.as_deref())?;
-    let link = ns.link_by_name(r.name.as_deref()?)?;
-    Some((ns, link))
+/// Every link by (namespace name, link name), so peers and parents resolve in O(1) even in
+/// a namespace with thousands of links.
+struct Index<'a> {
+    by_name: HashMap<(&'a str, &'a str), (&'a NamespaceInventory, &'a Link)>,
+}
+
+impl<'a> Index<'a> {
+    fn new(all: &[&'a NamespaceInventory]) -> Self {
+        let mut by_name = HashMap::new();
+        for &ns in all {
+            for l in &ns.links {
+                by_name.insert((ns.name.as_str(), l.name.as_str()), (ns, l));
+            }
+        }
+        Index { by_name }
+    }
+
+    fn find(&self, r: &LinkRef) -> Option<(&'a NamespaceInventory, &'a Link)> {
+        self.by_name
+            .get(&(r.netns.as_deref()?, r.name.as_deref()?))
+            .copied()
+    }
 }
 
 fn addrs(link: &Link) -> String {
     link.addresses
         .iter()
+        .filter(|a| a.scope != "link")
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join(" ")
@@ -72,9 +86,10 @@ fn branch(i: usize, n: usize) -> &'static str {
 
 /// Draw the connections of every namespace in `all`.
 pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
+    let index = Index::new(all);
     let mut groups = Vec::new();
     // Links already drawn somewhere, so the later sections only show what is left.
-    let mut shown: BTreeSet<LinkKey> = BTreeSet::new();
+    let mut shown: HashSet<LinkKey> = HashSet::new();
 
     // Bridges, their ports, and where each port's veth peer lives.
     for ns in all {
@@ -91,7 +106,7 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                 match (&port.kind, &port.peer) {
                     (LinkKind::Veth, Some(peer)) => {
                         line.push_str(" ── ");
-                        match find(all, peer) {
+                        match index.find(peer) {
                             Some((pns, plink)) => {
                                 shown.insert(key(&pns.name, &plink.name));
                                 line.push_str(&describe(&pns.name, plink));
@@ -119,17 +134,22 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
         .flat_map(|&ns| ns.links.iter().map(move |l| (ns, l)))
         .filter(|(_, l)| l.kind.has_lower_device() && l.parent.is_some())
         .collect();
-    let mut placed: BTreeSet<LinkKey> = BTreeSet::new();
+    let mut by_parent: HashMap<(&str, &str), Vec<(&NamespaceInventory, &Link)>> = HashMap::new();
+    for &(cns, child) in &children {
+        let p = child.parent.as_ref().expect("filtered on parent");
+        if let (Some(pns), Some(pname)) = (p.netns.as_deref(), p.name.as_deref()) {
+            by_parent
+                .entry((pns, pname))
+                .or_default()
+                .push((cns, child));
+        }
+    }
+    let mut placed: HashSet<LinkKey> = HashSet::new();
     for ns in all {
         for parent in &ns.links {
-            let kids: Vec<&(&NamespaceInventory, &Link)> = children
-                .iter()
-                .filter(|(_, c)| {
-                    let p = c.parent.as_ref().expect("filtered on parent");
-                    p.netns.as_deref() == Some(ns.name.as_str())
-                        && p.name.as_deref() == Some(parent.name.as_str())
-                })
-                .collect();
+            let Some(kids) = by_parent.get(&(ns.name.as_str(), parent.name.as_str())) else {
+                continue;
+            };
             if kids.is_empty() {
                 continue;
             }
@@ -171,7 +191,7 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                 continue;
             }
             shown.insert(key(&ns.name, &link.name));
-            let line = match link.peer.as_ref().map(|p| (p, find(all, p))) {
+            let line = match link.peer.as_ref().map(|p| (p, index.find(p))) {
                 Some((_, Some((pns, plink)))) => {
                     shown.insert(key(&pns.name, &plink.name));
                     format!(

@@ -28,5 +28,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
         header: HEADER,
         rows,
         drop_order: &[],
+        group_column: None,
     }
 }

@@ -100,5 +100,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
         header: HEADER,
         rows,
         drop_order: &[],
+        group_column: Some(0),
     }
 }

@@ -7,6 +7,7 @@ use ratatui::Frame;
 
 use crate::ui::app::Model;
 use crate::ui::keys::{Binding, BINDINGS, FILTER_BINDINGS};
+use crate::ui::theme::{MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_NETVIEW, MARK_SELF};
 
 /// The overlay's lines: a title per mode, then `keys  what they do`.
 pub fn lines() -> Vec<(String, String)> {
@@ -21,6 +22,16 @@ pub fn lines() -> Vec<(String, String)> {
         "other keys".to_string(),
         "typed into the filter".to_string(),
     ));
+    out.push(("Marks".to_string(), String::new()));
+    for (mark, meaning) in [
+        (MARK_NETVIEW, "made by netview"),
+        (MARK_SELF, "netview runs here"),
+        (MARK_ERROR, "could not read"),
+        (MARK_LOADING, "being read"),
+        (MARK_FOCUS, "selection, focused pane"),
+    ] {
+        out.push((mark.to_string(), meaning.to_string()));
+    }
     out
 }
 

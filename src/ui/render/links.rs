@@ -84,5 +84,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
         header: HEADER,
         rows,
         drop_order: &[6, 5, 4, 0, 8],
+        group_column: None,
     }
 }

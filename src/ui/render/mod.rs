@@ -55,3 +55,34 @@ pub fn cut(s: &str, width: usize) -> String {
         out
     }
 }
+
+/// The rows `[start, end)` to draw out of `len` in `height` lines so that `row` is visible:
+/// from the top until `row` would fall off, then with `row` on the last line (as a list
+/// scrolled down with the arrow keys).
+pub fn window(len: usize, row: usize, height: u16) -> (usize, usize) {
+    let height = usize::from(height).max(1);
+    let start = row.saturating_sub(height - 1).min(len);
+    (start, (start + height).min(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_keeps_the_row_on_screen() {
+        assert_eq!(window(100, 0, 10), (0, 10));
+        assert_eq!(window(100, 9, 10), (0, 10));
+        assert_eq!(window(100, 10, 10), (1, 11));
+        assert_eq!(window(100, 99, 10), (90, 100));
+        assert_eq!(window(5, 2, 10), (0, 5));
+        assert_eq!(window(0, 0, 10), (0, 0));
+    }
+
+    #[test]
+    fn cut_marks_what_it_cut() {
+        assert_eq!(cut("docker0", 7), "docker0");
+        assert_eq!(cut("docker0", 4), "doc…");
+        assert_eq!(cut("docker0", 0), "");
+    }
+}

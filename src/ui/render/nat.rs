@@ -38,5 +38,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
         header: HEADER,
         rows,
         drop_order: &[0, 1],
+        group_column: None,
     }
 }

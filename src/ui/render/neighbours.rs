@@ -29,5 +29,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
         header: HEADER,
         rows,
         drop_order: &[],
+        group_column: None,
     }
 }

@@ -46,5 +46,6 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
         header: HEADER,
         rows,
         drop_order: &[7, 6, 5, 4],
+        group_column: None,
     }
 }

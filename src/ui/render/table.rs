@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::cut;
+use super::{cut, window};
 use crate::ui::app::{Model, Pane};
 use crate::ui::table::{columns_that_fit, fit_widths};
 use crate::ui::theme::{MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_SELECTED};
@@ -93,9 +93,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         let widths = fit_widths(&natural, avail, 1, 3);
         let header =
             Row::new(keep.iter().map(|&c| Cell::from(view.header[c]))).style(theme.header());
-        let rows = view.rows.iter().map(|r| {
-            Row::new(keep.iter().zip(&widths).map(|(&i, &w)| {
+        // Build only the rows that fit: a namespace can hold ten thousand links.
+        let (start, end) = window(
+            view.rows.len(),
+            model.row,
+            table_area.height.saturating_sub(1),
+        );
+        let rows = view.rows[start..end].iter().enumerate().map(|(n, r)| {
+            let above = (n + start).checked_sub(1).map(|a| &view.rows[a]);
+            Row::new(keep.iter().zip(&widths).map(move |(&i, &w)| {
                 let c = r.cells.get(i).map_or("", String::as_str);
+                // The first row on screen always names its group.
+                let repeat = view.group_column == Some(i)
+                    && n > 0
+                    && above.and_then(|a| a.cells.get(i)).map(String::as_str) == Some(c);
+                let c = if repeat { "" } else { c };
                 let text = cut(c, usize::from(w));
                 // Colour the STATE column of the links table.
                 if view.header.get(i) == Some(&"STATE") {
@@ -110,7 +122,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .column_spacing(1)
             .highlight_symbol(MARK_SELECTED)
             .row_highlight_style(theme.selected(model.focus == Pane::Table));
-        let mut state = TableState::default().with_selected(Some(model.row));
+        let mut state = TableState::default().with_selected(Some(model.row - start));
         frame.render_stateful_widget(table, table_area, &mut state);
     }
 

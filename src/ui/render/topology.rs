@@ -6,6 +6,7 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
 use super::table::body_block;
+use super::window;
 use crate::ui::app::{Model, Pane};
 use crate::ui::theme::MARK_SELECTED;
 
@@ -27,8 +28,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     }
-    let items: Vec<ListItem> = view
-        .rows
+    let (start, end) = window(view.rows.len(), model.row, area.height.saturating_sub(2));
+    let items: Vec<ListItem> = view.rows[start..end]
         .iter()
         .map(|r| {
             let text = r.cells.first().cloned().unwrap_or_default();
@@ -44,6 +45,6 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .block(block)
         .highlight_symbol(MARK_SELECTED)
         .highlight_style(model.theme.selected(model.focus == Pane::Table));
-    let mut state = ListState::default().with_selected(Some(model.row));
+    let mut state = ListState::default().with_selected(Some(model.row - start));
     frame.render_stateful_widget(list, area, &mut state);
 }
