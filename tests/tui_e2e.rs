@@ -57,9 +57,11 @@ impl Drop for Netns {
     }
 }
 
-/// A tmux server on its own socket with one session running `/bin/sh`; killed on drop.
+/// A tmux server on its own socket (in a temporary directory, removed with it) with one
+/// session running `/bin/sh`; killed on drop.
 struct Tmux {
     socket: String,
+    _dir: tempfile::TempDir,
 }
 
 const WIDTH: &str = "120";
@@ -67,11 +69,15 @@ const HEIGHT: &str = "40";
 
 impl Tmux {
     fn new() -> Self {
-        let socket = unique("nvt-tui-tmux");
+        let dir = tempfile::Builder::new()
+            .prefix(&unique("nvt-tui-tmux"))
+            .tempdir()
+            .expect("temporary directory");
+        let socket = dir.path().join("tmux.sock").to_string_lossy().into_owned();
         run(
             "tmux",
             &[
-                "-L",
+                "-S",
                 &socket,
                 "-f",
                 "/dev/null",
@@ -88,7 +94,7 @@ impl Tmux {
                 "/bin/sh",
             ],
         );
-        let t = Tmux { socket };
+        let t = Tmux { socket, _dir: dir };
         t.wait_for("the shell prompt", Duration::from_secs(5), |s| {
             s.contains("nvt$")
         });
@@ -96,7 +102,7 @@ impl Tmux {
     }
 
     fn tmux(&self, args: &[&str]) -> String {
-        let mut all = vec!["-L", self.socket.as_str()];
+        let mut all = vec!["-S", self.socket.as_str()];
         all.extend_from_slice(args);
         String::from_utf8_lossy(&run("tmux", &all).stdout).into_owned()
     }
@@ -192,7 +198,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
+            .args(["-S", &self.socket, "kill-server"])
             .env_remove("TMUX")
             .output();
     }

@@ -148,13 +148,20 @@ fn a_namespace_whose_name_matches_shows_all_its_rows() {
     keys(&mut m, "/nv-c1");
     // nv-c1 by name; root because its veth's peer is eth0@nv-c1.
     assert_eq!(visible_names(&m), vec!["root", "nv-c1"]);
+    assert_eq!(
+        selected_name(&m),
+        "root",
+        "typing does not move the selection"
+    );
     let view = m.current_view();
     assert_eq!(view.rows.len(), 1, "root shows only the matching veth");
     assert_eq!(view.rows[0].cells[1], "vethd5e6f7a");
+    // Enter goes to the namespace that is named.
     update(&mut m, key(KeyCode::Enter));
-    keys(&mut m, "j");
     assert_eq!(selected_name(&m), "nv-c1");
     assert_eq!(m.current_view().rows.len(), 2, "lo and eth0");
+    keys(&mut m, "k");
+    assert_eq!(selected_name(&m), "root");
 }
 
 #[test]
@@ -453,4 +460,13 @@ fn filter_by_process_label_finds_the_container() {
     keys(&mut m, "/nginx");
     assert_eq!(visible_names(&m), vec!["pid:1234"]);
     assert_eq!(m.current_view().rows.len(), 2, "all of its links");
+}
+
+#[test]
+fn accepting_a_filter_that_names_no_namespace_keeps_the_selection() {
+    let mut m = model();
+    keys(&mut m, "j/172.17");
+    update(&mut m, key(KeyCode::Enter));
+    assert_eq!(visible_names(&m), vec!["root", "pid:1234", "nv-c1"]);
+    assert_eq!(selected_name(&m), "pid:1234");
 }

@@ -446,6 +446,23 @@ impl Model {
         self.row = self.row.min(n.saturating_sub(1));
     }
 
+    /// When a filter is accepted, go to a namespace whose name (or process) matches it,
+    /// unless the selected one does: typing a name is how one looks a namespace up.
+    fn select_named_match(&mut self) {
+        let needle = self.needle();
+        if needle.is_empty() {
+            return;
+        }
+        let named = |e: &NsEntry| e.label_matches(&needle);
+        if self.entry(self.selected.unwrap_or(0)).is_some_and(named) {
+            return;
+        }
+        if let Some(&i) = self.visible.iter().find(|&&i| named(&self.namespaces[i])) {
+            self.selected = Some(self.namespaces[i].netns.id);
+            self.row = 0;
+        }
+    }
+
     /// Say that `namespaces` changed (done by `update` itself; for code that edits the model
     /// directly), so the next [`Model::normalise`] rebuilds what it derives from them.
     pub fn invalidate(&mut self) {
@@ -590,7 +607,10 @@ impl Model {
         }
         if self.filter_editing {
             match keys::filter_input(&key) {
-                Some(Ok(FilterAction::Accept)) => self.filter_editing = false,
+                Some(Ok(FilterAction::Accept)) => {
+                    self.filter_editing = false;
+                    self.select_named_match();
+                }
                 Some(Ok(FilterAction::Clear)) => {
                     self.filter.clear();
                     self.filter_editing = false;

@@ -256,3 +256,28 @@ fn ten_thousand_links_stay_responsive() {
         "{per_key:?} per key"
     );
 }
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut m = Model::from_inventories(
+        fixture::unprivileged_host(),
+        vec![Capability::SysAdmin, Capability::NetAdmin],
+        Theme::default(),
+    );
+    for (w, h) in [
+        (1, 1),
+        (2, 2),
+        (10, 3),
+        (20, 5),
+        (40, 10),
+        (30, 40),
+        (200, 4),
+    ] {
+        for keys in ["", "?", "?", "l5", "7", "/x"] {
+            press(&mut m, keys);
+            render(&m, w, h);
+        }
+        press_code(&mut m, KeyCode::Esc);
+        render(&m, w, h);
+    }
+}

@@ -48,7 +48,13 @@ pub fn table(ns: &NamespaceInventory) -> TabTable {
     let mut rows = Vec::new();
     for br in ns.links.iter().filter(|l| l.kind == LinkKind::Bridge) {
         let ports: Vec<_> = ns.bridge_ports(&br.name).collect();
-        let addrs: Vec<String> = br.addresses.iter().map(|a| a.to_string()).collect();
+        // Link-local addresses (fe80::/64 on every bridge) would crowd the column out.
+        let addrs: Vec<String> = br
+            .addresses
+            .iter()
+            .filter(|a| a.scope != "link")
+            .map(|a| a.to_string())
+            .collect();
         let mut details = format!("{}, {} ports", br.state, ports.len());
         if !addrs.is_empty() {
             details.push_str(&format!(", {}", addrs.join(" ")));

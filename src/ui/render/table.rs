@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let err_lines = errors.len().min(2) as u16;
     let [table_area, detail_area, error_area] = Layout::vertical([
         Constraint::Min(0),
-        Constraint::Length(2),
+        Constraint::Length(3),
         Constraint::Length(err_lines),
     ])
     .areas(inner);
