@@ -182,7 +182,26 @@ fn inventory_matches_iproute2() {
         ],
     );
     // Docker's masquerade rule, written as Docker writes it (iptables-nft).
-    run("ip", &["netns", "exec", na, "iptables-nft", "-t", "nat", "-A", "POSTROUTING", "-s", "172.17.0.0/16", "!", "-o", "docker0", "-j", "MASQUERADE"]);
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            na,
+            "iptables-nft",
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-s",
+            "172.17.0.0/16",
+            "!",
+            "-o",
+            "docker0",
+            "-j",
+            "MASQUERADE",
+        ],
+    );
     // Ping from b so the bridge learns c1's MAC and a's ARP cache holds b.
     let _ = Command::new("ip")
         .args(["netns", "exec", nb, "ping", "-c1", "-W1", "172.17.0.1"])
@@ -316,12 +335,23 @@ fn inventory_matches_iproute2() {
         .count();
     let nat = ia["nat"].as_array().unwrap();
     assert_eq!(nat.len(), nft_rules);
-    let masq = nat.iter().find(|r| r["chain"] == "POSTROUTING").expect("masquerade rule");
+    let masq = nat
+        .iter()
+        .find(|r| r["chain"] == "POSTROUTING")
+        .expect("masquerade rule");
     assert_eq!(masq["owner"], "docker");
     assert_eq!(masq["family"], "ip");
     let text = masq["rule"].as_str().unwrap();
-    assert!(text.contains("ip saddr 172.17.0.0/16") && text.contains("oifname != \"docker0\"") && text.ends_with("masquerade"), "{text}");
-    assert!(ib["nat"].as_array().unwrap().is_empty(), "b has no NAT rules");
+    assert!(
+        text.contains("ip saddr 172.17.0.0/16")
+            && text.contains("oifname != \"docker0\"")
+            && text.ends_with("masquerade"),
+        "{text}"
+    );
+    assert!(
+        ib["nat"].as_array().unwrap().is_empty(),
+        "b has no NAT rules"
+    );
 
     // The static neighbour is there with its state.
     let n = ia["neighbours"]

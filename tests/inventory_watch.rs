@@ -69,12 +69,14 @@ fn reports_changes_new_namespaces_and_releases_deleted_ones() {
     );
 
     let b = TestNs::new("b");
-    assert!(
-        wait_for(&rx, |e| *e == WatchEvent::NamespacesChanged),
-        "no NamespacesChanged when a named namespace appeared"
-    );
     let b_id = netns::find(&b.0).unwrap().id;
-    assert!(handle.watched().contains(&b_id), "new namespace is watched");
+    // Other namespaces may come and go on this machine meanwhile: wait for the event that
+    // comes with b being watched.
+    assert!(
+        wait_for(&rx, |e| *e == WatchEvent::NamespacesChanged
+            && handle.watched().contains(&b_id)),
+        "no NamespacesChanged with the new named namespace watched"
+    );
 
     // A veth with one end in b: when b is deleted, the namespace must be destroyed (the end
     // in a vanishes), even though the watcher had a socket in it.

@@ -102,6 +102,9 @@ fn start_one(ns: &Netns, sink: Arc<EventSink>) -> Option<tokio::sync::oneshot::S
                 return;
             };
             tokio::spawn(conn);
+            // Whatever changed between the caller's first read and this subscription would
+            // otherwise go unreported: say once that the namespace may have changed.
+            sink(WatchEvent::Changed(id));
             loop {
                 tokio::select! {
                     _ = &mut rx => return,
@@ -170,6 +173,10 @@ fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<Event
     // `ip netns add` creates the file, then mounts the namespace on it: look again shortly
     // after a named event, as the mount itself gives no inotify event.
     let mut rescans_left = 0u8;
+    let mut last_names: Vec<(u64, String)> = netns::discover()
+        .into_iter()
+        .map(|n| (n.id, n.name))
+        .collect();
     while !stop.load(Ordering::SeqCst) {
         if let (Some(ino), false) = (&inotify, watching_dir) {
             watching_dir = ino
@@ -219,9 +226,14 @@ fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<Event
                 break;
             }
             let all = netns::discover();
-            if reconcile(&state, &all, &sink) || named_event {
+            // Report only a real change: `ip netns add` creates the file (an inotify event)
+            // before the namespace is mounted on it, and the listing must show the namespace.
+            let names: Vec<(u64, String)> = all.iter().map(|n| (n.id, n.name.clone())).collect();
+            let watchers_changed = reconcile(&state, &all, &sink);
+            if watchers_changed || names != last_names {
                 sink(WatchEvent::NamespacesChanged);
             }
+            last_names = names;
         }
     }
 }

@@ -44,6 +44,24 @@ pub fn open_ns_file(path: &Path) -> Result<File, NetnsError> {
     })
 }
 
+/// Enter the namespace `file` on the calling thread, unless the thread is already in it:
+/// `setns` needs CAP_SYS_ADMIN even for one's own namespace, and an unprivileged netview must
+/// still read the namespace it runs in.
+fn enter(file: &File, label: &str) -> Result<(), NetnsError> {
+    use std::os::unix::fs::MetadataExt;
+    let target = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+    let current = std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| (m.dev(), m.ino()))
+        .ok();
+    if target.is_some() && target == current {
+        return Ok(());
+    }
+    setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|source| NetnsError::Enter {
+        name: label.to_string(),
+        source,
+    })
+}
+
 /// Run `f` on a fresh OS thread that has entered the namespace at `path`, and wait for it.
 ///
 /// The thread is created only for this call, so the namespace switch can never leak into a
@@ -58,10 +76,7 @@ where
     let handle = std::thread::Builder::new()
         .name(format!("netns:{}", truncate_thread_name(label)))
         .spawn(move || -> Result<T, NetnsError> {
-            setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|source| NetnsError::Enter {
-                name: label_owned,
-                source,
-            })?;
+            enter(&file, &label_owned)?;
             Ok(f())
         })
         .map_err(NetnsError::Spawn)?;
@@ -86,10 +101,7 @@ where
     std::thread::Builder::new()
         .name(format!("netns:{}", truncate_thread_name(label)))
         .spawn(move || -> Result<T, NetnsError> {
-            setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|source| NetnsError::Enter {
-                name: label_owned,
-                source,
-            })?;
+            enter(&file, &label_owned)?;
             Ok(f())
         })
         .map_err(NetnsError::Spawn)
