@@ -1,0 +1,1 @@
+//! Engine tests over the fake kernel (no root).
