@@ -15,6 +15,9 @@ use super::LabError;
 /// Environment variable: make the Nth kernel step of this process fail (tests prove that
 /// every N leaves nothing behind).
 pub const FAIL_AT_STEP_ENV: &str = "NETVIEW_FAIL_AT_STEP";
+/// Environment variable: sleep this many milliseconds before each kernel step (tests use it
+/// to deliver `kill -9` or SIGINT in the middle of a creation).
+pub const STEP_DELAY_ENV: &str = "NETVIEW_STEP_DELAY_MS";
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -122,14 +125,20 @@ pub struct Counted<'a> {
     inner: &'a mut dyn Ops,
     step: usize,
     fail_at: Option<usize>,
+    delay: Option<std::time::Duration>,
 }
 
 impl<'a> Counted<'a> {
     pub fn new(inner: &'a mut dyn Ops, fail_at: Option<usize>) -> Self {
+        let delay = std::env::var(STEP_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_millis);
         Counted {
             inner,
             step: 0,
             fail_at,
+            delay,
         }
     }
 
@@ -148,6 +157,9 @@ impl<'a> Counted<'a> {
     }
 
     fn tick(&mut self, what: &str) -> Result<(), LabError> {
+        if let Some(d) = self.delay {
+            std::thread::sleep(d);
+        }
         if interrupted() {
             return Err(LabError::Interrupted);
         }
