@@ -55,9 +55,27 @@ fn failure_at_every_step_of_add_leaves_the_lab_as_it_was() {
     // One batch that makes every kind of object: docker0, ip_forward, NAT + DNAT, a none
     // namespace, macvlan children in two modes, promisc and a host shim.
     let batches: [&[&str]; 3] = [
-        &["lab", "add", "b1", "--mode", "bridge", "--publish", "8080:80"],
+        &[
+            "lab",
+            "add",
+            "b1",
+            "--mode",
+            "bridge",
+            "--publish",
+            "8080:80",
+        ],
         &["lab", "add", "n1", "--mode", "none"],
-        &["lab", "add", "m1", "--mode", "macvlan", "--macvlan-mode", "private", "--promisc", "--host-shim"],
+        &[
+            "lab",
+            "add",
+            "m1",
+            "--mode",
+            "macvlan",
+            "--macvlan-mode",
+            "private",
+            "--promisc",
+            "--host-shim",
+        ],
     ];
     for args in batches {
         let before = snapshot(&lab);
@@ -100,7 +118,10 @@ fn kill_9_during_up_then_clean_leaves_nothing() {
             .status()
             .unwrap();
         let _ = child.wait();
-        assert!(!lab.netns().is_empty() || delay_ms < 20, "killed mid-way at {delay_ms} ms");
+        assert!(
+            !lab.netns().is_empty() || delay_ms < 20,
+            "killed mid-way at {delay_ms} ms"
+        );
         lab.ok(&["clean"]);
         lab.assert_nothing_left();
     }
@@ -139,11 +160,23 @@ fn look_alikes_survive_clean() {
     let foo = lab.ns("foo");
     let other = lab.ns("other");
     for n in [&foo, &other] {
-        assert!(Command::new("ip").args(["netns", "add", n]).status().unwrap().success());
+        assert!(Command::new("ip")
+            .args(["netns", "add", n])
+            .status()
+            .unwrap()
+            .success());
         lab.own_netns.push(n.clone());
     }
     Command::new("ip")
-        .args(["-n", &other, "link", "set", "lo", "alias", "netview:nv-someone-else-"])
+        .args([
+            "-n",
+            &other,
+            "link",
+            "set",
+            "lo",
+            "alias",
+            "netview:nv-someone-else-",
+        ])
         .status()
         .unwrap();
     lab.ok(&["lab", "up"]);

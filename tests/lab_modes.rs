@@ -72,7 +72,15 @@ fn hairpin_option_sets_the_host_port() {
 fn bridge_mode_with_nat_publish_and_without_nat() {
     let lab = up();
     let host = lab.ns("host");
-    lab.ok(&["lab", "add", "b1", "--mode", "bridge", "--publish", "8080:80"]);
+    lab.ok(&[
+        "lab",
+        "add",
+        "b1",
+        "--mode",
+        "bridge",
+        "--publish",
+        "8080:80",
+    ]);
     lab.ok(&["lab", "add", "b2", "--mode", "bridge", "--no-nat"]);
     let b1 = lab.ns("b1");
     let d0 = link(&host, "docker0").expect("docker0");
@@ -123,7 +131,10 @@ fn none_and_host_modes() {
     assert_eq!(ls.len(), 1, "{ls:?}");
     assert_eq!(ls[0]["ifname"], "lo");
     assert!(is_up(&ls[0]));
-    assert!(!lab.netns().contains(&lab.ns("h1")), "host mode makes no namespace");
+    assert!(
+        !lab.netns().contains(&lab.ns("h1")),
+        "host mode makes no namespace"
+    );
     let h = lab.endpoint("h1");
     assert_eq!(h["netns"], serde_json::Value::Null);
     assert_eq!(h["mode"], "host");
@@ -138,7 +149,15 @@ fn none_and_host_modes() {
 fn macvlan_mode(mode: &str) {
     let lab = up();
     let host = lab.ns("host");
-    lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--macvlan-mode", mode]);
+    lab.ok(&[
+        "lab",
+        "add",
+        "m1",
+        "--mode",
+        "macvlan",
+        "--macvlan-mode",
+        mode,
+    ]);
     let m1 = lab.ns("m1");
     let l = link(&m1, "eth0").expect("eth0 in m1");
     assert_eq!(l["linkinfo"]["info_kind"], "macvlan");
@@ -152,9 +171,20 @@ fn macvlan_mode(mode: &str) {
     assert_eq!(e["submode"], mode);
     assert_eq!(e["parent"], "enp0s8");
     assert_eq!(e["mac"], l["address"]);
-    assert!(!promisc(&link(&host, "enp0s8").unwrap()), "promisc only when asked");
+    assert!(
+        !promisc(&link(&host, "enp0s8").unwrap()),
+        "promisc only when asked"
+    );
     if mode != "passthru" {
-        lab.ok(&["lab", "add", "m2", "--mode", "macvlan", "--macvlan-mode", mode]);
+        lab.ok(&[
+            "lab",
+            "add",
+            "m2",
+            "--mode",
+            "macvlan",
+            "--macvlan-mode",
+            mode,
+        ]);
         assert_eq!(addrs(&lab.ns("m2"), "eth0"), ["192.168.50.194/24"]);
         // A macvlan child reaches the peer on the LAN (the post's docker1 -> docker2)
         // and never its own parent's stack.
@@ -203,7 +233,10 @@ fn macvlan_promisc_and_host_shim() {
     lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--promisc"]);
     let m1 = lab.ns("m1");
     assert!(promisc(&link(&host, "enp0s8").unwrap()));
-    assert!(!ping(&host, "192.168.50.193"), "host cannot reach its child");
+    assert!(
+        !ping(&host, "192.168.50.193"),
+        "host cannot reach its child"
+    );
     lab.ok(&["lab", "add", "m2", "--mode", "macvlan", "--host-shim"]);
     let shim = link(&host, "nvshim0").expect("shim");
     assert_eq!(shim["linkinfo"]["info_kind"], "macvlan");

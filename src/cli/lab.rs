@@ -201,11 +201,15 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
     }
     s.options.hairpin |= a.hairpin;
     if a.parent.is_some() && !a.real {
-        return Err(invalid("--parent is for --real (the sandbox host's interface is --host-if)"));
+        return Err(invalid(
+            "--parent is for --real (the sandbox host's interface is --host-if)",
+        ));
     }
     if a.real {
         let Some(p) = &a.parent else {
-            return Err(invalid("--real needs --parent IF (the interface that plays enp0s8)"));
+            return Err(invalid(
+                "--real needs --parent IF (the interface that plays enp0s8)",
+            ));
         };
         if !a.yes {
             return Err(invalid(
@@ -286,7 +290,10 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                     "added {} ({}{}) netns {} {} {}",
                     c.spec.name,
                     c.spec.mode,
-                    c.spec.submode().map(|s| format!(" {s}")).unwrap_or_default(),
+                    c.spec
+                        .submode()
+                        .map(|s| format!(" {s}"))
+                        .unwrap_or_default(),
                     c.netns.as_deref().unwrap_or("(host's)"),
                     c.ifname,
                     c.ip.map(|i| i.to_string()).unwrap_or_default()
@@ -370,7 +377,11 @@ fn ls(a: LsArgs) -> anyhow::Result<()> {
 
 pub fn clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
     let done = lab::clean(args.dry_run)?;
-    let verb = if args.dry_run { "would remove" } else { "removed" };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     if done.is_empty() {
         println!("nothing to clean");
     }

@@ -79,7 +79,12 @@ pub fn endpoints(st: &LabState) -> Vec<Endpoint> {
         publish: Vec::new(),
     };
     let mut out = Vec::new();
-    let mut host = node("host", Role::Host, host_ns.clone(), st.spec.host_lan_ifname());
+    let mut host = node(
+        "host",
+        Role::Host,
+        host_ns.clone(),
+        st.spec.host_lan_ifname(),
+    );
     host.mac = st.host.mac.clone();
     host.addresses = st.host.addresses.clone();
     if st.docker_ready {
@@ -109,7 +114,11 @@ pub fn endpoints(st: &LabState) -> Vec<Endpoint> {
         let mut e = node(&c.spec.name, Role::Container, c.netns.clone(), &c.ifname);
         e.mode = Some(c.spec.mode);
         e.submode = c.spec.submode();
-        e.stack_netns = if shared { host_ns.clone() } else { c.netns.clone() };
+        e.stack_netns = if shared {
+            host_ns.clone()
+        } else {
+            c.netns.clone()
+        };
         e.ip = c.ip.map(|a| a.addr());
         e.mac = c.mac.clone();
         e.parent = c.parent.clone();
@@ -121,10 +130,10 @@ pub fn endpoints(st: &LabState) -> Vec<Endpoint> {
         e.gateway = c.gateway;
         e.nat = c.spec.mode == NetworkMode::Bridge && c.spec.nat;
         e.host_shim = c.spec.host_shim
-            || st
-                .shims
-                .iter()
-                .any(|s| Some(&s.parent) == c.parent.as_ref() && c.ip.is_some_and(|ip| s.range.contains(&ip.addr())));
+            || st.shims.iter().any(|s| {
+                Some(&s.parent) == c.parent.as_ref()
+                    && c.ip.is_some_and(|ip| s.range.contains(&ip.addr()))
+            });
         e.promisc = c.spec.promisc;
         e.publish = c.spec.publish.clone();
         out.push(e);

@@ -45,7 +45,11 @@ pub enum Undo {
     /// Put hairpin back as it was.
     Hairpin { ns: Ns, port: String, restore: bool },
     /// Put a sysctl back as it was.
-    Sysctl { ns: Ns, key: String, restore: String },
+    Sysctl {
+        ns: Ns,
+        key: String,
+        restore: String,
+    },
     /// Rewrite the NAT table from the lab's remaining containers.
     NftSync { ns: Ns },
     /// Delete the `ip netview` table.
@@ -59,10 +63,16 @@ impl Undo {
             Undo::DeleteNetns { name } => format!("namespace {name}"),
             Undo::DeleteLink { ns, name } => format!("link {name} in {ns}"),
             Undo::Promisc { ns, link, restore } => {
-                format!("promisc {} on {link} in {ns}", if *restore { "on" } else { "off" })
+                format!(
+                    "promisc {} on {link} in {ns}",
+                    if *restore { "on" } else { "off" }
+                )
             }
             Undo::Hairpin { ns, port, restore } => {
-                format!("hairpin {} on {port} in {ns}", if *restore { "on" } else { "off" })
+                format!(
+                    "hairpin {} on {port} in {ns}",
+                    if *restore { "on" } else { "off" }
+                )
             }
             Undo::Sysctl { ns, key, restore } => format!("sysctl {key}={restore} in {ns}"),
             Undo::NftSync { ns } => format!("nftables table ip netview in {ns} (rewrite)"),
@@ -255,11 +265,7 @@ impl Ops for Counted<'_> {
         self.tick("set sysctl")?;
         self.inner.set_sysctl(ns, key, value)
     }
-    fn nft_table(
-        &mut self,
-        ns: &Ns,
-        rules: Option<&[serde_json::Value]>,
-    ) -> Result<(), LabError> {
+    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError> {
         self.tick("nftables")?;
         self.inner.nft_table(ns, rules)
     }

@@ -190,9 +190,8 @@ impl<'a> Engine<'a> {
     }
 
     fn load_lab(sd: &StateDir) -> Result<LabState, LabError> {
-        sd.load()?.ok_or_else(|| {
-            LabError::Invalid("no lab is up; run `netview lab up` first".into())
-        })
+        sd.load()?
+            .ok_or_else(|| LabError::Invalid("no lab is up; run `netview lab up` first".into()))
     }
 
     /// Build the world.
@@ -352,11 +351,7 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 let objs = st.objects.clone();
-                errors.extend(
-                    undo_all(self.ops, st, &objs)
-                        .iter()
-                        .map(|e| e.to_string()),
-                );
+                errors.extend(undo_all(self.ops, st, &objs).iter().map(|e| e.to_string()));
             }
         }
         // Leftovers the state does not know (a crash before it was written): our tag only.
@@ -399,7 +394,9 @@ impl<'a> Engine<'a> {
             sd.remove()?;
         }
         if let Err(e) = loaded {
-            errors.push(format!("the state file was unreadable and was removed: {e}"));
+            errors.push(format!(
+                "the state file was unreadable and was removed: {e}"
+            ));
         }
         if errors.is_empty() {
             Ok(done)

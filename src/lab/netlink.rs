@@ -24,8 +24,7 @@ use rtnetlink::packet_route::link::{
 };
 use rtnetlink::packet_route::route::RouteScope;
 use rtnetlink::{
-    LinkBridge, LinkBridgePort, LinkIpVlan, LinkMacVlan, LinkUnspec, LinkVeth,
-    RouteMessageBuilder,
+    LinkBridge, LinkBridgePort, LinkIpVlan, LinkMacVlan, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
 use super::ops::{LinkFacts, Ns, Ops};
@@ -114,7 +113,10 @@ fn worker_loop(rx: mpsc::Receiver<Job>, init: mpsc::Sender<Result<(), LabError>>
 enum PreWork {
     None,
     /// This thread has unshared a fresh namespace: tag its `lo`, then make it visible.
-    NewNetns { path: PathBuf, tag: String },
+    NewNetns {
+        path: PathBuf,
+        tag: String,
+    },
 }
 
 /// Tag and raise `lo`, then bind the namespace to /run/netns/NAME. The tag is set before the
@@ -252,11 +254,7 @@ async fn link_facts(h: &rtnetlink::Handle, name: &str) -> Result<Option<LinkFact
             _ => {}
         }
     }
-    let mut a = h
-        .address()
-        .get()
-        .set_link_index_filter(f.index)
-        .execute();
+    let mut a = h.address().get().set_link_index_filter(f.index).execute();
     while let Some(m) = a.try_next().await.map_err(|e| nl("addresses", e))? {
         if m.header.index != f.index {
             continue;
@@ -410,7 +408,9 @@ impl Ops for NetlinkOps {
             }
             Err(_) => {
                 let _ = join.join();
-                Err(LabError::Kernel(format!("creating namespace {name} failed")))
+                Err(LabError::Kernel(format!(
+                    "creating namespace {name} failed"
+                )))
             }
         }
     }
@@ -482,16 +482,20 @@ impl Ops for NetlinkOps {
             MacvlanMode::Vepa => NlMacvlanMode::Vepa,
             MacvlanMode::Passthru => NlMacvlanMode::Passthrough,
         };
-        self.nl(ns, format!("add macvlan {name} on {parent}"), move |h| async move {
-            let idx = index_of(&h, &parent).await?;
-            let mut b = LinkMacVlan::new(&name, idx, mode);
-            if let Some(f) = &fd_file {
-                b = b.setns_by_fd(f.as_raw_fd());
-            }
-            let r = h.link().add(b.build()).execute().await.map_err(plain);
-            drop(fd_file);
-            r
-        })
+        self.nl(
+            ns,
+            format!("add macvlan {name} on {parent}"),
+            move |h| async move {
+                let idx = index_of(&h, &parent).await?;
+                let mut b = LinkMacVlan::new(&name, idx, mode);
+                if let Some(f) = &fd_file {
+                    b = b.setns_by_fd(f.as_raw_fd());
+                }
+                let r = h.link().add(b.build()).execute().await.map_err(plain);
+                drop(fd_file);
+                r
+            },
+        )
     }
 
     fn add_ipvlan(
@@ -513,16 +517,20 @@ impl Ops for NetlinkOps {
             IpvlanMode::L3 => NlIpvlanMode::L3,
             IpvlanMode::L3s => NlIpvlanMode::L3S,
         };
-        self.nl(ns, format!("add ipvlan {name} on {parent}"), move |h| async move {
-            let idx = index_of(&h, &parent).await?;
-            let mut b = LinkIpVlan::new(&name, idx, mode);
-            if let Some(f) = &fd_file {
-                b = b.setns_by_fd(f.as_raw_fd());
-            }
-            let r = h.link().add(b.build()).execute().await.map_err(plain);
-            drop(fd_file);
-            r
-        })
+        self.nl(
+            ns,
+            format!("add ipvlan {name} on {parent}"),
+            move |h| async move {
+                let idx = index_of(&h, &parent).await?;
+                let mut b = LinkIpVlan::new(&name, idx, mode);
+                if let Some(f) = &fd_file {
+                    b = b.setns_by_fd(f.as_raw_fd());
+                }
+                let r = h.link().add(b.build()).execute().await.map_err(plain);
+                drop(fd_file);
+                r
+            },
+        )
     }
 
     fn delete_link(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
@@ -555,14 +563,18 @@ impl Ops for NetlinkOps {
 
     fn set_master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<(), LabError> {
         let (link, master) = (link.to_string(), master.to_string());
-        self.nl(ns, format!("set {link} master {master}"), move |h| async move {
-            let m = index_of(&h, &master).await?;
-            h.link()
-                .set(LinkUnspec::new_with_name(&link).controller(m).build())
-                .execute()
-                .await
-                .map_err(plain)
-        })
+        self.nl(
+            ns,
+            format!("set {link} master {master}"),
+            move |h| async move {
+                let m = index_of(&h, &master).await?;
+                h.link()
+                    .set(LinkUnspec::new_with_name(&link).controller(m).build())
+                    .execute()
+                    .await
+                    .map_err(plain)
+            },
+        )
     }
 
     fn set_promisc(&mut self, ns: &Ns, link: &str, on: bool) -> Result<(), LabError> {
@@ -653,11 +665,7 @@ impl Ops for NetlinkOps {
             let h = w.handle.clone();
             let mut f = w.rt.block_on(link_facts(&h, &name))?;
             if let Some(f) = f.as_mut() {
-                // sysfs shows the namespace that mounted it: only trustworthy for our own.
-                if current {
-                    let d = Path::new("/sys/class/net").join(&name);
-                    f.wireless = d.join("wireless").exists() || d.join("phy80211").exists();
-                }
+                f.wireless = is_wireless(&name, f.index, current);
             }
             Ok(f)
         })
@@ -764,6 +772,29 @@ impl Ops for NetlinkOps {
             Ok(out.success())
         })
     }
+}
+
+/// Whether a link is wireless. /proc/thread-self/net/wireless follows this thread's namespace;
+/// sysfs shows the namespace that mounted /sys, so it is only believed when the index matches.
+fn is_wireless(name: &str, index: u32, current: bool) -> bool {
+    if let Ok(text) = std::fs::read_to_string("/proc/thread-self/net/wireless") {
+        if text
+            .lines()
+            .skip(2)
+            .any(|l| l.trim_start().split(':').next() == Some(name))
+        {
+            return true;
+        }
+    }
+    if !current {
+        return false;
+    }
+    let d = Path::new("/sys/class/net").join(name);
+    let same = std::fs::read_to_string(d.join("ifindex"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        == Some(index);
+    same && (d.join("wireless").exists() || d.join("phy80211").exists())
 }
 
 fn sysctl_path(key: &str) -> Result<PathBuf, LabError> {

@@ -80,8 +80,7 @@ pub trait Ops {
     fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError>;
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError>;
     /// A veth pair: `name` in `ns`, `peer` in `peer_ns`.
-    fn add_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str)
-        -> Result<(), LabError>;
+    fn add_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str) -> Result<(), LabError>;
     fn add_bridge(&mut self, ns: &Ns, name: &str) -> Result<(), LabError>;
     /// A macvlan child of `parent` (in `ns`) named `name`, created directly in `target`.
     fn add_macvlan(
@@ -119,8 +118,7 @@ pub trait Ops {
     fn set_sysctl(&mut self, ns: &Ns, key: &str, value: &str) -> Result<(), LabError>;
     /// Replace the `ip netview` nftables table in `ns` with `rules` (nft JSON objects:
     /// chains and rules of that table), or delete it when `rules` is None.
-    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>)
-        -> Result<(), LabError>;
+    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError>;
 
     // Queries: not steps.
     fn link(&mut self, ns: &Ns, name: &str) -> Result<Option<LinkFacts>, LabError>;
@@ -297,17 +295,14 @@ impl Ops for FakeOps {
         Ok(())
     }
 
-    fn add_veth(
-        &mut self,
-        ns: &Ns,
-        name: &str,
-        peer_ns: &Ns,
-        peer: &str,
-    ) -> Result<(), LabError> {
+    fn add_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str) -> Result<(), LabError> {
         self.log
             .push(format!("veth {ns}/{name} <-> {peer_ns}/{peer}"));
         self.need_ns(peer_ns)?;
-        if self.links.contains_key(&(peer_ns.clone(), peer.to_string())) {
+        if self
+            .links
+            .contains_key(&(peer_ns.clone(), peer.to_string()))
+        {
             return Err(LabError::Kernel(format!("{peer} exists in {peer_ns}")));
         }
         self.new_link(ns, name, "veth")?;
@@ -422,7 +417,8 @@ impl Ops for FakeOps {
         gateway: Option<Ipv4Addr>,
         dev: Option<&str>,
     ) -> Result<(), LabError> {
-        self.log.push(format!("route {ns} {dest} {gateway:?} {dev:?}"));
+        self.log
+            .push(format!("route {ns} {dest} {gateway:?} {dev:?}"));
         self.need_ns(ns)?;
         self.routes
             .push((ns.clone(), dest, gateway, dev.map(String::from)));
@@ -437,14 +433,12 @@ impl Ops for FakeOps {
         Ok(())
     }
 
-    fn nft_table(
-        &mut self,
-        ns: &Ns,
-        rules: Option<&[serde_json::Value]>,
-    ) -> Result<(), LabError> {
+    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError> {
         self.log.push(format!(
             "nft {ns} {}",
-            rules.map(|r| r.len().to_string()).unwrap_or("delete".into())
+            rules
+                .map(|r| r.len().to_string())
+                .unwrap_or("delete".into())
         ));
         self.need_ns(ns)?;
         match rules {

@@ -239,7 +239,11 @@ impl LabSpec {
         ] {
             check_host_address(what, net)?;
         }
-        if self.docker.address.trunc().contains(&self.host.address.addr())
+        if self
+            .docker
+            .address
+            .trunc()
+            .contains(&self.host.address.addr())
             || lan.contains(&self.docker.address.addr())
         {
             return Err(invalid(format!(
@@ -542,7 +546,11 @@ mod tests {
     #[test]
     fn container_names_and_options_are_checked() {
         let c = ContainerSpec::new("this-name-is-too-long", NetworkMode::None);
-        assert!(c.validate_static("nv-").unwrap_err().to_string().contains("at most 15"));
+        assert!(c
+            .validate_static("nv-")
+            .unwrap_err()
+            .to_string()
+            .contains("at most 15"));
         let c = ContainerSpec::new("a/b", NetworkMode::None);
         assert!(c.validate_static("nv-").is_err());
         let mut c = ContainerSpec::new("c1", NetworkMode::Bridge);

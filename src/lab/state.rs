@@ -164,8 +164,7 @@ impl StateDir {
                 .write(true)
                 .open(&path)
                 .map_err(|e| io_err("cannot open", &path, e))?;
-            let lock =
-                Flock::lock(file, arg).map_err(|(_, e)| io_err("cannot lock", &path, e))?;
+            let lock = Flock::lock(file, arg).map_err(|(_, e)| io_err("cannot lock", &path, e))?;
             // `remove` deletes the lock file when the lab goes away; a waiter that locked the
             // deleted file must retry on the current one.
             let held = lock.metadata().map(|m| m.ino()).ok();
@@ -215,6 +214,15 @@ impl StateDir {
         // Fails harmlessly when something else lives there.
         let _ = fs::remove_dir(&self.dir);
         Ok(())
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        // With no lab, leave no trace (not even the lock) behind.
+        if !self.path().exists() {
+            let _ = self.remove();
+        }
     }
 }
 

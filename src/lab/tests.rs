@@ -55,9 +55,16 @@ fn up_add_down_leaves_nothing() {
     }
     assert!(ops.netns.contains_key("nv-u-b1"));
     assert!(ops.netns.contains_key("nv-u-m1"));
-    assert!(!ops.netns.contains_key("nv-u-h1"), "host mode has no namespace");
-    assert!(ops.links.contains_key(&(Ns::named("nv-u-host"), "docker0".into())));
-    assert!(ops.links.contains_key(&(Ns::named("nv-u-host"), "nvshim0".into())));
+    assert!(
+        !ops.netns.contains_key("nv-u-h1"),
+        "host mode has no namespace"
+    );
+    assert!(ops
+        .links
+        .contains_key(&(Ns::named("nv-u-host"), "docker0".into())));
+    assert!(ops
+        .links
+        .contains_key(&(Ns::named("nv-u-host"), "nvshim0".into())));
     assert!(ops.links[&(Ns::named("nv-u-host"), "enp0s8".into())].promisc);
     let rules = &ops.nft[&Ns::named("nv-u-host")];
     let text = serde_json::to_string(rules).unwrap();
@@ -85,7 +92,10 @@ fn rm_rewrites_nat_and_frees_the_name() {
     assert_eq!(again[0].ip.unwrap().to_string(), "172.17.0.2/16");
     e.remove(&["b1".into(), "b2".into()]).unwrap();
     drop(e);
-    assert!(!ops.nft.contains_key(&Ns::named("nv-u-host")), "no rules: no table");
+    assert!(
+        !ops.nft.contains_key(&Ns::named("nv-u-host")),
+        "no rules: no table"
+    );
     assert!(!ops.netns.contains_key("nv-u-b2"));
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     let err = e.remove(&["zz".into()]).unwrap_err();
@@ -165,10 +175,19 @@ fn macvlan_addresses_skip_host_peer_gateway() {
         names.push(s);
     }
     let got = e.add(&names).unwrap();
-    let ips: Vec<String> = got.iter().map(|c| c.ip.unwrap().addr().to_string()).collect();
+    let ips: Vec<String> = got
+        .iter()
+        .map(|c| c.ip.unwrap().addr().to_string())
+        .collect();
     assert_eq!(
         ips,
-        ["192.168.50.2", "192.168.50.3", "192.168.50.4", "192.168.50.5", "192.168.50.6"]
+        [
+            "192.168.50.2",
+            "192.168.50.3",
+            "192.168.50.4",
+            "192.168.50.5",
+            "192.168.50.6"
+        ]
     );
     for c in &got {
         assert_eq!(c.gateway.unwrap().to_string(), "192.168.50.1");
@@ -195,10 +214,16 @@ fn kernel_rules_are_checked_before_anything() {
         .unwrap();
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     e.add(&[mv("pt", MacvlanMode::Passthru)]).unwrap();
-    expect_invalid(e.add(&[mv("x", MacvlanMode::Bridge)]), "passthru takes one child");
+    expect_invalid(
+        e.add(&[mv("x", MacvlanMode::Bridge)]),
+        "passthru takes one child",
+    );
     e.remove(&["pt".into()]).unwrap();
     e.add(&[mv("m1", MacvlanMode::Vepa)]).unwrap();
-    expect_invalid(e.add(&[mv("pt", MacvlanMode::Passthru)]), "passthru takes one child");
+    expect_invalid(
+        e.add(&[mv("pt", MacvlanMode::Passthru)]),
+        "passthru takes one child",
+    );
     expect_invalid(
         e.add(&[c("m1", NetworkMode::None)]),
         "already exists in the lab",
@@ -237,7 +262,10 @@ fn kernel_rules_are_checked_before_anything() {
     let before = ops.leftovers();
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     expect_invalid(
-        e.add(&[c("ok1", NetworkMode::Bridge), mv("bad", MacvlanMode::Bridge)]),
+        e.add(&[
+            c("ok1", NetworkMode::Bridge),
+            mv("bad", MacvlanMode::Bridge),
+        ]),
         "cannot share",
     );
     drop(e);
@@ -250,7 +278,11 @@ fn unsuitable_real_parents_are_refused() {
         ("wl0", Box::new(|f| f.wireless = true), "wireless"),
         ("lo", Box::new(|f| f.loopback = true), "loopback"),
         ("br0", Box::new(|f| f.is_bridge = true), "is a bridge"),
-        ("port0", Box::new(|f| f.is_bridge_port = true), "bridge port"),
+        (
+            "port0",
+            Box::new(|f| f.is_bridge_port = true),
+            "bridge port",
+        ),
         ("down0", Box::new(|f| f.up = false), "is down"),
     ];
     for (name, f, needle) in cases {
@@ -301,15 +333,22 @@ fn clean_removes_only_tagged_or_recorded() {
     // A crash left a tagged namespace the state does not know.
     ops.create_netns("nv-u-orphan", "netview:nv-u-").unwrap();
     ops.add_bridge(&Ns::Current, "docker0").unwrap();
-    ops.set_alias(&Ns::Current, "docker0", "netview:nv-u-").unwrap();
+    ops.set_alias(&Ns::Current, "docker0", "netview:nv-u-")
+        .unwrap();
     ops.add_bridge(&Ns::Current, "br-theirs").unwrap();
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     let dry = e.clean(true).unwrap();
-    assert!(dry.contains(&"namespace nv-u-orphan".to_string()), "{dry:?}");
+    assert!(
+        dry.contains(&"namespace nv-u-orphan".to_string()),
+        "{dry:?}"
+    );
     assert!(dry.iter().any(|s| s.starts_with("link docker0")), "{dry:?}");
     assert!(!dry.iter().any(|s| s.contains("foo") || s.contains("bar")));
     drop(e);
-    assert!(ops.netns.contains_key("nv-u-orphan"), "dry run removes nothing");
+    assert!(
+        ops.netns.contains_key("nv-u-orphan"),
+        "dry run removes nothing"
+    );
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     e.clean(false).unwrap();
     drop(e);
@@ -344,13 +383,17 @@ fn listing_json_has_the_contract_fields() {
         mv("m1", MacvlanMode::Vepa),
     ])
     .unwrap();
-    let st = super::state::read_state(&d.join("state.json")).unwrap().unwrap();
+    let st = super::state::read_state(&d.join("state.json"))
+        .unwrap()
+        .unwrap();
     let eps = endpoints(&st);
     let v = serde_json::to_value(&eps).unwrap();
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 6);
     for e in arr {
-        for k in ["name", "role", "mode", "submode", "netns", "ifname", "ip", "mac", "parent"] {
+        for k in [
+            "name", "role", "mode", "submode", "netns", "ifname", "ip", "mac", "parent",
+        ] {
             assert!(e.get(k).is_some(), "{k} missing in {e}");
         }
     }
@@ -358,7 +401,10 @@ fn listing_json_has_the_contract_fields() {
     assert_eq!(by("host")["role"], "host");
     assert_eq!(by("host")["netns"], "nv-u-host");
     let addrs = by("host")["addresses"].clone();
-    assert_eq!(addrs, serde_json::json!(["192.168.50.11/24", "172.17.0.1/16"]));
+    assert_eq!(
+        addrs,
+        serde_json::json!(["192.168.50.11/24", "172.17.0.1/16"])
+    );
     assert_eq!(by("router")["addresses"][1], "198.51.100.1/32");
     assert_eq!(by("h1")["netns"], serde_json::Value::Null);
     assert_eq!(by("h1")["stack_netns"], "nv-u-host");

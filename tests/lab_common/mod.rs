@@ -75,7 +75,10 @@ impl TestLab {
             Some(code),
             "netview {args:?}: expected exit {code}, stderr: {err}"
         );
-        assert!(err.contains(needle), "netview {args:?}: {err:?} lacks {needle:?}");
+        assert!(
+            err.contains(needle),
+            "netview {args:?}: {err:?} lacks {needle:?}"
+        );
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     }
 

@@ -194,7 +194,10 @@ impl Driver for BridgeDriver {
             built.docker_ready = true;
         }
         let ip = next_bridge_ip(state).ok_or_else(|| {
-            LabError::Invalid(format!("no free address left in {}", docker.address.trunc()))
+            LabError::Invalid(format!(
+                "no free address left in {}",
+                docker.address.trunc()
+            ))
         })?;
         let ip = Ipv4Net::new(ip, docker.address.prefix_len()).expect("prefix from a valid net");
         let nsname = make_container_netns(ops, state, c, j)?;

@@ -43,7 +43,13 @@ impl Driver for IpvlanDriver {
         let nsname = make_container_netns(ops, state, c, j)?;
         let ctr = Ns::Named(nsname.clone());
         let parent = c.parent_or(&state.spec).to_string();
-        ops.add_ipvlan(&state.host_ns, &parent, CONTAINER_IFNAME, c.ipvlan_mode, &ctr)?;
+        ops.add_ipvlan(
+            &state.host_ns,
+            &parent,
+            CONTAINER_IFNAME,
+            c.ipvlan_mode,
+            &ctr,
+        )?;
         j.own(Undo::DeleteLink {
             ns: ctr.clone(),
             name: CONTAINER_IFNAME.into(),

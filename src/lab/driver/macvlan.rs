@@ -23,7 +23,9 @@ fn invalid(s: String) -> LabError {
 /// bridge port.
 pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result<(), LabError> {
     let Some(f) = ops.link(&state.host_ns, parent)? else {
-        return Err(invalid(format!("parent {parent} does not exist in the host")));
+        return Err(invalid(format!(
+            "parent {parent} does not exist in the host"
+        )));
     };
     if f.loopback {
         return Err(invalid(format!("parent {parent} is a loopback device")));
@@ -77,10 +79,9 @@ pub fn check_siblings(state: &LabState, c: &ContainerSpec, parent: &str) -> Resu
             "macvlan and ipvlan cannot share parent {parent} (it has a macvlan host shim)"
         )));
     }
-    if let Some(o) = siblings
-        .iter()
-        .find(|o| o.spec.mode == NetworkMode::Macvlan && o.spec.macvlan_mode == MacvlanMode::Passthru)
-    {
+    if let Some(o) = siblings.iter().find(|o| {
+        o.spec.mode == NetworkMode::Macvlan && o.spec.macvlan_mode == MacvlanMode::Passthru
+    }) {
         return Err(invalid(format!(
             "passthru takes one child: {} already holds {parent}",
             o.spec.name
@@ -90,7 +91,8 @@ pub fn check_siblings(state: &LabState, c: &ContainerSpec, parent: &str) -> Resu
         let n = siblings.len() + shims;
         if n > 0 || c.host_shim {
             return Err(invalid(format!(
-                "passthru takes one child: {parent} already has {} other", n.max(1)
+                "passthru takes one child: {parent} already has {} other",
+                n.max(1)
             )));
         }
     }
@@ -231,7 +233,13 @@ impl Driver for MacvlanDriver {
         let nsname = make_container_netns(ops, state, c, j)?;
         let ctr = Ns::Named(nsname.clone());
         let parent = c.parent_or(&state.spec).to_string();
-        ops.add_macvlan(&state.host_ns, &parent, CONTAINER_IFNAME, c.macvlan_mode, &ctr)?;
+        ops.add_macvlan(
+            &state.host_ns,
+            &parent,
+            CONTAINER_IFNAME,
+            c.macvlan_mode,
+            &ctr,
+        )?;
         // Deleting the child before its namespace frees the parent at once (namespace
         // cleanup is asynchronous), so a new passthru child can follow immediately.
         j.own(Undo::DeleteLink {

@@ -49,12 +49,7 @@ pub trait Driver {
     ) -> Result<Built, LabError>;
 
     /// Remove a built container: its own objects, newest first, past errors.
-    fn teardown(
-        &self,
-        ops: &mut dyn Ops,
-        state: &LabState,
-        c: &ContainerState,
-    ) -> Vec<LabError> {
+    fn teardown(&self, ops: &mut dyn Ops, state: &LabState, c: &ContainerState) -> Vec<LabError> {
         undo_all(ops, state, &c.objects)
     }
 }
@@ -104,10 +99,7 @@ fn undo_ns_gone(ops: &mut dyn Ops, u: &Undo) -> bool {
     };
     match ns {
         Ns::Current => false,
-        Ns::Named(n) => !ops
-            .list_netns()
-            .map(|all| all.contains(n))
-            .unwrap_or(true),
+        Ns::Named(n) => !ops.list_netns().map(|all| all.contains(n)).unwrap_or(true),
     }
 }
 
