@@ -274,7 +274,8 @@ fn kernel_rules_are_checked_before_anything() {
 
 #[test]
 fn unsuitable_real_parents_are_refused() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut LinkFacts)>, &str)> = vec![
+    type Tweak = Box<dyn Fn(&mut LinkFacts)>;
+    let cases: Vec<(&str, Tweak, &str)> = vec![
         ("wl0", Box::new(|f| f.wireless = true), "wireless"),
         ("lo", Box::new(|f| f.loopback = true), "loopback"),
         ("br0", Box::new(|f| f.is_bridge = true), "is a bridge"),
