@@ -9,9 +9,9 @@ use netview::lab::{self, spec, ContainerSpec, LabError, LabSpec, NetworkMode};
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
     /// Create the sandbox world: host (enp0s8), LAN switch, peer and upstream router.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Add test containers in one Docker network mode (several names: one transaction).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the world and every container.
     Ls(LsArgs),
     /// Remove containers.
