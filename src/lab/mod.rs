@@ -243,6 +243,7 @@ impl<'a> Engine<'a> {
         let mut counted = Counted::new(self.ops, self.fail_at);
         let mut j = Journal::default();
         let mut added = Vec::new();
+        let mut nat_dirty: Vec<String> = Vec::new();
         for c in specs {
             let d = driver_for(c.mode);
             let start = j.entries.len();
@@ -260,6 +261,12 @@ impl<'a> Engine<'a> {
                     }
                     st.docker_ready |= built.docker_ready;
                     st.shims.extend(built.shim);
+                    if c.mode == NetworkMode::Bridge {
+                        st.veth_seq += 1;
+                    }
+                    if built.nat_dirty {
+                        nat_dirty.push(container.spec.name.clone());
+                    }
                     st.containers.push(container.clone());
                     added.push(container);
                 }
@@ -268,6 +275,30 @@ impl<'a> Engine<'a> {
                     let errs = undo_all(counted.inner(), &snapshot, &undo);
                     return Err(with_rollback(e, errs));
                 }
+            }
+        }
+        // One NAT rewrite for the whole batch.
+        if !nat_dirty.is_empty() {
+            let host = st.host_ns.clone();
+            let had_table = st
+                .objects
+                .iter()
+                .any(|u| matches!(u, Undo::NftDelete { ns } if *ns == host));
+            let r = counted.nft_table(&host, driver::bridge::nat_rules(&st).as_deref());
+            if !had_table {
+                j.shared(Undo::NftDelete { ns: host.clone() });
+                st.objects.push(Undo::NftDelete { ns: host.clone() });
+            }
+            j.own(Undo::NftSync { ns: host.clone() });
+            for c in st.containers.iter_mut() {
+                if nat_dirty.contains(&c.spec.name) {
+                    c.objects.push(Undo::NftSync { ns: host.clone() });
+                }
+            }
+            if let Err(e) = r {
+                let undo: Vec<Undo> = j.entries.into_iter().map(|(_, u)| u).collect();
+                let errs = undo_all(counted.inner(), &snapshot, &undo);
+                return Err(with_rollback(e, errs));
             }
         }
         if let Err(e) = sd.save(&mut st) {
@@ -288,6 +319,7 @@ impl<'a> Engine<'a> {
             }
         }
         let mut errors = Vec::new();
+        let mut resync: Vec<Undo> = Vec::new();
         for n in names {
             let idx = st
                 .containers
@@ -296,6 +328,18 @@ impl<'a> Engine<'a> {
                 .expect("checked above");
             let c = st.containers.remove(idx);
             errors.extend(driver_for(c.spec.mode).teardown(self.ops, &st, &c));
+            for u in &c.objects {
+                if let Undo::NftSync { .. } = u {
+                    if !resync.contains(u) {
+                        resync.push(u.clone());
+                    }
+                }
+            }
+        }
+        for u in &resync {
+            if let Err(e) = driver::undo_one(self.ops, &st, u) {
+                errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+            }
         }
         sd.save(&mut st)?;
         if errors.is_empty() {

@@ -270,6 +270,23 @@ async fn link_facts(h: &rtnetlink::Handle, name: &str) -> Result<Option<LinkFact
     Ok(Some(f))
 }
 
+/// Add a macvlan/ipvlan child, waiting out EBUSY for a while: a parent whose previous
+/// children are still being freed with their namespace (asynchronously) refuses a passthru
+/// child or a child of the other kind until then.
+async fn add_retrying_busy(h: &rtnetlink::Handle, msg: LinkMessage) -> Result<(), LabError> {
+    let mut tries = 0;
+    loop {
+        match h.link().add(msg.clone()).execute().await {
+            Ok(()) => return Ok(()),
+            Err(e) if nl_errno(&e) == Some(libc::EBUSY) && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(plain(e)),
+        }
+    }
+}
+
 /// The real kernel.
 #[derive(Default)]
 pub struct NetlinkOps {
@@ -491,7 +508,7 @@ impl Ops for NetlinkOps {
                 if let Some(f) = &fd_file {
                     b = b.setns_by_fd(f.as_raw_fd());
                 }
-                let r = h.link().add(b.build()).execute().await.map_err(plain);
+                let r = add_retrying_busy(&h, b.build()).await;
                 drop(fd_file);
                 r
             },
@@ -526,7 +543,7 @@ impl Ops for NetlinkOps {
                 if let Some(f) = &fd_file {
                     b = b.setns_by_fd(f.as_raw_fd());
                 }
-                let r = h.link().add(b.build()).execute().await.map_err(plain);
+                let r = add_retrying_busy(&h, b.build()).await;
                 drop(fd_file);
                 r
             },

@@ -88,6 +88,10 @@ pub struct LabState {
     pub router: NodeFacts,
     /// Whether docker0 exists (made on the first bridge container).
     pub docker_ready: bool,
+    /// Bumped per bridge container, salting host-side veth names (an old one may linger
+    /// while the kernel frees a removed container's namespace).
+    #[serde(default)]
+    pub veth_seq: u32,
     pub shims: Vec<ShimState>,
     /// Shared objects (world, docker0, ip_forward, NAT table, promisc), creation order.
     pub objects: Vec<Undo>,
@@ -112,6 +116,7 @@ impl LabState {
             peer: NodeFacts::default(),
             router: NodeFacts::default(),
             docker_ready: false,
+            veth_seq: 0,
             shims: Vec::new(),
             objects: Vec::new(),
             containers: Vec::new(),

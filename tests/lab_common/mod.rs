@@ -189,8 +189,17 @@ pub fn in_ns(ns: &str, args: &[&str]) -> Output {
         .expect("ip netns exec")
 }
 
+/// Reachable: any of three echo requests answered (a first request can be lost while a
+/// freshly made link settles).
 pub fn ping(ns: &str, ip: &str) -> bool {
-    in_ns(ns, &["ping", "-c1", "-W1", ip]).status.success()
+    in_ns(ns, &["ping", "-c3", "-i0.2", "-W1", ip])
+        .status
+        .success()
+}
+
+/// Unreachable: one echo request within a second gets no answer.
+pub fn no_ping(ns: &str, ip: &str) -> bool {
+    !in_ns(ns, &["ping", "-c1", "-W1", ip]).status.success()
 }
 
 /// `nft -j list table ip netview` inside a namespace; None when there is no table.

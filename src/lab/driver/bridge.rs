@@ -23,6 +23,7 @@ pub const IP_FORWARD: &str = "net/ipv4/ip_forward";
 /// The host side of a container's veth: `veth` and 7 hex digits of a hash of the lab prefix
 /// and container name (Docker's style), so any container name fits in 15 bytes.
 pub fn host_veth_name(state: &LabState, name: &str) -> String {
+    let seq = state.veth_seq;
     let taken: Vec<&str> = state
         .containers
         .iter()
@@ -36,6 +37,7 @@ pub fn host_veth_name(state: &LabState, name: &str) -> String {
             .prefix
             .bytes()
             .chain(name.bytes())
+            .chain(seq.to_le_bytes())
             .chain(salt.to_le_bytes())
         {
             h ^= u32::from(b);
@@ -232,19 +234,9 @@ impl Driver for BridgeDriver {
             host_ifname: Some(veth),
             objects: Vec::new(),
         };
-        if c.nat || !c.publish.is_empty() {
-            let mut with_me = state.clone();
-            with_me.containers.push(container.clone());
-            let had_table = state
-                .objects
-                .iter()
-                .any(|u| matches!(u, Undo::NftDelete { ns } if *ns == host));
-            ops.nft_table(&host, nat_rules(&with_me).as_deref())?;
-            if !had_table {
-                j.shared(Undo::NftDelete { ns: host.clone() });
-            }
-            j.own(Undo::NftSync { ns: host.clone() });
-        }
+        // The NAT table is rewritten once per batch by the engine (one `nft` run, not one per
+        // container); it records the undo.
+        built.nat_dirty = c.nat || !c.publish.is_empty();
         built.container = Some(container);
         Ok(built)
     }

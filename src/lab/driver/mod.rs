@@ -27,6 +27,8 @@ pub struct Built {
     pub container: Option<ContainerState>,
     pub docker_ready: bool,
     pub shim: Option<ShimState>,
+    /// The container needs the NAT table rewritten (bridge mode).
+    pub nat_dirty: bool,
 }
 
 /// A Docker network mode.
@@ -48,9 +50,10 @@ pub trait Driver {
         journal: &mut Journal,
     ) -> Result<Built, LabError>;
 
-    /// Remove a built container: its own objects, newest first, past errors.
+    /// Remove a built container: its own objects, newest first, past errors. The NAT
+    /// rewrite is left to the caller (once for many containers, see [`teardown_plan`]).
     fn teardown(&self, ops: &mut dyn Ops, state: &LabState, c: &ContainerState) -> Vec<LabError> {
-        undo_all(ops, state, &c.objects)
+        undo_all(ops, state, &teardown_plan(c))
     }
 }
 
@@ -101,6 +104,28 @@ fn undo_ns_gone(ops: &mut dyn Ops, u: &Undo) -> bool {
         Ns::Current => false,
         Ns::Named(n) => !ops.list_netns().map(|all| all.contains(n)).unwrap_or(true),
     }
+}
+
+/// What removing a container undoes. Links inside namespaces netview made go away with the
+/// container's namespace (the kernel frees them in one batch, without a grace period per
+/// link), so they are not deleted one by one; links on a real host are, so nothing of ours
+/// lingers there, and a passthru child is, so its parent is free at once. Rollback after a
+/// failed creation still undoes every step exactly. NAT rewrites are left to the caller.
+pub fn teardown_plan(c: &ContainerState) -> Vec<Undo> {
+    let own_ns = c.netns.is_some();
+    let passthru = c.spec.mode == NetworkMode::Macvlan
+        && c.spec.macvlan_mode == super::spec::MacvlanMode::Passthru;
+    c.objects
+        .iter()
+        .filter(|u| match u {
+            Undo::NftSync { .. } => false,
+            Undo::DeleteLink {
+                ns: Ns::Named(_), ..
+            } => !own_ns || passthru,
+            _ => true,
+        })
+        .cloned()
+        .collect()
 }
 
 /// Undo a list newest first, collecting every error.
