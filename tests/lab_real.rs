@@ -228,6 +228,7 @@ fn real_mode_kill_9_then_clean() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // docker0 and ip_forward come first (5 steps of 10 ms), then the containers.
     std::thread::sleep(Duration::from_millis(120));
     // nsenter execs netview, so the child's pid is netview's.
     Command::new("kill")
@@ -243,4 +244,7 @@ fn real_mode_kill_9_then_clean() {
     assert_eq!(m.lab.netns(), Vec::<String>::new());
     assert_eq!(m.tagged_links(), Vec::<String>::new());
     assert!(!m.lab.state_dir().exists());
+    // Changes to the machine itself were journaled as they happened, so clean undoes them.
+    assert_eq!(m.forward(), "0", "ip_forward restored");
+    assert!(nft_table(&m.real).is_none());
 }

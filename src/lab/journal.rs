@@ -60,23 +60,23 @@ impl Undo {
     /// One line for `clean --dry-run` and error reports.
     pub fn describe(&self) -> String {
         match self {
-            Undo::DeleteNetns { name } => format!("namespace {name}"),
-            Undo::DeleteLink { ns, name } => format!("link {name} in {ns}"),
+            Undo::DeleteNetns { name } => format!("delete namespace {name}"),
+            Undo::DeleteLink { ns, name } => format!("delete link {name} in {ns}"),
             Undo::Promisc { ns, link, restore } => {
                 format!(
-                    "promisc {} on {link} in {ns}",
+                    "set promisc {} on {link} in {ns}",
                     if *restore { "on" } else { "off" }
                 )
             }
             Undo::Hairpin { ns, port, restore } => {
                 format!(
-                    "hairpin {} on {port} in {ns}",
+                    "set hairpin {} on {port} in {ns}",
                     if *restore { "on" } else { "off" }
                 )
             }
-            Undo::Sysctl { ns, key, restore } => format!("sysctl {key}={restore} in {ns}"),
-            Undo::NftSync { ns } => format!("nftables table ip netview in {ns} (rewrite)"),
-            Undo::NftDelete { ns } => format!("nftables table ip netview in {ns}"),
+            Undo::Sysctl { ns, key, restore } => format!("set sysctl {key}={restore} in {ns}"),
+            Undo::NftSync { ns } => format!("rewrite nftables table ip netview in {ns}"),
+            Undo::NftDelete { ns } => format!("delete nftables table ip netview in {ns}"),
         }
     }
 }
@@ -90,18 +90,68 @@ pub enum Scope {
     Shared,
 }
 
+impl Undo {
+    /// Whether this undoes something in netview's own namespace (real mode's host), which no
+    /// namespace deletion or tag sweep would undo after a crash.
+    pub fn in_current_ns(&self) -> bool {
+        match self {
+            Undo::DeleteNetns { .. } => false,
+            Undo::DeleteLink { ns, .. }
+            | Undo::Promisc { ns, .. }
+            | Undo::Hairpin { ns, .. }
+            | Undo::Sysctl { ns, .. }
+            | Undo::NftSync { ns }
+            | Undo::NftDelete { ns } => *ns == Ns::Current,
+        }
+    }
+}
+
 /// The undo journal of one creation.
 #[derive(Debug, Default)]
 pub struct Journal {
     pub entries: Vec<(Scope, Undo)>,
+    /// Where to write the undos of changes to netview's own namespace as they happen, so
+    /// `clean` can undo them after a `kill -9` (before the state file knew them).
+    pub pending: Option<std::path::PathBuf>,
 }
 
 impl Journal {
+    /// A journal that persists its own-namespace undos to `path` as it goes.
+    pub fn persisting(path: std::path::PathBuf) -> Self {
+        Journal {
+            entries: Vec::new(),
+            pending: Some(path),
+        }
+    }
     pub fn own(&mut self, u: Undo) {
-        self.entries.push((Scope::Own, u));
+        self.push(Scope::Own, u);
     }
     pub fn shared(&mut self, u: Undo) {
-        self.entries.push((Scope::Shared, u));
+        self.push(Scope::Shared, u);
+    }
+    fn push(&mut self, scope: Scope, u: Undo) {
+        let persist = u.in_current_ns();
+        self.entries.push((scope, u));
+        if let (true, Some(path)) = (persist, &self.pending) {
+            let list: Vec<&Undo> = self
+                .entries
+                .iter()
+                .map(|(_, u)| u)
+                .filter(|u| u.in_current_ns())
+                .collect();
+            if let Ok(text) = serde_json::to_vec(&list) {
+                let tmp = path.with_extension("tmp");
+                if std::fs::write(&tmp, text).is_ok() {
+                    let _ = std::fs::rename(&tmp, path);
+                }
+            }
+        }
+    }
+    /// The creation is over (committed to the state file, or rolled back).
+    pub fn finish(&mut self) {
+        if let Some(p) = self.pending.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
     /// Split into (own, shared) in creation order.
     pub fn split(self) -> (Vec<Undo>, Vec<Undo>) {

@@ -207,8 +207,10 @@ impl<'a> Engine<'a> {
         let mut st = LabState::new(&self.prefix, spec);
         world::validate(self.ops, &st)?;
         let mut counted = Counted::new(self.ops, self.fail_at);
-        let mut j = Journal::default();
-        match world::setup(&mut counted, &mut st, &mut j) {
+        let mut j = Journal::persisting(sd.pending_path());
+        let r = world::setup(&mut counted, &mut st, &mut j);
+        j.finish();
+        match r {
             Ok(()) => {
                 st.objects = j.entries.into_iter().map(|(_, u)| u).collect();
                 if let Err(e) = sd.save(&mut st) {
@@ -241,15 +243,28 @@ impl<'a> Engine<'a> {
         }
         let snapshot = st.clone();
         let mut counted = Counted::new(self.ops, self.fail_at);
-        let mut j = Journal::default();
+        let mut j = Journal::persisting(sd.pending_path());
+        let r = Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j);
+        j.finish();
+        r
+    }
+
+    fn add_in(
+        counted: &mut Counted<'_>,
+        sd: &StateDir,
+        st: &mut LabState,
+        snapshot: &LabState,
+        specs: &[ContainerSpec],
+        j: &mut Journal,
+    ) -> Result<Vec<ContainerState>, LabError> {
         let mut added = Vec::new();
         let mut nat_dirty: Vec<String> = Vec::new();
         for c in specs {
             let d = driver_for(c.mode);
             let start = j.entries.len();
             let r = d
-                .validate(&mut counted, &st, c)
-                .and_then(|()| d.setup(&mut counted, &st, c, &mut j));
+                .validate(counted, st, c)
+                .and_then(|()| d.setup(counted, st, c, j));
             match r {
                 Ok(built) => {
                     let mut container = built.container.expect("a driver builds its container");
@@ -271,8 +286,8 @@ impl<'a> Engine<'a> {
                     added.push(container);
                 }
                 Err(e) => {
-                    let undo: Vec<Undo> = j.entries.into_iter().map(|(_, u)| u).collect();
-                    let errs = undo_all(counted.inner(), &snapshot, &undo);
+                    let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+                    let errs = undo_all(counted.inner(), snapshot, &undo);
                     return Err(with_rollback(e, errs));
                 }
             }
@@ -284,7 +299,7 @@ impl<'a> Engine<'a> {
                 .objects
                 .iter()
                 .any(|u| matches!(u, Undo::NftDelete { ns } if *ns == host));
-            let r = counted.nft_table(&host, driver::bridge::nat_rules(&st).as_deref());
+            let r = counted.nft_table(&host, driver::bridge::nat_rules(st).as_deref());
             if !had_table {
                 j.shared(Undo::NftDelete { ns: host.clone() });
                 st.objects.push(Undo::NftDelete { ns: host.clone() });
@@ -296,14 +311,14 @@ impl<'a> Engine<'a> {
                 }
             }
             if let Err(e) = r {
-                let undo: Vec<Undo> = j.entries.into_iter().map(|(_, u)| u).collect();
-                let errs = undo_all(counted.inner(), &snapshot, &undo);
+                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+                let errs = undo_all(counted.inner(), snapshot, &undo);
                 return Err(with_rollback(e, errs));
             }
         }
-        if let Err(e) = sd.save(&mut st) {
-            let undo: Vec<Undo> = j.entries.into_iter().map(|(_, u)| u).collect();
-            let errs = undo_all(counted.inner(), &snapshot, &undo);
+        if let Err(e) = sd.save(st) {
+            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+            let errs = undo_all(counted.inner(), snapshot, &undo);
             return Err(with_rollback(e, errs));
         }
         Ok(added)
@@ -376,6 +391,24 @@ impl<'a> Engine<'a> {
         let tag = state::tag_for(&prefix);
         let mut done = Vec::new();
         let mut errors: Vec<String> = Vec::new();
+        // A creation killed before it could write the state: its changes to our own namespace.
+        let pending = sd.load_pending();
+        if !pending.is_empty() {
+            let base = st
+                .clone()
+                .unwrap_or_else(|| LabState::new(&prefix, LabSpec::default()));
+            for u in pending.iter().rev() {
+                done.push(u.describe());
+            }
+            if !dry_run {
+                errors.extend(
+                    undo_all(self.ops, &base, &pending)
+                        .iter()
+                        .map(|e| e.to_string()),
+                );
+                let _ = std::fs::remove_file(sd.pending_path());
+            }
+        }
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {
                 for u in c.objects.iter().rev() {
@@ -403,7 +436,7 @@ impl<'a> Engine<'a> {
             if !n.starts_with(&prefix) || self.ops.netns_tag(&n).as_deref() != Some(tag.as_str()) {
                 continue;
             }
-            let what = format!("namespace {n}");
+            let what = format!("delete namespace {n}");
             if !done.contains(&what) {
                 done.push(what);
             }
@@ -414,7 +447,7 @@ impl<'a> Engine<'a> {
             }
         }
         for l in self.ops.tagged_links(&Ns::Current, &tag)? {
-            let what = format!("link {l} in {}", Ns::Current);
+            let what = format!("delete link {l} in {}", Ns::Current);
             if !done.contains(&what) {
                 done.push(what);
             }
@@ -428,14 +461,11 @@ impl<'a> Engine<'a> {
         }
         if !dry_run {
             if sd.path().exists() {
-                done.push(format!("state file {}", sd.path().display()));
+                done.push(format!("delete state file {}", sd.path().display()));
             }
             sd.remove()?;
         } else if sd.path().exists() {
-            done.push(format!("state file {}", sd.path().display()));
-        } else {
-            // Only the lock we just made: leave no trace.
-            sd.remove()?;
+            done.push(format!("delete state file {}", sd.path().display()));
         }
         if let Err(e) = loaded {
             errors.push(format!(

@@ -24,6 +24,8 @@ pub const DEFAULT_STATE_DIR: &str = "/run/netview";
 /// The state file's name inside the state directory.
 pub const STATE_FILE: &str = "state.json";
 const LOCK_FILE: &str = "lock";
+/// Undos of an unfinished creation's changes to netview's own namespace.
+pub const PENDING_FILE: &str = "pending.json";
 
 /// The directory holding the state file and its lock.
 pub fn state_dir() -> PathBuf {
@@ -187,6 +189,19 @@ impl StateDir {
         self.dir.join(STATE_FILE)
     }
 
+    /// Where an unfinished creation keeps its own-namespace undos.
+    pub fn pending_path(&self) -> PathBuf {
+        self.dir.join(PENDING_FILE)
+    }
+
+    /// The undos a crashed creation left (empty when none or unreadable).
+    pub fn load_pending(&self) -> Vec<Undo> {
+        fs::read(self.pending_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
     /// Read the state, None when there is no lab.
     pub fn load(&self) -> Result<Option<LabState>, LabError> {
         read_state(&self.path())
@@ -215,6 +230,7 @@ impl StateDir {
             Err(e) => return Err(io_err("cannot remove", &path, e)),
         }
         let _ = fs::remove_file(self.dir.join(format!(".{STATE_FILE}.tmp")));
+        let _ = fs::remove_file(self.pending_path());
         let _ = fs::remove_file(self.dir.join(LOCK_FILE));
         // Fails harmlessly when something else lives there.
         let _ = fs::remove_dir(&self.dir);
@@ -225,7 +241,7 @@ impl StateDir {
 impl Drop for StateDir {
     fn drop(&mut self) {
         // With no lab, leave no trace (not even the lock) behind.
-        if !self.path().exists() {
+        if !self.path().exists() && !self.pending_path().exists() {
             let _ = self.remove();
         }
     }

@@ -340,10 +340,13 @@ fn clean_removes_only_tagged_or_recorded() {
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     let dry = e.clean(true).unwrap();
     assert!(
-        dry.contains(&"namespace nv-u-orphan".to_string()),
+        dry.contains(&"delete namespace nv-u-orphan".to_string()),
         "{dry:?}"
     );
-    assert!(dry.iter().any(|s| s.starts_with("link docker0")), "{dry:?}");
+    assert!(
+        dry.iter().any(|s| s.starts_with("delete link docker0")),
+        "{dry:?}"
+    );
     assert!(!dry.iter().any(|s| s.contains("foo") || s.contains("bar")));
     drop(e);
     assert!(
