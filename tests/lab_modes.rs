@@ -294,3 +294,32 @@ fn many_names_in_one_add() {
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
 }
+
+#[test]
+fn concurrent_adds_share_the_state_under_the_lock() {
+    let lab = up();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            lab.command(&["lab", "add", &format!("c{i}"), "--mode", "bridge"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let mut ips: Vec<String> = (0..4)
+        .map(|i| {
+            lab.endpoint(&format!("c{i}"))["ip"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 4, "every container got its own address: {ips:?}");
+    lab.ok(&["lab", "down"]);
+    lab.assert_nothing_left();
+}

@@ -316,21 +316,43 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
 fn ls(a: LsArgs) -> anyhow::Result<()> {
     let loaded = lab::Lab::load().context("reading the lab state")?;
     if a.json {
-        let v = match &loaded {
-            Some(l) => serde_json::json!({
-                "endpoints": l.endpoints(),
-                "options": {
-                    "hairpin": l.state.spec.options.hairpin,
-                    "real": l.state.spec.options.real,
-                    "parent": l.state.spec.options.parent,
-                    "prefix": l.state.prefix,
-                    "generation": l.state.generation,
-                    "state_file": lab::state_path(),
-                },
-            }),
-            None => serde_json::json!({"endpoints": [], "options": {}}),
+        #[derive(serde::Serialize)]
+        struct Options<'a> {
+            hairpin: bool,
+            real: bool,
+            parent: Option<&'a str>,
+            prefix: &'a str,
+            generation: u64,
+            state_file: PathBuf,
+        }
+        #[derive(serde::Serialize)]
+        struct Listing<'a> {
+            endpoints: Vec<lab::Endpoint>,
+            options: Option<Options<'a>>,
+        }
+        let out = match &loaded {
+            Some(l) => Listing {
+                endpoints: l.endpoints(),
+                options: Some(Options {
+                    hairpin: l.state.spec.options.hairpin,
+                    real: l.state.spec.options.real,
+                    parent: l.state.spec.options.parent.as_deref(),
+                    prefix: &l.state.prefix,
+                    generation: l.state.generation,
+                    state_file: lab::state_path(),
+                }),
+            },
+            None => Listing {
+                endpoints: Vec::new(),
+                options: None,
+            },
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        let mut text = serde_json::to_string_pretty(&out)?;
+        if out.options.is_none() {
+            // No lab: still an object, so `.options.x` lookups work.
+            text = text.replace("\"options\": null", "\"options\": {}");
+        }
+        println!("{text}");
         return Ok(());
     }
     let Some(l) = loaded else {
@@ -377,11 +399,7 @@ fn ls(a: LsArgs) -> anyhow::Result<()> {
 
 pub fn clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
     let done = lab::clean(args.dry_run)?;
-    let verb = if args.dry_run {
-        "would remove"
-    } else {
-        "removed"
-    };
+    let verb = if args.dry_run { "would" } else { "did" };
     if done.is_empty() {
         println!("nothing to clean");
     }

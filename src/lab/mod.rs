@@ -411,7 +411,7 @@ impl<'a> Engine<'a> {
         }
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {
-                for u in c.objects.iter().rev() {
+                for u in driver::teardown_plan(&c).iter().rev() {
                     done.push(u.describe());
                 }
                 if !dry_run {
