@@ -323,3 +323,48 @@ fn concurrent_adds_share_the_state_under_the_lock() {
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
 }
+
+#[test]
+fn publish_dnat_reaches_the_container() {
+    use std::net::{TcpListener, TcpStream};
+    use std::path::PathBuf;
+    use std::time::Duration;
+    let lab = up();
+    lab.ok(&[
+        "lab",
+        "add",
+        "b1",
+        "--mode",
+        "bridge",
+        "--publish",
+        "8080:80",
+    ]);
+    let path = |part: &str| PathBuf::from(format!("/run/netns/{}", lab.ns(part)));
+    // A listener bound inside b1 (sockets stay in the namespace they were made in).
+    let listener = netview::netns::run_in("b1", &path("b1"), || TcpListener::bind("0.0.0.0:80"))
+        .unwrap()
+        .unwrap();
+    let connect = |from: &str| {
+        netview::netns::run_in(from, &path(from), || {
+            TcpStream::connect_timeout(
+                &"192.168.50.11:8080".parse().unwrap(),
+                Duration::from_secs(2),
+            )
+        })
+        .unwrap()
+    };
+    // From the peer on the LAN: prerouting DNAT; the container sees the peer's address.
+    let s = connect("peer").expect("peer reaches host:8080");
+    let (_c, seen) = listener.accept().unwrap();
+    assert_eq!(seen.ip().to_string(), "192.168.50.12");
+    drop(s);
+    // From the host itself: output-chain DNAT (the source was chosen for the original,
+    // local destination, so it is the host's LAN address).
+    let s = connect("host").expect("host reaches its own :8080");
+    let (_c, seen) = listener.accept().unwrap();
+    assert_eq!(seen.ip().to_string(), "192.168.50.11");
+    drop(s);
+    drop(listener);
+    lab.ok(&["lab", "down"]);
+    lab.assert_nothing_left();
+}
