@@ -25,7 +25,9 @@ pub use endpoint::{endpoints, Endpoint, Role};
 pub use journal::{request_interrupt, Undo, FAIL_AT_STEP_ENV};
 pub use ops::Ns;
 pub use spec::{ContainerSpec, IpvlanMode, LabOptions, LabSpec, MacvlanMode, NetworkMode, Publish};
-pub use state::{state_dir, state_path, ContainerState, LabState, STATE_DIR_ENV};
+pub use state::{
+    is_netview_tag, state_dir, state_path, ContainerState, LabState, STATE_DIR_ENV, TAG_PREFIX,
+};
 
 use driver::{driver_for, undo_all};
 use journal::{Counted, Journal, Scope};

@@ -134,9 +134,17 @@ impl LabState {
     }
 }
 
+/// Every tag (link alias) netview sets starts with this.
+pub const TAG_PREFIX: &str = "netview:";
+
 /// The tag netview puts on what it creates.
 pub fn tag_for(prefix: &str) -> String {
-    format!("netview:{prefix}")
+    format!("{TAG_PREFIX}{prefix}")
+}
+
+/// Whether a link alias (e.g. the `lo` of a namespace) marks an object netview made.
+pub fn is_netview_tag(alias: &str) -> bool {
+    alias.starts_with(TAG_PREFIX)
 }
 
 /// The state directory, locked for the lifetime of this value.
