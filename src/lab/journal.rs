@@ -106,21 +106,33 @@ impl Undo {
     }
 }
 
+/// What an unfinished creation leaves for `clean` in `pending.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Pending {
+    /// Undos of changes to netview's own namespace, in creation order.
+    pub undo: Vec<Undo>,
+    /// Namespaces about to be created. After a crash between creating the name and binding
+    /// the namespace to it, an empty file may be left with this name; `clean` removes it
+    /// (only when it is such an unbound file, or carries our tag).
+    pub netns: Vec<String>,
+}
+
 /// The undo journal of one creation.
 #[derive(Debug, Default)]
 pub struct Journal {
     pub entries: Vec<(Scope, Undo)>,
-    /// Where to write the undos of changes to netview's own namespace as they happen, so
-    /// `clean` can undo them after a `kill -9` (before the state file knew them).
+    /// Where to write [`Pending`] as the creation goes, so `clean` can undo what a `kill -9`
+    /// left before the state file knew about it.
     pub pending: Option<std::path::PathBuf>,
+    intended_netns: Vec<String>,
 }
 
 impl Journal {
-    /// A journal that persists its own-namespace undos to `path` as it goes.
+    /// A journal that persists what `clean` would need after a crash to `path` as it goes.
     pub fn persisting(path: std::path::PathBuf) -> Self {
         Journal {
-            entries: Vec::new(),
             pending: Some(path),
+            ..Default::default()
         }
     }
     pub fn own(&mut self, u: Undo) {
@@ -129,21 +141,33 @@ impl Journal {
     pub fn shared(&mut self, u: Undo) {
         self.push(Scope::Shared, u);
     }
+    /// Say that namespace `name` is about to be created.
+    pub fn intend_netns(&mut self, name: &str) {
+        self.intended_netns.push(name.to_string());
+        self.persist();
+    }
     fn push(&mut self, scope: Scope, u: Undo) {
         let persist = u.in_current_ns();
         self.entries.push((scope, u));
-        if let (true, Some(path)) = (persist, &self.pending) {
-            let list: Vec<&Undo> = self
+        if persist {
+            self.persist();
+        }
+    }
+    fn persist(&self) {
+        let Some(path) = &self.pending else { return };
+        let p = Pending {
+            undo: self
                 .entries
                 .iter()
-                .map(|(_, u)| u)
+                .map(|(_, u)| u.clone())
                 .filter(|u| u.in_current_ns())
-                .collect();
-            if let Ok(text) = serde_json::to_vec(&list) {
-                let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, text).is_ok() {
-                    let _ = std::fs::rename(&tmp, path);
-                }
+                .collect(),
+            netns: self.intended_netns.clone(),
+        };
+        if let Ok(text) = serde_json::to_vec(&p) {
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, path);
             }
         }
     }
@@ -339,6 +363,9 @@ impl Ops for Counted<'_> {
     }
     fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {
         self.inner.nft_table_exists(ns)
+    }
+    fn netns_unbound(&mut self, name: &str) -> bool {
+        self.inner.netns_unbound(name)
     }
     fn forget_netns(&mut self, name: &str) {
         self.inner.forget_netns(name)

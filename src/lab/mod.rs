@@ -395,6 +395,23 @@ impl<'a> Engine<'a> {
         let mut errors: Vec<String> = Vec::new();
         // A creation killed before it could write the state: its changes to our own namespace.
         let pending = sd.load_pending();
+        let existing = self.ops.list_netns()?;
+        for n in &pending.netns {
+            // Only an unbound leftover file or one of ours; never someone else's namespace.
+            if existing.contains(n)
+                && n.starts_with(&prefix)
+                && self.ops.netns_unbound(n)
+                && self.ops.netns_tag(n).is_none()
+            {
+                done.push(format!("delete unbound namespace file {n}"));
+                if !dry_run {
+                    if let Err(e) = self.ops.delete_netns(n) {
+                        errors.push(format!("namespace file {n}: {e}"));
+                    }
+                }
+            }
+        }
+        let pending = pending.undo;
         if !pending.is_empty() {
             let base = st
                 .clone()

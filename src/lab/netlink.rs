@@ -778,6 +778,18 @@ impl Ops for NetlinkOps {
         })
     }
 
+    fn netns_unbound(&mut self, name: &str) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        // A bound namespace shows the nsfs inode (another device) through the bind mount.
+        match (
+            std::fs::metadata(netns_path(name)),
+            std::fs::metadata(NETNS_RUN_DIR),
+        ) {
+            (Ok(f), Ok(d)) => f.is_file() && f.len() == 0 && f.dev() == d.dev(),
+            _ => false,
+        }
+    }
+
     fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {
         self.call(ns, move |_| {
             let out = std::process::Command::new("nft")

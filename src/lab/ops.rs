@@ -133,6 +133,9 @@ pub trait Ops {
     fn tagged_links(&mut self, ns: &Ns, tag: &str) -> Result<Vec<String>, LabError>;
     /// Whether `ns` has an `ip netview` nftables table.
     fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError>;
+    /// Whether /run/netns/NAME is a plain file with no namespace bound to it (left by a crash
+    /// between creating the name and binding the namespace).
+    fn netns_unbound(&mut self, name: &str) -> bool;
     /// Drop any per-namespace resources (threads, sockets) held for `name`.
     fn forget_netns(&mut self, _name: &str) {}
 }
@@ -153,6 +156,8 @@ pub struct FakeOps {
     pub nft: BTreeMap<Ns, Vec<serde_json::Value>>,
     pub log: Vec<String>,
     pub ipvlan: bool,
+    /// Names in /run/netns that are plain files with no namespace (crash leftovers).
+    pub unbound: BTreeSet<String>,
     next_index: u32,
 }
 
@@ -277,6 +282,10 @@ impl Ops for FakeOps {
 
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {
         self.log.push(format!("netns del {name}"));
+        if self.unbound.remove(name) {
+            self.netns.remove(name);
+            return Ok(());
+        }
         if self.netns.remove(name).is_none() {
             return Err(LabError::Kernel(format!("no namespace {name}")));
         }
@@ -487,5 +496,9 @@ impl Ops for FakeOps {
 
     fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {
         Ok(self.nft.contains_key(ns))
+    }
+
+    fn netns_unbound(&mut self, name: &str) -> bool {
+        self.unbound.contains(name)
     }
 }

@@ -12,7 +12,7 @@ use ipnet::Ipv4Net;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::journal::Undo;
+use super::journal::{Pending, Undo};
 use super::ops::Ns;
 use super::spec::{ContainerSpec, LabSpec};
 use super::LabError;
@@ -202,8 +202,8 @@ impl StateDir {
         self.dir.join(PENDING_FILE)
     }
 
-    /// The undos a crashed creation left (empty when none or unreadable).
-    pub fn load_pending(&self) -> Vec<Undo> {
+    /// What a crashed creation left (empty when none or unreadable).
+    pub fn load_pending(&self) -> Pending {
         fs::read(self.pending_path())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())

@@ -439,3 +439,37 @@ fn long_names_get_short_host_veths() {
     assert!(a.len() <= 15 && b.len() <= 15);
     assert_ne!(a, b);
 }
+
+#[test]
+fn clean_removes_unbound_files_only_when_we_meant_to_create_them() {
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    // A crash between creating /run/netns/NAME and binding the namespace: an empty file.
+    for n in ["nv-u-c1", "nv-u-stray"] {
+        ops.netns.insert(n.into(), String::new());
+        ops.unbound.insert(n.into());
+    }
+    // Someone else's real namespace with a name we meant to use (our create would fail).
+    ops.create_netns("nv-u-c2", "").unwrap();
+    std::fs::create_dir_all(&d).unwrap();
+    let pending = super::journal::Pending {
+        undo: Vec::new(),
+        netns: vec!["nv-u-c1".into(), "nv-u-c2".into()],
+    };
+    std::fs::write(
+        d.join(super::state::PENDING_FILE),
+        serde_json::to_vec(&pending).unwrap(),
+    )
+    .unwrap();
+    let mut e = Engine::new(&mut ops, d.clone(), P.into());
+    let done = e.clean(false).unwrap();
+    drop(e);
+    assert!(done.iter().any(|s| s.contains("nv-u-c1")), "{done:?}");
+    assert!(!ops.netns.contains_key("nv-u-c1"));
+    assert!(ops.netns.contains_key("nv-u-stray"), "not ours to judge");
+    assert!(
+        ops.netns.contains_key("nv-u-c2"),
+        "someone else's namespace survives"
+    );
+    assert!(!d.exists());
+}

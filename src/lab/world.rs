@@ -65,6 +65,7 @@ pub fn setup(ops: &mut dyn Ops, st: &mut LabState, j: &mut Journal) -> Result<()
     let tag = st.tag.clone();
     for part in WORLD_PARTS {
         let name = st.ns_name(part);
+        j.intend_netns(&name);
         ops.create_netns(&name, &tag)?;
         j.shared(Undo::DeleteNetns { name });
     }

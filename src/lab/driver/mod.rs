@@ -147,6 +147,7 @@ pub fn make_container_netns(
     journal: &mut Journal,
 ) -> Result<String, LabError> {
     let name = state.ns_name(&c.name);
+    journal.intend_netns(&name);
     ops.create_netns(&name, &state.tag)?;
     journal.own(Undo::DeleteNetns { name: name.clone() });
     Ok(name)
