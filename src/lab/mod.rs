@@ -211,24 +211,28 @@ impl<'a> Engine<'a> {
         let mut counted = Counted::new(self.ops, self.fail_at);
         let mut j = Journal::persisting(sd.pending_path());
         let r = world::setup(&mut counted, &mut st, &mut j);
-        j.finish();
-        match r {
+        let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+        let result = match r {
             Ok(()) => {
-                st.objects = j.entries.into_iter().map(|(_, u)| u).collect();
-                if let Err(e) = sd.save(&mut st) {
-                    let errs = undo_all(counted.inner(), &st, &st.objects.clone());
-                    let _ = sd.remove();
-                    return Err(with_rollback(e, errs));
+                st.objects = undo.clone();
+                match sd.save(&mut st) {
+                    Ok(()) => Ok(st),
+                    Err(e) => {
+                        let errs = undo_all(counted.inner(), &st, &undo);
+                        let _ = sd.remove();
+                        Err(with_rollback(e, errs))
+                    }
                 }
-                Ok(st)
             }
             Err(e) => {
-                let undo: Vec<Undo> = j.entries.into_iter().map(|(_, u)| u).collect();
                 let errs = undo_all(counted.inner(), &st, &undo);
                 let _ = sd.remove();
                 Err(with_rollback(e, errs))
             }
-        }
+        };
+        // Only now, with the state written or everything undone, is the crash record moot.
+        j.finish();
+        result
     }
 
     /// Add containers, all or none.

@@ -459,12 +459,6 @@ impl ContainerSpec {
         if let (Some(s), Some(r)) = (self.subnet, self.ip_range) {
             check_range(&s.trunc(), &r)?;
         }
-        if let Some(r) = self.ip_range {
-            if self.subnet.is_none() {
-                return Err(invalid("--ip-range needs --subnet"));
-            }
-            let _ = r;
-        }
         let mut ports: Vec<u16> = self.publish.iter().map(|p| p.host_port).collect();
         ports.sort_unstable();
         if ports.windows(2).any(|w| w[0] == w[1]) {
