@@ -125,6 +125,18 @@ fn bad_lab_add_inputs() {
             "ip-range 10.1.0.0/28 is outside subnet 10.0.0.0/24".into(),
         ),
         (
+            vec![
+                "lab",
+                "add",
+                "x",
+                "--mode",
+                "macvlan",
+                "--ip-range",
+                "10.1.0.0/28",
+            ],
+            "ip-range 10.1.0.0/28 is outside subnet 192.168.50.0/24".into(),
+        ),
+        (
             vec!["lab", "add", "x", "--mode", "ipvlan"],
             "this kernel has no ipvlan support".into(),
         ),
