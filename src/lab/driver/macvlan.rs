@@ -129,6 +129,9 @@ pub fn validate_vlan(
     c: &ContainerSpec,
 ) -> Result<(), LabError> {
     check_new_name(ops, state, c)?;
+    // The input's own consistency first, then the kernel's rules.
+    let (subnet, range) = c.vlan_net(&state.spec);
+    crate::lab::spec::check_range(&subnet.trunc(), &range)?;
     let parent = c.parent_or(&state.spec).to_string();
     check_parent(ops, state, &parent)?;
     check_siblings(state, c, &parent)?;
