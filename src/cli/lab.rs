@@ -1,11 +1,119 @@
 //! `netview lab ...` and `netview clean`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use netview::lab::{self, spec, ContainerSpec, LabError, LabSpec, NetworkMode};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
-    /// Create the sandbox world.
-    Up,
+    /// Create the sandbox world: host (enp0s8), LAN switch, peer and upstream router.
+    Up(Box<UpArgs>),
+    /// Add test containers in one Docker network mode (several names: one transaction).
+    Add(Box<AddArgs>),
+    /// List the world and every container.
+    Ls(LsArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Remove the whole lab.
+    Down,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Lab file (TOML); default: the built-in one with the study post's values.
+    #[arg(long, value_name = "FILE")]
+    pub lab: Option<PathBuf>,
+    /// The host's LAN interface name.
+    #[arg(long, value_name = "IF")]
+    pub host_if: Option<String>,
+    /// The host's LAN address (CIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub host_ip: Option<String>,
+    /// The LAN gateway (the router's address).
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<String>,
+    /// The peer's LAN address (CIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub peer_ip: Option<String>,
+    /// The router's LAN address (CIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub router_ip: Option<String>,
+    /// The router's far address standing for the internet (CIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub far_ip: Option<String>,
+    /// docker0's address (CIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub docker_ip: Option<String>,
+    /// Default macvlan/ipvlan subnet.
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// Default macvlan/ipvlan ip-range.
+    #[arg(long, value_name = "CIDR")]
+    pub ip_range: Option<String>,
+    /// Hairpin on the host's switch port (a reflective switch, as VEPA expects).
+    #[arg(long)]
+    pub hairpin: bool,
+    /// Real mode: the namespace netview runs in plays the host.
+    #[arg(long)]
+    pub real: bool,
+    /// Real mode: the interface that plays enp0s8.
+    #[arg(long, value_name = "IF")]
+    pub parent: Option<String>,
+    /// Confirm real mode.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// Container names (at most 15 bytes each).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// bridge, host, none, macvlan or ipvlan.
+    #[arg(long, value_name = "MODE")]
+    pub mode: String,
+    /// bridge, private, vepa or passthru.
+    #[arg(long, value_name = "MODE")]
+    pub macvlan_mode: Option<String>,
+    /// l2, l3 or l3s.
+    #[arg(long, value_name = "MODE")]
+    pub ipvlan_mode: Option<String>,
+    /// The macvlan/ipvlan parent (default the host's LAN interface).
+    #[arg(long, value_name = "IF")]
+    pub parent: Option<String>,
+    /// The macvlan/ipvlan subnet.
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// The range to allocate from, inside the subnet.
+    #[arg(long, value_name = "CIDR")]
+    pub ip_range: Option<String>,
+    /// Put the parent in promiscuous mode.
+    #[arg(long)]
+    pub promisc: bool,
+    /// Add a macvlan shim on the host so it can reach its macvlan children.
+    #[arg(long)]
+    pub host_shim: bool,
+    /// Bridge mode: leave out the masquerade rule.
+    #[arg(long)]
+    pub no_nat: bool,
+    /// Bridge mode: publish a TCP port, as `docker run -p`.
+    #[arg(long, value_name = "HOST:CONTAINER")]
+    pub publish: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -15,10 +123,288 @@ pub struct CleanArgs {
     pub dry_run: bool,
 }
 
-pub fn run(_cmd: LabCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("lab is not built yet")
+fn invalid(msg: impl Into<String>) -> LabError {
+    LabError::Invalid(msg.into())
 }
 
-pub fn clean(_args: CleanArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("clean is not built yet")
+/// Turn SIGINT/SIGTERM into a rollback request while something is being created.
+fn catch_signals() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("netview-signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(_) => {
+                    let _ = tx.send(());
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let int = signal(SignalKind::interrupt());
+                let term = signal(SignalKind::terminate());
+                let _ = tx.send(());
+                let (Ok(mut int), Ok(mut term)) = (int, term) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                lab::request_interrupt();
+            });
+        });
+    if spawned.is_ok() {
+        let _ = rx.recv();
+    }
+}
+
+fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
+    let mut s = match &a.lab {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
+            LabSpec::from_toml(&text)?
+        }
+        None => LabSpec::default(),
+    };
+    if let Some(v) = &a.host_if {
+        s.host.ifname = v.clone();
+    }
+    if let Some(v) = &a.host_ip {
+        s.host.address = spec::parse_cidr("--host-ip", v)?;
+    }
+    if let Some(v) = &a.gateway {
+        s.host.gateway = spec::parse_ip("--gateway", v)?;
+    }
+    if let Some(v) = &a.peer_ip {
+        s.peer.address = spec::parse_cidr("--peer-ip", v)?;
+    }
+    if let Some(v) = &a.router_ip {
+        s.router.address = spec::parse_cidr("--router-ip", v)?;
+    }
+    if let Some(v) = &a.far_ip {
+        s.router.far = spec::parse_cidr("--far-ip", v)?;
+    }
+    if let Some(v) = &a.docker_ip {
+        s.docker.address = spec::parse_cidr("--docker-ip", v)?;
+    }
+    if let Some(v) = &a.subnet {
+        s.macvlan.subnet = spec::parse_cidr("--subnet", v)?.trunc();
+    }
+    if let Some(v) = &a.ip_range {
+        s.macvlan.ip_range = spec::parse_cidr("--ip-range", v)?;
+    }
+    s.options.hairpin |= a.hairpin;
+    if a.parent.is_some() && !a.real {
+        return Err(invalid(
+            "--parent is for --real (the sandbox host's interface is --host-if)",
+        ));
+    }
+    if a.real {
+        let Some(p) = &a.parent else {
+            return Err(invalid(
+                "--real needs --parent IF (the interface that plays enp0s8)",
+            ));
+        };
+        if !a.yes {
+            return Err(invalid(
+                "--real builds on this machine's own network namespace; add --yes to confirm",
+            ));
+        }
+        s.options.real = true;
+        s.options.parent = Some(p.clone());
+    }
+    s.validate()?;
+    Ok(s)
+}
+
+fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
+    let mode: NetworkMode = a.mode.parse()?;
+    let mut base = ContainerSpec::new("", mode);
+    if let Some(m) = &a.macvlan_mode {
+        if mode != NetworkMode::Macvlan {
+            return Err(invalid("--macvlan-mode is for --mode macvlan"));
+        }
+        base.macvlan_mode = m.parse()?;
+    }
+    if let Some(m) = &a.ipvlan_mode {
+        if mode != NetworkMode::Ipvlan {
+            return Err(invalid("--ipvlan-mode is for --mode ipvlan"));
+        }
+        base.ipvlan_mode = m.parse()?;
+    }
+    base.parent = a.parent.clone();
+    base.subnet = match &a.subnet {
+        Some(v) => Some(spec::parse_cidr("--subnet", v)?.trunc()),
+        None => None,
+    };
+    base.ip_range = match &a.ip_range {
+        Some(v) => Some(spec::parse_cidr("--ip-range", v)?),
+        None => None,
+    };
+    base.promisc = a.promisc;
+    base.host_shim = a.host_shim;
+    base.nat = !a.no_nat;
+    base.publish = a
+        .publish
+        .iter()
+        .map(|p| p.parse())
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for n in &a.names {
+        let mut c = base.clone();
+        c.name = n.clone();
+        c.validate_static(&lab::prefix())?;
+        out.push(c);
+    }
+    Ok(out)
+}
+
+pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LabCommand::Up(a) => {
+            let spec = build_spec(&a)?;
+            catch_signals();
+            let st = lab::up(&spec)?;
+            let what = if st.spec.options.real {
+                format!("real mode on {}", st.spec.host_lan_ifname())
+            } else {
+                format!(
+                    "{}host, {}switch, {}peer, {}router",
+                    st.prefix, st.prefix, st.prefix, st.prefix
+                )
+            };
+            println!("lab up: {what}");
+        }
+        LabCommand::Add(a) => {
+            let specs = build_containers(&a)?;
+            catch_signals();
+            let added = lab::add_many(&specs)?;
+            for c in added {
+                println!(
+                    "added {} ({}{}) netns {} {} {}",
+                    c.spec.name,
+                    c.spec.mode,
+                    c.spec
+                        .submode()
+                        .map(|s| format!(" {s}"))
+                        .unwrap_or_default(),
+                    c.netns.as_deref().unwrap_or("(host's)"),
+                    c.ifname,
+                    c.ip.map(|i| i.to_string()).unwrap_or_default()
+                );
+            }
+        }
+        LabCommand::Ls(a) => ls(a)?,
+        LabCommand::Rm(a) => {
+            lab::remove_many(&a.names)?;
+            println!("removed {}", a.names.join(" "));
+        }
+        LabCommand::Down => {
+            lab::down()?;
+            println!("lab down");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ls(a: LsArgs) -> anyhow::Result<()> {
+    let loaded = lab::Lab::load().context("reading the lab state")?;
+    if a.json {
+        #[derive(serde::Serialize)]
+        struct Options<'a> {
+            hairpin: bool,
+            real: bool,
+            parent: Option<&'a str>,
+            prefix: &'a str,
+            generation: u64,
+            state_file: PathBuf,
+        }
+        #[derive(serde::Serialize)]
+        struct Listing<'a> {
+            endpoints: Vec<lab::Endpoint>,
+            options: Option<Options<'a>>,
+        }
+        let out = match &loaded {
+            Some(l) => Listing {
+                endpoints: l.endpoints(),
+                options: Some(Options {
+                    hairpin: l.state.spec.options.hairpin,
+                    real: l.state.spec.options.real,
+                    parent: l.state.spec.options.parent.as_deref(),
+                    prefix: &l.state.prefix,
+                    generation: l.state.generation,
+                    state_file: lab::state_path(),
+                }),
+            },
+            None => Listing {
+                endpoints: Vec::new(),
+                options: None,
+            },
+        };
+        let mut text = serde_json::to_string_pretty(&out)?;
+        if out.options.is_none() {
+            // No lab: still an object, so `.options.x` lookups work.
+            text = text.replace("\"options\": null", "\"options\": {}");
+        }
+        println!("{text}");
+        return Ok(());
+    }
+    let Some(l) = loaded else {
+        println!("no lab is up (netview lab up)");
+        return Ok(());
+    };
+    println!(
+        "{:<12} {:<9} {:<8} {:<8} {:<14} {:<8} {:<18} {:<17} PARENT",
+        "NAME", "ROLE", "MODE", "SUBMODE", "NETNS", "IFNAME", "IP", "MAC"
+    );
+    for e in l.endpoints() {
+        let role = serde_json::to_value(e.role)?;
+        println!(
+            "{:<12} {:<9} {:<8} {:<8} {:<14} {:<8} {:<18} {:<17} {}",
+            e.name,
+            role.as_str().unwrap_or("?"),
+            e.mode.map(|m| m.to_string()).unwrap_or("-".into()),
+            e.submode.as_deref().unwrap_or("-"),
+            e.netns.as_deref().unwrap_or("(host's)"),
+            e.ifname,
+            e.addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            e.mac.as_deref().unwrap_or("-"),
+            e.parent.as_deref().unwrap_or("-"),
+        );
+    }
+    let o = &l.state.spec.options;
+    if o.hairpin || o.real {
+        println!(
+            "options: hairpin={} real={}{}",
+            o.hairpin,
+            o.real,
+            o.parent
+                .as_deref()
+                .map(|p| format!(" parent={p}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub fn clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
+    let done = lab::clean(args.dry_run)?;
+    let verb = if args.dry_run { "would" } else { "did" };
+    if done.is_empty() {
+        println!("nothing to clean");
+    }
+    for d in done {
+        println!("{verb} {d}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,43 @@
 //! The lab: a sandbox world and test containers in Docker's network modes.
+//!
+//! Public API (the CLI, the TUI and probes use these):
+//! - [`up`], [`add`], [`add_many`], [`remove`], [`down`], [`clean`]: change the lab (root).
+//! - [`Lab::load`] and [`endpoints`]: read it (the TUI watches [`state_path`], or compares
+//!   [`Lab::generation`]).
+//!
+//! Every change is all-or-nothing: each kernel step records its undo in a [`journal::Journal`]
+//! and a failure (or SIGINT/SIGTERM, see [`journal::request_interrupt`]) rolls back everything
+//! done so far. [`Engine`] runs the same logic over any [`ops::Ops`], so it is unit-tested with
+//! [`ops::FakeOps`].
+
+pub mod driver;
+pub mod endpoint;
+pub mod journal;
+pub mod netlink;
+pub mod ops;
+pub mod spec;
+pub mod state;
+pub mod world;
+
+use std::path::PathBuf;
+
+pub use endpoint::{endpoints, Endpoint, Role};
+pub use journal::{request_interrupt, Undo, FAIL_AT_STEP_ENV};
+pub use ops::Ns;
+pub use spec::{ContainerSpec, IpvlanMode, LabOptions, LabSpec, MacvlanMode, NetworkMode, Publish};
+pub use state::{
+    is_netview_tag, state_dir, state_path, ContainerState, LabState, STATE_DIR_ENV, TAG_PREFIX,
+};
+
+use driver::{driver_for, undo_all};
+use journal::{Counted, Journal, Scope};
+use ops::Ops;
+use state::StateDir;
+
+/// Environment variable overriding the namespace prefix (tests: `nv-t<pid>-`).
+pub const PREFIX_ENV: &str = "NETVIEW_PREFIX";
+/// The default namespace prefix.
+pub const DEFAULT_PREFIX: &str = "nv-";
 
 /// Errors from the lab engine.
 #[derive(Debug, thiserror::Error)]
@@ -6,11 +45,463 @@ pub enum LabError {
     /// The user's input cannot work (bad CIDR, name too long, unsuitable parent...).
     #[error("{0}")]
     Invalid(String),
+    /// Changing the kernel needs root.
+    #[error("the lab changes network namespaces and needs root (try sudo)")]
+    NotRoot,
+    /// A kernel step failed.
+    #[error("{0}")]
+    Kernel(String),
+    /// The state file could not be read or written.
+    #[error("{0}")]
+    State(String),
+    /// SIGINT/SIGTERM arrived during creation; everything was rolled back.
+    #[error("interrupted; everything created so far was removed")]
+    Interrupted,
+    /// Removal went on past errors; these are all of them.
+    #[error("{}", .0.join("; "))]
+    Teardown(Vec<String>),
 }
 
 impl LabError {
     /// Whether this error is the user's input (exit code 2) rather than a failure.
     pub fn is_usage(&self) -> bool {
-        matches!(self, LabError::Invalid(_))
+        matches!(self, LabError::Invalid(_) | LabError::NotRoot)
     }
 }
+
+/// The namespace prefix in use (`NETVIEW_PREFIX` or `nv-`).
+pub fn prefix() -> String {
+    std::env::var(PREFIX_ENV)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_string())
+}
+
+fn check_prefix(p: &str) -> Result<(), LabError> {
+    if p.contains('/') || p.contains('\0') || p.len() > 64 {
+        return Err(LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")));
+    }
+    Ok(())
+}
+
+/// The lab as a reader sees it.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub state: LabState,
+}
+
+impl Lab {
+    /// Read the current lab, None when no lab is up. Takes no lock (writes are atomic).
+    pub fn load() -> Result<Option<Lab>, LabError> {
+        Ok(state::read_state(&state_path())?.map(|state| Lab { state }))
+    }
+
+    /// Every endpoint (world nodes and containers).
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        endpoints(&self.state)
+    }
+
+    /// Bumped on every change.
+    pub fn generation(&self) -> u64 {
+        self.state.generation
+    }
+}
+
+fn ensure_root() -> Result<(), LabError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(LabError::NotRoot)
+    }
+}
+
+fn real_engine<T>(f: impl FnOnce(&mut Engine) -> Result<T, LabError>) -> Result<T, LabError> {
+    ensure_root()?;
+    let mut ops = netlink::NetlinkOps::new();
+    let mut e = Engine::new(&mut ops, state_dir(), prefix());
+    e.fail_at = Counted::fail_at_from_env();
+    f(&mut e)
+}
+
+/// Build the world (`netview lab up`).
+pub fn up(spec: &LabSpec) -> Result<LabState, LabError> {
+    real_engine(|e| e.up(spec.clone()))
+}
+
+/// Add one container (`netview lab add`).
+pub fn add(c: &ContainerSpec) -> Result<ContainerState, LabError> {
+    real_engine(|e| e.add(std::slice::from_ref(c)))
+        .map(|mut v| v.pop().expect("one container in, one out"))
+}
+
+/// Add several containers in one transaction (all or none).
+pub fn add_many(cs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
+    real_engine(|e| e.add(cs))
+}
+
+/// Remove one container (`netview lab rm`).
+pub fn remove(name: &str) -> Result<(), LabError> {
+    real_engine(|e| e.remove(&[name.to_string()]))
+}
+
+/// Remove several containers.
+pub fn remove_many(names: &[String]) -> Result<(), LabError> {
+    real_engine(|e| e.remove(names))
+}
+
+/// Remove everything (`netview lab down`).
+pub fn down() -> Result<(), LabError> {
+    real_engine(|e| e.down())
+}
+
+/// Remove every leftover netview made (`netview clean`); returns what was (or, with
+/// `dry_run`, would be) removed.
+pub fn clean(dry_run: bool) -> Result<Vec<String>, LabError> {
+    real_engine(|e| e.clean(dry_run))
+}
+
+/// The lab logic over any kernel.
+pub struct Engine<'a> {
+    ops: &'a mut dyn Ops,
+    dir: PathBuf,
+    prefix: String,
+    /// Fail the Nth kernel step (test hook).
+    pub fail_at: Option<usize>,
+}
+
+/// Join a failure with any rollback errors, keeping the failure's kind (exit code).
+fn with_rollback(e: LabError, errs: Vec<LabError>) -> LabError {
+    if errs.is_empty() {
+        return e;
+    }
+    let extra: Vec<String> = errs.iter().map(|x| x.to_string()).collect();
+    match e {
+        LabError::Invalid(m) => LabError::Invalid(format!("{m}; rollback: {}", extra.join("; "))),
+        other => LabError::Kernel(format!("{other}; rollback: {}", extra.join("; "))),
+    }
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(ops: &'a mut dyn Ops, dir: PathBuf, prefix: String) -> Self {
+        Engine {
+            ops,
+            dir,
+            prefix,
+            fail_at: None,
+        }
+    }
+
+    fn load_lab(sd: &StateDir) -> Result<LabState, LabError> {
+        sd.load()?
+            .ok_or_else(|| LabError::Invalid("no lab is up; run `netview lab up` first".into()))
+    }
+
+    /// Build the world.
+    pub fn up(&mut self, spec: LabSpec) -> Result<LabState, LabError> {
+        check_prefix(&self.prefix)?;
+        spec.validate()?;
+        let sd = StateDir::lock(&self.dir)?;
+        if sd.load()?.is_some() {
+            return Err(LabError::Invalid(
+                "a lab is already up; run `netview lab down` first".into(),
+            ));
+        }
+        let mut st = LabState::new(&self.prefix, spec);
+        world::validate(self.ops, &st)?;
+        let mut counted = Counted::new(self.ops, self.fail_at);
+        let mut j = Journal::persisting(sd.pending_path());
+        let r = world::setup(&mut counted, &mut st, &mut j);
+        let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+        let result = match r {
+            Ok(()) => {
+                st.objects = undo.clone();
+                match sd.save(&mut st) {
+                    Ok(()) => Ok(st),
+                    Err(e) => {
+                        let errs = undo_all(counted.inner(), &st, &undo);
+                        let _ = sd.remove();
+                        Err(with_rollback(e, errs))
+                    }
+                }
+            }
+            Err(e) => {
+                let errs = undo_all(counted.inner(), &st, &undo);
+                let _ = sd.remove();
+                Err(with_rollback(e, errs))
+            }
+        };
+        // Only now, with the state written or everything undone, is the crash record moot.
+        j.finish();
+        result
+    }
+
+    /// Add containers, all or none.
+    pub fn add(&mut self, specs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
+        let sd = StateDir::lock(&self.dir)?;
+        let mut st = Self::load_lab(&sd)?;
+        for (i, c) in specs.iter().enumerate() {
+            if specs[..i].iter().any(|o| o.name == c.name) {
+                return Err(LabError::Invalid(format!(
+                    "container {:?} is named twice",
+                    c.name
+                )));
+            }
+        }
+        let snapshot = st.clone();
+        let mut counted = Counted::new(self.ops, self.fail_at);
+        let mut j = Journal::persisting(sd.pending_path());
+        let r = Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j);
+        j.finish();
+        r
+    }
+
+    fn add_in(
+        counted: &mut Counted<'_>,
+        sd: &StateDir,
+        st: &mut LabState,
+        snapshot: &LabState,
+        specs: &[ContainerSpec],
+        j: &mut Journal,
+    ) -> Result<Vec<ContainerState>, LabError> {
+        let mut added = Vec::new();
+        let mut nat_dirty: Vec<String> = Vec::new();
+        for c in specs {
+            let d = driver_for(c.mode);
+            let start = j.entries.len();
+            let r = d
+                .validate(counted, st, c)
+                .and_then(|()| d.setup(counted, st, c, j));
+            match r {
+                Ok(built) => {
+                    let mut container = built.container.expect("a driver builds its container");
+                    for (scope, u) in &j.entries[start..] {
+                        match scope {
+                            Scope::Own => container.objects.push(u.clone()),
+                            Scope::Shared => st.objects.push(u.clone()),
+                        }
+                    }
+                    st.docker_ready |= built.docker_ready;
+                    st.shims.extend(built.shim);
+                    if c.mode == NetworkMode::Bridge {
+                        st.veth_seq += 1;
+                    }
+                    if built.nat_dirty {
+                        nat_dirty.push(container.spec.name.clone());
+                    }
+                    st.containers.push(container.clone());
+                    added.push(container);
+                }
+                Err(e) => {
+                    let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+                    let errs = undo_all(counted.inner(), snapshot, &undo);
+                    return Err(with_rollback(e, errs));
+                }
+            }
+        }
+        // One NAT rewrite for the whole batch.
+        if !nat_dirty.is_empty() {
+            let host = st.host_ns.clone();
+            let had_table = st
+                .objects
+                .iter()
+                .any(|u| matches!(u, Undo::NftDelete { ns } if *ns == host));
+            let r = counted.nft_table(&host, driver::bridge::nat_rules(st).as_deref());
+            if !had_table {
+                j.shared(Undo::NftDelete { ns: host.clone() });
+                st.objects.push(Undo::NftDelete { ns: host.clone() });
+            }
+            j.own(Undo::NftSync { ns: host.clone() });
+            for c in st.containers.iter_mut() {
+                if nat_dirty.contains(&c.spec.name) {
+                    c.objects.push(Undo::NftSync { ns: host.clone() });
+                }
+            }
+            if let Err(e) = r {
+                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+                let errs = undo_all(counted.inner(), snapshot, &undo);
+                return Err(with_rollback(e, errs));
+            }
+        }
+        if let Err(e) = sd.save(st) {
+            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+            let errs = undo_all(counted.inner(), snapshot, &undo);
+            return Err(with_rollback(e, errs));
+        }
+        Ok(added)
+    }
+
+    /// Remove containers by name (each past errors; all errors reported).
+    pub fn remove(&mut self, names: &[String]) -> Result<(), LabError> {
+        let sd = StateDir::lock(&self.dir)?;
+        let mut st = Self::load_lab(&sd)?;
+        for n in names {
+            if st.container(n).is_none() {
+                return Err(LabError::Invalid(format!("no container {n:?} in the lab")));
+            }
+        }
+        let mut errors = Vec::new();
+        let mut resync: Vec<Undo> = Vec::new();
+        for n in names {
+            let idx = st
+                .containers
+                .iter()
+                .position(|c| &c.spec.name == n)
+                .expect("checked above");
+            let c = st.containers.remove(idx);
+            errors.extend(driver_for(c.spec.mode).teardown(self.ops, &st, &c));
+            for u in &c.objects {
+                if let Undo::NftSync { .. } = u {
+                    if !resync.contains(u) {
+                        resync.push(u.clone());
+                    }
+                }
+            }
+        }
+        for u in &resync {
+            if let Err(e) = driver::undo_one(self.ops, &st, u) {
+                errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+            }
+        }
+        sd.save(&mut st)?;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::Teardown(
+                errors.iter().map(|e| e.to_string()).collect(),
+            ))
+        }
+    }
+
+    /// Remove everything of the lab, then sweep for tagged leftovers.
+    pub fn down(&mut self) -> Result<(), LabError> {
+        {
+            let sd = StateDir::lock(&self.dir)?;
+            Self::load_lab(&sd)?;
+        }
+        self.clean(false).map(|_| ())
+    }
+
+    /// Remove every leftover: what the state file records, then namespaces and links carrying
+    /// our tag. Never anything else, even with a similar name.
+    pub fn clean(&mut self, dry_run: bool) -> Result<Vec<String>, LabError> {
+        let sd = StateDir::lock(&self.dir)?;
+        let loaded = sd.load();
+        let mut st = match &loaded {
+            Ok(Some(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let prefix = st
+            .as_ref()
+            .map(|s| s.prefix.clone())
+            .unwrap_or_else(|| self.prefix.clone());
+        let tag = state::tag_for(&prefix);
+        let mut done = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        // A creation killed before it could write the state: its changes to our own namespace.
+        let pending = sd.load_pending();
+        let existing = self.ops.list_netns()?;
+        for n in &pending.netns {
+            // Only an unbound leftover file or one of ours; never someone else's namespace.
+            if existing.contains(n)
+                && n.starts_with(&prefix)
+                && self.ops.netns_unbound(n)
+                && self.ops.netns_tag(n).is_none()
+            {
+                done.push(format!("delete unbound namespace file {n}"));
+                if !dry_run {
+                    if let Err(e) = self.ops.delete_netns(n) {
+                        errors.push(format!("namespace file {n}: {e}"));
+                    }
+                }
+            }
+        }
+        let pending = pending.undo;
+        if !pending.is_empty() {
+            let base = st
+                .clone()
+                .unwrap_or_else(|| LabState::new(&prefix, LabSpec::default()));
+            for u in pending.iter().rev() {
+                done.push(u.describe());
+            }
+            if !dry_run {
+                errors.extend(
+                    undo_all(self.ops, &base, &pending)
+                        .iter()
+                        .map(|e| e.to_string()),
+                );
+                let _ = std::fs::remove_file(sd.pending_path());
+            }
+        }
+        if let Some(st) = st.as_mut() {
+            while let Some(c) = st.containers.pop() {
+                for u in driver::teardown_plan(&c).iter().rev() {
+                    done.push(u.describe());
+                }
+                if !dry_run {
+                    errors.extend(
+                        driver_for(c.spec.mode)
+                            .teardown(self.ops, st, &c)
+                            .iter()
+                            .map(|e| e.to_string()),
+                    );
+                }
+            }
+            for u in st.objects.iter().rev() {
+                done.push(u.describe());
+            }
+            if !dry_run {
+                let objs = st.objects.clone();
+                errors.extend(undo_all(self.ops, st, &objs).iter().map(|e| e.to_string()));
+            }
+        }
+        // Leftovers the state does not know (a crash before it was written): our tag only.
+        for n in self.ops.list_netns()? {
+            if !n.starts_with(&prefix) || self.ops.netns_tag(&n).as_deref() != Some(tag.as_str()) {
+                continue;
+            }
+            let what = format!("delete namespace {n}");
+            if !done.contains(&what) {
+                done.push(what);
+            }
+            if !dry_run {
+                if let Err(e) = self.ops.delete_netns(&n) {
+                    errors.push(format!("namespace {n}: {e}"));
+                }
+            }
+        }
+        for l in self.ops.tagged_links(&Ns::Current, &tag)? {
+            let what = format!("delete link {l} in {}", Ns::Current);
+            if !done.contains(&what) {
+                done.push(what);
+            }
+            if !dry_run {
+                if let Err(e) = self.ops.delete_link(&Ns::Current, &l) {
+                    if !journal::is_already_gone(&e) {
+                        errors.push(format!("link {l}: {e}"));
+                    }
+                }
+            }
+        }
+        if !dry_run {
+            if sd.path().exists() {
+                done.push(format!("delete state file {}", sd.path().display()));
+            }
+            sd.remove()?;
+        } else if sd.path().exists() {
+            done.push(format!("delete state file {}", sd.path().display()));
+        }
+        if let Err(e) = loaded {
+            errors.push(format!(
+                "the state file was unreadable and was removed: {e}"
+            ));
+        }
+        if errors.is_empty() {
+            Ok(done)
+        } else {
+            Err(LabError::Teardown(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! Bridge mode: Docker's default. A `docker0` bridge in the host (made on first use, with
+//! ip_forward on), a veth pair per container (`eth0` inside), the next free address, a default
+//! route via docker0, and NAT in an nftables table `ip netview`: masquerade for traffic leaving
+//! through any interface but docker0 (unless `--no-nat`), DNAT for `--publish`.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde_json::{json, Value};
+
+use super::{check_new_name, make_container_netns, taken_on, Built, Driver, CONTAINER_IFNAME};
+use crate::lab::journal::{Journal, Undo};
+use crate::lab::netlink::NFT_TABLE;
+use crate::lab::ops::{Ns, Ops};
+use crate::lab::spec::{next_free, ContainerSpec, NetworkMode};
+use crate::lab::state::{ContainerState, LabState};
+use crate::lab::LabError;
+
+pub struct BridgeDriver;
+
+pub const IP_FORWARD: &str = "net/ipv4/ip_forward";
+
+/// The host side of a container's veth: `veth` and 7 hex digits of a hash of the lab prefix
+/// and container name (Docker's style), so any container name fits in 15 bytes.
+pub fn host_veth_name(state: &LabState, name: &str) -> String {
+    let seq = state.veth_seq;
+    let taken: Vec<&str> = state
+        .containers
+        .iter()
+        .filter_map(|c| c.host_ifname.as_deref())
+        .collect();
+    let mut salt = 0u32;
+    loop {
+        // FNV-1a: stable across runs and Rust versions.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in state
+            .prefix
+            .bytes()
+            .chain(name.bytes())
+            .chain(seq.to_le_bytes())
+            .chain(salt.to_le_bytes())
+        {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        let cand = format!("veth{:07x}", h & 0x0fff_ffff);
+        if !taken.contains(&cand.as_str()) {
+            return cand;
+        }
+        salt += 1;
+    }
+}
+
+fn next_bridge_ip(state: &LabState) -> Option<Ipv4Addr> {
+    let net = state.spec.docker.address.trunc();
+    next_free(
+        &net,
+        &net,
+        &[state.spec.docker.address.addr()],
+        &taken_on(state, &net),
+    )
+}
+
+/// The `ip netview` table's chains and rules for the host, from every bridge container; None
+/// when no container needs NAT (then the table is deleted).
+pub fn nat_rules(state: &LabState) -> Option<Vec<Value>> {
+    let bridge = &state.spec.docker.bridge;
+    let mut rules = Vec::new();
+    for c in &state.containers {
+        if c.spec.mode != NetworkMode::Bridge {
+            continue;
+        }
+        let Some(ip) = c.ip else { continue };
+        let ip = ip.addr().to_string();
+        if c.spec.nat {
+            // ip saddr IP oifname != "docker0" masquerade
+            rules.push(rule(
+                "postrouting",
+                vec![
+                    json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": ip}}),
+                    json!({"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": bridge}}),
+                    json!({"masquerade": null}),
+                ],
+            ));
+        }
+        for p in &c.spec.publish {
+            let dnat = json!({"dnat": {"addr": ip, "port": p.container_port}});
+            let dport = json!({"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": p.host_port}});
+            // From outside: iifname != "docker0" tcp dport H dnat to IP:C
+            rules.push(rule(
+                "prerouting",
+                vec![
+                    json!({"match": {"op": "!=", "left": {"meta": {"key": "iifname"}}, "right": bridge}}),
+                    dport.clone(),
+                    dnat.clone(),
+                ],
+            ));
+            // From the host itself: fib daddr type local tcp dport H dnat to IP:C
+            rules.push(rule(
+                "output",
+                vec![
+                    json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}}),
+                    dport,
+                    dnat,
+                ],
+            ));
+        }
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    let mut out = vec![
+        chain("prerouting", "prerouting", -100),
+        chain("output", "output", -100),
+        chain("postrouting", "postrouting", 100),
+    ];
+    out.extend(rules);
+    Some(out)
+}
+
+fn chain(name: &str, hook: &str, prio: i32) -> Value {
+    json!({"chain": {"family": "ip", "table": NFT_TABLE, "name": name, "type": "nat",
+        "hook": hook, "prio": prio, "policy": "accept"}})
+}
+
+fn rule(chain: &str, expr: Vec<Value>) -> Value {
+    json!({"rule": {"family": "ip", "table": NFT_TABLE, "chain": chain, "expr": expr}})
+}
+
+impl Driver for BridgeDriver {
+    fn validate(
+        &self,
+        ops: &mut dyn Ops,
+        state: &LabState,
+        c: &ContainerSpec,
+    ) -> Result<(), LabError> {
+        check_new_name(ops, state, c)?;
+        let docker = &state.spec.docker;
+        if !state.docker_ready && ops.link(&state.host_ns, &docker.bridge)?.is_some() {
+            return Err(LabError::Invalid(format!(
+                "{} already exists in the host (not made by netview); set [docker] bridge in the lab file",
+                docker.bridge
+            )));
+        }
+        if next_bridge_ip(state).is_none() {
+            return Err(LabError::Invalid(format!(
+                "no free address left in {}",
+                docker.address.trunc()
+            )));
+        }
+        for p in &c.publish {
+            let clash = state
+                .containers
+                .iter()
+                .flat_map(|o| o.spec.publish.iter().map(move |q| (o, q)))
+                .find(|(_, q)| q.host_port == p.host_port);
+            if let Some((o, _)) = clash {
+                return Err(LabError::Invalid(format!(
+                    "host port {} is already published by {}",
+                    p.host_port, o.spec.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn setup(
+        &self,
+        ops: &mut dyn Ops,
+        state: &LabState,
+        c: &ContainerSpec,
+        j: &mut Journal,
+    ) -> Result<Built, LabError> {
+        let host = state.host_ns.clone();
+        let docker = &state.spec.docker;
+        let br = docker.bridge.as_str();
+        let mut built = Built::default();
+        if !state.docker_ready {
+            ops.add_bridge(&host, br)?;
+            j.shared(Undo::DeleteLink {
+                ns: host.clone(),
+                name: br.to_string(),
+            });
+            ops.set_alias(&host, br, &state.tag)?;
+            ops.add_addr(&host, br, docker.address)?;
+            ops.set_up(&host, br, true)?;
+            let prev = ops.get_sysctl(&host, IP_FORWARD)?;
+            if prev != "1" {
+                ops.set_sysctl(&host, IP_FORWARD, "1")?;
+                j.shared(Undo::Sysctl {
+                    ns: host.clone(),
+                    key: IP_FORWARD.into(),
+                    restore: prev,
+                });
+            }
+            built.docker_ready = true;
+        }
+        let ip = next_bridge_ip(state).ok_or_else(|| {
+            LabError::Invalid(format!(
+                "no free address left in {}",
+                docker.address.trunc()
+            ))
+        })?;
+        let ip = Ipv4Net::new(ip, docker.address.prefix_len()).expect("prefix from a valid net");
+        let nsname = make_container_netns(ops, state, c, j)?;
+        let ctr = Ns::Named(nsname.clone());
+        let veth = host_veth_name(state, &c.name);
+        ops.add_veth(&host, &veth, &ctr, CONTAINER_IFNAME)?;
+        // Deleting one end deletes both, synchronously (the namespace's own cleanup is not).
+        j.own(Undo::DeleteLink {
+            ns: host.clone(),
+            name: veth.clone(),
+        });
+        ops.set_alias(&host, &veth, &state.tag)?;
+        ops.set_alias(&ctr, CONTAINER_IFNAME, &state.tag)?;
+        ops.set_master(&host, &veth, br)?;
+        ops.set_up(&host, &veth, true)?;
+        ops.set_up(&ctr, CONTAINER_IFNAME, true)?;
+        ops.add_addr(&ctr, CONTAINER_IFNAME, ip)?;
+        ops.add_route(
+            &ctr,
+            Ipv4Net::default(),
+            Some(docker.address.addr()),
+            Some(CONTAINER_IFNAME),
+        )?;
+        let container = ContainerState {
+            spec: c.clone(),
+            netns: Some(nsname),
+            ifname: CONTAINER_IFNAME.into(),
+            ip: Some(ip),
+            mac: ops.link(&ctr, CONTAINER_IFNAME)?.and_then(|f| f.mac),
+            parent: Some(br.to_string()),
+            gateway: Some(docker.address.addr()),
+            host_ifname: Some(veth),
+            objects: Vec::new(),
+        };
+        // The NAT table is rewritten once per batch by the engine (one `nft` run, not one per
+        // container); it records the undo.
+        built.nat_dirty = c.nat || !c.publish.is_empty();
+        built.container = Some(container);
+        Ok(built)
+    }
+}

@@ -1,0 +1,254 @@
+//! Macvlan mode: a child of the host's LAN interface with its own MAC, moved into the
+//! container as `eth0`, with the next free address of the ip-range. Also the checks shared
+//! with ipvlan (parent suitability, one kind per parent) and the host shim.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::{check_new_name, make_container_netns, taken_on, Built, Driver, CONTAINER_IFNAME};
+use crate::lab::journal::{Journal, Undo};
+use crate::lab::ops::{Ns, Ops};
+use crate::lab::spec::{next_free, ContainerSpec, MacvlanMode, NetworkMode};
+use crate::lab::state::{ContainerState, LabState, ShimState};
+use crate::lab::LabError;
+
+pub struct MacvlanDriver;
+
+fn invalid(s: String) -> LabError {
+    LabError::Invalid(s)
+}
+
+/// The parent must exist in the host, be up, and not be loopback, wireless, a bridge or a
+/// bridge port.
+pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result<(), LabError> {
+    let Some(f) = ops.link(&state.host_ns, parent)? else {
+        return Err(invalid(format!(
+            "parent {parent} does not exist in the host"
+        )));
+    };
+    if f.loopback {
+        return Err(invalid(format!("parent {parent} is a loopback device")));
+    }
+    if f.wireless {
+        return Err(invalid(format!(
+            "parent {parent} is wireless: access points drop frames from MACs they did not associate"
+        )));
+    }
+    if f.is_bridge {
+        return Err(invalid(format!(
+            "parent {parent} is a bridge; use a physical or veth interface"
+        )));
+    }
+    if f.is_bridge_port {
+        return Err(invalid(format!(
+            "parent {parent} is a bridge port; its frames belong to the bridge"
+        )));
+    }
+    if !f.up {
+        return Err(invalid(format!("parent {parent} is down")));
+    }
+    Ok(())
+}
+
+/// Macvlan and ipvlan children cannot share one parent; a passthru child takes the parent
+/// alone.
+pub fn check_siblings(state: &LabState, c: &ContainerSpec, parent: &str) -> Result<(), LabError> {
+    let siblings: Vec<&ContainerState> = state
+        .containers
+        .iter()
+        .filter(|o| {
+            matches!(o.spec.mode, NetworkMode::Macvlan | NetworkMode::Ipvlan)
+                && o.parent.as_deref() == Some(parent)
+        })
+        .collect();
+    let shims = state.shims.iter().filter(|s| s.parent == parent).count();
+    let other_kind = if c.mode == NetworkMode::Macvlan {
+        NetworkMode::Ipvlan
+    } else {
+        NetworkMode::Macvlan
+    };
+    if let Some(o) = siblings.iter().find(|o| o.spec.mode == other_kind) {
+        return Err(invalid(format!(
+            "macvlan and ipvlan cannot share parent {parent} ({} is {other_kind} on it)",
+            o.spec.name
+        )));
+    }
+    if c.mode == NetworkMode::Ipvlan && shims > 0 {
+        return Err(invalid(format!(
+            "macvlan and ipvlan cannot share parent {parent} (it has a macvlan host shim)"
+        )));
+    }
+    if let Some(o) = siblings.iter().find(|o| {
+        o.spec.mode == NetworkMode::Macvlan && o.spec.macvlan_mode == MacvlanMode::Passthru
+    }) {
+        return Err(invalid(format!(
+            "passthru takes one child: {} already holds {parent}",
+            o.spec.name
+        )));
+    }
+    if c.mode == NetworkMode::Macvlan && c.macvlan_mode == MacvlanMode::Passthru {
+        let n = siblings.len() + shims;
+        if n > 0 || c.host_shim {
+            return Err(invalid(format!(
+                "passthru takes one child: {parent} already has {} other",
+                n.max(1)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The gateway of a macvlan/ipvlan network: the lab's LAN gateway when it is in the subnet,
+/// else the subnet's first address (Docker's default).
+pub fn vlan_gateway(state: &LabState, subnet: &Ipv4Net) -> Option<Ipv4Addr> {
+    let gw = state.spec.host.gateway;
+    if subnet.contains(&gw) {
+        Some(gw)
+    } else {
+        subnet.hosts().next()
+    }
+}
+
+/// The next free child address for `c`, or a one-line error.
+pub fn child_address(state: &LabState, c: &ContainerSpec) -> Result<Ipv4Net, LabError> {
+    let (subnet, range) = c.vlan_net(&state.spec);
+    let subnet = subnet.trunc();
+    crate::lab::spec::check_range(&subnet, &range)?;
+    let mut reserved = state.spec.reserved_lan_addresses();
+    reserved.extend(vlan_gateway(state, &subnet));
+    let ip = next_free(&subnet, &range, &reserved, &taken_on(state, &subnet))
+        .ok_or_else(|| invalid(format!("no free address left in ip-range {range}")))?;
+    Ok(Ipv4Net::new(ip, subnet.prefix_len()).expect("prefix of a valid net"))
+}
+
+/// Checks shared by macvlan and ipvlan.
+pub fn validate_vlan(
+    ops: &mut dyn Ops,
+    state: &LabState,
+    c: &ContainerSpec,
+) -> Result<(), LabError> {
+    check_new_name(ops, state, c)?;
+    // The input's own consistency first, then the kernel's rules.
+    let (subnet, range) = c.vlan_net(&state.spec);
+    crate::lab::spec::check_range(&subnet.trunc(), &range)?;
+    let parent = c.parent_or(&state.spec).to_string();
+    check_parent(ops, state, &parent)?;
+    check_siblings(state, c, &parent)?;
+    child_address(state, c)?;
+    Ok(())
+}
+
+/// After the child exists: tag, raise, address, route; then promisc and the shim if asked.
+pub fn finish_child(
+    ops: &mut dyn Ops,
+    state: &LabState,
+    c: &ContainerSpec,
+    j: &mut Journal,
+    nsname: String,
+    l3: bool,
+) -> Result<Built, LabError> {
+    let host = state.host_ns.clone();
+    let ctr = Ns::Named(nsname.clone());
+    let parent = c.parent_or(&state.spec).to_string();
+    let ip = child_address(state, c)?;
+    let (subnet, range) = c.vlan_net(&state.spec);
+    let gateway = vlan_gateway(state, &subnet.trunc());
+    ops.set_alias(&ctr, CONTAINER_IFNAME, &state.tag)?;
+    ops.set_up(&ctr, CONTAINER_IFNAME, true)?;
+    ops.add_addr(&ctr, CONTAINER_IFNAME, ip)?;
+    if l3 {
+        // ipvlan l3/l3s: no ARP, no broadcast; the parent routes for its children.
+        ops.add_route(&ctr, Ipv4Net::default(), None, Some(CONTAINER_IFNAME))?;
+    } else if let Some(gw) = gateway {
+        ops.add_route(&ctr, Ipv4Net::default(), Some(gw), Some(CONTAINER_IFNAME))?;
+    }
+    if c.promisc {
+        let was = ops
+            .link(&host, &parent)?
+            .map(|f| f.promisc)
+            .unwrap_or(false);
+        if !was {
+            ops.set_promisc(&host, &parent, true)?;
+            j.shared(Undo::Promisc {
+                ns: host.clone(),
+                link: parent.clone(),
+                restore: false,
+            });
+        }
+    }
+    let mut built = Built::default();
+    let mut me = ContainerState {
+        spec: c.clone(),
+        netns: Some(nsname),
+        ifname: CONTAINER_IFNAME.into(),
+        ip: Some(ip),
+        mac: ops.link(&ctr, CONTAINER_IFNAME)?.and_then(|f| f.mac),
+        parent: Some(parent.clone()),
+        gateway: if l3 { None } else { gateway },
+        host_ifname: None,
+        objects: Vec::new(),
+    };
+    if c.host_shim && !state.shims.iter().any(|s| s.parent == parent) {
+        let mut with_me = state.clone();
+        with_me.containers.push(me.clone());
+        let shim_ip = child_address(&with_me, c)?;
+        let shim_ip = Ipv4Net::new(shim_ip.addr(), 32).expect("/32");
+        let ifname = format!("nvshim{}", state.shims.len());
+        ops.add_macvlan(&host, &parent, &ifname, MacvlanMode::Bridge, &host)?;
+        j.shared(Undo::DeleteLink {
+            ns: host.clone(),
+            name: ifname.clone(),
+        });
+        ops.set_alias(&host, &ifname, &state.tag)?;
+        ops.add_addr(&host, &ifname, shim_ip)?;
+        ops.set_up(&host, &ifname, true)?;
+        ops.add_route(&host, range.trunc(), None, Some(&ifname))?;
+        built.shim = Some(ShimState {
+            parent: parent.clone(),
+            ifname,
+            ip: shim_ip,
+            range: range.trunc(),
+        });
+    }
+    me.objects.clear();
+    built.container = Some(me);
+    Ok(built)
+}
+
+impl Driver for MacvlanDriver {
+    fn validate(
+        &self,
+        ops: &mut dyn Ops,
+        state: &LabState,
+        c: &ContainerSpec,
+    ) -> Result<(), LabError> {
+        validate_vlan(ops, state, c)
+    }
+
+    fn setup(
+        &self,
+        ops: &mut dyn Ops,
+        state: &LabState,
+        c: &ContainerSpec,
+        j: &mut Journal,
+    ) -> Result<Built, LabError> {
+        let nsname = make_container_netns(ops, state, c, j)?;
+        let ctr = Ns::Named(nsname.clone());
+        let parent = c.parent_or(&state.spec).to_string();
+        ops.add_macvlan(
+            &state.host_ns,
+            &parent,
+            CONTAINER_IFNAME,
+            c.macvlan_mode,
+            &ctr,
+        )?;
+        // Deleting the child before its namespace frees the parent at once (namespace
+        // cleanup is asynchronous), so a new passthru child can follow immediately.
+        j.own(Undo::DeleteLink {
+            ns: ctr.clone(),
+            name: CONTAINER_IFNAME.into(),
+        });
+        finish_child(ops, state, c, j, nsname, false)
+    }
+}

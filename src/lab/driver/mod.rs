@@ -1,0 +1,207 @@
+//! One driver per Docker network mode, netavark style: `validate` checks the kernel's rules
+//! before anything is made, `setup` builds the container while recording every step's undo in
+//! the journal, `teardown` undoes a built container and keeps going past errors.
+
+pub mod bridge;
+pub mod host;
+pub mod ipvlan;
+pub mod macvlan;
+pub mod none;
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::journal::{is_already_gone, Journal, Undo};
+use super::ops::{Ns, Ops};
+use super::spec::{ContainerSpec, NetworkMode};
+use super::state::{ContainerState, LabState, ShimState};
+use super::LabError;
+
+/// The interface name inside every container namespace, as Docker names it.
+pub const CONTAINER_IFNAME: &str = "eth0";
+
+/// What a successful setup changed besides the container itself.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub container: Option<ContainerState>,
+    pub docker_ready: bool,
+    pub shim: Option<ShimState>,
+    /// The container needs the NAT table rewritten (bridge mode).
+    pub nat_dirty: bool,
+}
+
+/// A Docker network mode.
+pub trait Driver {
+    /// Check everything that can be checked before creating anything.
+    fn validate(
+        &self,
+        ops: &mut dyn Ops,
+        state: &LabState,
+        c: &ContainerSpec,
+    ) -> Result<(), LabError>;
+
+    /// Build the container, recording each step's undo in `journal` right after the step.
+    fn setup(
+        &self,
+        ops: &mut dyn Ops,
+        state: &LabState,
+        c: &ContainerSpec,
+        journal: &mut Journal,
+    ) -> Result<Built, LabError>;
+
+    /// Remove a built container: its own objects, newest first, past errors. The NAT
+    /// rewrite is left to the caller (once for many containers, see [`teardown_plan`]).
+    fn teardown(&self, ops: &mut dyn Ops, state: &LabState, c: &ContainerState) -> Vec<LabError> {
+        undo_all(ops, state, &teardown_plan(c))
+    }
+}
+
+/// The driver for a mode.
+pub fn driver_for(mode: NetworkMode) -> &'static dyn Driver {
+    match mode {
+        NetworkMode::Bridge => &bridge::BridgeDriver,
+        NetworkMode::Host => &host::HostDriver,
+        NetworkMode::None => &none::NoneDriver,
+        NetworkMode::Macvlan => &macvlan::MacvlanDriver,
+        NetworkMode::Ipvlan => &ipvlan::IpvlanDriver,
+    }
+}
+
+/// Run one undo. "Already gone" counts as success.
+pub fn undo_one(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), LabError> {
+    let r = match u {
+        Undo::DeleteNetns { name } => ops.delete_netns(name),
+        Undo::DeleteLink { ns, name } => ops.delete_link(ns, name),
+        Undo::Promisc { ns, link, restore } => ops.set_promisc(ns, link, *restore),
+        Undo::Hairpin { ns, port, restore } => ops.set_hairpin(ns, port, *restore),
+        Undo::Sysctl { ns, key, restore } => ops.set_sysctl(ns, key, restore),
+        Undo::NftSync { ns } => {
+            let rules = bridge::nat_rules(state);
+            ops.nft_table(ns, rules.as_deref())
+        }
+        Undo::NftDelete { ns } => ops.nft_table(ns, None),
+    };
+    match r {
+        Err(e) if is_already_gone(&e) => Ok(()),
+        // Restoring something inside a namespace that is already gone is moot.
+        Err(_) if undo_ns_gone(ops, u) => Ok(()),
+        other => other,
+    }
+}
+
+fn undo_ns_gone(ops: &mut dyn Ops, u: &Undo) -> bool {
+    let ns = match u {
+        Undo::DeleteNetns { .. } => return false,
+        Undo::DeleteLink { ns, .. }
+        | Undo::Promisc { ns, .. }
+        | Undo::Hairpin { ns, .. }
+        | Undo::Sysctl { ns, .. }
+        | Undo::NftSync { ns }
+        | Undo::NftDelete { ns } => ns,
+    };
+    match ns {
+        Ns::Current => false,
+        Ns::Named(n) => !ops.list_netns().map(|all| all.contains(n)).unwrap_or(true),
+    }
+}
+
+/// What removing a container undoes. Links inside namespaces netview made go away with the
+/// container's namespace (the kernel frees them in one batch, without a grace period per
+/// link), so they are not deleted one by one; links on a real host are, so nothing of ours
+/// lingers there, and a passthru child is, so its parent is free at once. Rollback after a
+/// failed creation still undoes every step exactly. NAT rewrites are left to the caller.
+pub fn teardown_plan(c: &ContainerState) -> Vec<Undo> {
+    let own_ns = c.netns.is_some();
+    let passthru = c.spec.mode == NetworkMode::Macvlan
+        && c.spec.macvlan_mode == super::spec::MacvlanMode::Passthru;
+    c.objects
+        .iter()
+        .filter(|u| match u {
+            Undo::NftSync { .. } => false,
+            Undo::DeleteLink {
+                ns: Ns::Named(_), ..
+            } => !own_ns || passthru,
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// Undo a list newest first, collecting every error.
+pub fn undo_all(ops: &mut dyn Ops, state: &LabState, objects: &[Undo]) -> Vec<LabError> {
+    let mut errors = Vec::new();
+    for u in objects.iter().rev() {
+        if let Err(e) = undo_one(ops, state, u) {
+            errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+        }
+    }
+    errors
+}
+
+/// Create a container's namespace (tagged), recording its deletion.
+pub fn make_container_netns(
+    ops: &mut dyn Ops,
+    state: &LabState,
+    c: &ContainerSpec,
+    journal: &mut Journal,
+) -> Result<String, LabError> {
+    let name = state.ns_name(&c.name);
+    journal.intend_netns(&name);
+    ops.create_netns(&name, &state.tag)?;
+    journal.own(Undo::DeleteNetns { name: name.clone() });
+    Ok(name)
+}
+
+/// Names that must be free: the container and its namespace.
+pub fn check_new_name(
+    ops: &mut dyn Ops,
+    state: &LabState,
+    c: &ContainerSpec,
+) -> Result<(), LabError> {
+    c.validate_static(&state.prefix)?;
+    if state.container(&c.name).is_some() {
+        return Err(LabError::Invalid(format!(
+            "container {:?} already exists in the lab",
+            c.name
+        )));
+    }
+    let world = ["host", "switch", "peer", "router"];
+    if world.contains(&c.name.as_str()) {
+        return Err(LabError::Invalid(format!(
+            "{:?} is a name of the lab's world; pick another",
+            c.name
+        )));
+    }
+    if c.mode != NetworkMode::Host {
+        let ns = state.ns_name(&c.name);
+        if ops.list_netns()?.contains(&ns) {
+            return Err(LabError::Invalid(format!(
+                "namespace {ns} already exists (not made by this lab)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every address already given to a container, shim or node on `subnet`.
+pub fn taken_on(state: &LabState, subnet: &Ipv4Net) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = state
+        .containers
+        .iter()
+        .filter_map(|c| c.ip.map(|i| i.addr()))
+        .chain(state.shims.iter().map(|s| s.ip.addr()))
+        .filter(|ip| subnet.contains(ip))
+        .collect();
+    out.extend(
+        state
+            .host
+            .addresses
+            .iter()
+            .chain(&state.peer.addresses)
+            .chain(&state.router.addresses)
+            .map(|a| a.addr())
+            .filter(|ip| subnet.contains(ip)),
+    );
+    out
+}

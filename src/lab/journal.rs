@@ -1,0 +1,373 @@
+//! The undo journal (every step records how to undo it, so a failure rolls back everything
+//! done so far) and the step counter behind the `NETVIEW_FAIL_AT_STEP` test hook and the
+//! SIGINT/SIGTERM check.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::ops::{LinkFacts, Ns, Ops};
+use super::spec::{IpvlanMode, MacvlanMode};
+use super::LabError;
+
+/// Environment variable: make the Nth kernel step of this process fail (tests prove that
+/// every N leaves nothing behind).
+pub const FAIL_AT_STEP_ENV: &str = "NETVIEW_FAIL_AT_STEP";
+/// Environment variable: sleep this many milliseconds before each kernel step (tests use it
+/// to deliver `kill -9` or SIGINT in the middle of a creation).
+pub const STEP_DELAY_ENV: &str = "NETVIEW_STEP_DELAY_MS";
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Ask any creation in progress to stop at its next step and roll back (signal handlers).
+pub fn request_interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether an interrupt was requested.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// How to undo one step. Stored in the state file, so `lab rm`, `lab down` and `clean` can
+/// undo what an earlier process did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "snake_case")]
+pub enum Undo {
+    /// Delete a namespace we created (and with it everything inside).
+    DeleteNetns { name: String },
+    /// Delete a link we created in a namespace that outlives this object.
+    DeleteLink { ns: Ns, name: String },
+    /// Put promiscuous mode back as it was.
+    Promisc { ns: Ns, link: String, restore: bool },
+    /// Put hairpin back as it was.
+    Hairpin { ns: Ns, port: String, restore: bool },
+    /// Put a sysctl back as it was.
+    Sysctl {
+        ns: Ns,
+        key: String,
+        restore: String,
+    },
+    /// Rewrite the NAT table from the lab's remaining containers.
+    NftSync { ns: Ns },
+    /// Delete the `ip netview` table.
+    NftDelete { ns: Ns },
+}
+
+impl Undo {
+    /// One line for `clean --dry-run` and error reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Undo::DeleteNetns { name } => format!("delete namespace {name}"),
+            Undo::DeleteLink { ns, name } => format!("delete link {name} in {ns}"),
+            Undo::Promisc { ns, link, restore } => {
+                format!(
+                    "set promisc {} on {link} in {ns}",
+                    if *restore { "on" } else { "off" }
+                )
+            }
+            Undo::Hairpin { ns, port, restore } => {
+                format!(
+                    "set hairpin {} on {port} in {ns}",
+                    if *restore { "on" } else { "off" }
+                )
+            }
+            Undo::Sysctl { ns, key, restore } => format!("set sysctl {key}={restore} in {ns}"),
+            Undo::NftSync { ns } => format!("rewrite nftables table ip netview in {ns}"),
+            Undo::NftDelete { ns } => format!("delete nftables table ip netview in {ns}"),
+        }
+    }
+}
+
+/// Who owns a journal entry once creation succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Belongs to the object being created (removed with it).
+    Own,
+    /// Shared by the lab (docker0, ip_forward, the NAT table, promisc): removed at `down`.
+    Shared,
+}
+
+impl Undo {
+    /// Whether this undoes something in netview's own namespace (real mode's host), which no
+    /// namespace deletion or tag sweep would undo after a crash.
+    pub fn in_current_ns(&self) -> bool {
+        match self {
+            Undo::DeleteNetns { .. } => false,
+            Undo::DeleteLink { ns, .. }
+            | Undo::Promisc { ns, .. }
+            | Undo::Hairpin { ns, .. }
+            | Undo::Sysctl { ns, .. }
+            | Undo::NftSync { ns }
+            | Undo::NftDelete { ns } => *ns == Ns::Current,
+        }
+    }
+}
+
+/// What an unfinished creation leaves for `clean` in `pending.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Pending {
+    /// Undos of changes to netview's own namespace, in creation order.
+    pub undo: Vec<Undo>,
+    /// Namespaces about to be created. After a crash between creating the name and binding
+    /// the namespace to it, an empty file may be left with this name; `clean` removes it
+    /// (only when it is such an unbound file, or carries our tag).
+    pub netns: Vec<String>,
+}
+
+/// The undo journal of one creation.
+#[derive(Debug, Default)]
+pub struct Journal {
+    pub entries: Vec<(Scope, Undo)>,
+    /// Where to write [`Pending`] as the creation goes, so `clean` can undo what a `kill -9`
+    /// left before the state file knew about it.
+    pub pending: Option<std::path::PathBuf>,
+    intended_netns: Vec<String>,
+}
+
+impl Journal {
+    /// A journal that persists what `clean` would need after a crash to `path` as it goes.
+    pub fn persisting(path: std::path::PathBuf) -> Self {
+        Journal {
+            pending: Some(path),
+            ..Default::default()
+        }
+    }
+    pub fn own(&mut self, u: Undo) {
+        self.push(Scope::Own, u);
+    }
+    pub fn shared(&mut self, u: Undo) {
+        self.push(Scope::Shared, u);
+    }
+    /// Say that namespace `name` is about to be created.
+    pub fn intend_netns(&mut self, name: &str) {
+        self.intended_netns.push(name.to_string());
+        self.persist();
+    }
+    fn push(&mut self, scope: Scope, u: Undo) {
+        let persist = u.in_current_ns();
+        self.entries.push((scope, u));
+        if persist {
+            self.persist();
+        }
+    }
+    fn persist(&self) {
+        let Some(path) = &self.pending else { return };
+        let p = Pending {
+            undo: self
+                .entries
+                .iter()
+                .map(|(_, u)| u.clone())
+                .filter(|u| u.in_current_ns())
+                .collect(),
+            netns: self.intended_netns.clone(),
+        };
+        if let Ok(text) = serde_json::to_vec(&p) {
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, path);
+            }
+        }
+    }
+    /// The creation is over (committed to the state file, or rolled back).
+    pub fn finish(&mut self) {
+        if let Some(p) = self.pending.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    /// Split into (own, shared) in creation order.
+    pub fn split(self) -> (Vec<Undo>, Vec<Undo>) {
+        let mut own = Vec::new();
+        let mut shared = Vec::new();
+        for (s, u) in self.entries {
+            match s {
+                Scope::Own => own.push(u),
+                Scope::Shared => shared.push(u),
+            }
+        }
+        (own, shared)
+    }
+}
+
+/// Whether an undo error only says the thing is already gone.
+pub fn is_already_gone(e: &LabError) -> bool {
+    let s = e.to_string();
+    s.contains("No such device")
+        || s.contains("No such file")
+        || s.contains("does not exist")
+        || s.contains("no namespace")
+        || s.contains("no link")
+        || s.contains("not found")
+        || s.contains("os error 19")
+        || s.contains("os error 2)")
+}
+
+/// Counts kernel steps; fails the Nth when asked (test hook) and stops when interrupted.
+pub struct Counted<'a> {
+    inner: &'a mut dyn Ops,
+    step: usize,
+    fail_at: Option<usize>,
+    delay: Option<std::time::Duration>,
+}
+
+impl<'a> Counted<'a> {
+    pub fn new(inner: &'a mut dyn Ops, fail_at: Option<usize>) -> Self {
+        let delay = std::env::var(STEP_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_millis);
+        Counted {
+            inner,
+            step: 0,
+            fail_at,
+            delay,
+        }
+    }
+
+    /// `NETVIEW_FAIL_AT_STEP` as a number, if set.
+    pub fn fail_at_from_env() -> Option<usize> {
+        std::env::var(FAIL_AT_STEP_ENV).ok()?.trim().parse().ok()
+    }
+
+    /// The uncounted kernel, for rollback.
+    pub fn inner(&mut self) -> &mut dyn Ops {
+        self.inner
+    }
+
+    pub fn steps(&self) -> usize {
+        self.step
+    }
+
+    fn tick(&mut self, what: &str) -> Result<(), LabError> {
+        if let Some(d) = self.delay {
+            std::thread::sleep(d);
+        }
+        if interrupted() {
+            return Err(LabError::Interrupted);
+        }
+        self.step += 1;
+        if self.fail_at == Some(self.step) {
+            return Err(LabError::Kernel(format!(
+                "step {} ({what}) failed: injected by {FAIL_AT_STEP_ENV}",
+                self.step
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Ops for Counted<'_> {
+    fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError> {
+        self.tick("create namespace")?;
+        self.inner.create_netns(name, tag)
+    }
+    fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {
+        self.tick("delete namespace")?;
+        self.inner.delete_netns(name)
+    }
+    fn add_veth(&mut self, ns: &Ns, n: &str, pns: &Ns, p: &str) -> Result<(), LabError> {
+        self.tick("add veth")?;
+        self.inner.add_veth(ns, n, pns, p)
+    }
+    fn add_bridge(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
+        self.tick("add bridge")?;
+        self.inner.add_bridge(ns, name)
+    }
+    fn add_macvlan(
+        &mut self,
+        ns: &Ns,
+        parent: &str,
+        name: &str,
+        mode: MacvlanMode,
+        target: &Ns,
+    ) -> Result<(), LabError> {
+        self.tick("add macvlan")?;
+        self.inner.add_macvlan(ns, parent, name, mode, target)
+    }
+    fn add_ipvlan(
+        &mut self,
+        ns: &Ns,
+        parent: &str,
+        name: &str,
+        mode: IpvlanMode,
+        target: &Ns,
+    ) -> Result<(), LabError> {
+        self.tick("add ipvlan")?;
+        self.inner.add_ipvlan(ns, parent, name, mode, target)
+    }
+    fn delete_link(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
+        self.tick("delete link")?;
+        self.inner.delete_link(ns, name)
+    }
+    fn set_alias(&mut self, ns: &Ns, link: &str, alias: &str) -> Result<(), LabError> {
+        self.tick("set alias")?;
+        self.inner.set_alias(ns, link, alias)
+    }
+    fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<(), LabError> {
+        self.tick("set up")?;
+        self.inner.set_up(ns, link, up)
+    }
+    fn set_master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<(), LabError> {
+        self.tick("set master")?;
+        self.inner.set_master(ns, link, master)
+    }
+    fn set_promisc(&mut self, ns: &Ns, link: &str, on: bool) -> Result<(), LabError> {
+        self.tick("set promisc")?;
+        self.inner.set_promisc(ns, link, on)
+    }
+    fn set_hairpin(&mut self, ns: &Ns, port: &str, on: bool) -> Result<(), LabError> {
+        self.tick("set hairpin")?;
+        self.inner.set_hairpin(ns, port, on)
+    }
+    fn add_addr(&mut self, ns: &Ns, link: &str, addr: Ipv4Net) -> Result<(), LabError> {
+        self.tick("add address")?;
+        self.inner.add_addr(ns, link, addr)
+    }
+    fn add_route(
+        &mut self,
+        ns: &Ns,
+        dest: Ipv4Net,
+        gw: Option<Ipv4Addr>,
+        dev: Option<&str>,
+    ) -> Result<(), LabError> {
+        self.tick("add route")?;
+        self.inner.add_route(ns, dest, gw, dev)
+    }
+    fn set_sysctl(&mut self, ns: &Ns, key: &str, value: &str) -> Result<(), LabError> {
+        self.tick("set sysctl")?;
+        self.inner.set_sysctl(ns, key, value)
+    }
+    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError> {
+        self.tick("nftables")?;
+        self.inner.nft_table(ns, rules)
+    }
+    fn link(&mut self, ns: &Ns, name: &str) -> Result<Option<LinkFacts>, LabError> {
+        self.inner.link(ns, name)
+    }
+    fn get_sysctl(&mut self, ns: &Ns, key: &str) -> Result<String, LabError> {
+        self.inner.get_sysctl(ns, key)
+    }
+    fn ipvlan_supported(&mut self, ns: &Ns) -> Result<bool, LabError> {
+        self.inner.ipvlan_supported(ns)
+    }
+    fn list_netns(&mut self) -> Result<Vec<String>, LabError> {
+        self.inner.list_netns()
+    }
+    fn netns_tag(&mut self, name: &str) -> Option<String> {
+        self.inner.netns_tag(name)
+    }
+    fn tagged_links(&mut self, ns: &Ns, tag: &str) -> Result<Vec<String>, LabError> {
+        self.inner.tagged_links(ns, tag)
+    }
+    fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {
+        self.inner.nft_table_exists(ns)
+    }
+    fn netns_unbound(&mut self, name: &str) -> bool {
+        self.inner.netns_unbound(name)
+    }
+    fn forget_netns(&mut self, name: &str) {
+        self.inner.forget_netns(name)
+    }
+}
