@@ -57,7 +57,10 @@ fn load_endpoints() -> anyhow::Result<ProbeLab> {
         return serde_json::from_str(&text)
             .with_context(|| format!("bad lab file {}", path.to_string_lossy()));
     }
-    anyhow::bail!("no lab: run `netview lab up`")
+    match netview::lab::Lab::load()? {
+        Some(lab) => Ok(netview::probe::from_lab::probe_lab(&lab)),
+        None => Err(UsageError("no lab: run `netview lab up`".into()).into()),
+    }
 }
 
 fn kinds(arg: Option<KindArg>) -> Vec<ProbeKind> {

@@ -7,6 +7,7 @@
 //! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
 
 pub mod arp;
+pub mod from_lab;
 pub mod icmp;
 pub mod kernel;
 pub mod matrix;

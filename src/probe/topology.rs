@@ -9,38 +9,9 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// What part an endpoint plays in the sandbox world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The machine playing the Docker host (owns enp0s8, docker0, the shim).
-    Host,
-    /// The second node on the LAN.
-    Peer,
-    /// The upstream router (LAN gateway, holds the far address).
-    Router,
-    /// A test container.
-    Container,
-}
-
-/// macvlan's four modes (`ip link add ... type macvlan mode M`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MacvlanMode {
-    Bridge,
-    Private,
-    Vepa,
-    Passthru,
-}
-
-/// ipvlan's three modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IpvlanMode {
-    L2,
-    L3,
-    L3s,
-}
+// One domain type each for the role and the submodes, shared with the lab that builds them.
+pub use crate::lab::endpoint::Role;
+pub use crate::lab::spec::{IpvlanMode, MacvlanMode};
 
 /// How a container is wired, as Docker's network drivers do it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
