@@ -63,9 +63,28 @@ pub fn collect(
     Ok(Inventory { namespaces })
 }
 
-/// Mark the namespaces netview's lab created. Until the lab records its own state this uses
-/// the tag every lab namespace carries: the `nv-` prefix alone is not enough (a user may
-/// name a namespace `nv-foo`), so the lab's state file decides.
+/// The namespaces the lab's state says netview created (a namespace merely named `nv-...`
+/// by someone else is not one of them).
+pub fn lab_namespaces(state: &crate::lab::state::LabState) -> std::collections::BTreeSet<String> {
+    use crate::lab::journal::Undo;
+    state
+        .objects
+        .iter()
+        .chain(state.containers.iter().flat_map(|c| c.objects.iter()))
+        .filter_map(|u| match u {
+            Undo::DeleteNetns { name } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Mark the namespaces netview's lab created, as recorded in the lab's state file.
 pub fn mark_netview_namespaces(namespaces: &mut [NamespaceInventory]) {
-    let _ = namespaces;
+    let Ok(Some(lab)) = crate::lab::Lab::load() else {
+        return;
+    };
+    let ours = lab_namespaces(&lab.state);
+    for ns in namespaces {
+        ns.netview = ours.contains(&ns.name);
+    }
 }
