@@ -392,6 +392,9 @@ impl Ops for NetlinkOps {
         names: &[String],
         tag: &str,
     ) -> (Vec<String>, Option<LabError>) {
+        if names.is_empty() {
+            return (Vec::new(), None);
+        }
         if !self.netns_dir_ready {
             if let Err(e) = prepare_netns_dir() {
                 return (Vec::new(), Some(e));
