@@ -432,9 +432,11 @@ fn sandbox(t: &mut Topo, w: World) -> ProbeLab {
         );
         facts.shim_ifname = Some("nv-shim".into());
         for e in endpoints.iter_mut().filter(|e| e.is_host_stack()) {
+            // The shim's /32 carries a route to the /27 range: the range is on-link through
+            // the shim, as the lab adapter describes it.
             e.addresses.push(EndpointAddress::new(
                 "192.168.50.223".parse().unwrap(),
-                32,
+                27,
                 "nv-shim",
             ));
         }
