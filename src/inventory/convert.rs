@@ -389,7 +389,8 @@ pub fn build(
         let link_netnsid = rl.link_netnsid;
         // A veth's IFLA_LINK is its peer; a macvlan/ipvlan/vlan's is its lower device. With
         // IFLA_LINK_NETNSID the index belongs to another namespace.
-        if let Some(idx) = lower.filter(|i| *i != 0 && *i != link.index) {
+        if let Some(idx) = lower.filter(|i| *i != 0 && (link_netnsid.is_some() || *i != link.index))
+        {
             let field = if link.kind == LinkKind::Veth {
                 RefField::Peer
             } else if link.kind.has_lower_device() {
@@ -921,6 +922,45 @@ mod tests {
         assert_eq!(inv.fdb[0].dev, "veth1");
         assert_eq!(inv.fdb[0].master.as_deref(), Some("docker0"));
         assert_eq!(inv.fdb[0].flags, ["master"]);
+    }
+
+    #[test]
+    fn a_parent_in_another_namespace_may_have_the_childs_index() {
+        // A lab's macvlan child is eth0 (index 2) in its namespace; its parent enp0s8 is
+        // index 2 in the host's. IFLA_LINK equal to the link's own index is still a parent
+        // when IFLA_LINK_NETNSID says it belongs elsewhere.
+        let mut raw = RawNamespace {
+            links: [link(
+                2,
+                "eth0",
+                up(),
+                vec![
+                    LinkAttribute::LinkInfo(vec![
+                        LinkInfo::Kind(InfoKind::MacVlan),
+                        LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                            MacVlanMode::Bridge,
+                        )])),
+                    ]),
+                    LinkAttribute::Link(2),
+                    LinkAttribute::LinkNetNsId(0),
+                ],
+            )]
+            .iter()
+            .map(RawLink::from_message)
+            .collect(),
+            ..Default::default()
+        };
+        raw.nsids.insert(0, "nv-host".into());
+        let (inv, pending) = build("nv-m1", 7, NetnsSource::Named, &raw);
+        assert_eq!(
+            inv.links[0].parent,
+            Some(LinkRef {
+                netns: Some("nv-host".into()),
+                name: None
+            })
+        );
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].ifindex, 2);
     }
 
     #[test]
