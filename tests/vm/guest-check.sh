@@ -1,0 +1,404 @@
+#!/bin/sh
+# The VM test's check, run by /init inside the guest (stock Debian kernel, busybox sh).
+#
+#   guest-check.sh [all|smoke|full]
+#
+# smoke: ipvlan (l2/l3/l3s) and macvlan children made with iproute2 must show up in
+#        `netview inventory --all --json` with their kind, mode and parent.
+# full:  for each group of lab containers (every mode and submode; groups that the kernel or
+#        the lab cannot hold together get their own `lab up`/`lab down`): `netview probe --json
+#        --check`, then the oracle (iputils ping, arping) for every ICMP/ARP pair from the same
+#        namespace; netview and the oracle must agree on every pair, --check must exit 0, and
+#        `lab down` must leave nothing behind.
+# Prints one line per finding, a summary, and exits 0 only if every selected part passed.
+#
+# Debian's busybox sh runs its own applets before PATH (its `ip` lacks netns and ipvlan): the
+# real programs are called by their full paths.
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+IP=/sbin/ip
+NV=/usr/bin/netview
+PING=/usr/bin/ping
+ARPING=/usr/sbin/arping
+NFT=/usr/sbin/nft
+PARALLEL=${NVVM_PARALLEL:-24}
+# Thomas Habets' arping (Debian's `arping` package) and iputils' arping spell options apart.
+ARPING_STYLE=iputils
+$ARPING --help 2>&1 | grep -q Habets && ARPING_STYLE=habets
+
+part=${1:-all}
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+ok() { echo "ok: $*"; }
+info() { echo "info: $*"; }
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+work=/tmp/nvvm
+rm -rf "$work"
+mkdir -p "$work"
+
+# One line per link of `netview inventory --all --json` (compact JSON, one line):
+#   NETNS NAME KIND MODE PARENT_NETNS PARENT_NAME     (absent values: -)
+inventory_links() {
+  awk '
+  function field(s, key,   re) {
+    re = "\"" key "\":(\"[^\"]*\"|null)"
+    if (!match(s, re)) return "-"
+    v = substr(s, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+    if (v == "null") return "-"
+    gsub(/"/, "", v)
+    return v
+  }
+  {
+    n = split($0, parts, /\{"index":/)
+    ns = "-"
+    for (i = 1; i <= n; i++) {
+      p = parts[i]
+      if (i > 1) {
+        pn = "-"; pname = "-"
+        if (match(p, /"parent":\{[^}]*\}/)) {
+          par = substr(p, RSTART, RLENGTH)
+          pn = field(par, "netns"); pname = field(par, "name")
+        }
+        print ns, field(p, "name"), field(p, "kind"), field(p, "mode"), pn, pname
+      }
+      # A namespace header in this part names the namespace of the links that follow.
+      rest = p
+      while (match(rest, /\{"name":"[^"]*","id":/)) {
+        ns = substr(rest, RSTART + 9, RLENGTH - 16)
+        rest = substr(rest, RSTART + RLENGTH)
+      }
+    }
+  }'
+}
+
+# ---------------------------------------------------------------------------------------------
+smoke() {
+  echo "--- smoke: ipvlan and macvlan children in netview's inventory"
+  t0=$(now_ms)
+  $IP netns add nvvm-lan || {
+    fail "smoke: ip netns add"
+    return
+  }
+  expect="$work/smoke-expect"
+  : >"$expect"
+  # One parent per ipvlan mode: an ipvlan port has one mode shared by all its children.
+  for m in l2 l3 l3s; do
+    $IP -n nvvm-lan link add "up-$m" type veth peer name "dn-$m" &&
+      $IP -n nvvm-lan link set "up-$m" up &&
+      $IP -n nvvm-lan link set "dn-$m" up || fail "smoke: parent up-$m"
+    for i in 1 2; do
+      ns="nvvm-$m-$i"
+      $IP netns add "$ns"
+      if $IP -n nvvm-lan link add "iv$i" link "up-$m" type ipvlan mode "$m" &&
+        $IP -n nvvm-lan link set "iv$i" netns "$ns"; then
+        echo "$ns iv$i ipvlan $m nvvm-lan up-$m" >>"$expect"
+      else
+        fail "smoke: ip link add ipvlan mode $m (does this kernel have ipvlan?)"
+      fi
+    done
+  done
+  # macvlan, one parent for all modes but passthru (which takes a parent alone).
+  $IP -n nvvm-lan link add up-mv type veth peer name dn-mv
+  $IP -n nvvm-lan link add up-pt type veth peer name dn-pt
+  for m in bridge private vepa passthru; do
+    parent=up-mv
+    [ "$m" = passthru ] && parent=up-pt
+    ns="nvvm-mv-$m"
+    $IP netns add "$ns"
+    if $IP -n nvvm-lan link add mv0 link "$parent" type macvlan mode "$m" &&
+      $IP -n nvvm-lan link set mv0 netns "$ns"; then
+      echo "$ns mv0 macvlan $m nvvm-lan $parent" >>"$expect"
+    else
+      fail "smoke: ip link add macvlan mode $m"
+    fi
+  done
+
+  if ! $NV inventory --all --json >"$work/inventory.json" 2>"$work/inventory.err"; then
+    fail "smoke: netview inventory --all --json failed: $(head -c 300 "$work/inventory.err")"
+  fi
+  inventory_links <"$work/inventory.json" >"$work/links"
+  while read -r ns name kind mode pns pname; do
+    got=$(awk -v ns="$ns" -v name="$name" '$1 == ns && $2 == name' "$work/links")
+    want="$ns $name $kind $mode $pns $pname"
+    if [ "$got" = "$want" ]; then
+      ok "inventory: $want"
+    else
+      fail "inventory: want '$want', netview shows '${got:-nothing}'"
+    fi
+    # The kernel's own word (iproute2) on the same link, so a wrong expectation shows too.
+    kmode=$($IP -n "$ns" -d link show "$name" | awk -v k="$kind" '$1 == k && $2 == "mode" { print $3; exit }')
+    [ "$kmode" = "$mode" ] || fail "iproute2 says $ns/$name is $kind mode '${kmode:-?}', created as $mode"
+  done <"$expect"
+
+  # ipvlan l2 siblings reach each other (the kernel works as the lab expects).
+  $IP -n nvvm-l2-1 addr add 10.77.0.1/24 dev iv1 && $IP -n nvvm-l2-1 link set iv1 up
+  $IP -n nvvm-l2-2 addr add 10.77.0.2/24 dev iv2 && $IP -n nvvm-l2-2 link set iv2 up
+  if $IP netns exec nvvm-l2-1 $PING -n -c1 -W1 10.77.0.2 >/dev/null 2>&1; then
+    ok "ping between ipvlan l2 siblings"
+  else
+    fail "ping between ipvlan l2 siblings"
+  fi
+
+  # Finding: an ipvlan port has one mode; a child added in another mode changes it for all.
+  $IP -n nvvm-lan link add up-mix type veth peer name dn-mix
+  $IP -n nvvm-lan link add ivm1 link up-mix type ipvlan mode l2
+  $IP -n nvvm-lan link add ivm2 link up-mix type ipvlan mode l3 2>"$work/mix.err" || true
+  k1=$($IP -n nvvm-lan -d link show ivm1 | awk '$1 == "ipvlan" { print $3; exit }')
+  $NV inventory --netns nvvm-lan --json | inventory_links >"$work/mix-links"
+  n1=$(awk '$2 == "ivm1" { print $4 }' "$work/mix-links")
+  info "ipvlan port mode: child made l2, then a sibling made l3 ($(head -c 100 "$work/mix.err")): iproute2 shows the first child as ${k1:-?}, netview as ${n1:-?}"
+  [ "$k1" = "$n1" ] || fail "netview and iproute2 disagree on ivm1's ipvlan mode ($n1 vs $k1)"
+
+  for ns in $($IP netns list | awk '$1 ~ /^nvvm-/ { print $1 }'); do $IP netns del "$ns"; done
+  echo "smoke: $(($(now_ms) - t0)) ms"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Endpoints of `netview lab ls --json` (pretty JSON) as lines: NAME STACK_NETNS IFNAME (null: -).
+lab_endpoints() {
+  tr -d ' \n' | awk '
+  function field(s, key,   re, v) {
+    re = "\"" key "\":(\"[^\"]*\"|null)"
+    if (!match(s, re)) return "-"
+    v = substr(s, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+    if (v == "null") return "-"
+    gsub(/"/, "", v)
+    return v
+  }
+  {
+    n = split($0, parts, /\{"name":/)
+    for (i = 2; i <= n; i++) {
+      p = "\"name\":" parts[i]
+      if (p !~ /"role":/) continue
+      print field(p, "name"), field(p, "stack_netns"), field(p, "ifname")
+    }
+  }'
+}
+
+# Results of `netview probe --json` as lines: FROM TO TARGET KIND REACHABLE MISMATCH.
+probe_results() {
+  tr -d ' \n' | awk '
+  function field(s, key,   re, v) {
+    re = "\"" key "\":(\"[^\"]*\"|null|true|false)"
+    if (!match(s, re)) return "-"
+    v = substr(s, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+    gsub(/"/, "", v)
+    return v
+  }
+  {
+    n = split($0, parts, /\{"from":/)
+    for (i = 2; i <= n; i++) {
+      p = "\"from\":" parts[i]
+      print field(p, "from"), field(p, "to"), field(p, "target_ip"), field(p, "kind"), field(p, "reachable"), field(p, "mismatch")
+    }
+  }'
+}
+
+# The interface and address of namespace NS (- for the guest's own) on-link for TARGET: the
+# longest matching prefix, as netview's ARP probe picks it. Prints "IFNAME SRC" or nothing.
+arp_source() {
+  ns=$1
+  target=$2
+  if [ "$ns" = - ]; then
+    $IP -o -4 addr show
+  else
+    $IP -n "$ns" -o -4 addr show
+  fi | awk -v t="$target" '
+  function num(a,   q) { split(a, q, "."); return ((q[1] * 256 + q[2]) * 256 + q[3]) * 256 + q[4] }
+  $3 == "inet" {
+    split($4, a, "/"); p = a[2] + 0
+    if (a[1] == t || a[1] ~ /^127\./) next
+    d = 2 ^ (32 - p)
+    if (int(num(a[1]) / d) == int(num(t) / d) && p > best) { best = p; out = $2 " " a[1] }
+  }
+  END { if (out != "") print out }'
+}
+
+# Run the oracle for every ICMP/ARP result in $1 (probe_results lines), endpoints in $2; writes
+# one exit status per line number into $3/N.
+run_oracle() {
+  results=$1
+  eps=$2
+  dir=$3
+  mkdir -p "$dir"
+  i=0
+  running=0
+  while read -r from to target kind reach mismatch; do
+    i=$((i + 1))
+    ns=$(awk -v n="$from" '$1 == n { print $2; exit }' "$eps")
+    if [ -z "$ns" ]; then
+      echo unknown-endpoint >"$dir/$i"
+      continue
+    fi
+    nsexec=""
+    [ "$ns" != - ] && nsexec="$IP netns exec $ns"
+    case "$kind" in
+    icmp)
+      ($nsexec $PING -n -c1 -W1 "$target" </dev/null >/dev/null 2>&1
+        echo $? >"$dir/$i") &
+      ;;
+    arp)
+      src=$(arp_source "$ns" "$target")
+      if [ -z "$src" ]; then
+        echo no-on-link-interface >"$dir/$i"
+        continue
+      fi
+      set -- $src
+      if [ "$ARPING_STYLE" = habets ]; then
+        ($nsexec $ARPING -q -c 1 -w 1 -i "$1" -S "$2" "$target" </dev/null >/dev/null 2>&1
+          echo $? >"$dir/$i") &
+      else
+        ($nsexec $ARPING -q -c 1 -w 1 -I "$1" -s "$2" "$target" </dev/null >/dev/null 2>&1
+          echo $? >"$dir/$i") &
+      fi
+      ;;
+    *)
+      echo no-oracle >"$dir/$i"
+      continue
+      ;;
+    esac
+    running=$((running + 1))
+    if [ "$running" -ge "$PARALLEL" ]; then
+      wait
+      running=0
+    fi
+  done <"$results"
+  wait
+}
+
+leftovers() {
+  left=""
+  l=$($IP netns list | awk '{ print $1 }' | tr '\n' ' ')
+  [ -n "$l" ] && left="$left netns: $l;"
+  l=$($IP -o link show | awk -F': ' '$2 != "lo" { print $2 }' | tr '\n' ' ')
+  [ -n "$l" ] && left="$left links: $l;"
+  l=$($NFT list tables 2>/dev/null | tr '\n' ' ')
+  [ -n "$l" ] && left="$left nft: $l;"
+  l=$(find /run/netview -type f ! -name '*.lock' 2>/dev/null | tr '\n' ' ')
+  [ -n "$l" ] && left="$left /run/netview: $l;"
+  echo "$left"
+}
+
+# group NAME "LAB UP ARGS" "LAB ADD ARGS" ["LAB ADD ARGS"]...
+group() {
+  name=$1
+  up=$2
+  shift 2
+  gfail=$failures
+  t0=$(now_ms)
+  echo "--- group $name: lab up $up"
+  gdir="$work/$name"
+  mkdir -p "$gdir"
+  # shellcheck disable=SC2086
+  if ! $NV lab up $up >"$gdir/up.out" 2>&1; then
+    fail "$name: netview lab up $up: $(tail -c 300 "$gdir/up.out")"
+    $NV lab down >/dev/null 2>&1
+    return
+  fi
+  for add in "$@"; do
+    # shellcheck disable=SC2086
+    if ! $NV lab add $add >"$gdir/add.out" 2>&1; then
+      fail "$name: netview lab add $add: $(tail -c 300 "$gdir/add.out")"
+    fi
+  done
+  $NV lab ls >"$gdir/ls.txt" 2>&1
+  sed 's/^/  | /' "$gdir/ls.txt"
+  $NV lab ls --json 2>/dev/null | lab_endpoints >"$gdir/eps"
+  tp=$(now_ms)
+  $NV probe --json --check >"$gdir/probe.json" 2>"$gdir/probe.err"
+  check_rc=$?
+  tp=$(($(now_ms) - tp))
+  probe_results <"$gdir/probe.json" >"$gdir/results"
+  total=$(wc -l <"$gdir/results")
+  if [ "$total" -eq 0 ]; then
+    fail "$name: netview probe --json --check gave no results (exit $check_rc): $(head -c 300 "$gdir/probe.err")"
+  else
+    # Fresh neighbour tables, so the oracle resolves as the probes did.
+    for ns in $(awk '$2 != "-" { print $2 }' "$gdir/eps" | sort -u); do
+      $IP -n "$ns" neigh flush all 2>/dev/null
+    done
+    to=$(now_ms)
+    run_oracle "$gdir/results" "$gdir/eps" "$gdir/oracle"
+    to=$(($(now_ms) - to))
+    i=0
+    agree=0
+    disagree=0
+    mism=0
+    while read -r from to_ target kind reach mismatch; do
+      i=$((i + 1))
+      o=$(cat "$gdir/oracle/$i" 2>/dev/null)
+      case "$o" in
+      0) oracle=true ;;
+      [0-9]*) oracle=false ;;
+      *) oracle="${o:-none}" ;;
+      esac
+      mark=""
+      [ "$mismatch" = true ] && mark=" rules-mismatch" && mism=$((mism + 1))
+      if [ "$reach" = "$oracle" ]; then
+        agree=$((agree + 1))
+      else
+        mark="$mark DISAGREE"
+        disagree=$((disagree + 1))
+      fi
+      echo "pair $from $to_ $target $kind netview=$reach oracle=$oracle$mark"
+    done <"$gdir/results"
+    echo "$name: $total pairs, $agree agree, $disagree disagree, $mism rules mismatches; probe ${tp} ms, oracle ${to} ms"
+    [ "$disagree" -eq 0 ] || fail "$name: netview and the oracle disagree on $disagree of $total pairs"
+    if [ "$check_rc" -ne 0 ]; then
+      fail "$name: netview probe --check exited $check_rc ($mism cells differ from the rules)"
+      grep -v '^\s*$' "$gdir/probe.err" | head -5 | sed 's/^/  | /'
+    fi
+  fi
+  if ! $NV lab down >"$gdir/down.out" 2>&1; then
+    fail "$name: netview lab down: $(tail -c 300 "$gdir/down.out")"
+  fi
+  left=$(leftovers)
+  [ -z "$left" ] || fail "$name: left after lab down:$left"
+  if [ "$failures" -eq "$gfail" ]; then
+    ok "group $name ($(($(now_ms) - t0)) ms)"
+  else
+    echo "group $name: FAIL ($(($(now_ms) - t0)) ms)"
+  fi
+}
+
+full() {
+  echo "--- full: every mode in the lab, netview probe vs ping/arping"
+  if ! $NV lab --help >/dev/null 2>&1 || ! $NV probe --help >/dev/null 2>&1; then
+    fail "SKIPPED: lab/probe not in this binary"
+    return
+  fi
+  before=$(leftovers)
+  [ -z "$before" ] || info "before the lab: $before"
+  # macvlan and ipvlan cannot share a parent, passthru takes its parent alone, an ipvlan port
+  # has one mode, and hairpin is lab-wide: one lab per group.
+  group bridge-host-none "" "br1 br2 --mode bridge" "none1 --mode none" "host1 --mode host"
+  group bridge-no-nat "" "bn1 bn2 --mode bridge --no-nat"
+  group macvlan-bridge-private "" \
+    "mvb1 mvb2 --mode macvlan --macvlan-mode bridge" \
+    "mvp1 mvp2 --mode macvlan --macvlan-mode private"
+  group macvlan-vepa "" "mvv1 mvv2 --mode macvlan --macvlan-mode vepa"
+  group macvlan-vepa-hairpin "--hairpin" "mvv1 mvv2 --mode macvlan --macvlan-mode vepa"
+  group macvlan-passthru "" "mpt1 --mode macvlan --macvlan-mode passthru"
+  group macvlan-shim "" "mvs1 mvs2 --mode macvlan --host-shim"
+  group ipvlan-l2 "" "ivl2a ivl2b --mode ipvlan --ipvlan-mode l2"
+  group ipvlan-l3 "" "ivl3a ivl3b --mode ipvlan --ipvlan-mode l3"
+  group ipvlan-l3s "" "ivl3sa ivl3sb --mode ipvlan --ipvlan-mode l3s"
+}
+
+t_start=$(now_ms)
+echo "kernel: $(uname -r)"
+echo "netview: $($NV --version 2>&1)"
+case "$part" in
+smoke) smoke ;;
+full) full ;;
+*)
+  smoke
+  full
+  ;;
+esac
+echo "--- summary"
+echo "guest check: $(($(now_ms) - t_start)) ms, $failures failure(s)"
+[ "$failures" -eq 0 ]
