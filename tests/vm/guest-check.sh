@@ -366,10 +366,17 @@ group() {
 
 full() {
   echo "--- full: every mode in the lab, netview probe vs ping/arping"
-  if ! $NV lab --help >/dev/null 2>&1 || ! $NV probe --help >/dev/null 2>&1; then
-    fail "SKIPPED: lab/probe not in this binary"
+  # A binary from before the lab and probes were merged lacks `lab ls` or `probe --json`, or
+  # says "not built yet".
+  lab_ls=$($NV lab ls --json 2>&1)
+  lab_rc=$?
+  probe_out=$($NV probe --json --timeout-ms 1 2>&1)
+  if ! $NV lab --help >/dev/null 2>&1 || ! $NV probe --help >/dev/null 2>&1 ||
+    echo "$lab_ls $probe_out" | grep -qE "not built|unrecognized subcommand|unexpected argument"; then
+    fail "SKIPPED: lab/probe not in this binary ($(echo "$lab_ls $probe_out" | tr "\n" " " | head -c 160))"
     return
   fi
+  [ "$lab_rc" -eq 0 ] || info "lab ls before any lab: exit $lab_rc: $(echo "$lab_ls" | head -c 200)"
   before=$(leftovers)
   [ -z "$before" ] || info "before the lab: $before"
   # macvlan and ipvlan cannot share a parent, passthru takes its parent alone, an ipvlan port
