@@ -20,7 +20,7 @@ NV=/usr/bin/netview
 PING=/usr/bin/ping
 ARPING=/usr/sbin/arping
 NFT=/usr/sbin/nft
-PARALLEL=${NVVM_PARALLEL:-24}
+PARALLEL=${NVVM_PARALLEL:-48}
 # Thomas Habets' arping (Debian's `arping` package) and iputils' arping spell options apart.
 ARPING_STYLE=iputils
 $ARPING --help 2>&1 | grep -q Habets && ARPING_STYLE=habets
@@ -76,6 +76,7 @@ inventory_links() {
 
 # ---------------------------------------------------------------------------------------------
 smoke() {
+  local t0 expect m i ns parent got want kmode k1 n1 name kind mode pns pname
   echo "--- smoke: ipvlan and macvlan children in netview's inventory"
   t0=$(now_ms)
   $IP netns add nvvm-lan || {
@@ -157,76 +158,113 @@ smoke() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Endpoints of `netview lab ls --json` (pretty JSON) as lines: NAME STACK_NETNS IFNAME (null: -).
-lab_endpoints() {
-  tr -d ' \n' | awk '
-  function field(s, key,   re, v) {
-    re = "\"" key "\":(\"[^\"]*\"|null)"
-    if (!match(s, re)) return "-"
-    v = substr(s, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
-    if (v == "null") return "-"
-    gsub(/"/, "", v)
-    return v
-  }
-  {
-    n = split($0, parts, /\{"name":/)
-    for (i = 2; i <= n; i++) {
-      p = "\"name\":" parts[i]
-      if (p !~ /"role":/) continue
-      print field(p, "name"), field(p, "stack_netns"), field(p, "ifname")
+# The objects of the array KEY in the JSON on stdin (pretty or not), one line each, with their
+# own fields only: nested objects and arrays become N, so a field of a nested object can never
+# be taken for the object's own. (busybox has no jq; serde may order keys either way.)
+json_array_objects() {
+  awk -v key="$1" '
+  { s = s $0 "\n" }
+  END {
+    i = index(s, "\"" key "\":")
+    if (!i) exit
+    s = substr(s, i + length(key) + 3)
+    n = length(s)
+    depth = 0; instr = 0; obj = ""
+    for (j = 1; j <= n; j++) {
+      c = substr(s, j, 1)
+      if (instr) {
+        if (depth == 2) obj = obj c
+        if (c == "\\") { j++; if (depth == 2) obj = obj substr(s, j, 1) }
+        else if (c == "\"") instr = 0
+        continue
+      }
+      if (c == "\"") { instr = 1; if (depth == 2) obj = obj c; continue }
+      if (c == "{" || c == "[") {
+        depth++
+        if (depth == 2) obj = ""
+        else if (depth == 3) obj = obj "N"
+        continue
+      }
+      if (c == "}" || c == "]") {
+        depth--
+        if (depth <= 0) exit
+        if (depth == 1) print obj
+        continue
+      }
+      if (depth == 2 && c != " " && c != "\n" && c != "\t") obj = obj c
     }
   }'
 }
 
-# Results of `netview probe --json` as lines: FROM TO TARGET KIND REACHABLE MISMATCH.
-probe_results() {
-  tr -d ' \n' | awk '
+# A field of one json_array_objects line: the string without quotes, or true/false/null/number.
+json_fields() {
+  awk -v keys="$*" '
   function field(s, key,   re, v) {
-    re = "\"" key "\":(\"[^\"]*\"|null|true|false)"
+    re = "\"" key "\":(\"[^\"]*\"|[-0-9.a-zA-Z]+)"
     if (!match(s, re)) return "-"
     v = substr(s, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
     gsub(/"/, "", v)
+    if (v == "null" || v == "") return "-"
     return v
   }
+  BEGIN { nk = split(keys, k, " ") }
   {
-    n = split($0, parts, /\{"from":/)
-    for (i = 2; i <= n; i++) {
-      p = "\"from\":" parts[i]
-      print field(p, "from"), field(p, "to"), field(p, "target_ip"), field(p, "kind"), field(p, "reachable"), field(p, "mismatch")
-    }
+    line = ""
+    for (i = 1; i <= nk; i++) line = line (i > 1 ? " " : "") field($0, k[i])
+    print line
   }'
+}
+
+# Endpoints of `netview lab ls --json` as lines: NAME STACK_NETNS IFNAME (null: -).
+lab_endpoints() {
+  json_array_objects endpoints | json_fields name stack_netns ifname
+}
+
+# Results of `netview probe --json` as lines:
+#   FROM TO TARGET KIND REACHABLE MISMATCH OUTCOME EXPECTED   (OUTCOME N: an object)
+probe_results() {
+  json_array_objects results | json_fields from to target_ip kind reachable mismatch outcome expected
 }
 
 # The interface and address of namespace NS (- for the guest's own) on-link for TARGET: the
 # longest matching prefix, as netview's ARP probe picks it. Prints "IFNAME SRC" or nothing.
 arp_source() {
+  local ns target cache
   ns=$1
   target=$2
-  if [ "$ns" = - ]; then
-    $IP -o -4 addr show
-  else
-    $IP -n "$ns" -o -4 addr show
-  fi | awk -v t="$target" '
+  # One address dump per namespace and group ($dir is run_oracle's).
+  cache="$dir/addr-$ns"
+  if [ ! -f "$cache" ]; then
+    if [ "$ns" = - ]; then
+      $IP -o -4 addr show >"$cache"
+    else
+      $IP -n "$ns" -o -4 addr show >"$cache"
+    fi
+  fi
+  awk -v t="$target" '
   function num(a,   q) { split(a, q, "."); return ((q[1] * 256 + q[2]) * 256 + q[3]) * 256 + q[4] }
   $3 == "inet" {
     split($4, a, "/"); p = a[2] + 0
     if (a[1] == t || a[1] ~ /^127\./) next
-    d = 2 ^ (32 - p)
+    # Debian busybox awk has no ^ (no math support).
+    d = 1
+    for (k = p; k < 32; k++) d *= 2
     if (int(num(a[1]) / d) == int(num(t) / d) && p > best) { best = p; out = $2 " " a[1] }
   }
-  END { if (out != "") print out }'
+  END { if (out != "") print out }' "$cache"
 }
 
 # Run the oracle for every ICMP/ARP result in $1 (probe_results lines), endpoints in $2; writes
 # one exit status per line number into $3/N.
 run_oracle() {
+  local results eps dir i running from to target kind reach mismatch outcome expected ns nsexec src
   results=$1
   eps=$2
   dir=$3
   mkdir -p "$dir"
   i=0
   running=0
-  while read -r from to target kind reach mismatch; do
+  while read -r from to target kind reach mismatch outcome expected; do
     i=$((i + 1))
     ns=$(awk -v n="$from" '$1 == n { print $2; exit }' "$eps")
     if [ -z "$ns" ]; then
@@ -270,6 +308,7 @@ run_oracle() {
 }
 
 leftovers() {
+  local left l
   left=""
   l=$($IP netns list | awk '{ print $1 }' | tr '\n' ' ')
   [ -n "$l" ] && left="$left netns: $l;"
@@ -284,6 +323,8 @@ leftovers() {
 
 # group NAME "LAB UP ARGS" "LAB ADD ARGS" ["LAB ADD ARGS"]...
 group() {
+  local name up gfail t0 gdir add tp check_rc total t_oracle i agree disagree mism ns
+  local from to target kind reach mismatch outcome expected o oracle mark left
   name=$1
   up=$2
   shift 2
@@ -320,14 +361,14 @@ group() {
     for ns in $(awk '$2 != "-" { print $2 }' "$gdir/eps" | sort -u); do
       $IP -n "$ns" neigh flush all 2>/dev/null
     done
-    to=$(now_ms)
+    t_oracle=$(now_ms)
     run_oracle "$gdir/results" "$gdir/eps" "$gdir/oracle"
-    to=$(($(now_ms) - to))
+    t_oracle=$(($(now_ms) - t_oracle))
     i=0
     agree=0
     disagree=0
     mism=0
-    while read -r from to_ target kind reach mismatch; do
+    while read -r from to target kind reach mismatch outcome expected; do
       i=$((i + 1))
       o=$(cat "$gdir/oracle/$i" 2>/dev/null)
       case "$o" in
@@ -336,16 +377,16 @@ group() {
       *) oracle="${o:-none}" ;;
       esac
       mark=""
-      [ "$mismatch" = true ] && mark=" rules-mismatch" && mism=$((mism + 1))
+      [ "$mismatch" = true ] && mark=" rules-mismatch(expected=$expected)" && mism=$((mism + 1))
       if [ "$reach" = "$oracle" ]; then
         agree=$((agree + 1))
       else
         mark="$mark DISAGREE"
         disagree=$((disagree + 1))
       fi
-      echo "pair $from $to_ $target $kind netview=$reach oracle=$oracle$mark"
+      echo "pair $from $to $target $kind netview=$reach oracle=$oracle outcome=$outcome$mark"
     done <"$gdir/results"
-    echo "$name: $total pairs, $agree agree, $disagree disagree, $mism rules mismatches; probe ${tp} ms, oracle ${to} ms"
+    echo "$name: $total pairs, $agree agree, $disagree disagree, $mism rules mismatches; probe ${tp} ms, oracle ${t_oracle} ms"
     [ "$disagree" -eq 0 ] || fail "$name: netview and the oracle disagree on $disagree of $total pairs"
     if [ "$check_rc" -ne 0 ]; then
       fail "$name: netview probe --check exited $check_rc ($mism cells differ from the rules)"
