@@ -21,6 +21,9 @@ PING=/usr/bin/ping
 ARPING=/usr/sbin/arping
 NFT=/usr/sbin/nft
 PARALLEL=${NVVM_PARALLEL:-48}
+ORACLE=${NVVM_ORACLE:-iputils}
+GROUPS_WANTED=${NVVM_GROUPS:-}
+BB=/bin/busybox
 # Thomas Habets' arping (Debian's `arping` package) and iputils' arping spell options apart.
 ARPING_STYLE=iputils
 $ARPING --help 2>&1 | grep -q Habets && ARPING_STYLE=habets
@@ -271,12 +274,19 @@ run_oracle() {
       echo unknown-endpoint >"$dir/$i"
       continue
     fi
+    # busybox nsenter: only setns, cheaper under TCG than ip netns exec (which also makes a
+    # mount namespace and remounts /sys); the same network namespace either way.
     nsexec=""
-    [ "$ns" != - ] && nsexec="$IP netns exec $ns"
+    [ "$ns" != - ] && nsexec="$BB nsenter --net=/run/netns/$ns"
     case "$kind" in
     icmp)
-      ($nsexec $PING -n -c1 -W1 "$target" </dev/null >/dev/null 2>&1
-        echo $? >"$dir/$i") &
+      if [ "$ORACLE" = busybox ]; then
+        ($nsexec $BB ping -c1 -W1 "$target" </dev/null >/dev/null 2>&1
+          echo $? >"$dir/$i") &
+      else
+        ($nsexec $PING -n -c1 -W1 "$target" </dev/null >/dev/null 2>&1
+          echo $? >"$dir/$i") &
+      fi
       ;;
     arp)
       src=$(arp_source "$ns" "$target")
@@ -285,7 +295,10 @@ run_oracle() {
         continue
       fi
       set -- $src
-      if [ "$ARPING_STYLE" = habets ]; then
+      if [ "$ORACLE" = busybox ]; then
+        ($nsexec $BB arping -q -c 1 -w 1 -I "$1" -s "$2" "$target" </dev/null >/dev/null 2>&1
+          echo $? >"$dir/$i") &
+      elif [ "$ARPING_STYLE" = habets ]; then
         ($nsexec $ARPING -q -c 1 -w 1 -i "$1" -S "$2" "$target" </dev/null >/dev/null 2>&1
           echo $? >"$dir/$i") &
       else
@@ -328,6 +341,9 @@ group() {
   name=$1
   up=$2
   shift 2
+  if [ -n "$GROUPS_WANTED" ] && ! echo ",$GROUPS_WANTED," | grep -q ",$name,"; then
+    return
+  fi
   gfail=$failures
   t0=$(now_ms)
   echo "--- group $name: lab up $up"
@@ -439,6 +455,7 @@ full() {
 t_start=$(now_ms)
 echo "kernel: $(uname -r)"
 echo "netview: $($NV --version 2>&1)"
+echo "oracle: $ORACLE${GROUPS_WANTED:+, groups $GROUPS_WANTED}"
 case "$part" in
 smoke) smoke ;;
 full) full ;;
