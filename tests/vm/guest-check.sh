@@ -224,9 +224,9 @@ lab_endpoints() {
 }
 
 # Results of `netview probe --json` as lines:
-#   FROM TO TARGET KIND REACHABLE MISMATCH OUTCOME EXPECTED   (OUTCOME N: an object)
+#   FROM TO TARGET KIND REACHABLE MISMATCH OUTCOME EXPECTED ARP_MAC   (OUTCOME N: an object)
 probe_results() {
-  json_array_objects results | json_fields from to target_ip kind reachable mismatch outcome expected
+  json_array_objects results | json_fields from to target_ip kind reachable mismatch outcome expected arp_mac
 }
 
 # The interface and address of namespace NS (- for the guest's own) on-link for TARGET: the
@@ -260,14 +260,14 @@ arp_source() {
 # Run the oracle for every ICMP/ARP result in $1 (probe_results lines), endpoints in $2; writes
 # one exit status per line number into $3/N.
 run_oracle() {
-  local results eps dir i running from to target kind reach mismatch outcome expected ns nsexec src
+  local results eps dir i running from to target kind reach mismatch outcome expected mac ns nsexec src
   results=$1
   eps=$2
   dir=$3
   mkdir -p "$dir"
   i=0
   running=0
-  while read -r from to target kind reach mismatch outcome expected; do
+  while read -r from to target kind reach mismatch outcome expected mac; do
     i=$((i + 1))
     ns=$(awk -v n="$from" '$1 == n { print $2; exit }' "$eps")
     if [ -z "$ns" ]; then
@@ -337,7 +337,7 @@ leftovers() {
 # group NAME "LAB UP ARGS" "LAB ADD ARGS" ["LAB ADD ARGS"]...
 group() {
   local name up gfail t0 gdir add tp check_rc total t_oracle i agree disagree mism ns
-  local from to target kind reach mismatch outcome expected o oracle mark left
+  local from to target kind reach mismatch outcome expected mac o oracle mark left
   name=$1
   up=$2
   shift 2
@@ -384,7 +384,7 @@ group() {
     agree=0
     disagree=0
     mism=0
-    while read -r from to target kind reach mismatch outcome expected; do
+    while read -r from to target kind reach mismatch outcome expected mac; do
       i=$((i + 1))
       o=$(cat "$gdir/oracle/$i" 2>/dev/null)
       case "$o" in
@@ -400,6 +400,7 @@ group() {
         mark="$mark DISAGREE"
         disagree=$((disagree + 1))
       fi
+      [ "$mac" != - ] && mark=" mac=$mac$mark"
       echo "pair $from $to $target $kind netview=$reach oracle=$oracle outcome=$outcome$mark"
     done <"$gdir/results"
     echo "$name: $total pairs, $agree agree, $disagree disagree, $mism rules mismatches; probe ${tp} ms, oracle ${t_oracle} ms"
