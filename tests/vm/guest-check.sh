@@ -445,7 +445,7 @@ group() {
     [ "$disagree" -eq 0 ] || fail "$name: netview and the oracle disagree on $disagree of $total pairs"
     if [ "$check_rc" -ne 0 ]; then
       fail "$name: netview probe --check exited $check_rc ($mism cells differ from the rules)"
-      grep -v '^\s*$' "$gdir/probe.err" | head -5 | sed 's/^/  | /'
+      grep -v '^[[:space:]]*$' "$gdir/probe.err" | head -5 | sed 's/^/  | /'
     fi
   fi
   if ! $NV lab down >"$gdir/down.out" 2>&1; then
@@ -489,6 +489,13 @@ full() {
   group ipvlan-l2 "" "ivl2a ivl2b --mode ipvlan --ipvlan-mode l2"
   group ipvlan-l3 "" "ivl3a ivl3b --mode ipvlan --ipvlan-mode l3"
   group ipvlan-l3s "" "ivl3sa ivl3sb --mode ipvlan --ipvlan-mode l3s"
+  # Only when named (--groups ipvlan-mixed): an ipvlan port has one mode, so an l3 child
+  # added next to an l2 one turns it into l3; the lab should refuse or say so.
+  case ",$GROUPS_WANTED," in
+  *,ipvlan-mixed,*)
+    group ipvlan-mixed "" "ivxa --mode ipvlan --ipvlan-mode l2" "ivxb --mode ipvlan --ipvlan-mode l3"
+    ;;
+  esac
 }
 
 t_start=$(now_ms)
