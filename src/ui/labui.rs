@@ -538,7 +538,7 @@ pub fn on_job_done(model: &mut Model, job: LabJob, result: Result<(), String>) -
             let tour_step = model.bench.tour.as_ref().map(|t| t.current().kind);
             if let (Some(kind), LabJob::Add(_)) = (tour_step, &job) {
                 if let Some(t) = &mut model.bench.tour {
-                    t.note = Some(format!("cannot run here: {e}  (Space: next step)"));
+                    t.note = Some(format!("cannot run here: {e}  (Space moves on)"));
                 }
                 if kind == StepKind::Ipvlan {
                     return cmds;
