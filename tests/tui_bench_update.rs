@@ -39,13 +39,13 @@ fn ctrl_c(m: &mut Model) -> Vec<Command> {
 fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
     let mut m = model();
     assert!(keys(&mut m, "n").is_empty());
-    assert_eq!(
-        m.bench.overlay,
-        Some(Overlay::Confirm(Confirm::UpThenAdd))
-    );
+    assert_eq!(m.bench.overlay, Some(Overlay::Confirm(Confirm::UpThenAdd)));
     let cmds = key(&mut m, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::Lab(LabJob::Up)]);
-    assert!(m.bench.busy.is_some(), "a progress line while the lab changes");
+    assert!(
+        m.bench.busy.is_some(),
+        "a progress line while the lab changes"
+    );
     // A second job waits for the first.
     assert!(keys(&mut m, "L").is_empty());
     let cmds = update(
@@ -143,7 +143,10 @@ fn ipvlan_form_asks_the_kernel_and_says_why_it_cannot_run() {
     let Some(Overlay::Form(form)) = &m.bench.overlay else {
         panic!("form expected");
     };
-    assert_eq!(form.error.as_deref(), Some("this kernel has no ipvlan support"));
+    assert_eq!(
+        form.error.as_deref(),
+        Some("this kernel has no ipvlan support")
+    );
     assert!(key(&mut m, KeyCode::Enter).is_empty());
 }
 
@@ -180,7 +183,10 @@ fn remove_and_down_ask_first() {
     );
     keys(&mut m, "L");
     assert_eq!(m.bench.overlay, Some(Overlay::Confirm(Confirm::Down)));
-    assert_eq!(key(&mut m, KeyCode::Enter), vec![Command::Lab(LabJob::Down)]);
+    assert_eq!(
+        key(&mut m, KeyCode::Enter),
+        vec![Command::Lab(LabJob::Down)]
+    );
 }
 
 #[test]
@@ -236,7 +242,10 @@ fn probes_fill_the_matrix_live_and_enter_explains_a_cell() {
     assert_eq!(m.bench.overlay, Some(Overlay::Explain));
     let text = netview::ui::bench::explain(&m.bench.matrix, m.bench.lab.as_ref()).join("\n");
     assert!(text.contains("path   mv1 → enp0s8 → host"), "{text}");
-    assert!(text.contains("expected unreachable  → as expected"), "{text}");
+    assert!(
+        text.contains("expected unreachable  → as expected"),
+        "{text}"
+    );
     assert!(text.contains("ARP answered by: nobody"), "{text}");
 }
 

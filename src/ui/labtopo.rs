@@ -38,7 +38,13 @@ fn line2(a: &str, b: &str, text: String) -> PicLine {
 fn addrs(link: &Link) -> String {
     link.addresses
         .iter()
-        .filter(|a| a.scope != "link" && !a.ip.is_loopback())
+        .filter(|a| {
+            let link_local = match a.ip {
+                std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+                std::net::IpAddr::V4(v4) => v4.is_link_local(),
+            };
+            a.scope != "link" && !link_local && !a.ip.is_loopback()
+        })
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join(", ")

@@ -161,7 +161,10 @@ impl Bench {
                 Some(s) => format!("{} {s}", c.spec.mode),
                 None => c.spec.mode.to_string(),
             };
-            let ip = c.ip.map(|i| format!(" {}", i.addr())).unwrap_or_default();
+            let ip =
+                c.ip.filter(|i| !i.addr().is_loopback())
+                    .map(|i| format!(" {}", i.addr()))
+                    .unwrap_or_default();
             return Some(format!("{} · {mode}{ip}", c.spec.name));
         }
         for part in ["host", "switch", "peer", "router"] {

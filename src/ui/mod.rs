@@ -22,3 +22,6 @@ pub mod tour;
 
 #[cfg(test)]
 mod render_tests;
+
+#[cfg(test)]
+mod bench_render_tests;

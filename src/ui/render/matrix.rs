@@ -169,7 +169,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Line::raw(cut(&selected, w)),
         Line::styled(
             cut(
-                "✓ reached  ✗ not  · not probed  … waiting  ! differs from expected",
+                &format!(
+                    "cell = {}: ✓ reached ✗ not · not probed … waiting ! not as expected",
+                    kinds_label(&g)
+                ),
                 w,
             ),
             theme.dim(),

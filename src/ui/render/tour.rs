@@ -6,7 +6,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::ui::app::Model;
-use crate::ui::tour::STEPS;
+use crate::ui::tour::{StepKind, STEPS};
 
 /// The panel's height (0 without a tour).
 pub fn height(model: &Model) -> u16 {
@@ -23,12 +23,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     };
     let theme = &model.theme;
     let step = t.current();
-    let mut lines: Vec<Line> = step
+    // One paragraph, wrapped to the panel's width.
+    let text: Vec<&str> = step
         .text
         .iter()
+        .copied()
         .filter(|l| !l.is_empty())
-        .map(|l| Line::raw(*l))
         .collect();
+    let mut lines: Vec<Line> = vec![Line::raw(text.join(" "))];
     let state = if let Some(n) = &t.note {
         Line::styled(format!("» {n}"), theme.path())
     } else if t.probed {
@@ -42,10 +44,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         )
     };
     lines.push(state);
+    if step.kind == StepKind::Bridge && t.built {
+        // The post's point: docker0 and its NAT rule, as the host's inventory has it.
+        if let Some(rule) = host_masquerade(model) {
+            lines.push(Line::styled(
+                format!("» NAT on the host: {rule}"),
+                theme.path(),
+            ));
+        }
+    }
     let last = t.step + 1 == STEPS.len();
     lines.push(Line::styled(
         format!(
-            "b: build+probe   Space: {}   Enter: explain cell   9: path   T: leave tour",
+            "b: build+probe  Space: {}  Enter: explain  8: matrix  9: path  T: leave",
             if last { "finish" } else { "next step" }
         ),
         theme.dim(),
@@ -60,4 +71,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         ),
         area,
     );
+}
+
+/// The masquerade rule in the lab host's live inventory.
+fn host_masquerade(model: &Model) -> Option<String> {
+    let host = model.bench.lab.as_ref()?.host_ns.name()?.to_string();
+    let inv = model
+        .namespaces
+        .iter()
+        .find(|e| e.netns.name == host)?
+        .inventory
+        .as_ref()?;
+    inv.nat
+        .iter()
+        .find(|r| r.rule.to_lowercase().contains("masquerade"))
+        .map(|r| format!("{} {}: {}", r.table, r.chain, r.rule))
 }
