@@ -559,6 +559,19 @@ impl Model {
         })
     }
 
+    /// Read again the namespaces with these names (the lab changed them).
+    pub fn reread_named(&mut self, names: &std::collections::BTreeSet<String>) -> Vec<Command> {
+        let ids: Vec<u64> = self
+            .namespaces
+            .iter()
+            .filter(|e| names.contains(&e.netns.name))
+            .map(|e| e.netns.id)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.request_read(id, ReadPriority::Changed))
+            .collect()
+    }
+
     fn request_list(&mut self) -> Vec<Command> {
         if self.listing {
             self.relist = true;

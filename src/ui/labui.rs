@@ -374,6 +374,10 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
         return Some(interrupt(model));
     }
     let cmds = match overlay {
+        // A mode's first letter chooses it (n is none here, not "no").
+        Overlay::ChooseMode { .. } if mode_letter(key).is_some() => {
+            choose_mode(model, mode_letter(key).unwrap_or(NetworkMode::None))
+        }
         Overlay::ChooseMode { index } => match keys::dialog_action(key) {
             Some(DialogAction::Down) => {
                 model.bench.overlay = Some(Overlay::ChooseMode {
@@ -392,13 +396,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
                 model.bench.overlay = None;
                 Vec::new()
             }
-            _ => match key.code {
-                KeyCode::Char(c) => match MODES.iter().find(|m| m.to_string().starts_with(c)) {
-                    Some(&m) => choose_mode(model, m),
-                    None => Vec::new(),
-                },
-                _ => Vec::new(),
-            },
+            _ => Vec::new(),
         },
         Overlay::Form(_) => form_key(model, key),
         Overlay::Confirm(c) => match keys::dialog_action(key) {
@@ -450,6 +448,15 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
         }
     };
     Some(cmds)
+}
+
+fn mode_letter(key: &KeyEvent) -> Option<NetworkMode> {
+    match key.code {
+        KeyCode::Char(c) if key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE => {
+            MODES.iter().copied().find(|m| m.to_string().starts_with(c))
+        }
+        _ => None,
+    }
 }
 
 fn form_key(model: &mut Model, key: &KeyEvent) -> Vec<Command> {
@@ -596,11 +603,17 @@ pub fn on_lab_loaded(model: &mut Model, r: Result<Option<LabState>, String>) -> 
             if model.bench.lab.is_none() {
                 model.bench.matrix = MatrixState::default();
             }
+            let mut cmds = Vec::new();
             if changed {
                 model.invalidate();
+                // What the lab changed is read again now: a namespace read when it appeared
+                // may predate the links the lab moved into it.
+                if let Some(l) = &model.bench.lab {
+                    let names = crate::inventory::lab_namespaces(l);
+                    cmds.extend(model.reread_named(&names));
+                }
             }
             revalidate(model);
-            let mut cmds = Vec::new();
             if model.bench.lab.is_some() && model.bench.busy.is_none() {
                 match model.bench.pending.take() {
                     Some(Confirm::UpThenAdd) => cmds.extend(open_mode_chooser(model)),
