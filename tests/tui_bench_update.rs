@@ -16,7 +16,10 @@ fn model() -> Model {
 
 fn with_lab() -> Model {
     let mut m = model();
-    update(&mut m, Message::LabLoaded(Ok(Some(fixture::lab_state()))));
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
     m
 }
 
@@ -57,7 +60,10 @@ fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
     );
     assert_eq!(cmds, vec![Command::LoadLab]);
     assert!(m.bench.busy.is_none());
-    update(&mut m, Message::LabLoaded(Ok(Some(fixture::lab_state()))));
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
     assert_eq!(m.bench.overlay, Some(Overlay::ChooseMode { index: 0 }));
     assert!(m.bench.brought_up);
 }
@@ -310,7 +316,7 @@ fn tour_builds_each_step_then_probes_and_skips_ipvlan_with_the_reason() {
     // Once the new state is read, the probes run.
     let mut lab = fixture::lab_state();
     lab.generation += 1;
-    let cmds = update(&mut m, Message::LabLoaded(Ok(Some(lab))));
+    let cmds = update(&mut m, Message::LabLoaded(Ok(Some(Box::new(lab)))));
     assert!(
         cmds.iter().any(|c| matches!(c, Command::RunProbes(_))),
         "{cmds:?}"
@@ -352,7 +358,10 @@ fn tour_builds_each_step_then_probes_and_skips_ipvlan_with_the_reason() {
 fn lab_changes_from_the_cli_relabel_the_namespace_list() {
     let mut m = model();
     assert_eq!(m.bench.label_for("nv-mv1"), None);
-    let cmds = update(&mut m, Message::LabLoaded(Ok(Some(fixture::lab_state()))));
+    let cmds = update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
     // The lab changed: its namespaces are read again (a namespace read when it appeared
     // may predate the links the lab moved into it).
     let reads: Vec<&str> = cmds

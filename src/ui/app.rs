@@ -165,7 +165,7 @@ pub enum Message {
     /// SIGTERM, SIGINT or SIGHUP: tear down what this session made and leave.
     Terminate,
     /// The lab's state as (re)read: None when no lab is up.
-    LabLoaded(Result<Option<LabState>, String>),
+    LabLoaded(Result<Option<Box<LabState>>, String>),
     /// A [`Command::Lab`] job finished.
     LabJobDone {
         job: LabJob,
@@ -820,9 +820,14 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             .collect(),
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
-        Message::NamespaceRead { id, result } => model.on_namespace_read(id, result),
+        Message::NamespaceRead { id, result } => {
+            let cmds = model.on_namespace_read(id, result);
+            // An open form checks its parent against what was just read.
+            labui::revalidate(model);
+            cmds
+        }
         Message::Terminate => labui::interrupt(model),
-        Message::LabLoaded(r) => labui::on_lab_loaded(model, r),
+        Message::LabLoaded(r) => labui::on_lab_loaded(model, r.map(|o| o.map(|b| *b))),
         Message::LabJobDone { job, result } => labui::on_job_done(model, job, result),
         Message::IpvlanSupport(ok) => {
             model.bench.ipvlan_supported = Some(ok);

@@ -17,7 +17,10 @@ use crate::ui::tour::TourState;
 
 fn model(theme: Theme) -> Model {
     let mut m = Model::from_inventories(fixture::lab_inventories(), Vec::new(), theme);
-    update(&mut m, Message::LabLoaded(Ok(Some(fixture::lab_state()))));
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
     m
 }
 

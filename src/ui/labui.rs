@@ -273,10 +273,20 @@ fn choose_mode(model: &mut Model, mode: NetworkMode) -> Vec<Command> {
     let form = Form::new(mode, model.bench.lab.as_ref());
     model.bench.overlay = Some(Overlay::Form(form));
     revalidate(model);
+    // The parent is checked against the host's inventory: read it fresh.
+    let host: std::collections::BTreeSet<String> = model
+        .bench
+        .lab
+        .as_ref()
+        .and_then(|l| l.host_ns.name())
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    let mut cmds = model.reread_named(&host);
     if mode == NetworkMode::Ipvlan && model.bench.ipvlan_supported.is_none() {
-        return vec![Command::CheckIpvlan];
+        cmds.push(Command::CheckIpvlan);
     }
-    Vec::new()
+    cmds
 }
 
 /// `n`: the mode chooser (offering to bring the lab up first).

@@ -272,7 +272,7 @@ impl Executor {
             Command::LoadLab => {
                 let tx = self.tx.clone();
                 spawn_named("tui-lab-load", move || {
-                    let _ = tx.send(Message::LabLoaded(load_lab()));
+                    load_and_send(&tx, &mut |_| true);
                 })?;
             }
             Command::WatchLab => spawn_lab_watcher(self.tx.clone())?,
@@ -280,6 +280,8 @@ impl Executor {
                 let tx = self.tx.clone();
                 spawn_ticking("tui-lab-job", tx.clone(), move || {
                     let result = run_lab_job(&job);
+                    // The new state first, so the UI knows the lab before it hears "done".
+                    load_and_send(&tx, &mut |_| true);
                     let _ = tx.send(Message::LabJobDone { job, result });
                 })?;
             }
@@ -307,10 +309,28 @@ impl Executor {
     }
 }
 
-fn load_lab() -> Result<Option<LabState>, String> {
+fn load_lab() -> Result<Option<Box<LabState>>, String> {
     Lab::load()
-        .map(|o| o.map(|l| l.state))
+        .map(|o| o.map(|l| Box::new(l.state)))
         .map_err(|e| e.to_string())
+}
+
+/// Loads from several threads (the watcher, a finished job) reach the UI in the order they
+/// read the file, so an older read never lands after a newer one.
+static LAB_LOAD_ORDER: Mutex<()> = Mutex::new(());
+
+/// Read the lab and send it, in read order; `filter` may decline to send (false: the
+/// receiver is gone).
+fn load_and_send(
+    tx: &Sender<Message>,
+    filter: &mut dyn FnMut(&Result<Option<Box<LabState>>, String>) -> bool,
+) -> bool {
+    let _order = LAB_LOAD_ORDER.lock();
+    let r = load_lab();
+    if !filter(&r) {
+        return true;
+    }
+    tx.send(Message::LabLoaded(r)).is_ok()
 }
 
 /// Run `f` on a thread, with a tick every 120 ms until it returns (the spinner).
@@ -412,13 +432,12 @@ fn spawn_lab_watcher(tx: Sender<Message>) -> Result<(), UiError> {
         let dir = lab::state_dir();
         let mut last: Option<Option<u64>> = None;
         let report = |last: &mut Option<Option<u64>>| -> bool {
-            let r = load_lab();
-            let gen = r.as_ref().ok().map(|o| o.as_ref().map(|l| l.generation));
-            if r.is_err() || gen != *last {
+            load_and_send(&tx, &mut |r| {
+                let gen = r.as_ref().ok().map(|o| o.as_ref().map(|l| l.generation));
+                let send = r.is_err() || gen != *last;
                 *last = gen;
-                return tx.send(Message::LabLoaded(r)).is_ok();
-            }
-            true
+                send
+            })
         };
         loop {
             let watch = Inotify::init(InitFlags::IN_CLOEXEC).and_then(|ino| {
@@ -443,21 +462,16 @@ fn spawn_lab_watcher(tx: Sender<Message>) -> Result<(), UiError> {
             if !report(&mut last) {
                 return;
             }
-            loop {
-                match ino.read_events() {
-                    Ok(evs) => {
-                        if !report(&mut last) {
-                            return;
-                        }
-                        if evs.iter().any(|e| {
-                            e.mask.intersects(
-                                AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_IGNORED,
-                            )
-                        }) {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
+            while let Ok(evs) = ino.read_events() {
+                if !report(&mut last) {
+                    return;
+                }
+                let gone = evs.iter().any(|e| {
+                    e.mask
+                        .intersects(AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_IGNORED)
+                });
+                if gone {
+                    break;
                 }
             }
         }
