@@ -309,7 +309,10 @@ impl Executor {
     }
 }
 
-fn load_lab() -> Result<Option<Box<LabState>>, String> {
+/// A read of the lab's state: None when no lab is up.
+type LabRead = Result<Option<Box<LabState>>, String>;
+
+fn load_lab() -> LabRead {
     Lab::load()
         .map(|o| o.map(|l| Box::new(l.state)))
         .map_err(|e| e.to_string())
@@ -323,7 +326,7 @@ static LAB_LOAD_ORDER: Mutex<()> = Mutex::new(());
 /// receiver is gone).
 fn load_and_send(
     tx: &Sender<Message>,
-    filter: &mut dyn FnMut(&Result<Option<Box<LabState>>, String>) -> bool,
+    filter: &mut dyn FnMut(&LabRead) -> bool,
 ) -> bool {
     let _order = LAB_LOAD_ORDER.lock();
     let r = load_lab();
