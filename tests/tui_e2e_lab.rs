@@ -6,6 +6,7 @@
 //!   what the session made; then no namespace of this test's prefix remains.
 //! - `ctrl_c_tears_down`: `L` brings the lab up, a none container is added from the menu,
 //!   Ctrl-C leaves and tears it all down.
+//! - `sigterm_tears_down`: the same for SIGTERM.
 //!
 //! Needs root, tmux and iproute2. Each test has its own lab (`NETVIEW_PREFIX=nv-t<pid>x<n>-`,
 //! `NETVIEW_STATE_DIR` a tempdir) and its own tmux socket; Drop guards run `netview lab down`
@@ -291,7 +292,10 @@ fn ctrl_c_tears_down() {
     let t = Tmux::new(&lab);
     t.start_netview();
     t.key("L");
-    t.wait_for("the lab", Duration::from_secs(30), |s| s.contains("lab up"));
+    // Not the progress line ("bringing the lab up…"): the lab's own host in the list.
+    t.wait_for("the lab", Duration::from_secs(30), |s| {
+        s.contains("◆ lab host") && !s.contains("bringing the lab up")
+    });
     t.key("n");
     t.wait_for("the mode chooser", Duration::from_secs(5), |s| {
         s.contains("New container: mode")
@@ -306,6 +310,36 @@ fn ctrl_c_tears_down() {
     });
     assert!(!lab.namespaces().is_empty());
     t.key("C-c");
+    t.wait_exit(Duration::from_secs(30));
+    assert_eq!(lab.namespaces(), Vec::<String>::new(), "nothing left");
+}
+
+#[test]
+fn sigterm_tears_down() {
+    let lab = LabEnv::new();
+    let t = Tmux::new(&lab);
+    t.start_netview();
+    t.key("L");
+    // Not the progress line ("bringing the lab up…"): the lab's own host in the list.
+    t.wait_for("the lab", Duration::from_secs(30), |s| {
+        s.contains("◆ lab host") && !s.contains("bringing the lab up")
+    });
+    assert!(!lab.namespaces().is_empty());
+    // netview is the pane shell's only child.
+    let shell = t
+        .tmux(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"])
+        .trim()
+        .to_string();
+    let out = run("pgrep", &["-P", &shell]);
+    let pid: i32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("netview's pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
     t.wait_exit(Duration::from_secs(30));
     assert_eq!(lab.namespaces(), Vec::<String>::new(), "nothing left");
 }

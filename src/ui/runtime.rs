@@ -324,10 +324,7 @@ static LAB_LOAD_ORDER: Mutex<()> = Mutex::new(());
 
 /// Read the lab and send it, in read order; `filter` may decline to send (false: the
 /// receiver is gone).
-fn load_and_send(
-    tx: &Sender<Message>,
-    filter: &mut dyn FnMut(&LabRead) -> bool,
-) -> bool {
+fn load_and_send(tx: &Sender<Message>, filter: &mut dyn FnMut(&LabRead) -> bool) -> bool {
     let _order = LAB_LOAD_ORDER.lock();
     let r = load_lab();
     if !filter(&r) {
