@@ -291,6 +291,10 @@ fn choose_mode(model: &mut Model, mode: NetworkMode) -> Vec<Command> {
 
 /// `n`: the mode chooser (offering to bring the lab up first).
 pub fn new_container(model: &mut Model) -> Vec<Command> {
+    if let Some(b) = &model.bench.busy {
+        model.message = Some(format!("wait: {b}"));
+        return Vec::new();
+    }
     if model.bench.lab.is_none() {
         model.bench.overlay = Some(Overlay::Confirm(Confirm::UpThenAdd));
         return Vec::new();
