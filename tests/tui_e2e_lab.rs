@@ -4,8 +4,9 @@
 //!   the study post's values, `p` runs the probes; on the matrix the child-to-host cell reads
 //!   unreachable, and the explanation says that is what was expected; `q`, Enter tears down
 //!   what the session made; then no namespace of this test's prefix remains.
-//! - `ctrl_c_tears_down`: `L` brings the lab up, a none container is added from the menu,
-//!   Ctrl-C leaves and tears it all down.
+//! - `ctrl_c_tears_down`: `L` brings the lab up; a container added with the CLI appears in
+//!   the list with its mode; a none container is added from the menu; Ctrl-C leaves and
+//!   tears it all down.
 //! - `sigterm_tears_down`: the same for SIGTERM.
 //!
 //! Needs root, tmux and iproute2. Each test has its own lab (`NETVIEW_PREFIX=nv-t<pid>x<n>-`,
@@ -295,6 +296,17 @@ fn ctrl_c_tears_down() {
     // Not the progress line ("bringing the lab up…"): the lab's own host in the list.
     t.wait_for("the lab", Duration::from_secs(30), |s| {
         s.contains("◆ lab host") && !s.contains("bringing the lab up")
+    });
+    // A container made with the CLI shows in the running TUI at once, with its mode.
+    let out = Command::new(BIN)
+        .args(["lab", "add", "cli1", "--mode", "none"])
+        .env("NETVIEW_PREFIX", &lab.prefix)
+        .env("NETVIEW_STATE_DIR", lab.state_dir())
+        .output()
+        .expect("netview lab add");
+    assert!(out.status.success(), "{out:?}");
+    t.wait_for("the CLI's container", Duration::from_secs(5), |s| {
+        s.contains("◆ cli1 · none")
     });
     t.key("n");
     t.wait_for("the mode chooser", Duration::from_secs(5), |s| {

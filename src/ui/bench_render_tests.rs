@@ -245,3 +245,28 @@ fn progress_line_while_the_lab_changes() {
     let screen = render(&m, 100, 30);
     assert!(screen.contains("- adding h2 (host)…"), "{screen}");
 }
+
+#[test]
+fn tiny_terminals_do_not_panic_on_the_bench() {
+    let mut views: Vec<Model> = Vec::new();
+    let mut m = probed(Theme::default(), usize::MAX);
+    views.push(m.clone());
+    key(&mut m, KeyCode::Enter);
+    views.push(m.clone());
+    let mut m = probed(Theme::default(), 30);
+    keys(&mut m, "9");
+    views.push(m.clone());
+    let mut m = model(Theme::default());
+    keys(&mut m, "nm");
+    views.push(m.clone());
+    views.push(tour_at(3, None));
+    let mut m = model(Theme::default());
+    m.bench.brought_up = true;
+    keys(&mut m, "q");
+    views.push(m);
+    for v in &views {
+        for (w, h) in [(1, 1), (10, 4), (30, 8), (80, 24)] {
+            render(v, w, h);
+        }
+    }
+}
