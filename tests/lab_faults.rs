@@ -103,7 +103,7 @@ fn failure_at_every_step_of_add_leaves_the_lab_as_it_was() {
 
 #[test]
 fn kill_9_during_up_then_clean_leaves_nothing() {
-    for delay_ms in [15u64, 60, 150] {
+    for after_first_ms in [0u64, 40, 120] {
         let lab = TestLab::new();
         let mut child = lab
             .command(&["lab", "up"])
@@ -112,16 +112,22 @@ fn kill_9_during_up_then_clean_leaves_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        // Wait for the first namespace, so the kill lands in the middle of the build.
+        for _ in 0..500 {
+            if !lab.netns().is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(after_first_ms));
+        let still_running = child.try_wait().unwrap().is_none();
         Command::new("kill")
             .args(["-9", &child.id().to_string()])
             .status()
             .unwrap();
         let _ = child.wait();
-        assert!(
-            !lab.netns().is_empty() || delay_ms < 20,
-            "killed mid-way at {delay_ms} ms"
-        );
+        assert!(still_running, "lab up finished before the kill");
+        assert!(!lab.netns().is_empty(), "killed mid-way");
         lab.ok(&["clean"]);
         lab.assert_nothing_left();
     }
@@ -139,7 +145,14 @@ fn sigint_during_add_rolls_back() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(250));
+    // Once the containers' namespaces exist, netview is mid-way (and its handler is set).
+    for _ in 0..1000 {
+        if lab.netns().len() > before.0.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(30));
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -228,8 +228,14 @@ fn real_mode_kill_9_then_clean() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // docker0 and ip_forward come first (5 steps of 10 ms), then the containers.
-    std::thread::sleep(Duration::from_millis(120));
+    // docker0 comes first, then ip_forward and the containers: kill once docker0 is there.
+    for _ in 0..1000 {
+        if !m.tagged_links().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(40));
     // nsenter execs netview, so the child's pid is netview's.
     Command::new("kill")
         .args(["-9", &child.id().to_string()])

@@ -174,7 +174,14 @@ fn bad_input_and_no_lab() {
         .contains("\"nosuch\" is neither a lab endpoint nor an address"));
     let out = netview(Some(f.path()), &["--timeout-ms", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = netview(None, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    // No lab in an empty state directory: the user's mistake, exit 2.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netview"))
+        .arg("probe")
+        .env_remove("NETVIEW_PROBE_LAB")
+        .env("NETVIEW_STATE_DIR", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no lab: run `netview lab up`"));
 }

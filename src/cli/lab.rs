@@ -359,29 +359,32 @@ fn ls(a: LsArgs) -> anyhow::Result<()> {
         println!("no lab is up (netview lab up)");
         return Ok(());
     };
-    println!(
-        "{:<12} {:<9} {:<8} {:<8} {:<14} {:<8} {:<18} {:<17} PARENT",
-        "NAME", "ROLE", "MODE", "SUBMODE", "NETNS", "IFNAME", "IP", "MAC"
-    );
+    let mut rows = Vec::new();
     for e in l.endpoints() {
         let role = serde_json::to_value(e.role)?;
-        println!(
-            "{:<12} {:<9} {:<8} {:<8} {:<14} {:<8} {:<18} {:<17} {}",
-            e.name,
-            role.as_str().unwrap_or("?"),
+        rows.push(vec![
+            e.name.clone(),
+            role.as_str().unwrap_or("?").to_string(),
             e.mode.map(|m| m.to_string()).unwrap_or("-".into()),
-            e.submode.as_deref().unwrap_or("-"),
-            e.netns.as_deref().unwrap_or("(host's)"),
-            e.ifname,
+            e.submode.clone().unwrap_or("-".into()),
+            e.netns.clone().unwrap_or("(host's)".into()),
+            e.ifname.clone(),
             e.addresses
                 .iter()
                 .map(|a| a.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            e.mac.as_deref().unwrap_or("-"),
-            e.parent.as_deref().unwrap_or("-"),
-        );
+            e.mac.clone().unwrap_or("-".into()),
+            e.parent.clone().unwrap_or("-".into()),
+        ]);
     }
+    print!(
+        "{}",
+        netview::inventory::table::align(
+            &["NAME", "ROLE", "MODE", "SUBMODE", "NETNS", "IFNAME", "IP", "MAC", "PARENT"],
+            &rows
+        )
+    );
     let o = &l.state.spec.options;
     if o.hairpin || o.real {
         println!(

@@ -263,6 +263,26 @@ impl Ops for Counted<'_> {
         self.tick("create namespace")?;
         self.inner.create_netns(name, tag)
     }
+    fn create_netns_many(
+        &mut self,
+        names: &[String],
+        tag: &str,
+    ) -> (Vec<String>, Option<LabError>) {
+        // Each namespace is a step; the ones before a failing step are still made together.
+        let mut go = Vec::new();
+        let mut err = None;
+        for n in names {
+            match self.tick("create namespace") {
+                Ok(()) => go.push(n.clone()),
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        let (made, e2) = self.inner.create_netns_many(&go, tag);
+        (made, err.or(e2))
+    }
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {
         self.tick("delete namespace")?;
         self.inner.delete_netns(name)

@@ -263,6 +263,31 @@ impl<'a> Engine<'a> {
         specs: &[ContainerSpec],
         j: &mut Journal,
     ) -> Result<Vec<ContainerState>, LabError> {
+        // Check every container against the lab as it is (intra-batch rules are checked
+        // again below), so bad input creates nothing; then make all their namespaces at
+        // once, which is most of the kernel's work.
+        for c in specs {
+            driver_for(c.mode).validate(counted, st, c)?;
+        }
+        let names: Vec<String> = specs
+            .iter()
+            .filter(|c| c.mode != NetworkMode::Host)
+            .map(|c| st.ns_name(&c.name))
+            .collect();
+        for n in &names {
+            j.intend_netns(n);
+        }
+        let (made, err) = counted.create_netns_many(&names, &st.tag);
+        for name in &made {
+            // Attributed to no container: each container records its own deletion below.
+            j.own(Undo::DeleteNetns { name: name.clone() });
+        }
+        st.premade_netns = made;
+        if let Some(e) = err {
+            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+            let errs = undo_all(counted.inner(), snapshot, &undo);
+            return Err(with_rollback(e, errs));
+        }
         let mut added = Vec::new();
         let mut nat_dirty: Vec<String> = Vec::new();
         for c in specs {
@@ -322,6 +347,7 @@ impl<'a> Engine<'a> {
                 return Err(with_rollback(e, errs));
             }
         }
+        st.premade_netns.clear();
         if let Err(e) = sd.save(st) {
             let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
             let errs = undo_all(counted.inner(), snapshot, &undo);

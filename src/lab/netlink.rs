@@ -383,53 +383,84 @@ fn plain(e: rtnetlink::Error) -> LabError {
 
 impl Ops for NetlinkOps {
     fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError> {
+        let (_, err) = self.create_netns_many(&[name.to_string()], tag);
+        err.map_or(Ok(()), Err)
+    }
+
+    fn create_netns_many(
+        &mut self,
+        names: &[String],
+        tag: &str,
+    ) -> (Vec<String>, Option<LabError>) {
+        if names.is_empty() {
+            return (Vec::new(), None);
+        }
         if !self.netns_dir_ready {
-            prepare_netns_dir()?;
+            if let Err(e) = prepare_netns_dir() {
+                return (Vec::new(), Some(e));
+            }
             self.netns_dir_ready = true;
         }
-        let ns = Ns::named(name);
-        if self.workers.contains_key(&ns) || netns_path(name).exists() {
-            return Err(LabError::Kernel(format!("namespace {name} already exists")));
-        }
-        let (tx, rx) = mpsc::channel::<Job>();
-        let (itx, irx) = mpsc::channel();
-        let path = netns_path(name);
-        let tag = tag.to_string();
-        let join = std::thread::Builder::new()
-            .name("netview-newns".into())
-            .spawn(move || {
-                // A fresh namespace for this thread only; it lives on through the bind mount.
-                if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
-                    let _ = itx.send(Err(kernel("unshare", e)));
-                    return;
+        // One thread per namespace, all at once: the kernel builds namespaces in parallel.
+        let mut starting = Vec::new();
+        let mut first_err = None;
+        for name in names {
+            let ns = Ns::named(name);
+            if self.workers.contains_key(&ns) || netns_path(name).exists() {
+                first_err
+                    .get_or_insert(LabError::Kernel(format!("namespace {name} already exists")));
+                continue;
+            }
+            let (tx, rx) = mpsc::channel::<Job>();
+            let (itx, irx) = mpsc::channel();
+            let path = netns_path(name);
+            let tag = tag.to_string();
+            let spawned = std::thread::Builder::new()
+                .name("netview-newns".into())
+                .spawn(move || {
+                    // A fresh namespace for this thread only; it lives on through the bind
+                    // mount.
+                    if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
+                        let _ = itx.send(Err(kernel("unshare", e)));
+                        return;
+                    }
+                    worker_loop(rx, itx, PreWork::NewNetns { path, tag })
+                });
+            match spawned {
+                Ok(join) => starting.push((name.clone(), tx, irx, join)),
+                Err(e) => {
+                    first_err.get_or_insert(kernel("thread", e));
                 }
-                worker_loop(rx, itx, PreWork::NewNetns { path, tag })
-            })
-            .map_err(|e| kernel("thread", e))?;
-        match irx.recv() {
-            Ok(Ok(())) => {
-                self.workers.insert(
-                    ns,
-                    WorkerRef {
-                        tx,
-                        join: Some(Box::new(move || {
-                            let _ = join.join();
-                        })),
-                    },
-                );
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                let _ = join.join();
-                Err(e)
-            }
-            Err(_) => {
-                let _ = join.join();
-                Err(LabError::Kernel(format!(
-                    "creating namespace {name} failed"
-                )))
             }
         }
+        let mut created = Vec::new();
+        for (name, tx, irx, join) in starting {
+            match irx.recv() {
+                Ok(Ok(())) => {
+                    self.workers.insert(
+                        Ns::named(&name),
+                        WorkerRef {
+                            tx,
+                            join: Some(Box::new(move || {
+                                let _ = join.join();
+                            })),
+                        },
+                    );
+                    created.push(name);
+                }
+                Ok(Err(e)) => {
+                    let _ = join.join();
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    let _ = join.join();
+                    first_err.get_or_insert(LabError::Kernel(format!(
+                        "creating namespace {name} failed"
+                    )));
+                }
+            }
+        }
+        (created, first_err)
     }
 
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {

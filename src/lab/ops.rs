@@ -78,6 +78,22 @@ pub trait Ops {
     /// Create a namespace in /run/netns, tagging its `lo` with `tag` before it becomes
     /// visible, and bring `lo` up.
     fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError>;
+    /// Create several namespaces (in parallel where the kernel allows). Returns the names
+    /// made and the first error; the caller undoes the made ones if it cares.
+    fn create_netns_many(
+        &mut self,
+        names: &[String],
+        tag: &str,
+    ) -> (Vec<String>, Option<LabError>) {
+        let mut made = Vec::new();
+        for n in names {
+            match self.create_netns(n, tag) {
+                Ok(()) => made.push(n.clone()),
+                Err(e) => return (made, Some(e)),
+            }
+        }
+        (made, None)
+    }
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError>;
     /// A veth pair: `name` in `ns`, `peer` in `peer_ns`.
     fn add_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str) -> Result<(), LabError>;

@@ -98,6 +98,10 @@ pub struct LabState {
     /// Shared objects (world, docker0, ip_forward, NAT table, promisc), creation order.
     pub objects: Vec<Undo>,
     pub containers: Vec<ContainerState>,
+    /// Namespaces made ahead (in parallel) for the containers of the batch being added; not
+    /// stored.
+    #[serde(skip)]
+    pub premade_netns: Vec<String>,
 }
 
 impl LabState {
@@ -122,6 +126,7 @@ impl LabState {
             shims: Vec::new(),
             objects: Vec::new(),
             containers: Vec::new(),
+            premade_netns: Vec::new(),
         }
     }
 

@@ -63,11 +63,16 @@ pub fn setup(ops: &mut dyn Ops, st: &mut LabState, j: &mut Journal) -> Result<()
         return Ok(());
     }
     let tag = st.tag.clone();
-    for part in WORLD_PARTS {
-        let name = st.ns_name(part);
-        j.intend_netns(&name);
-        ops.create_netns(&name, &tag)?;
+    let names: Vec<String> = WORLD_PARTS.iter().map(|p| st.ns_name(p)).collect();
+    for n in &names {
+        j.intend_netns(n);
+    }
+    let (made, err) = ops.create_netns_many(&names, &tag);
+    for name in made {
         j.shared(Undo::DeleteNetns { name });
+    }
+    if let Some(e) = err {
+        return Err(e);
     }
     let sw = Ns::Named(st.ns_name("switch"));
     let br = st.spec.switch.bridge.clone();

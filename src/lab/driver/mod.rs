@@ -147,8 +147,10 @@ pub fn make_container_netns(
     journal: &mut Journal,
 ) -> Result<String, LabError> {
     let name = state.ns_name(&c.name);
-    journal.intend_netns(&name);
-    ops.create_netns(&name, &state.tag)?;
+    if !state.premade_netns.contains(&name) {
+        journal.intend_netns(&name);
+        ops.create_netns(&name, &state.tag)?;
+    }
     journal.own(Undo::DeleteNetns { name: name.clone() });
     Ok(name)
 }
@@ -175,7 +177,7 @@ pub fn check_new_name(
     }
     if c.mode != NetworkMode::Host {
         let ns = state.ns_name(&c.name);
-        if ops.list_netns()?.contains(&ns) {
+        if !state.premade_netns.contains(&ns) && ops.list_netns()?.contains(&ns) {
             return Err(LabError::Invalid(format!(
                 "namespace {ns} already exists (not made by this lab)"
             )));

@@ -1,0 +1,232 @@
+//! Privileged: for every mode the lab builds, netview's observed outcome for every ICMP and ARP
+//! pair equals an independent oracle run in the same namespaces in this test (iputils
+//! `ping -c1 -W1`, `arping -c1 -w1`), and the rules predicted every cell (`--check` exits 0).
+
+#[path = "lab_common/mod.rs"]
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Run netview's probes on the lab, then the oracle for every ICMP/ARP result; return the
+/// disagreements, one line each.
+fn compare_with_oracle(lab: &TestLab) -> (Vec<String>, u64) {
+    let out = lab.run(&["probe", "--json", "--check"]);
+    let code = out.status.code();
+    let run: Value = serde_json::from_slice(&out.stdout).expect("probe JSON");
+    let mut problems = Vec::new();
+    if code != Some(0) {
+        for r in run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["mismatch"] == true)
+        {
+            problems.push(format!(
+                "rules: {} -> {} {} {}: observed {} expected {} ({})",
+                r["from"],
+                r["to"],
+                r["target_ip"],
+                r["kind"],
+                r["reachable"],
+                r["expected"],
+                r["why"]
+            ));
+        }
+        if problems.is_empty() {
+            problems.push(format!(
+                "probe --check exited {code:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    let ls = lab.ls_json();
+    let ns_of = |name: &str| -> String {
+        let e = ls["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap();
+        e["stack_netns"]
+            .as_str()
+            .or(e["netns"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    // Every oracle command runs at once (an unanswered ping waits its whole second), then
+    // each is compared with netview's result for the same pair.
+    let mut pending = Vec::new();
+    for r in run["results"].as_array().unwrap() {
+        let from = r["from"].as_str().unwrap();
+        let target = r["target_ip"].as_str().unwrap();
+        let ns = ns_of(from);
+        let args: Vec<String> = match r["kind"].as_str().unwrap() {
+            "icmp" => ["ping", "-c1", "-W1", target].map(String::from).to_vec(),
+            "arp" => {
+                // The interface the kernel would use for the target, asked of the kernel.
+                let route = ip_json(Some(&ns), &["route", "get", target]);
+                let dev = route[0]["dev"].as_str().unwrap_or("lo").to_string();
+                ["arping", "-c1", "-w1", "-I", &dev, target]
+                    .map(String::from)
+                    .to_vec()
+            }
+            _ => continue,
+        };
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn oracle");
+        pending.push((r, child));
+    }
+    for (r, mut child) in pending {
+        let oracle = child.wait().expect("oracle").success();
+        if r["reachable"].as_bool() != Some(oracle) {
+            problems.push(format!(
+                "oracle: {} -> {} {} {}: netview {} ({}), oracle {oracle}",
+                r["from"], r["to"], r["target_ip"], r["kind"], r["reachable"], r["outcome"]
+            ));
+        }
+    }
+    (problems, run["elapsed_ms"].as_u64().unwrap_or(0))
+}
+
+fn check(lab: TestLab, what: &str) {
+    let (problems, elapsed) = compare_with_oracle(&lab);
+    eprintln!("{what}: matrix in {elapsed} ms");
+    lab.ok(&["lab", "down"]);
+    lab.assert_nothing_left();
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn bridge_host_and_none() {
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&["lab", "add", "b1", "--mode", "bridge"]);
+    lab.ok(&["lab", "add", "b2", "--mode", "bridge"]);
+    lab.ok(&["lab", "add", "h1", "--mode", "host"]);
+    lab.ok(&["lab", "add", "n1", "--mode", "none"]);
+    check(lab, "bridge with NAT, host, none");
+}
+
+#[test]
+fn bridge_without_nat() {
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&["lab", "add", "b1", "--mode", "bridge", "--no-nat"]);
+    lab.ok(&["lab", "add", "b2", "--mode", "bridge", "--no-nat"]);
+    check(lab, "bridge without NAT");
+}
+
+#[test]
+fn macvlan_bridge_with_promisc() {
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--promisc"]);
+    lab.ok(&["lab", "add", "m2", "--mode", "macvlan"]);
+    check(lab, "macvlan bridge");
+}
+
+#[test]
+fn macvlan_private() {
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&[
+        "lab",
+        "add",
+        "m1",
+        "--mode",
+        "macvlan",
+        "--macvlan-mode",
+        "private",
+    ]);
+    lab.ok(&[
+        "lab",
+        "add",
+        "m2",
+        "--mode",
+        "macvlan",
+        "--macvlan-mode",
+        "private",
+    ]);
+    check(lab, "macvlan private");
+}
+
+#[test]
+fn macvlan_vepa_without_and_with_hairpin() {
+    for hairpin in [false, true] {
+        let lab = TestLab::new();
+        if hairpin {
+            lab.ok(&["lab", "up", "--hairpin"]);
+        } else {
+            lab.ok(&["lab", "up"]);
+        }
+        lab.ok(&[
+            "lab",
+            "add",
+            "v1",
+            "--mode",
+            "macvlan",
+            "--macvlan-mode",
+            "vepa",
+        ]);
+        lab.ok(&[
+            "lab",
+            "add",
+            "v2",
+            "--mode",
+            "macvlan",
+            "--macvlan-mode",
+            "vepa",
+        ]);
+        check(
+            lab,
+            if hairpin {
+                "vepa, hairpin switch"
+            } else {
+                "vepa, plain switch"
+            },
+        );
+    }
+}
+
+#[test]
+fn macvlan_passthru_single_child() {
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&[
+        "lab",
+        "add",
+        "p1",
+        "--mode",
+        "macvlan",
+        "--macvlan-mode",
+        "passthru",
+    ]);
+    check(lab, "macvlan passthru");
+}
+
+#[test]
+fn macvlan_with_host_shim() {
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--host-shim"]);
+    lab.ok(&["lab", "add", "m2", "--mode", "macvlan"]);
+    check(lab, "macvlan with a host shim");
+}
+
+#[test]
+fn one_container_per_mode() {
+    // The default lab with one container of each mode this kernel has (no ipvlan here).
+    let lab = TestLab::new();
+    lab.ok(&["lab", "up"]);
+    lab.ok(&["lab", "add", "b1", "--mode", "bridge"]);
+    lab.ok(&["lab", "add", "h1", "--mode", "host"]);
+    lab.ok(&["lab", "add", "n1", "--mode", "none"]);
+    lab.ok(&["lab", "add", "m1", "--mode", "macvlan"]);
+    check(lab, "one container per mode");
+}
