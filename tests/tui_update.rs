@@ -100,12 +100,14 @@ fn number_keys_and_brackets_switch_tabs() {
     assert_eq!(m.tab, Tab::Routes);
     keys(&mut m, "]]");
     assert_eq!(m.tab, Tab::Bridges);
-    keys(&mut m, "7]");
-    assert_eq!(m.tab, Tab::Links, "] wraps after Topology");
+    keys(&mut m, "9]");
+    assert_eq!(m.tab, Tab::Links, "] wraps after Lab");
     keys(&mut m, "[");
-    assert_eq!(m.tab, Tab::Topology, "[ wraps before Links");
-    keys(&mut m, "9");
-    assert_eq!(m.tab, Tab::Topology, "no tab 9");
+    assert_eq!(m.tab, Tab::Lab, "[ wraps before Links");
+    keys(&mut m, "8");
+    assert_eq!(m.tab, Tab::Matrix);
+    keys(&mut m, "0");
+    assert_eq!(m.tab, Tab::Matrix, "no tab 0");
 }
 
 #[test]
@@ -378,7 +380,10 @@ fn read_errors_are_kept_and_shown_not_fatal() {
 #[test]
 fn startup_lists_then_reads_every_namespace_and_selects_its_own() {
     let mut m = Model::new(Vec::new(), Theme::default());
-    assert_eq!(m.start(), vec![Command::ListNamespaces]);
+    assert_eq!(
+        m.start(),
+        vec![Command::ListNamespaces, Command::LoadLab, Command::WatchLab]
+    );
     let mut list: Vec<Netns> = fixture::host().into_iter().map(|(n, _)| n).collect();
     // netview runs in nv-c1 here.
     for n in &mut list {

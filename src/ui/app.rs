@@ -10,8 +10,11 @@ use ratatui::crossterm::event::KeyEvent;
 use crate::caps::Capability;
 use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
+use crate::lab::state::LabState;
 use crate::netns::{Netns, NetnsSource};
+use crate::probe::matrix::CellResult;
 use crate::ui::keys::{self, Action, FilterAction};
+use crate::ui::labui::{self, Bench, LabJob, Overlay};
 use crate::ui::table::{TabTable, TableRow};
 use crate::ui::theme::Theme;
 use crate::ui::topology::topology;
@@ -26,10 +29,14 @@ pub enum Tab {
     Bridges,
     Nat,
     Topology,
+    /// The probe matrix (lab bench).
+    Matrix,
+    /// The picture of the lab, with the selected cell's path.
+    Lab,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Links,
         Tab::Addresses,
         Tab::Routes,
@@ -37,7 +44,14 @@ impl Tab {
         Tab::Bridges,
         Tab::Nat,
         Tab::Topology,
+        Tab::Matrix,
+        Tab::Lab,
     ];
+
+    /// Tabs drawn from every namespace (or the lab), not from the selected one.
+    pub fn is_global(self) -> bool {
+        matches!(self, Tab::Topology | Tab::Matrix | Tab::Lab)
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -48,6 +62,8 @@ impl Tab {
             Tab::Bridges => "Bridges",
             Tab::Nat => "NAT",
             Tab::Topology => "Topology",
+            Tab::Matrix => "Matrix",
+            Tab::Lab => "Lab",
         }
     }
 
@@ -146,8 +162,25 @@ pub enum Message {
         id: u64,
         result: Result<NamespaceInventory, String>,
     },
-    /// SIGTERM, SIGINT or SIGHUP: leave as on `q`.
+    /// SIGTERM, SIGINT or SIGHUP: tear down what this session made and leave.
     Terminate,
+    /// The lab's state as (re)read: None when no lab is up.
+    LabLoaded(Result<Option<Box<LabState>>, String>),
+    /// A [`Command::Lab`] job finished.
+    LabJobDone {
+        job: LabJob,
+        result: Result<(), String>,
+    },
+    /// Whether this kernel has ipvlan ([`Command::CheckIpvlan`]).
+    IpvlanSupport(bool),
+    /// One probe result, as it arrives.
+    ProbeCell(CellResult),
+    /// The probe run ended (its time in ms, or why it failed).
+    ProbesDone(Result<u64, String>),
+    /// The host-mode shared-port demonstration, in one line.
+    SharedPort(Result<String, String>),
+    /// The spinner's clock while a job runs.
+    Tick,
 }
 
 /// I/O for the runtime to do. None of it happens inside `update`.
@@ -168,6 +201,19 @@ pub enum Command {
     /// Start the watcher on this set of namespaces (once: it keeps watching namespaces that
     /// appear later and drops those that vanish).
     Watch(Vec<Netns>),
+    /// Read the lab's state (answer: [`Message::LabLoaded`]).
+    LoadLab,
+    /// Watch the lab's state file; every change is a [`Message::LabLoaded`].
+    WatchLab,
+    /// Change the lab through the engine (answer: [`Message::LabJobDone`], ticks meanwhile).
+    Lab(LabJob),
+    /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
+    CheckIpvlan,
+    /// Probe every pair of this lab (answers: [`Message::ProbeCell`]s, then
+    /// [`Message::ProbesDone`]).
+    RunProbes(Box<LabState>),
+    /// Show that this host-mode container shares the host's port 80.
+    SharedPort(Box<LabState>, String),
     Quit,
 }
 
@@ -204,6 +250,8 @@ pub struct Model {
     /// Rows a page key moves by (follows the terminal height).
     pub page_rows: usize,
     pub quit: bool,
+    /// The lab bench: the lab, dialogs, the matrix, the tour.
+    pub bench: Bench,
     /// Namespaces with a read in flight, and those that changed again meanwhile.
     reading: BTreeSet<u64>,
     reread: BTreeSet<u64>,
@@ -248,6 +296,7 @@ impl Model {
             message: None,
             page_rows: 20,
             quit: false,
+            bench: Bench::default(),
             reading: BTreeSet::new(),
             reread: BTreeSet::new(),
             listing: false,
@@ -296,7 +345,7 @@ impl Model {
     /// The commands to run when the UI starts.
     pub fn start(&mut self) -> Vec<Command> {
         self.listing = true;
-        vec![Command::ListNamespaces]
+        vec![Command::ListNamespaces, Command::LoadLab, Command::WatchLab]
     }
 
     pub fn is_reading(&self, id: u64) -> bool {
@@ -325,7 +374,7 @@ impl Model {
             Tab::Neighbours => render::neighbours::table(inv),
             Tab::Bridges => render::bridges::table(inv),
             Tab::Nat => render::nat::table(inv),
-            Tab::Topology => TabTable {
+            Tab::Topology | Tab::Matrix | Tab::Lab => TabTable {
                 header: &[],
                 rows: Vec::new(),
                 drop_order: &[],
@@ -342,7 +391,7 @@ impl Model {
             .filter(|(_, e)| {
                 needle.is_empty()
                     || e.label_matches(&needle)
-                    || (self.tab != Tab::Topology
+                    || (!self.tab.is_global()
                         && e.inventory.as_ref().is_some_and(|inv| {
                             Self::tab_rows(self.tab, inv)
                                 .rows
@@ -392,6 +441,15 @@ impl Model {
                 group_column: None,
                 rows,
                 total,
+            };
+        }
+        if self.tab.is_global() {
+            return TabView {
+                header: &[],
+                drop_order: &[],
+                group_column: None,
+                rows: Vec::new(),
+                total: 0,
             };
         }
         let empty = NamespaceInventory::empty("", 0, NetnsSource::Root);
@@ -501,6 +559,19 @@ impl Model {
         })
     }
 
+    /// Read again the namespaces with these names (the lab changed them).
+    pub fn reread_named(&mut self, names: &std::collections::BTreeSet<String>) -> Vec<Command> {
+        let ids: Vec<u64> = self
+            .namespaces
+            .iter()
+            .filter(|e| names.contains(&e.netns.name))
+            .map(|e| e.netns.id)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.request_read(id, ReadPriority::Changed))
+            .collect()
+    }
+
     fn request_list(&mut self) -> Vec<Command> {
         if self.listing {
             self.relist = true;
@@ -550,11 +621,24 @@ impl Model {
     fn apply(&mut self, action: Action) -> Vec<Command> {
         let page = self.page_rows.max(1);
         match action {
-            Action::Quit => {
-                self.quit = true;
-                return vec![Command::Quit];
+            Action::Quit => return labui::quit(self),
+            Action::Interrupt => return labui::interrupt(self),
+            Action::NewContainer => return labui::new_container(self),
+            Action::RemoveContainer => return labui::remove_selected(self),
+            Action::LabToggle => return labui::toggle_lab(self),
+            Action::Probe => return labui::start_probes(self),
+            Action::Tour => return labui::start_tour(self),
+            Action::Open => {
+                if self.tab == Tab::Matrix && !self.bench.matrix.cells.is_empty() {
+                    self.bench.overlay = Some(Overlay::Explain);
+                }
             }
             Action::Help => self.help = true,
+            // On the matrix the arrows move between cells.
+            Action::Down if self.tab == Tab::Matrix => labui::move_matrix(self, 1, 0),
+            Action::Up if self.tab == Tab::Matrix => labui::move_matrix(self, -1, 0),
+            Action::FocusTable if self.tab == Tab::Matrix => labui::move_matrix(self, 0, 1),
+            Action::FocusNamespaces if self.tab == Tab::Matrix => labui::move_matrix(self, 0, -1),
             Action::Down => self.move_cursor(|c, _| c + 1),
             Action::Up => self.move_cursor(|c, _| c.saturating_sub(1)),
             Action::Top => self.move_cursor(|_, _| 0),
@@ -600,10 +684,13 @@ impl Model {
         if self.help {
             match keys::action_for(&key) {
                 Some(Action::Help | Action::Clear) => self.help = false,
-                Some(Action::Quit) => return self.apply(Action::Quit),
+                Some(a @ (Action::Quit | Action::Interrupt)) => return self.apply(a),
                 _ => {}
             }
             return Vec::new();
+        }
+        if let Some(cmds) = labui::on_overlay_key(self, &key) {
+            return cmds;
         }
         if self.filter_editing {
             match keys::filter_input(&key) {
@@ -618,7 +705,7 @@ impl Model {
                 Some(Ok(FilterAction::Backspace)) => {
                     self.filter.pop();
                 }
-                Some(Ok(FilterAction::Quit)) => return self.apply(Action::Quit),
+                Some(Ok(FilterAction::Quit)) => return self.apply(Action::Interrupt),
                 Some(Err(c)) => {
                     self.filter.push(c);
                     self.row = 0;
@@ -626,6 +713,9 @@ impl Model {
                 None => {}
             }
             return Vec::new();
+        }
+        if let Some(cmds) = labui::on_tour_key(self, &key) {
+            return cmds;
         }
         match keys::action_for(&key) {
             Some(a) => self.apply(a),
@@ -730,8 +820,38 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             .collect(),
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
-        Message::NamespaceRead { id, result } => model.on_namespace_read(id, result),
-        Message::Terminate => model.apply(Action::Quit),
+        Message::NamespaceRead { id, result } => {
+            let cmds = model.on_namespace_read(id, result);
+            // An open form checks its parent against what was just read.
+            labui::revalidate(model);
+            cmds
+        }
+        Message::Terminate => labui::interrupt(model),
+        Message::LabLoaded(r) => labui::on_lab_loaded(model, r.map(|o| o.map(|b| *b))),
+        Message::LabJobDone { job, result } => labui::on_job_done(model, job, result),
+        Message::IpvlanSupport(ok) => {
+            model.bench.ipvlan_supported = Some(ok);
+            labui::revalidate(model);
+            Vec::new()
+        }
+        Message::ProbeCell(r) => {
+            labui::on_probe_cell(model, r);
+            Vec::new()
+        }
+        Message::ProbesDone(r) => {
+            labui::on_probes_done(model, r);
+            Vec::new()
+        }
+        Message::SharedPort(r) => {
+            if let Some(t) = &mut model.bench.tour {
+                t.note = Some(r.unwrap_or_else(|e| format!("shared-port check failed: {e}")));
+            }
+            Vec::new()
+        }
+        Message::Tick => {
+            model.bench.spinner = model.bench.spinner.wrapping_add(1);
+            Vec::new()
+        }
     };
     model.normalise();
     // A namespace just brought on screen whose first read is still queued goes first.

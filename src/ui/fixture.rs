@@ -389,3 +389,78 @@ pub fn unprivileged_host() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
     ));
     out
 }
+
+/// A lab as `netview lab up` and `lab add` left it (read from a real run): the world, br1
+/// (bridge), h1 (host), none1 (none) and mv1 (macvlan bridge, promisc).
+pub fn lab_state() -> crate::lab::state::LabState {
+    serde_json::from_str(include_str!("fixtures/lab_state.json")).expect("lab state fixture")
+}
+
+/// The live inventory of that lab's namespaces (read from the same run).
+pub fn lab_inventories() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
+    #[derive(serde::Deserialize)]
+    struct Dump {
+        namespaces: Vec<NamespaceInventory>,
+    }
+    let dump: Dump = serde_json::from_str(include_str!("fixtures/lab_inventory.json"))
+        .expect("lab inventory fixture");
+    dump.namespaces
+        .into_iter()
+        .map(|inv| {
+            let ns = netns(&inv.name, inv.id, NetnsSource::Named, None);
+            (ns, Ok(inv))
+        })
+        .collect()
+}
+
+/// The probe results of that lab (`netview probe --json` from the same run), as the matrix
+/// runner hands them over.
+pub fn matrix_results() -> Vec<crate::probe::CellResult> {
+    use crate::probe::matrix::{Cell, CellResult};
+    use crate::probe::rules::Expectation;
+    use crate::probe::{Observation, ProbeKind, ProbeOutcome};
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/probe_results.json")).expect("probe fixture");
+    let s = |r: &serde_json::Value, k: &str| r[k].as_str().map(str::to_string);
+    v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let kind = match r["kind"].as_str() {
+                Some("arp") => ProbeKind::Arp,
+                Some("tcp") => ProbeKind::Tcp,
+                _ => ProbeKind::Icmp,
+            };
+            let detail = s(r, "detail").unwrap_or_default();
+            let outcome = match r["outcome"].as_str().unwrap_or_default() {
+                "Reply" => ProbeOutcome::Reply,
+                "NoArpReply" => ProbeOutcome::NoArpReply,
+                "Timeout" => ProbeOutcome::Timeout,
+                "NoRoute" => ProbeOutcome::NoRoute,
+                "Refused" => ProbeOutcome::Refused,
+                "Unreachable" => ProbeOutcome::Unreachable(detail),
+                _ => ProbeOutcome::SendFailed(detail),
+            };
+            CellResult {
+                cell: Cell {
+                    from: s(r, "from").expect("from"),
+                    to: s(r, "to").expect("to"),
+                    target_ip: s(r, "target_ip").expect("ip").parse().expect("ip"),
+                    kind,
+                    port: r["port"].as_u64().map(|p| p as u16),
+                },
+                observed: Observation {
+                    outcome,
+                    rtt_us: r["rtt_us"].as_u64(),
+                    arp_mac: s(r, "arp_mac"),
+                    seen_as: s(r, "seen_as").and_then(|x| x.parse().ok()),
+                },
+                expected: Expectation {
+                    reachable: r["expected"].as_bool().expect("expected"),
+                    why: s(r, "why").unwrap_or_default(),
+                },
+            }
+        })
+        .collect()
+}

@@ -26,6 +26,53 @@ pub enum Action {
     /// Close the help, or clear the filter.
     Clear,
     Refresh,
+    /// Lab bench: new container (mode chooser, then the form).
+    NewContainer,
+    /// Lab bench: remove the selected container.
+    RemoveContainer,
+    /// Lab bench: the whole world up or down.
+    LabToggle,
+    /// Run the probes.
+    Probe,
+    /// The guided tour of the study post.
+    Tour,
+    /// Open what is under the cursor (a matrix cell's explanation).
+    Open,
+    /// Ctrl-C: tear down what this session made and leave.
+    Interrupt,
+}
+
+/// Keys in a dialog (chooser, confirmation, error, explanation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogAction {
+    Yes,
+    No,
+    /// Quit dialog: keep the lab.
+    Keep,
+    Up,
+    Down,
+    Left,
+    Right,
+}
+
+/// Keys in the new-container form (other printable keys are typed into the field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormAction {
+    Next,
+    Prev,
+    Toggle,
+    ToggleBack,
+    Backspace,
+    Submit,
+    Cancel,
+}
+
+/// Keys of the tour panel (checked before the browsing keys while the tour is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TourAction {
+    Build,
+    Next,
+    Leave,
 }
 
 /// What a key does while the filter is being typed (other printable keys are typed in).
@@ -222,6 +269,46 @@ pub const BINDINGS: &[Binding<Action>] = &[
         help: "Topology tab",
     },
     Binding {
+        keys: &[ch('8')],
+        action: Action::GoTab(7),
+        help: "Matrix tab (probes)",
+    },
+    Binding {
+        keys: &[ch('9')],
+        action: Action::GoTab(8),
+        help: "Lab tab (picture)",
+    },
+    Binding {
+        keys: &[ch('n')],
+        action: Action::NewContainer,
+        help: "new lab container",
+    },
+    Binding {
+        keys: &[ch('x')],
+        action: Action::RemoveContainer,
+        help: "remove the container",
+    },
+    Binding {
+        keys: &[ch('L')],
+        action: Action::LabToggle,
+        help: "bring the lab up / down",
+    },
+    Binding {
+        keys: &[ch('p')],
+        action: Action::Probe,
+        help: "run the probes (matrix)",
+    },
+    Binding {
+        keys: &[ch('t')],
+        action: Action::Tour,
+        help: "tour of the study post",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        action: Action::Open,
+        help: "explain the matrix cell",
+    },
+    Binding {
         keys: &[ch('/')],
         action: Action::StartFilter,
         help: "filter rows, namespaces",
@@ -242,9 +329,117 @@ pub const BINDINGS: &[Binding<Action>] = &[
         help: "show / hide this help",
     },
     Binding {
-        keys: &[ch('q'), ctrl('c')],
+        keys: &[ch('q')],
         action: Action::Quit,
-        help: "quit",
+        help: "quit (asks: keep lab?)",
+    },
+    Binding {
+        keys: &[ctrl('c')],
+        action: Action::Interrupt,
+        help: "quit, tear down session",
+    },
+];
+
+/// Keys in dialogs.
+pub const DIALOG_BINDINGS: &[Binding<DialogAction>] = &[
+    Binding {
+        keys: &[plain(KeyCode::Enter), ch('y')],
+        action: DialogAction::Yes,
+        help: "yes / choose / close",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('n')],
+        action: DialogAction::No,
+        help: "no / cancel",
+    },
+    Binding {
+        keys: &[ch('k')],
+        action: DialogAction::Keep,
+        help: "quit: keep the lab",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Up)],
+        action: DialogAction::Up,
+        help: "previous choice / row",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Down), ch('j')],
+        action: DialogAction::Down,
+        help: "next choice / row",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Left), ch('h')],
+        action: DialogAction::Left,
+        help: "previous column",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Right), ch('l')],
+        action: DialogAction::Right,
+        help: "next column",
+    },
+];
+
+/// Keys in the new-container form.
+pub const FORM_BINDINGS: &[Binding<FormAction>] = &[
+    Binding {
+        keys: &[plain(KeyCode::Down), plain(KeyCode::Tab)],
+        action: FormAction::Next,
+        help: "next field",
+    },
+    Binding {
+        keys: &[
+            plain(KeyCode::Up),
+            Key {
+                code: KeyCode::BackTab,
+                modifiers: KeyModifiers::SHIFT,
+            },
+        ],
+        action: FormAction::Prev,
+        help: "previous field",
+    },
+    Binding {
+        keys: &[ch(' '), plain(KeyCode::Right)],
+        action: FormAction::Toggle,
+        help: "flip a flag, next choice",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Left)],
+        action: FormAction::ToggleBack,
+        help: "previous choice",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Backspace)],
+        action: FormAction::Backspace,
+        help: "delete a character",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        action: FormAction::Submit,
+        help: "create (when valid)",
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        action: FormAction::Cancel,
+        help: "cancel",
+    },
+];
+
+/// Keys of the tour panel.
+pub const TOUR_BINDINGS: &[Binding<TourAction>] = &[
+    Binding {
+        keys: &[ch('b')],
+        action: TourAction::Build,
+        help: "tour: build, probe",
+    },
+    Binding {
+        keys: &[ch(' ')],
+        action: TourAction::Next,
+        help: "tour: next step",
+    },
+    Binding {
+        keys: &[ch('T')],
+        action: TourAction::Leave,
+        help: "tour: leave it",
     },
 ];
 
@@ -280,6 +475,34 @@ fn lookup<A: Copy>(table: &[Binding<A>], ev: &KeyEvent) -> Option<A> {
         .iter()
         .find(|b| b.keys.iter().any(|k| k.matches(ev)))
         .map(|b| b.action)
+}
+
+/// The dialog action for a key, if any.
+pub fn dialog_action(ev: &KeyEvent) -> Option<DialogAction> {
+    lookup(DIALOG_BINDINGS, ev)
+}
+
+/// The tour action for a key, if any.
+pub fn tour_action(ev: &KeyEvent) -> Option<TourAction> {
+    lookup(TOUR_BINDINGS, ev)
+}
+
+/// What a key does in the form: an action, or a character to type.
+pub fn form_input(ev: &KeyEvent) -> Option<Result<FormAction, char>> {
+    if let Some(a) = lookup(FORM_BINDINGS, ev) {
+        return Some(Ok(a));
+    }
+    match ev.code {
+        KeyCode::Char(c)
+            if ev.kind != KeyEventKind::Release
+                && !ev
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            Some(Err(c))
+        }
+        _ => None,
+    }
 }
 
 /// The browsing action for a key, if any.
@@ -342,7 +565,7 @@ mod tests {
     fn ctrl_c_quits_but_plain_c_does_nothing() {
         assert_eq!(
             action_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Some(Action::Quit)
+            Some(Action::Interrupt)
         );
         assert_eq!(
             action_for(&key(KeyCode::Char('c'), KeyModifiers::NONE)),

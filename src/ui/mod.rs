@@ -7,13 +7,21 @@
 //! - [`topology`]: the connection drawing, a pure function of the inventory.
 
 pub mod app;
+pub mod bench;
 pub mod fixture;
+pub mod form;
 pub mod keys;
+pub mod labtopo;
+pub mod labui;
 pub mod render;
 pub mod runtime;
 pub mod table;
 pub mod theme;
 pub mod topology;
+pub mod tour;
 
 #[cfg(test)]
 mod render_tests;
+
+#[cfg(test)]
+mod bench_render_tests;

@@ -25,7 +25,17 @@ use crate::caps::Capability;
 use crate::inventory::watch::{self, WatchHandle};
 use crate::inventory::InventorySource;
 use crate::netns::Netns;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::lab::state::LabState;
+use crate::lab::{self, Lab, LabSpec};
+use crate::probe::kernel::KernelProber;
+use crate::probe::matrix::{self as probe_matrix, PlanOptions};
+use crate::probe::tcp::demonstrate_shared_port;
+use crate::probe::{from_lab, DEFAULT_TIMEOUT};
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
+use crate::ui::labui::{LabJob, Teardown};
 use crate::ui::render;
 use crate::ui::theme::Theme;
 
@@ -259,10 +269,213 @@ impl Executor {
                 // so no event is lost between.
                 self.watcher = Some(handle);
             }
+            Command::LoadLab => {
+                let tx = self.tx.clone();
+                spawn_named("tui-lab-load", move || {
+                    load_and_send(&tx, &mut |_| true);
+                })?;
+            }
+            Command::WatchLab => spawn_lab_watcher(self.tx.clone())?,
+            Command::Lab(job) => {
+                let tx = self.tx.clone();
+                spawn_ticking("tui-lab-job", tx.clone(), move || {
+                    let result = run_lab_job(&job);
+                    // The new state first, so the UI knows the lab before it hears "done".
+                    load_and_send(&tx, &mut |_| true);
+                    let _ = tx.send(Message::LabJobDone { job, result });
+                })?;
+            }
+            Command::CheckIpvlan => {
+                let tx = self.tx.clone();
+                spawn_named("tui-ipvlan", move || {
+                    let _ = tx.send(Message::IpvlanSupport(ipvlan_supported()));
+                })?;
+            }
+            Command::RunProbes(lab) => {
+                let tx = self.tx.clone();
+                spawn_ticking("tui-probes", tx.clone(), move || {
+                    let _ = tx.send(Message::ProbesDone(run_probes(*lab, &tx)));
+                })?;
+            }
+            Command::SharedPort(lab, name) => {
+                let tx = self.tx.clone();
+                spawn_named("tui-shared-port", move || {
+                    let _ = tx.send(Message::SharedPort(shared_port(&lab, &name)));
+                })?;
+            }
             Command::Quit => {}
         }
         Ok(())
     }
+}
+
+/// A read of the lab's state: None when no lab is up.
+type LabRead = Result<Option<Box<LabState>>, String>;
+
+fn load_lab() -> LabRead {
+    Lab::load()
+        .map(|o| o.map(|l| Box::new(l.state)))
+        .map_err(|e| e.to_string())
+}
+
+/// Loads from several threads (the watcher, a finished job) reach the UI in the order they
+/// read the file, so an older read never lands after a newer one.
+static LAB_LOAD_ORDER: Mutex<()> = Mutex::new(());
+
+/// Read the lab and send it, in read order; `filter` may decline to send (false: the
+/// receiver is gone).
+fn load_and_send(tx: &Sender<Message>, filter: &mut dyn FnMut(&LabRead) -> bool) -> bool {
+    let _order = LAB_LOAD_ORDER.lock();
+    let r = load_lab();
+    if !filter(&r) {
+        return true;
+    }
+    tx.send(Message::LabLoaded(r)).is_ok()
+}
+
+/// Run `f` on a thread, with a tick every 120 ms until it returns (the spinner).
+fn spawn_ticking<F: FnOnce() + Send + 'static>(
+    name: &str,
+    tx: Sender<Message>,
+    f: F,
+) -> Result<(), UiError> {
+    let running = Arc::new(AtomicBool::new(true));
+    let ticking = Arc::clone(&running);
+    spawn_named(&format!("{name}-tick"), move || {
+        while ticking.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(120));
+            if ticking.load(Ordering::Relaxed) && tx.send(Message::Tick).is_err() {
+                break;
+            }
+        }
+    })?;
+    spawn_named(name, move || {
+        f();
+        running.store(false, Ordering::Relaxed);
+    })
+}
+
+/// The same engine calls as the CLI's `netview lab ...`.
+fn run_lab_job(job: &LabJob) -> Result<(), String> {
+    let r = match job {
+        LabJob::Up => lab::up(&LabSpec::default()).map(|_| ()),
+        LabJob::Down => lab::down(),
+        LabJob::Add(cs) => lab::add_many(cs).map(|_| ()),
+        LabJob::Remove(names) => lab::remove_many(names),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// Asks the kernel in the lab's host (or netview's own namespace) whether it has ipvlan.
+fn ipvlan_supported() -> bool {
+    use crate::lab::ops::Ops;
+    let ns = match Lab::load() {
+        Ok(Some(l)) => l.state.host_ns,
+        _ => lab::Ns::Current,
+    };
+    lab::netlink::NetlinkOps::new()
+        .ipvlan_supported(&ns)
+        .unwrap_or(true)
+}
+
+fn run_probes(lab: LabState, tx: &Sender<Message>) -> Result<u64, String> {
+    let plab = from_lab::probe_lab(&Lab { state: lab });
+    let cells = probe_matrix::plan(&plab, &PlanOptions::default()).map_err(|e| e.to_string())?;
+    let (handle, rx) = probe_matrix::spawn_run(KernelProber::new(), plab, cells, DEFAULT_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    for r in rx {
+        if tx.send(Message::ProbeCell(r)).is_err() {
+            break;
+        }
+    }
+    match handle.join() {
+        Ok(Ok(run)) => Ok(run.elapsed_ms),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the probe thread panicked".into()),
+    }
+}
+
+/// The post's port-80 point: a listener in the host-mode container takes the host's port.
+fn shared_port(lab: &LabState, container: &str) -> Result<String, String> {
+    let eps = lab::endpoints(lab);
+    let path_of = |name: &str| -> Option<std::path::PathBuf> {
+        let e = eps.iter().find(|e| e.name == name)?;
+        Some(match &e.stack_netns {
+            Some(n) => std::path::PathBuf::from(crate::netns::NETNS_RUN_DIR).join(n),
+            None => std::path::PathBuf::from("/proc/self/ns/net"),
+        })
+    };
+    let (Some(c), Some(h)) = (path_of(container), path_of("host")) else {
+        return Err(format!("no endpoint {container} or host"));
+    };
+    let d = demonstrate_shared_port(&c, &h, 80, DEFAULT_TIMEOUT).map_err(|e| e.to_string())?;
+    Ok(if d.shared {
+        format!(
+            "port 80: {container} listens; the host's own bind fails ({}); host → 127.0.0.1:80 reaches {container}: shared",
+            d.host_bind_error.unwrap_or_default()
+        )
+    } else {
+        format!(
+            "port 80: not shared (host bind: {}, connect: {})",
+            d.host_bind_error.as_deref().unwrap_or("ok"),
+            d.host_connect
+        )
+    })
+}
+
+/// Watch the lab's state file with inotify on its directory; report every change of
+/// generation (and the lab appearing or vanishing). Waits for the directory if it does not
+/// exist yet.
+fn spawn_lab_watcher(tx: Sender<Message>) -> Result<(), UiError> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    spawn_named("tui-lab-watch", move || {
+        let dir = lab::state_dir();
+        let mut last: Option<Option<u64>> = None;
+        let report = |last: &mut Option<Option<u64>>| -> bool {
+            load_and_send(&tx, &mut |r| {
+                let gen = r.as_ref().ok().map(|o| o.as_ref().map(|l| l.generation));
+                let send = r.is_err() || gen != *last;
+                *last = gen;
+                send
+            })
+        };
+        loop {
+            let watch = Inotify::init(InitFlags::IN_CLOEXEC).and_then(|ino| {
+                ino.add_watch(
+                    &dir,
+                    AddWatchFlags::IN_CLOSE_WRITE
+                        | AddWatchFlags::IN_MOVED_TO
+                        | AddWatchFlags::IN_DELETE
+                        | AddWatchFlags::IN_CREATE
+                        | AddWatchFlags::IN_DELETE_SELF,
+                )
+                .map(|_| ino)
+            });
+            let Ok(ino) = watch else {
+                // No state directory yet: look again soon.
+                if !report(&mut last) {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(300));
+                continue;
+            };
+            if !report(&mut last) {
+                return;
+            }
+            while let Ok(evs) = ino.read_events() {
+                if !report(&mut last) {
+                    return;
+                }
+                let gone = evs.iter().any(|e| {
+                    e.mask
+                        .intersects(AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_IGNORED)
+                });
+                if gone {
+                    break;
+                }
+            }
+        }
+    })
 }
 
 /// What the loop ended with: the final model and how many frames it drew.
@@ -355,8 +568,39 @@ pub fn run(
     spawn_signals(tx.clone())?;
     let mut model = Model::new(missing_caps, theme);
     model.message = note;
-    run_loop(&mut terminal, source, tx, rx, model)?;
+    let report = run_loop(&mut terminal, source, tx, rx, model)?;
+    drop(terminal);
+    restore_terminal();
+    teardown(
+        report
+            .model
+            .bench
+            .teardown
+            .as_ref()
+            .unwrap_or(&Teardown::Nothing),
+    );
     Ok(())
+}
+
+/// After the terminal is back: remove what the session made, saying so on stderr.
+pub fn teardown(t: &Teardown) {
+    let r = match t {
+        Teardown::Nothing => return,
+        Teardown::Down => {
+            eprintln!("netview: tearing the lab down (this session brought it up)");
+            lab::down()
+        }
+        Teardown::Remove(names) => {
+            eprintln!(
+                "netview: removing this session's containers: {}",
+                names.join(", ")
+            );
+            lab::remove_many(names)
+        }
+    };
+    if let Err(e) = r {
+        eprintln!("netview: teardown: {e}");
+    }
 }
 
 #[cfg(test)]

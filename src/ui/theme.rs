@@ -11,6 +11,10 @@ pub const MARK_NETVIEW: &str = "◆";
 pub const MARK_SELF: &str = "●";
 pub const MARK_ERROR: &str = "!";
 pub const MARK_LOADING: &str = "…";
+/// A matrix cell whose observation differs from the expectation.
+pub const MARK_MISMATCH: &str = "!";
+/// A line of the lab picture on the selected cell's path.
+pub const MARK_PATH: &str = "»";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
@@ -99,6 +103,27 @@ impl Theme {
 
     pub fn filter(&self) -> Style {
         self.fg(Color::Green).add_modifier(Modifier::BOLD)
+    }
+
+    /// A matrix cell that came out as the rules expected: green when the path works, plain
+    /// when it is expected not to.
+    pub fn expected(&self, reached: bool) -> Style {
+        if reached {
+            self.fg(Color::Green)
+        } else {
+            self.fg(Color::Blue)
+        }
+    }
+
+    /// A matrix cell that differs from the expectation (also marked `!`).
+    pub fn mismatch(&self) -> Style {
+        self.fg(Color::Red)
+            .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
+
+    /// The selected cell's path in the lab picture (also marked `»`).
+    pub fn path(&self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
 
     pub fn state(&self, state: &str) -> Style {

@@ -2,8 +2,11 @@
 
 pub mod addresses;
 pub mod bridges;
+pub mod dialog;
 pub mod help;
+pub mod lab;
 pub mod links;
+pub mod matrix;
 pub mod namespaces;
 pub mod nat;
 pub mod neighbours;
@@ -12,6 +15,7 @@ pub mod status;
 pub mod table;
 pub mod tabs;
 pub mod topology;
+pub mod tour;
 
 use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
@@ -21,23 +25,36 @@ use crate::ui::app::{Model, Tab};
 /// Draw the whole screen from the model.
 pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();
-    let [main, status_area] = Layout::vertical([
+    let [main, tour_area, status_area] = Layout::vertical([
         Constraint::Min(0),
+        Constraint::Length(tour::height(model)),
         Constraint::Length(status::height(model, area.width)),
     ])
     .areas(area);
-    let ns_width = (main.width * 3 / 10).clamp(24, 40).min(main.width);
+    // The matrix and the lab picture take the whole width: they need it at 80 columns.
+    let wide = matches!(model.tab, Tab::Matrix | Tab::Lab);
+    let ns_width = if wide {
+        0
+    } else {
+        (main.width * 3 / 10).clamp(24, 40).min(main.width)
+    };
     let [left, right] =
         Layout::horizontal([Constraint::Length(ns_width), Constraint::Min(0)]).areas(main);
-    namespaces::draw(frame, left, model);
+    if !wide {
+        namespaces::draw(frame, left, model);
+    }
     let [tab_bar, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(right);
     tabs::draw(frame, tab_bar, model);
     match model.tab {
         Tab::Topology => topology::draw(frame, body, model),
+        Tab::Matrix => matrix::draw(frame, body, model),
+        Tab::Lab => lab::draw(frame, body, model),
         _ => table::draw(frame, body, model),
     }
+    tour::draw(frame, tour_area, model);
     status::draw(frame, status_area, model);
+    dialog::draw(frame, main, model);
     if model.help {
         help::draw(frame, area, model);
     }

@@ -42,6 +42,12 @@ fn item<'a>(model: &Model, e: &NsEntry, width: usize) -> ListItem<'a> {
         )),
     ]);
     let mut lines = vec![first];
+    if let Some(label) = model.bench.label_for(&e.netns.name) {
+        lines.push(Line::styled(
+            format!("  {MARK_NETVIEW} {}", cut(&label, width.saturating_sub(4))),
+            theme.netview(),
+        ));
+    }
     if let Some(p) = &e.netns.process {
         lines.push(Line::styled(
             format!("  {}", cut(p, width.saturating_sub(2))),

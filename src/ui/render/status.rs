@@ -35,7 +35,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             caps_area,
         );
     }
-    let left = if model.filter_editing {
+    let left = if let Some(b) = &model.bench.busy {
+        let spin = crate::ui::labui::SPINNER[model.bench.spinner % crate::ui::labui::SPINNER.len()];
+        Span::styled(format!("{spin} {b}…"), theme.filter())
+    } else if model.filter_editing {
         Span::styled(format!("/{}▏", model.filter), theme.filter())
     } else if !model.filter.is_empty() {
         Span::styled(
@@ -50,13 +53,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .iter()
             .filter(|e| e.inventory.is_some())
             .count();
+        let lab = match &model.bench.lab {
+            Some(l) => format!(", lab up ({} containers)", l.containers.len()),
+            None => ", no lab".to_string(),
+        };
         Span::raw(format!(
-            "{} namespaces, {} read",
+            "{} namespaces, {} read{lab}",
             model.namespaces.len(),
             read
         ))
     };
-    let hint = "?:help  q:quit";
+    let hint = if area.width >= 90 {
+        "?:help n:new p:probe t:tour L:lab q:quit"
+    } else {
+        "?:help q:quit"
+    };
     let [l, r] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(hint.len() as u16 + 1),

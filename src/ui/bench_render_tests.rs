@@ -1,0 +1,272 @@
+//! Snapshots of the lab bench on TestBackend, from the fixed lab of a real run
+//! ([`crate::ui::fixture::lab_state`], its inventory and its probe results): the form (valid
+//! and with errors), the mode chooser, the matrix (filling in, done, 80x24 monochrome), the
+//! explanation, the lab picture with a path, each tour step and the quit question.
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+
+use crate::ui::app::{update, Message, Model, Tab};
+use crate::ui::fixture;
+use crate::ui::form::{FieldId, FieldValue};
+use crate::ui::labui::Overlay;
+use crate::ui::render::draw;
+use crate::ui::theme::Theme;
+use crate::ui::tour::TourState;
+
+fn model(theme: Theme) -> Model {
+    let mut m = Model::from_inventories(fixture::lab_inventories(), Vec::new(), theme);
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    m
+}
+
+fn render(model: &Model, width: u16, height: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
+    t.draw(|f| draw(f, model)).unwrap();
+    t.backend().to_string()
+}
+
+fn key(m: &mut Model, code: KeyCode) {
+    update(m, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn keys(m: &mut Model, s: &str) {
+    for c in s.chars() {
+        key(m, KeyCode::Char(c));
+    }
+}
+
+/// The matrix with the first `n` results in (all of them: `usize::MAX`).
+fn probed(theme: Theme, n: usize) -> Model {
+    let mut m = model(theme);
+    keys(&mut m, "p");
+    for r in fixture::matrix_results().into_iter().take(n) {
+        update(&mut m, Message::ProbeCell(r));
+    }
+    if n == usize::MAX {
+        update(&mut m, Message::ProbesDone(Ok(1122)));
+    }
+    m
+}
+
+fn select(m: &mut Model, from: &str, to: &str) {
+    assert!(m.bench.matrix.select(from, to), "{from} -> {to}");
+}
+
+#[test]
+fn namespace_list_marks_the_lab() {
+    insta::assert_snapshot!(render(&model(Theme::default()), 100, 30));
+}
+
+#[test]
+fn mode_chooser() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "njjj");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn form_valid() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "nm");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn form_with_errors() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "nm");
+    let Some(Overlay::Form(f)) = &mut m.bench.overlay else {
+        panic!("form");
+    };
+    f.field_mut(FieldId::Name).unwrap().value = FieldValue::Text("mv1".into());
+    f.field_mut(FieldId::Parent).unwrap().value = FieldValue::Text("lo".into());
+    f.field_mut(FieldId::Subnet).unwrap().value = FieldValue::Text("192.168.50.0/24".into());
+    f.field_mut(FieldId::IpRange).unwrap().value = FieldValue::Text("10.1.0.0/27".into());
+    // Any key re-validates.
+    key(&mut m, KeyCode::Down);
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn form_ipvlan_on_this_kernel() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "ni");
+    update(&mut m, Message::IpvlanSupport(false));
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn matrix_filling_in() {
+    let mut m = probed(Theme::default(), 40);
+    m.bench.spinner = 1;
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn matrix_done() {
+    let mut m = probed(Theme::default(), usize::MAX);
+    select(&mut m, "mv1", "host");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn matrix_80x24_monochrome() {
+    let mut m = probed(Theme::monochrome(), usize::MAX);
+    select(&mut m, "mv1", "host");
+    let screen = render(&m, 80, 24);
+    // Readable without colour: the marks say it.
+    assert!(screen.contains("✗✗"), "{screen}");
+    assert!(
+        screen.contains("▶ mv1 → host 192.168.50.11: icmp ✗  arp ✗"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn matrix_mismatch_is_marked() {
+    let mut m = model(Theme::monochrome());
+    keys(&mut m, "p");
+    for mut r in fixture::matrix_results() {
+        if r.cell.from == "mv1" && r.cell.to == "host" {
+            // As if the kernel had answered: a finding, marked `!`.
+            r.observed.outcome = crate::probe::ProbeOutcome::Reply;
+        }
+        update(&mut m, Message::ProbeCell(r));
+    }
+    update(&mut m, Message::ProbesDone(Ok(1000)));
+    select(&mut m, "mv1", "host");
+    let screen = render(&m, 80, 24);
+    assert!(screen.contains("✓✓!"), "{screen}");
+    assert!(screen.contains("3 mismatches"), "{screen}");
+}
+
+#[test]
+fn explanation() {
+    let mut m = probed(Theme::default(), usize::MAX);
+    select(&mut m, "mv1", "host");
+    key(&mut m, KeyCode::Enter);
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn explanation_of_nat() {
+    let mut m = probed(Theme::default(), usize::MAX);
+    select(&mut m, "br1", "router");
+    key(&mut m, KeyCode::Enter);
+    let screen = render(&m, 100, 30);
+    assert!(screen.contains("seen as: 192.168.50.11"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn lab_picture_with_the_selected_path() {
+    let mut m = probed(Theme::default(), usize::MAX);
+    select(&mut m, "mv1", "peer");
+    keys(&mut m, "9");
+    assert_eq!(m.tab, Tab::Lab);
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn lab_picture_80x24() {
+    let mut m = probed(Theme::monochrome(), usize::MAX);
+    select(&mut m, "br1", "router");
+    keys(&mut m, "9");
+    insta::assert_snapshot!(render(&m, 80, 24));
+}
+
+fn tour_at(step: usize, note: Option<&str>) -> Model {
+    let mut m = probed(Theme::default(), usize::MAX);
+    let mut t = TourState::new();
+    t.step = step;
+    t.built = true;
+    t.probed = note.is_none();
+    t.note = note.map(str::to_string);
+    m.bench.tour = Some(t);
+    m
+}
+
+#[test]
+fn tour_steps() {
+    insta::assert_snapshot!("tour_1_bridge", render(&tour_at(0, None), 100, 30));
+    insta::assert_snapshot!(
+        "tour_2_host",
+        render(
+            &tour_at(
+                1,
+                Some("port 80: tour-h1 listens; the host's own bind fails (Address already in use (os error 98)); host → 127.0.0.1:80 reaches tour-h1: shared")
+            ),
+            100,
+            30
+        )
+    );
+    insta::assert_snapshot!("tour_3_none", render(&tour_at(2, None), 100, 30));
+    insta::assert_snapshot!("tour_4_macvlan", render(&tour_at(3, None), 100, 30));
+    insta::assert_snapshot!(
+        "tour_5_ipvlan",
+        render(
+            &tour_at(
+                4,
+                Some("cannot run here: this kernel has no ipvlan support  (Space moves on)")
+            ),
+            100,
+            30
+        )
+    );
+}
+
+#[test]
+fn tour_start() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "t");
+    insta::assert_snapshot!(render(&m, 80, 24));
+}
+
+#[test]
+fn quit_question() {
+    let mut m = model(Theme::default());
+    m.bench.brought_up = true;
+    keys(&mut m, "q");
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+#[test]
+fn progress_line_while_the_lab_changes() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "nh");
+    key(&mut m, KeyCode::Enter);
+    m.bench.spinner = 2;
+    let screen = render(&m, 100, 30);
+    assert!(screen.contains("- adding h2 (host)…"), "{screen}");
+}
+
+#[test]
+fn tiny_terminals_do_not_panic_on_the_bench() {
+    let mut views: Vec<Model> = Vec::new();
+    let mut m = probed(Theme::default(), usize::MAX);
+    views.push(m.clone());
+    key(&mut m, KeyCode::Enter);
+    views.push(m.clone());
+    let mut m = probed(Theme::default(), 30);
+    keys(&mut m, "9");
+    views.push(m.clone());
+    let mut m = model(Theme::default());
+    keys(&mut m, "nm");
+    views.push(m.clone());
+    views.push(tour_at(3, None));
+    let mut m = model(Theme::default());
+    m.bench.brought_up = true;
+    keys(&mut m, "q");
+    views.push(m);
+    for v in &views {
+        for (w, h) in [(1, 1), (10, 4), (30, 8), (80, 24)] {
+            render(v, w, h);
+        }
+    }
+}

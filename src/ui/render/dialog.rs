@@ -1,0 +1,225 @@
+//! Dialogs over the screen: the mode chooser, the new-container form (each field's error
+//! beside it), confirmations, the quit question, errors and a matrix cell's explanation.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::cut;
+use crate::ui::app::Model;
+use crate::ui::bench::explain;
+use crate::ui::form::{mode_blurb, FieldValue, Form, MODES};
+use crate::ui::labui::{Overlay, Teardown};
+use crate::ui::theme::{MARK_ERROR, MARK_SELECTED};
+
+/// A centred box of at most `w` x `h` inside `area`.
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn boxed(frame: &mut Frame, model: &Model, rect: Rect, title: &str, lines: Vec<Line>) {
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .border_type(BorderType::Double)
+                .border_style(model.theme.border(true))
+                .title(format!(" {title} ")),
+        ),
+        rect,
+    );
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let Some(overlay) = &model.bench.overlay else {
+        return;
+    };
+    let theme = &model.theme;
+    match overlay {
+        Overlay::ChooseMode { index } => {
+            let mut lines = vec![Line::styled(
+                "Which Docker network mode? (Enter chooses, Esc cancels)",
+                theme.dim(),
+            )];
+            for (i, m) in MODES.iter().enumerate() {
+                let sel = i == *index;
+                let text = format!("{:<8} {}", m.to_string(), mode_blurb(*m));
+                lines.push(Line::from(vec![
+                    Span::raw(if sel { MARK_SELECTED } else { "  " }),
+                    Span::styled(
+                        text,
+                        if sel {
+                            theme.selected(true)
+                        } else {
+                            ratatui::style::Style::new()
+                        },
+                    ),
+                ]));
+            }
+            let rect = centred(area, 64, lines.len() as u16 + 2);
+            boxed(frame, model, rect, "New container: mode", lines);
+        }
+        Overlay::Form(form) => draw_form(frame, area, model, form),
+        Overlay::Confirm(c) => {
+            let lines = vec![
+                Line::raw(c.question()),
+                Line::raw(""),
+                Line::styled("Enter / y: yes     Esc / n: no", theme.dim()),
+            ];
+            let rect = centred(area, 70, 6);
+            boxed(frame, model, rect, "Confirm", lines);
+        }
+        Overlay::Quit => {
+            let what = match model.bench.teardown_plan() {
+                Teardown::Down => "the whole lab (this session brought it up)".to_string(),
+                Teardown::Remove(n) => format!("this session's containers: {}", n.join(", ")),
+                Teardown::Nothing => "nothing (this session made nothing)".to_string(),
+            };
+            let lines = vec![
+                Line::raw("Quit netview. Keep the lab, or tear down what this session made?"),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled("Enter / y", theme.filter()),
+                    Span::raw(format!(": tear down {what}")),
+                ]),
+                Line::from(vec![
+                    Span::styled("k", theme.filter()),
+                    Span::raw(": keep the lab (netview lab down removes it later)"),
+                ]),
+                Line::from(vec![
+                    Span::styled("Esc", theme.filter()),
+                    Span::raw(": stay"),
+                ]),
+            ];
+            let rect = centred(area, 76, 8);
+            boxed(frame, model, rect, "Quit", lines);
+        }
+        Overlay::Error(e) => {
+            let lines = vec![
+                Line::styled(format!("{MARK_ERROR} {e}"), theme.error()),
+                Line::raw(""),
+                Line::styled("Enter / Esc: dismiss", theme.dim()),
+            ];
+            let h = (e.chars().count() / 60 + 5) as u16;
+            let rect = centred(area, 66, h);
+            boxed(frame, model, rect, "Error", lines);
+        }
+        Overlay::Explain => {
+            let text = explain(&model.bench.matrix, model.bench.lab.as_ref());
+            let w = area.width.saturating_sub(4).min(100);
+            let inner_w = usize::from(w.saturating_sub(2));
+            let mut lines: Vec<Line> = text
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    if i == 0 {
+                        Line::styled(l.clone(), theme.header())
+                    } else if l.contains("MISMATCH") {
+                        Line::styled(l.clone(), theme.mismatch())
+                    } else {
+                        Line::raw(l.clone())
+                    }
+                })
+                .collect();
+            lines.push(Line::styled(
+                "arrows: another cell   Enter / Esc: close",
+                theme.dim(),
+            ));
+            let wrapped: usize = text
+                .iter()
+                .map(|l| l.chars().count().max(1).div_ceil(inner_w.max(1)))
+                .sum::<usize>()
+                + 1;
+            let rect = centred(area, w, (wrapped + 2) as u16);
+            boxed(frame, model, rect, "Why? (the explanation)", lines);
+        }
+    }
+}
+
+fn draw_form(frame: &mut Frame, area: Rect, model: &Model, form: &Form) {
+    let theme = &model.theme;
+    let mut lines = vec![Line::styled(
+        format!("{} — {}", form.mode, mode_blurb(form.mode)),
+        theme.dim(),
+    )];
+    let w = usize::from(area.width.min(96).saturating_sub(4));
+    for (i, f) in form.fields.iter().enumerate() {
+        let sel = i == form.cursor;
+        let value = match &f.value {
+            FieldValue::Text(s) if sel => format!("{s}▏"),
+            FieldValue::Text(s) => s.clone(),
+            FieldValue::Flag(b) => if *b { "[x] on" } else { "[ ] off" }.to_string(),
+            FieldValue::Choice { options, index } => options
+                .iter()
+                .enumerate()
+                .map(|(j, o)| {
+                    if j == *index {
+                        format!("<{o}>")
+                    } else {
+                        o.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let mut spans = vec![
+            Span::raw(if sel { MARK_SELECTED } else { "  " }),
+            Span::styled(
+                format!("{:<9} ", f.id.label()),
+                if sel {
+                    theme.selected(true)
+                } else {
+                    theme.header()
+                },
+            ),
+            Span::raw(format!("{value:<20}")),
+        ];
+        let mut below = None;
+        if let Some(e) = &f.error {
+            let room = w.saturating_sub(2 + 10 + value.chars().count().max(20) + 3);
+            if e.chars().count() <= room {
+                spans.push(Span::styled(format!(" {MARK_ERROR} {e}"), theme.error()));
+            } else {
+                // Too long to sit beside the value: right under it.
+                below = Some(Line::styled(
+                    format!("{:12}{MARK_ERROR} {}", "", cut(e, w.saturating_sub(14))),
+                    theme.error(),
+                ));
+            }
+        }
+        lines.push(Line::from(spans));
+        lines.extend(below);
+    }
+    lines.push(Line::raw(""));
+    if let Some(e) = &form.error {
+        lines.push(Line::styled(format!("{MARK_ERROR} {e}"), theme.error()));
+    }
+    let status = if form.is_valid() {
+        Line::styled(
+            "valid · Enter creates it · ↑↓ fields · Space/←→ flips · Esc cancels",
+            theme.filter(),
+        )
+    } else {
+        Line::styled(
+            format!("{MARK_ERROR} not created until every field is valid · Esc cancels"),
+            theme.warning(),
+        )
+    };
+    lines.push(status);
+    let rect = centred(area, 96, lines.len() as u16 + 2);
+    boxed(
+        frame,
+        model,
+        rect,
+        &format!("New {} container", form.mode),
+        lines,
+    );
+}

@@ -1,0 +1,386 @@
+//! The lab bench's `update`: key sequences to messages to state and commands, without a
+//! terminal or a kernel. The engine's answers are fed back as the runtime would.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use netview::lab::spec::{MacvlanMode, NetworkMode};
+use netview::ui::app::{update, Command, Message, Model, Tab};
+use netview::ui::fixture;
+use netview::ui::form::{FieldId, FieldValue};
+use netview::ui::labui::{Confirm, LabJob, Overlay, Teardown};
+use netview::ui::theme::Theme;
+
+fn model() -> Model {
+    Model::from_inventories(fixture::lab_inventories(), Vec::new(), Theme::default())
+}
+
+fn with_lab() -> Model {
+    let mut m = model();
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    m
+}
+
+fn key(m: &mut Model, code: KeyCode) -> Vec<Command> {
+    update(m, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn keys(m: &mut Model, s: &str) -> Vec<Command> {
+    s.chars().flat_map(|c| key(m, KeyCode::Char(c))).collect()
+}
+
+fn ctrl_c(m: &mut Model) -> Vec<Command> {
+    update(
+        m,
+        Message::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    )
+}
+
+#[test]
+fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
+    let mut m = model();
+    assert!(keys(&mut m, "n").is_empty());
+    assert_eq!(m.bench.overlay, Some(Overlay::Confirm(Confirm::UpThenAdd)));
+    let cmds = key(&mut m, KeyCode::Enter);
+    assert_eq!(cmds, vec![Command::Lab(LabJob::Up)]);
+    assert!(
+        m.bench.busy.is_some(),
+        "a progress line while the lab changes"
+    );
+    // A second job waits for the first.
+    assert!(keys(&mut m, "L").is_empty());
+    let cmds = update(
+        &mut m,
+        Message::LabJobDone {
+            job: LabJob::Up,
+            result: Ok(()),
+        },
+    );
+    assert_eq!(cmds, vec![Command::LoadLab]);
+    assert!(m.bench.busy.is_none());
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    assert_eq!(m.bench.overlay, Some(Overlay::ChooseMode { index: 0 }));
+    assert!(m.bench.brought_up);
+}
+
+#[test]
+fn macvlan_form_is_prefilled_and_creates_through_the_engine() {
+    let mut m = with_lab();
+    keys(&mut m, "n");
+    // j j j: bridge, host, none, macvlan.
+    keys(&mut m, "jjj");
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+    let Some(Overlay::Form(form)) = &m.bench.overlay else {
+        panic!("form expected, got {:?}", m.bench.overlay);
+    };
+    assert_eq!(form.mode, NetworkMode::Macvlan);
+    // mv1 is taken in the fixture lab: the next free name.
+    assert_eq!(
+        form.field(FieldId::Name).unwrap().value,
+        FieldValue::Text("mv2".into())
+    );
+    let cmds = key(&mut m, KeyCode::Enter);
+    let [Command::Lab(LabJob::Add(specs))] = cmds.as_slice() else {
+        panic!("add expected, got {cmds:?}");
+    };
+    let c = &specs[0];
+    assert_eq!(c.name, "mv2");
+    assert_eq!(c.macvlan_mode, MacvlanMode::Bridge);
+    assert_eq!(c.parent.as_deref(), Some("enp0s8"));
+    assert_eq!(c.ip_range.unwrap().to_string(), "192.168.50.192/27");
+    assert!(c.promisc);
+    assert_eq!(m.bench.overlay, None);
+    update(
+        &mut m,
+        Message::LabJobDone {
+            job: LabJob::Add(specs.clone()),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(m.bench.added, vec!["mv2".to_string()]);
+}
+
+#[test]
+fn an_invalid_form_creates_nothing_and_shows_the_error_beside_the_field() {
+    let mut m = with_lab();
+    keys(&mut m, "nm");
+    // Move to ip-range (name, submode, parent, subnet, ip-range) and break it.
+    for _ in 0..4 {
+        key(&mut m, KeyCode::Down);
+    }
+    for _ in 0..3 {
+        key(&mut m, KeyCode::Backspace);
+    }
+    keys(&mut m, "/8");
+    let Some(Overlay::Form(form)) = &m.bench.overlay else {
+        panic!("form expected");
+    };
+    assert_eq!(
+        form.field(FieldId::IpRange).unwrap().error.as_deref(),
+        Some("ip-range 192.168.50.192/8 is outside subnet 192.168.50.0/24")
+    );
+    assert!(key(&mut m, KeyCode::Enter).is_empty(), "nothing is created");
+    assert!(matches!(m.bench.overlay, Some(Overlay::Form(_))));
+    // The name of an existing container is refused too.
+    key(&mut m, KeyCode::Esc);
+    keys(&mut m, "nb");
+    key(&mut m, KeyCode::Backspace);
+    keys(&mut m, "1"); // "br1", which the fixture lab has
+    let Some(Overlay::Form(form)) = &m.bench.overlay else {
+        panic!("form expected");
+    };
+    assert_eq!(
+        form.field(FieldId::Name).unwrap().error.as_deref(),
+        Some("container \"br1\" already exists")
+    );
+}
+
+#[test]
+fn ipvlan_form_asks_the_kernel_and_says_why_it_cannot_run() {
+    let mut m = with_lab();
+    let cmds = keys(&mut m, "ni");
+    assert_eq!(cmds, vec![Command::CheckIpvlan]);
+    update(&mut m, Message::IpvlanSupport(false));
+    let Some(Overlay::Form(form)) = &m.bench.overlay else {
+        panic!("form expected");
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("this kernel has no ipvlan support")
+    );
+    assert!(key(&mut m, KeyCode::Enter).is_empty());
+}
+
+#[test]
+fn remove_and_down_ask_first() {
+    let mut m = with_lab();
+    // Select nv-mv1 in the namespace list.
+    let idx = m
+        .visible_namespaces()
+        .iter()
+        .position(|&i| m.namespaces[i].netns.name == "nv-mv1")
+        .unwrap();
+    for _ in 0..idx {
+        keys(&mut m, "j");
+    }
+    assert!(keys(&mut m, "x").is_empty());
+    assert_eq!(
+        m.bench.overlay,
+        Some(Overlay::Confirm(Confirm::Remove("mv1".into())))
+    );
+    assert!(key(&mut m, KeyCode::Esc).is_empty(), "Esc says no");
+    assert_eq!(m.bench.overlay, None);
+    keys(&mut m, "x");
+    assert_eq!(
+        keys(&mut m, "y"),
+        vec![Command::Lab(LabJob::Remove(vec!["mv1".into()]))]
+    );
+    update(
+        &mut m,
+        Message::LabJobDone {
+            job: LabJob::Remove(vec!["mv1".into()]),
+            result: Ok(()),
+        },
+    );
+    keys(&mut m, "L");
+    assert_eq!(m.bench.overlay, Some(Overlay::Confirm(Confirm::Down)));
+    assert_eq!(
+        key(&mut m, KeyCode::Enter),
+        vec![Command::Lab(LabJob::Down)]
+    );
+}
+
+#[test]
+fn engine_errors_are_a_dismissable_message() {
+    let mut m = with_lab();
+    update(
+        &mut m,
+        Message::LabJobDone {
+            job: LabJob::Up,
+            result: Err("a lab is already up".into()),
+        },
+    );
+    assert_eq!(
+        m.bench.overlay,
+        Some(Overlay::Error("a lab is already up".into()))
+    );
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.bench.overlay, None);
+}
+
+#[test]
+fn probes_fill_the_matrix_live_and_enter_explains_a_cell() {
+    let mut m = with_lab();
+    let cmds = keys(&mut m, "p");
+    assert_eq!(
+        cmds,
+        vec![Command::RunProbes(Box::new(fixture::lab_state()))]
+    );
+    assert_eq!(m.tab, Tab::Matrix);
+    assert!(m.bench.matrix.running);
+    let results = fixture::matrix_results();
+    assert_eq!(m.bench.matrix.cells.len(), results.len(), "the plan");
+    for r in results.iter().take(10) {
+        update(&mut m, Message::ProbeCell(r.clone()));
+    }
+    assert_eq!(m.bench.matrix.done(), 10);
+    for r in results.iter().skip(10) {
+        update(&mut m, Message::ProbeCell(r.clone()));
+    }
+    update(&mut m, Message::ProbesDone(Ok(1100)));
+    assert!(!m.bench.matrix.running);
+    // Down to mv1, on the host column: Enter explains.
+    let g = m.bench.matrix.grid();
+    let row = g.rows.iter().position(|r| r == "mv1").unwrap();
+    for _ in 0..row {
+        key(&mut m, KeyCode::Down);
+    }
+    assert_eq!(
+        m.bench.matrix.selected_pair(),
+        Some(("mv1".into(), "host".into()))
+    );
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.bench.overlay, Some(Overlay::Explain));
+    let text = netview::ui::bench::explain(&m.bench.matrix, m.bench.lab.as_ref()).join("\n");
+    assert!(text.contains("path   mv1 → enp0s8 → host"), "{text}");
+    assert!(
+        text.contains("expected unreachable  → as expected"),
+        "{text}"
+    );
+    assert!(text.contains("ARP answered by: nobody"), "{text}");
+}
+
+#[test]
+fn quit_asks_and_tears_down_what_this_session_made() {
+    // Nothing made: q quits at once.
+    let mut m = with_lab();
+    assert_eq!(keys(&mut m, "q"), vec![Command::Quit]);
+    assert_eq!(m.bench.teardown, Some(Teardown::Nothing));
+
+    // The session brought the lab up: q asks; Enter tears it all down.
+    let mut m = with_lab();
+    m.bench.brought_up = true;
+    assert!(keys(&mut m, "q").is_empty());
+    assert_eq!(m.bench.overlay, Some(Overlay::Quit));
+    assert!(key(&mut m, KeyCode::Esc).is_empty(), "Esc stays");
+    assert!(!m.quit);
+    keys(&mut m, "q");
+    assert_eq!(key(&mut m, KeyCode::Enter), vec![Command::Quit]);
+    assert_eq!(m.bench.teardown, Some(Teardown::Down));
+
+    // k keeps it.
+    let mut m = with_lab();
+    m.bench.added = vec!["mv1".into()];
+    keys(&mut m, "q");
+    assert_eq!(keys(&mut m, "k"), vec![Command::Quit]);
+    assert_eq!(m.bench.teardown, Some(Teardown::Nothing));
+
+    // Ctrl-C and SIGTERM tear down without asking.
+    let mut m = with_lab();
+    m.bench.added = vec!["mv1".into(), "gone".into()];
+    assert_eq!(ctrl_c(&mut m), vec![Command::Quit]);
+    assert_eq!(
+        m.bench.teardown,
+        Some(Teardown::Remove(vec!["mv1".into()])),
+        "only what still exists"
+    );
+    let mut m = with_lab();
+    m.bench.brought_up = true;
+    update(&mut m, Message::Terminate);
+    assert!(m.quit);
+    assert_eq!(m.bench.teardown, Some(Teardown::Down));
+}
+
+#[test]
+fn tour_builds_each_step_then_probes_and_skips_ipvlan_with_the_reason() {
+    let mut m = with_lab();
+    keys(&mut m, "t");
+    let cmds = keys(&mut m, "b");
+    let [Command::Lab(LabJob::Add(specs))] = cmds.as_slice() else {
+        panic!("add expected, got {cmds:?}");
+    };
+    assert_eq!(specs[0].name, "tour-br1");
+    assert_eq!(specs[0].mode, NetworkMode::Bridge);
+    update(
+        &mut m,
+        Message::LabJobDone {
+            job: LabJob::Add(specs.clone()),
+            result: Ok(()),
+        },
+    );
+    // Once the new state is read, the probes run.
+    let mut lab = fixture::lab_state();
+    lab.generation += 1;
+    let cmds = update(&mut m, Message::LabLoaded(Ok(Some(Box::new(lab)))));
+    assert!(
+        cmds.iter().any(|c| matches!(c, Command::RunProbes(_))),
+        "{cmds:?}"
+    );
+
+    update(&mut m, Message::ProbesDone(Ok(1000)));
+    assert!(m.bench.tour.as_ref().unwrap().probed);
+    // Space: host, none, macvlan, ipvlan.
+    for _ in 0..4 {
+        keys(&mut m, " ");
+    }
+    assert_eq!(m.bench.tour.as_ref().unwrap().step, 4);
+    let cmds = keys(&mut m, "b");
+    let [Command::Lab(job)] = cmds.as_slice() else {
+        panic!("{cmds:?}");
+    };
+    update(
+        &mut m,
+        Message::LabJobDone {
+            job: job.clone(),
+            result: Err("this kernel has no ipvlan support".into()),
+        },
+    );
+    assert_eq!(m.bench.overlay, None, "no error box: the tour says why");
+    assert!(m
+        .bench
+        .tour
+        .as_ref()
+        .unwrap()
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("this kernel has no ipvlan support"));
+    keys(&mut m, " ");
+    assert!(m.bench.tour.is_none(), "the tour ends after ipvlan");
+}
+
+#[test]
+fn lab_changes_from_the_cli_relabel_the_namespace_list() {
+    let mut m = model();
+    assert_eq!(m.bench.label_for("nv-mv1"), None);
+    let cmds = update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    // The lab changed: its namespaces are read again (a namespace read when it appeared
+    // may predate the links the lab moved into it).
+    let reads: Vec<&str> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::ReadNamespace { netns, .. } => Some(netns.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(reads.contains(&"nv-host"), "{cmds:?}");
+    assert!(reads.contains(&"nv-mv1"), "{cmds:?}");
+    assert_eq!(
+        m.bench.label_for("nv-mv1").as_deref(),
+        Some("mv1 · macvlan bridge 192.168.50.193")
+    );
+    assert_eq!(
+        m.bench.label_for("nv-host").as_deref(),
+        Some("lab host + h1 (host mode)")
+    );
+    update(&mut m, Message::LabLoaded(Ok(None)));
+    assert_eq!(m.bench.label_for("nv-mv1"), None);
+}
