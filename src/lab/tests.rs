@@ -254,6 +254,12 @@ fn kernel_rules_are_checked_before_anything() {
     );
     e.remove(&["m1".into()]).unwrap();
     e.add(&[c("i1", NetworkMode::Ipvlan)]).unwrap();
+    let mut l3 = c("i2", NetworkMode::Ipvlan);
+    l3.ipvlan_mode = IpvlanMode::L3;
+    expect_invalid(
+        e.add(&[l3]),
+        "ipvlan children of one parent share one mode: i1 is l2 on enp0s8",
+    );
     expect_invalid(
         e.add(&[mv("m9", MacvlanMode::Bridge)]),
         "macvlan and ipvlan cannot share parent enp0s8",

@@ -489,13 +489,26 @@ full() {
   group ipvlan-l2 "" "ivl2a ivl2b --mode ipvlan --ipvlan-mode l2"
   group ipvlan-l3 "" "ivl3a ivl3b --mode ipvlan --ipvlan-mode l3"
   group ipvlan-l3s "" "ivl3sa ivl3sb --mode ipvlan --ipvlan-mode l3s"
-  # Only when named (--groups ipvlan-mixed): an ipvlan port has one mode, so an l3 child
-  # added next to an l2 one turns it into l3; the lab should refuse or say so.
-  case ",$GROUPS_WANTED," in
-  *,ipvlan-mixed,*)
-    group ipvlan-mixed "" "ivxa --mode ipvlan --ipvlan-mode l2" "ivxb --mode ipvlan --ipvlan-mode l3"
-    ;;
-  esac
+  # An ipvlan port has one mode for all its children: the kernel would switch an l2 child to
+  # l3 when an l3 sibling arrives. The lab must refuse the second mode (exit 2), leaving the
+  # first child as it was.
+  if [ -z "$GROUPS_WANTED" ] || echo ",$GROUPS_WANTED," | grep -q ",ipvlan-mixed,"; then
+    echo "--- group ipvlan-mixed: an l3 child next to an l2 one is refused"
+    if $NV lab up >/dev/null 2>&1 && $NV lab add ivxa --mode ipvlan --ipvlan-mode l2 >/dev/null 2>&1; then
+      out=$($NV lab add ivxb --mode ipvlan --ipvlan-mode l3 2>&1)
+      rc=$?
+      if [ "$rc" = 2 ] && echo "$out" | grep -q "share one mode"; then
+        echo "  refused: $out"
+      else
+        fail "ipvlan-mixed: lab add of an l3 child next to an l2 one gave exit $rc: $out"
+      fi
+      mode=$(/sbin/ip -n nv-ivxa -d link show eth0 | grep -o "ipvlan  *mode [a-z0-9]*" | awk '{print $3}')
+      [ "$mode" = "l2" ] || fail "ipvlan-mixed: the l2 child is now in mode '$mode'"
+    else
+      fail "ipvlan-mixed: lab up or the first ipvlan child failed"
+    fi
+    $NV lab down >/dev/null 2>&1
+  fi
 }
 
 t_start=$(now_ms)

@@ -51,8 +51,8 @@ pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result
     Ok(())
 }
 
-/// Macvlan and ipvlan children cannot share one parent; a passthru child takes the parent
-/// alone.
+/// Macvlan and ipvlan children cannot share one parent; ipvlan children of one parent share
+/// one mode; a passthru child takes the parent alone.
 pub fn check_siblings(state: &LabState, c: &ContainerSpec, parent: &str) -> Result<(), LabError> {
     let siblings: Vec<&ContainerState> = state
         .containers
@@ -73,6 +73,19 @@ pub fn check_siblings(state: &LabState, c: &ContainerSpec, parent: &str) -> Resu
             "macvlan and ipvlan cannot share parent {parent} ({} is {other_kind} on it)",
             o.spec.name
         )));
+    }
+    // The kernel keeps one ipvlan mode per parent (the port's): a child in another mode would
+    // silently switch its siblings to that mode (seen on Debian's kernel in the VM test).
+    if c.mode == NetworkMode::Ipvlan {
+        if let Some(o) = siblings
+            .iter()
+            .find(|o| o.spec.mode == NetworkMode::Ipvlan && o.spec.ipvlan_mode != c.ipvlan_mode)
+        {
+            return Err(invalid(format!(
+                "ipvlan children of one parent share one mode: {} is {} on {parent}",
+                o.spec.name, o.spec.ipvlan_mode
+            )));
+        }
     }
     if c.mode == NetworkMode::Ipvlan && shims > 0 {
         return Err(invalid(format!(
