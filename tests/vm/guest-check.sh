@@ -266,32 +266,24 @@ probe_results() {
   json_array_objects results | json_fields from to target_ip kind reachable mismatch outcome expected arp_mac
 }
 
-# The interface and address of namespace NS (- for the guest's own) on-link for TARGET: the
-# longest matching prefix, as netview's ARP probe picks it. Prints "IFNAME SRC" or nothing.
+# The interface and source address namespace NS (- for the guest's own) uses for TARGET, as
+# the kernel's routing says (`ip route get`): with a host shim, the route to the macvlan range
+# leaves through the shim, not the parent. Prints "IFNAME SRC" or nothing.
 arp_source() {
-  local ns target cache
+  local ns target
   ns=$1
   target=$2
-  # One address dump per namespace and group ($dir is run_oracle's).
-  cache="$dir/addr-$ns"
-  if [ ! -f "$cache" ]; then
-    if [ "$ns" = - ]; then
-      $IP -o -4 addr show >"$cache"
-    else
-      $IP -n "$ns" -o -4 addr show >"$cache"
-    fi
-  fi
-  awk -v t="$target" '
-  function num(a,   q) { split(a, q, "."); return ((q[1] * 256 + q[2]) * 256 + q[3]) * 256 + q[4] }
-  $3 == "inet" {
-    split($4, a, "/"); p = a[2] + 0
-    if (a[1] == t || a[1] ~ /^127\./) next
-    # Debian busybox awk has no ^ (no math support).
-    d = 1
-    for (k = p; k < 32; k++) d *= 2
-    if (int(num(a[1]) / d) == int(num(t) / d) && p > best) { best = p; out = $2 " " a[1] }
+  if [ "$ns" = - ]; then
+    $IP -o -4 route get "$target" 2>/dev/null
+  else
+    $IP -n "$ns" -o -4 route get "$target" 2>/dev/null
+  fi | awk '{
+    for (i = 1; i < NF; i++) {
+      if ($i == "dev") dev = $(i + 1)
+      if ($i == "src") src = $(i + 1)
+    }
   }
-  END { if (out != "") print out }' "$cache"
+  END { if (dev != "" && src != "") print dev " " src }'
 }
 
 # Run the oracle for every ICMP/ARP result in $1 (probe_results lines), endpoints in $2; writes
