@@ -368,3 +368,30 @@ fn publish_dnat_reaches_the_container() {
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
 }
+
+#[test]
+fn bridge_nat_is_dockers_subnet_rule_until_a_container_opts_out() {
+    let lab = up();
+    let host = lab.ns("host");
+    lab.ok(&["lab", "add", "s1", "s2", "--mode", "bridge"]);
+    let table = nft_table(&host).expect("NAT table");
+    // Docker's own rule: the whole subnet, leaving through anything but docker0.
+    assert!(
+        table.contains("\"prefix\"") && table.contains("172.17.0.0") && table.contains("16"),
+        "{table}"
+    );
+    lab.ok(&["lab", "add", "s3", "--mode", "bridge", "--no-nat"]);
+    let table = nft_table(&host).expect("NAT table");
+    assert!(!table.contains("\"prefix\""), "{table}");
+    assert!(
+        table.contains("172.17.0.2")
+            && table.contains("172.17.0.3")
+            && !table.contains("172.17.0.4"),
+        "{table}"
+    );
+    lab.ok(&["lab", "rm", "s3"]);
+    let table = nft_table(&host).expect("NAT table");
+    assert!(table.contains("\"prefix\""), "{table}");
+    lab.ok(&["lab", "down"]);
+    lab.assert_nothing_left();
+}

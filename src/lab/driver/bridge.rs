@@ -66,22 +66,26 @@ fn next_bridge_ip(state: &LabState) -> Option<Ipv4Addr> {
 pub fn nat_rules(state: &LabState) -> Option<Vec<Value>> {
     let bridge = &state.spec.docker.bridge;
     let mut rules = Vec::new();
-    for c in &state.containers {
-        if c.spec.mode != NetworkMode::Bridge {
-            continue;
-        }
+    let bridged: Vec<&ContainerState> = state
+        .containers
+        .iter()
+        .filter(|c| c.spec.mode == NetworkMode::Bridge)
+        .collect();
+    // Docker's own rule masquerades the whole subnet: `ip saddr 172.17.0.0/16 oifname !=
+    // "docker0" masquerade`. While some container runs with --no-nat, the rule names each
+    // container that has NAT instead, so the others are left untranslated.
+    let per_container = bridged.iter().any(|c| !c.spec.nat);
+    if !per_container && !bridged.is_empty() {
+        rules.push(masquerade(
+            &state.spec.docker.address.trunc().to_string(),
+            bridge,
+        ));
+    }
+    for c in bridged {
         let Some(ip) = c.ip else { continue };
         let ip = ip.addr().to_string();
-        if c.spec.nat {
-            // ip saddr IP oifname != "docker0" masquerade
-            rules.push(rule(
-                "postrouting",
-                vec![
-                    json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": ip}}),
-                    json!({"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": bridge}}),
-                    json!({"masquerade": null}),
-                ],
-            ));
+        if per_container && c.spec.nat {
+            rules.push(masquerade(&ip, bridge));
         }
         for p in &c.spec.publish {
             let dnat = json!({"dnat": {"addr": ip, "port": p.container_port}});
@@ -116,6 +120,24 @@ pub fn nat_rules(state: &LabState) -> Option<Vec<Value>> {
     ];
     out.extend(rules);
     Some(out)
+}
+
+/// `ip saddr SOURCE oifname != "BRIDGE" masquerade` (SOURCE an address or a prefix).
+fn masquerade(source: &str, bridge: &str) -> Value {
+    let (addr, len) = source.split_once('/').unwrap_or((source, "32"));
+    let right = if len == "32" {
+        json!(addr)
+    } else {
+        json!({"prefix": {"addr": addr, "len": len.parse::<u8>().unwrap_or(32)}})
+    };
+    rule(
+        "postrouting",
+        vec![
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": right}}),
+            json!({"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": bridge}}),
+            json!({"masquerade": null}),
+        ],
+    )
 }
 
 fn chain(name: &str, hook: &str, prio: i32) -> Value {
@@ -235,8 +257,9 @@ impl Driver for BridgeDriver {
             objects: Vec::new(),
         };
         // The NAT table is rewritten once per batch by the engine (one `nft` run, not one per
-        // container); it records the undo.
-        built.nat_dirty = c.nat || !c.publish.is_empty();
+        // container); it records the undo. Every bridge container changes it: a --no-nat one
+        // turns the subnet's masquerade rule into per-container rules, and back when removed.
+        built.nat_dirty = true;
         built.container = Some(container);
         Ok(built)
     }
