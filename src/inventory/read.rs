@@ -124,18 +124,44 @@ fn dump_current_thread(others: &[(String, PathBuf)]) -> Result<RawNamespace, Inv
     Ok(raw)
 }
 
-/// Names of links by index in the namespace the calling thread is in.
+fn link_name(msg: &LinkMessage) -> Option<String> {
+    msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+/// Names of links by index in the namespace the calling thread is in. A few are asked for one
+/// by one (a veth peer in a namespace of 10,000 links must not cost a dump of all of them);
+/// many are found with one dump.
 fn link_names_current_thread(indexes: &[u32]) -> Result<HashMap<u32, String>, InventoryError> {
+    const ONE_BY_ONE: usize = 16;
     let mut sock = RouteSocket::open()?;
     let mut out = HashMap::new();
+    if indexes.len() <= ONE_BY_ONE {
+        for &idx in indexes {
+            let mut msg = LinkMessage::default();
+            msg.header.index = idx;
+            msg.attributes
+                .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+            // A link that vanished meanwhile answers ENODEV: it simply has no name.
+            if let Ok(replies) = sock.request(RouteNetlinkMessage::GetLink(msg), "link") {
+                for r in replies {
+                    if let RouteNetlinkMessage::NewLink(l) = r {
+                        if let Some(name) = link_name(&l) {
+                            out.insert(l.header.index, name);
+                        }
+                    }
+                }
+            }
+        }
+        return Ok(out);
+    }
     let wanted: std::collections::HashSet<u32> = indexes.iter().copied().collect();
     sock.dump(link_dump_request(), "links", |m| {
         if let RouteNetlinkMessage::NewLink(l) = m {
             if wanted.contains(&l.header.index) {
-                if let Some(name) = l.attributes.iter().find_map(|a| match a {
-                    LinkAttribute::IfName(n) => Some(n.clone()),
-                    _ => None,
-                }) {
+                if let Some(name) = link_name(&l) {
                     out.insert(l.header.index, name);
                 }
             }
