@@ -376,6 +376,17 @@ fn inventory_matches_iproute2() {
         link_of(ia, "va")["peer"],
         serde_json::json!({"netns": na, "name": "vb"})
     );
+    // Reading a alone, the names in b are asked of b by index.
+    let alone = inventory(&[na]);
+    let ia_alone = ns_of(&alone, na);
+    assert_eq!(
+        link_of(ia_alone, "p1")["peer"],
+        serde_json::json!({"netns": nb, "name": "c1"})
+    );
+    assert_eq!(
+        link_of(ia_alone, "mv0")["parent"],
+        serde_json::json!({"netns": nb, "name": "c1"})
+    );
     // The macvlan child in a has its parent c1 in b, with promisc and its mode.
     let mv = link_of(ia, "mv0");
     assert_eq!(mv["kind"], "macvlan");
