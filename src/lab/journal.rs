@@ -359,7 +359,11 @@ impl Ops for Counted<'_> {
         self.tick("set sysctl")?;
         self.inner.set_sysctl(ns, key, value)
     }
-    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError> {
+    fn nft_table(
+        &mut self,
+        ns: &Ns,
+        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+    ) -> Result<(), LabError> {
         self.tick("nftables")?;
         self.inner.nft_table(ns, rules)
     }

@@ -692,17 +692,16 @@ impl Ops for NetlinkOps {
         })
     }
 
-    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError> {
+    fn nft_table(
+        &mut self,
+        ns: &Ns,
+        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+    ) -> Result<(), LabError> {
         let payload = nft_batch(rules);
         let ns_label = ns.to_string();
         self.call(ns, move |_| {
-            nftables::helper::apply_ruleset_raw(
-                &payload,
-                nftables::helper::DEFAULT_NFT,
-                nftables::helper::DEFAULT_ARGS,
-            )
-            .map(|_| ())
-            .map_err(|e| kernel(format!("nft in {ns_label}"), e))
+            nftables::helper::apply_ruleset(&payload)
+                .map_err(|e| kernel(format!("nft in {ns_label}"), e))
         })
     }
 
@@ -865,16 +864,33 @@ fn sysctl_path(key: &str) -> Result<PathBuf, LabError> {
 }
 
 /// The nft JSON batch that replaces (or deletes) our table in one transaction.
-pub fn nft_batch(rules: Option<&[serde_json::Value]>) -> String {
-    use serde_json::json;
-    let table = json!({"table": {"family": "ip", "name": NFT_TABLE}});
+pub fn nft_batch(
+    rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+) -> nftables::schema::Nftables<'static> {
+    use nftables::schema::{NfCmd, NfListObject, NfObject, Nftables, Table};
+    use nftables::types::NfFamily;
+    let table = || {
+        NfListObject::Table(Table {
+            family: NfFamily::IP,
+            name: std::borrow::Cow::Borrowed(NFT_TABLE),
+            ..Default::default()
+        })
+    };
     // "add" then "delete" deletes whether or not the table existed.
-    let mut cmds = vec![json!({"add": table}), json!({"delete": table})];
+    let mut cmds = vec![
+        NfObject::CmdObject(NfCmd::Add(table())),
+        NfObject::CmdObject(NfCmd::Delete(table())),
+    ];
     if let Some(rules) = rules {
-        cmds.push(json!({"add": table}));
-        for r in rules {
-            cmds.push(json!({"add": r}));
-        }
+        cmds.push(NfObject::CmdObject(NfCmd::Add(table())));
+        cmds.extend(
+            rules
+                .iter()
+                .cloned()
+                .map(|r| NfObject::CmdObject(NfCmd::Add(r))),
+        );
     }
-    json!({"nftables": cmds}).to_string()
+    Nftables {
+        objects: std::borrow::Cow::Owned(cmds),
+    }
 }

@@ -134,7 +134,11 @@ pub trait Ops {
     fn set_sysctl(&mut self, ns: &Ns, key: &str, value: &str) -> Result<(), LabError>;
     /// Replace the `ip netview` nftables table in `ns` with `rules` (nft JSON objects:
     /// chains and rules of that table), or delete it when `rules` is None.
-    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError>;
+    fn nft_table(
+        &mut self,
+        ns: &Ns,
+        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+    ) -> Result<(), LabError>;
 
     // Queries: not steps.
     fn link(&mut self, ns: &Ns, name: &str) -> Result<Option<LinkFacts>, LabError>;
@@ -169,7 +173,7 @@ pub struct FakeOps {
     pub hairpin: BTreeSet<(Ns, String)>,
     pub routes: Vec<(Ns, Ipv4Net, Option<Ipv4Addr>, Option<String>)>,
     pub sysctls: BTreeMap<(Ns, String), String>,
-    pub nft: BTreeMap<Ns, Vec<serde_json::Value>>,
+    pub nft: BTreeMap<Ns, Vec<crate::lab::driver::bridge::NftObject>>,
     pub log: Vec<String>,
     pub ipvlan: bool,
     /// Names in /run/netns that are plain files with no namespace (crash leftovers).
@@ -458,7 +462,11 @@ impl Ops for FakeOps {
         Ok(())
     }
 
-    fn nft_table(&mut self, ns: &Ns, rules: Option<&[serde_json::Value]>) -> Result<(), LabError> {
+    fn nft_table(
+        &mut self,
+        ns: &Ns,
+        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+    ) -> Result<(), LabError> {
         self.log.push(format!(
             "nft {ns} {}",
             rules
