@@ -535,6 +535,8 @@ pub fn run_loop<B: Backend>(
             commands.extend(update(&mut model, msg));
             next = rx.try_recv().ok();
         }
+        // Keep what the session made where the panic and error paths of `run` can find it.
+        record_session_teardown(model.bench.teardown.as_ref());
         for cmd in commands {
             exec.execute(cmd)?;
         }
@@ -568,18 +570,52 @@ pub fn run(
     spawn_signals(tx.clone())?;
     let mut model = Model::new(missing_caps, theme);
     model.message = note;
-    let report = run_loop(&mut terminal, source, tx, rx, model)?;
+    // Whatever ends the loop (quit, an error, a panic), the terminal comes back first and
+    // then what this session made is torn down.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_loop(&mut terminal, source, tx, rx, model)
+    }));
     drop(terminal);
     restore_terminal();
-    teardown(
-        report
-            .model
-            .bench
-            .teardown
-            .as_ref()
-            .unwrap_or(&Teardown::Nothing),
-    );
-    Ok(())
+    match outcome {
+        Ok(Ok(report)) => {
+            teardown(
+                report
+                    .model
+                    .bench
+                    .teardown
+                    .as_ref()
+                    .unwrap_or(&Teardown::Nothing),
+            );
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            teardown(&last_session_teardown());
+            Err(e)
+        }
+        Err(panic) => {
+            teardown(&last_session_teardown());
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+/// The session's teardown as of the last message the loop handled, for the error and panic
+/// paths (the model itself is gone with the loop's stack then).
+static SESSION_TEARDOWN: std::sync::Mutex<Option<Teardown>> = std::sync::Mutex::new(None);
+
+fn record_session_teardown(t: Option<&Teardown>) {
+    if let Ok(mut slot) = SESSION_TEARDOWN.lock() {
+        *slot = t.cloned();
+    }
+}
+
+fn last_session_teardown() -> Teardown {
+    SESSION_TEARDOWN
+        .lock()
+        .ok()
+        .and_then(|s| s.clone())
+        .unwrap_or(Teardown::Nothing)
 }
 
 /// After the terminal is back: remove what the session made, saying so on stderr.
@@ -613,6 +649,14 @@ mod tests {
             netns: crate::ui::fixture::netns(&format!("n{id}"), id, NetnsSource::Named, None),
             all: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_error_and_panic_paths_know_what_the_session_made() {
+        record_session_teardown(Some(&Teardown::Remove(vec!["c1".into()])));
+        assert_eq!(last_session_teardown(), Teardown::Remove(vec!["c1".into()]));
+        record_session_teardown(None);
+        assert_eq!(last_session_teardown(), Teardown::Nothing);
     }
 
     #[test]
