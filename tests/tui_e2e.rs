@@ -165,7 +165,8 @@ impl Tmux {
         let start = Instant::now();
         while self.alternate_on() || self.format("#{pane_current_command}") != "sh" {
             assert!(
-                start.elapsed() < Duration::from_secs(2),
+                // Generous: this checks that it exits, not how fast (machines here are noisy).
+                start.elapsed() < Duration::from_secs(10),
                 "netview did not exit; screen:\n{}",
                 self.screen()
             );
