@@ -429,11 +429,11 @@ fn sandbox(t: &mut Topo, w: World) -> ProbeLab {
         );
         facts.shim_ifname = Some("nv-shim".into());
         for e in endpoints.iter_mut().filter(|e| e.is_host_stack()) {
-            // The shim's /32 carries a route to the /27 range: the range is on-link through
-            // the shim, as the lab adapter describes it.
+            // The shim's address as configured: a /32. The route to the /27 range through the
+            // shim is the kernel's; the prober asks the kernel which interface ARP leaves by.
             e.addresses.push(EndpointAddress::new(
                 "192.168.50.223".parse().unwrap(),
-                27,
+                32,
                 "nv-shim",
             ));
         }

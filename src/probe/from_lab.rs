@@ -37,17 +37,6 @@ fn net_mode(e: &Endpoint) -> Option<NetMode> {
     })
 }
 
-/// The prefix an address makes on-link. A host shim's address is a /32, but the shim carries
-/// a route to the whole macvlan range: the range is on-link through the shim, and ARP for a
-/// child goes out of it (as `ip route get` says), not out of the parent.
-fn on_link_prefix(st: &LabState, a: &Ipv4Net) -> u8 {
-    st.shims
-        .iter()
-        .find(|s| s.ip.addr() == a.addr() && s.range.contains(&a.addr()))
-        .map(|s| s.range.prefix_len())
-        .unwrap_or(a.prefix_len())
-}
-
 /// Build the probes' lab from the lab's state and its endpoints.
 pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
     let docker_net = st.spec.docker.address.trunc();
@@ -81,11 +70,7 @@ pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
                     .addresses
                     .iter()
                     .map(|a| {
-                        EndpointAddress::new(
-                            IpAddr::V4(a.addr()),
-                            on_link_prefix(st, a),
-                            &ifname_of(a),
-                        )
+                        EndpointAddress::new(IpAddr::V4(a.addr()), a.prefix_len(), &ifname_of(a))
                     })
                     .collect(),
                 gateway: e.gateway.map(IpAddr::V4),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::arp::{run_arp_batch, ArpProbe};
 use super::icmp::{run_echo_batch, EchoProbe};
 use super::matrix::{PlannedProbe, Prober};
+use super::route::on_link_routes_current_thread;
 use super::seen_as::{listen, SeenAsBoard};
 use super::tcp::{run_tcp_batch, TcpProbe};
 use super::topology::ProbeEndpoint;
@@ -141,9 +142,27 @@ impl Prober for KernelProber {
             })?);
         }
 
+        // The kernel's own choice of interface and source for each ARP target (as
+        // `ip route get` says) wins over the plan's, which reads only the addresses' prefixes.
+        let arp_targets: Vec<IpAddr> = probes
+            .iter()
+            .filter(|p| p.kind == ProbeKind::Arp)
+            .map(|p| p.target)
+            .collect();
+        let kernel_routes = if arp_targets.is_empty() {
+            HashMap::new()
+        } else {
+            netns::run_in(&label, &source.netns_path, move || {
+                on_link_routes_current_thread(&arp_targets)
+            })?
+        };
         let mut arp_by_iface: BTreeMap<(String, IpAddr), Vec<ArpProbe>> = BTreeMap::new();
         for p in probes.iter().filter(|p| p.kind == ProbeKind::Arp) {
-            match (&p.arp_from, p.target) {
+            let from = kernel_routes
+                .get(&p.target)
+                .map(|r| (r.ifname.clone(), IpAddr::V4(r.src)))
+                .or_else(|| p.arp_from.clone());
+            match (&from, p.target) {
                 (Some(from), IpAddr::V4(target)) => arp_by_iface
                     .entry(from.clone())
                     .or_default()

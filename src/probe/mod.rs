@@ -11,6 +11,7 @@ pub mod from_lab;
 pub mod icmp;
 pub mod kernel;
 pub mod matrix;
+pub mod route;
 pub mod rules;
 pub mod seen_as;
 pub mod tcp;

@@ -154,6 +154,23 @@ pub fn probe_all(lab: &ProbeLab, kinds: &[ProbeKind], timeout_ms: u64) -> Matrix
     .expect("run")
 }
 
+/// The interface and source address the kernel uses for `ip` inside `ns`, if on-link.
+fn kernel_route(ns: &str, ip: &str) -> Option<(String, String)> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-j", "route", "get", ip])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let r = v.get(0)?;
+    if r.get("gateway").is_some() {
+        return None;
+    }
+    Some((
+        r["dev"].as_str()?.to_string(),
+        r["prefsrc"].as_str()?.to_string(),
+    ))
+}
+
 /// The oracle for every ICMP and ARP cell: iputils `ping -c1 -W1` and `arping -c1 -w1`,
 /// executed inside the same namespaces, all started at once. Returns, per result index,
 /// whether the oracle got an answer.
@@ -175,19 +192,14 @@ pub fn oracle(lab: &ProbeLab, results: &[CellResult]) -> Vec<Option<bool>> {
                 cmd.args(["ping", "-n", "-c1", "-W1", &ip]);
             }
             ProbeKind::Arp => {
-                let from = src.arp_interface_for(r.cell.target_ip).unwrap();
-                let src_ip = from.ip.to_string();
+                // Where the kernel routes the target (`ip route get`), as an independent
+                // oracle must; the model's choice only when the kernel has no on-link route.
+                let (ifname, src_ip) = kernel_route(&ns, &ip).unwrap_or_else(|| {
+                    let from = src.arp_interface_for(r.cell.target_ip).unwrap();
+                    (from.ifname.clone(), from.ip.to_string())
+                });
                 cmd.args([
-                    "arping",
-                    "-c",
-                    "1",
-                    "-w",
-                    "1",
-                    "-i",
-                    &from.ifname,
-                    "-S",
-                    &src_ip,
-                    &ip,
+                    "arping", "-c", "1", "-w", "1", "-i", &ifname, "-S", &src_ip, &ip,
                 ]);
             }
             ProbeKind::Tcp => continue,

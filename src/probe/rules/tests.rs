@@ -619,11 +619,11 @@ fn host_shim_bridges_host_and_bridge_mode_children() {
         true,
     );
     l.facts.shim_ifname = Some("nv-shim".into());
-    // The shim's address is a /32 with a route to the range: the range is on-link through the
-    // shim (the lab adapter gives the address the range's prefix).
+    // The shim's address is a /32 with a route to the range through the shim: the host's
+    // who-has for a child leaves through the shim (the prober asks the kernel's route).
     l.endpoints[0].addresses.push(EndpointAddress::new(
         "192.168.50.223".parse().unwrap(),
-        27,
+        32,
         "nv-shim",
     ));
     check(&l, "m1", "host", "192.168.50.11", Icmp, true, "host shim");
