@@ -209,6 +209,8 @@ pub struct Counted<'a> {
     inner: &'a mut dyn Ops,
     step: usize,
     fail_at: Option<usize>,
+    /// Panic at the Nth step (test hook): a panic half-way must roll back like a failure.
+    panic_at: Option<usize>,
     delay: Option<std::time::Duration>,
 }
 
@@ -222,8 +224,15 @@ impl<'a> Counted<'a> {
             inner,
             step: 0,
             fail_at,
+            panic_at: None,
             delay,
         }
+    }
+
+    /// Panic at step `n` instead of failing (test hook).
+    pub fn with_panic_at(mut self, n: Option<usize>) -> Self {
+        self.panic_at = n;
+        self
     }
 
     /// `NETVIEW_FAIL_AT_STEP` as a number, if set.
@@ -248,6 +257,9 @@ impl<'a> Counted<'a> {
             return Err(LabError::Interrupted);
         }
         self.step += 1;
+        if self.panic_at == Some(self.step) {
+            panic!("step {} ({what}): panic injected by a test", self.step);
+        }
         if self.fail_at == Some(self.step) {
             return Err(LabError::Kernel(format!(
                 "step {} ({what}) failed: injected by {FAIL_AT_STEP_ENV}",

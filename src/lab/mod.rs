@@ -167,6 +167,8 @@ pub struct Engine<'a> {
     prefix: String,
     /// Fail the Nth kernel step (test hook).
     pub fail_at: Option<usize>,
+    /// Panic at the Nth kernel step (test hook).
+    pub panic_at: Option<usize>,
 }
 
 /// Join a failure with any rollback errors, keeping the failure's kind (exit code).
@@ -188,6 +190,7 @@ impl<'a> Engine<'a> {
             dir,
             prefix,
             fail_at: None,
+            panic_at: None,
         }
     }
 
@@ -208,9 +211,17 @@ impl<'a> Engine<'a> {
         }
         let mut st = LabState::new(&self.prefix, spec);
         world::validate(self.ops, &st)?;
-        let mut counted = Counted::new(self.ops, self.fail_at);
+        let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
         let mut j = Journal::persisting(sd.pending_path());
-        let r = world::setup(&mut counted, &mut st, &mut j);
+        // A panic half-way is rolled back like any failed step: the journal knows what exists.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            world::setup(&mut counted, &mut st, &mut j)
+        }))
+        .unwrap_or_else(|_| {
+            Err(LabError::Kernel(
+                "netview panicked while building the world".into(),
+            ))
+        });
         let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
         let result = match r {
             Ok(()) => {
@@ -248,9 +259,23 @@ impl<'a> Engine<'a> {
             }
         }
         let snapshot = st.clone();
-        let mut counted = Counted::new(self.ops, self.fail_at);
+        let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
         let mut j = Journal::persisting(sd.pending_path());
-        let r = Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j)
+        }));
+        let r = match r {
+            Ok(r) => r,
+            // A panic half-way: undo what the journal says was made, as for a failed step.
+            Err(_) => {
+                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
+                let errs = undo_all(counted.inner(), &snapshot, &undo);
+                Err(with_rollback(
+                    LabError::Kernel("netview panicked while adding containers".into()),
+                    errs,
+                ))
+            }
+        };
         j.finish();
         r
     }

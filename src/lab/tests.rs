@@ -103,6 +103,53 @@ fn rm_rewrites_nat_and_frees_the_name() {
 }
 
 #[test]
+fn a_panic_at_any_step_rolls_back_too() {
+    // Each injected panic prints a line ("panic injected by a test"); the hook is left alone
+    // so that other tests' failures still print.
+    let mut up_done = false;
+    for n in 1..200 {
+        let (_t, d) = dir();
+        let mut ops = FakeOps::new();
+        let mut e = Engine::new(&mut ops, d.clone(), P.into());
+        e.panic_at = Some(n);
+        match e.up(LabSpec::default()) {
+            Ok(_) => {
+                up_done = true;
+                break;
+            }
+            Err(err) => {
+                assert!(err.to_string().contains("panicked"), "{err}");
+                drop(e);
+                assert_eq!(ops.leftovers(), Vec::<String>::new(), "panic at step {n}");
+            }
+        }
+    }
+    let mut add_done = false;
+    for n in 1..300 {
+        let (_t, d) = dir();
+        let mut ops = FakeOps::new();
+        Engine::new(&mut ops, d.clone(), P.into())
+            .up(LabSpec::default())
+            .unwrap();
+        let before = ops.leftovers();
+        let mut e = Engine::new(&mut ops, d.clone(), P.into());
+        e.panic_at = Some(n);
+        match e.add(&mix()) {
+            Ok(_) => {
+                add_done = true;
+                break;
+            }
+            Err(err) => {
+                assert!(err.to_string().contains("panicked"), "{err}");
+                drop(e);
+                assert_eq!(ops.leftovers(), before, "panic at step {n}");
+            }
+        }
+    }
+    assert!(up_done && add_done);
+}
+
+#[test]
 fn rollback_at_every_step_leaves_what_was_there() {
     // up at every step.
     let mut total_up = None;
