@@ -174,6 +174,33 @@ fn bad_input_and_no_lab() {
         .contains("\"nosuch\" is neither a lab endpoint nor an address"));
     let out = netview(Some(f.path()), &["--timeout-ms", "0"]);
     assert_eq!(out.status.code(), Some(2));
+    // Not root: one line, exit 2 (not a matrix of failures). The lab file must be readable.
+    let mut perm = std::fs::metadata(f.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o644);
+    std::fs::set_permissions(f.path(), perm).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netview"))
+        .arg("probe")
+        .env("NETVIEW_PROBE_LAB", f.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("run as root"), "{err}");
     // No lab in an empty state directory: the user's mistake, exit 2.
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_netview"))

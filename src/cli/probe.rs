@@ -73,11 +73,34 @@ fn kinds(arg: Option<KindArg>) -> Vec<ProbeKind> {
     }
 }
 
+/// Probes enter the lab's namespaces (CAP_SYS_ADMIN) and open raw sockets (CAP_NET_RAW):
+/// without them every cell would fail, so say so once instead.
+fn require_probe_capabilities() -> anyhow::Result<()> {
+    use netview::caps::Capability;
+    let Ok(caps) = netview::caps::current() else {
+        return Ok(());
+    };
+    let missing: Vec<&str> = [Capability::SysAdmin, Capability::NetRaw]
+        .into_iter()
+        .filter(|c| !caps.has(*c))
+        .map(|c| c.name())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "probes enter the lab's namespaces and open raw sockets: run as root (missing {})",
+        missing.join(", ")
+    ))
+    .into())
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.timeout_ms == 0 {
         return Err(UsageError("--timeout-ms must be at least 1".into()).into());
     }
     let lab = load_endpoints()?;
+    require_probe_capabilities()?;
     let opts = PlanOptions {
         from: args.from.clone(),
         to: args.to.clone(),
