@@ -360,6 +360,33 @@ impl NetlinkOps {
     }
 
     /// Run an async netlink request on the worker in `ns`.
+    /// Add a link stacked on `parent` in `ns` (a macvlan or ipvlan child), created straight
+    /// into `target` when that is another namespace. `build` makes the message from the
+    /// parent's index and, for another namespace, the fd to move it there.
+    fn add_stacked(
+        &mut self,
+        ns: &Ns,
+        parent: &str,
+        target: &Ns,
+        what: String,
+        build: impl FnOnce(u32, Option<std::os::fd::RawFd>) -> LinkMessage + Send + 'static,
+    ) -> Result<(), LabError> {
+        let fd_file = if target != ns {
+            Some(open_ns(target)?)
+        } else {
+            None
+        };
+        let parent = parent.to_string();
+        self.nl(ns, what, move |h| async move {
+            let idx = index_of(&h, &parent).await?;
+            let msg = build(idx, fd_file.as_ref().map(|f| f.as_raw_fd()));
+            let r = add_retrying_busy(&h, msg).await;
+            // The namespace file stays open until the kernel has taken the link there.
+            drop(fd_file);
+            r
+        })
+    }
+
     fn nl<F, Fut>(&mut self, ns: &Ns, what: String, f: F) -> Result<(), LabError>
     where
         F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
@@ -518,30 +545,24 @@ impl Ops for NetlinkOps {
         mode: MacvlanMode,
         target: &Ns,
     ) -> Result<(), LabError> {
-        let fd_file = if target != ns {
-            Some(open_ns(target)?)
-        } else {
-            None
-        };
-        let (parent, name) = (parent.to_string(), name.to_string());
         let mode = match mode {
             MacvlanMode::Bridge => NlMacvlanMode::Bridge,
             MacvlanMode::Private => NlMacvlanMode::Private,
             MacvlanMode::Vepa => NlMacvlanMode::Vepa,
             MacvlanMode::Passthru => NlMacvlanMode::Passthrough,
         };
-        self.nl(
+        let owned = name.to_string();
+        self.add_stacked(
             ns,
+            parent,
+            target,
             format!("add macvlan {name} on {parent}"),
-            move |h| async move {
-                let idx = index_of(&h, &parent).await?;
-                let mut b = LinkMacVlan::new(&name, idx, mode);
-                if let Some(f) = &fd_file {
-                    b = b.setns_by_fd(f.as_raw_fd());
+            move |idx, fd| {
+                let b = LinkMacVlan::new(&owned, idx, mode);
+                match fd {
+                    Some(fd) => b.setns_by_fd(fd).build(),
+                    None => b.build(),
                 }
-                let r = add_retrying_busy(&h, b.build()).await;
-                drop(fd_file);
-                r
             },
         )
     }
@@ -554,29 +575,23 @@ impl Ops for NetlinkOps {
         mode: IpvlanMode,
         target: &Ns,
     ) -> Result<(), LabError> {
-        let fd_file = if target != ns {
-            Some(open_ns(target)?)
-        } else {
-            None
-        };
-        let (parent, name) = (parent.to_string(), name.to_string());
         let mode = match mode {
             IpvlanMode::L2 => NlIpvlanMode::L2,
             IpvlanMode::L3 => NlIpvlanMode::L3,
             IpvlanMode::L3s => NlIpvlanMode::L3S,
         };
-        self.nl(
+        let owned = name.to_string();
+        self.add_stacked(
             ns,
+            parent,
+            target,
             format!("add ipvlan {name} on {parent}"),
-            move |h| async move {
-                let idx = index_of(&h, &parent).await?;
-                let mut b = LinkIpVlan::new(&name, idx, mode);
-                if let Some(f) = &fd_file {
-                    b = b.setns_by_fd(f.as_raw_fd());
+            move |idx, fd| {
+                let b = LinkIpVlan::new(&owned, idx, mode);
+                match fd {
+                    Some(fd) => b.setns_by_fd(fd).build(),
+                    None => b.build(),
                 }
-                let r = add_retrying_busy(&h, b.build()).await;
-                drop(fd_file);
-                r
             },
         )
     }
