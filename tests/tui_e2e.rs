@@ -13,9 +13,14 @@
 //! Needs root (ip netns), tmux and iproute2. Each test uses its own tmux server socket and
 //! its own namespace (`nvt-tui-<pid>-<n>`), removed by Drop guards even on panic.
 
-use std::process::{Command, Output};
+#[path = "tmux_common/mod.rs"]
+mod tmux_common;
+
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tmux_common::{run, Tmux};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -25,20 +30,6 @@ fn unique(prefix: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     )
-}
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    let out = Command::new(cmd)
-        .args(args)
-        .env_remove("TMUX")
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A network namespace that is deleted when dropped.
@@ -58,120 +49,19 @@ impl Drop for Netns {
     }
 }
 
-/// A tmux server on its own socket (in a temporary directory, removed with it) with one
-/// session running `/bin/sh`; killed on drop.
-struct Tmux {
-    socket: String,
-    _dir: tempfile::TempDir,
+const WIDTH: u16 = 120;
+const HEIGHT: u16 = 40;
+
+/// After netview exits: the shell is back in front, the alternate screen was left, and the
+/// tty is no longer raw.
+trait AssertRestored {
+    fn assert_restored(&self);
 }
 
-const WIDTH: &str = "120";
-const HEIGHT: &str = "40";
-
-impl Tmux {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix(&unique("nvt-tui-tmux"))
-            .tempdir()
-            .expect("temporary directory");
-        let socket = dir.path().join("tmux.sock").to_string_lossy().into_owned();
-        run(
-            "tmux",
-            &[
-                "-S",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "e2e",
-                "-x",
-                WIDTH,
-                "-y",
-                HEIGHT,
-                "env",
-                "PS1=nvt$ ",
-                "/bin/sh",
-            ],
-        );
-        let t = Tmux { socket, _dir: dir };
-        t.wait_for("the shell prompt", Duration::from_secs(5), |s| {
-            s.contains("nvt$")
-        });
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let mut all = vec!["-S", self.socket.as_str()];
-        all.extend_from_slice(args);
-        String::from_utf8_lossy(&run("tmux", &all).stdout).into_owned()
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Type literal text (no key-name interpretation).
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "e2e", "-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "e2e"])
-    }
-
-    fn format(&self, f: &str) -> String {
-        self.tmux(&["display-message", "-p", "-t", "e2e", f])
-            .trim()
-            .to_string()
-    }
-
-    fn alternate_on(&self) -> bool {
-        self.format("#{alternate_on}") == "1"
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Start netview and wait until its UI is up on the alternate screen.
-    fn start_netview(&self) {
-        let bin = env!("CARGO_BIN_EXE_netview");
-        self.type_text(bin);
-        self.send(&["Enter"]);
-        self.wait_for("the namespace list", Duration::from_secs(5), |s| {
-            s.contains("Namespaces (")
-        });
-        assert!(self.alternate_on(), "the UI runs on the alternate screen");
-    }
-
-    /// After netview exits: the shell is back in front, the alternate screen was left, and
-    /// the tty is no longer raw.
+impl AssertRestored for Tmux {
     fn assert_restored(&self) {
-        let start = Instant::now();
-        while self.alternate_on() || self.format("#{pane_current_command}") != "sh" {
-            assert!(
-                // Generous: this checks that it exits, not how fast (machines here are noisy).
-                start.elapsed() < Duration::from_secs(10),
-                "netview did not exit; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // Generous: this checks that it exits, not how fast (machines here are noisy).
+        self.wait_exit(Duration::from_secs(10));
         let screen = self.screen();
         assert!(
             !screen.contains("Namespaces ("),
@@ -197,27 +87,18 @@ impl Tmux {
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-S", &self.socket, "kill-server"])
-            .env_remove("TMUX")
-            .output();
-    }
-}
-
 #[test]
 fn starts_and_quits_restoring_the_terminal() {
-    let t = Tmux::new();
-    t.start_netview();
+    let t = Tmux::new(WIDTH, HEIGHT, &[]);
+    t.start_netview(Duration::from_secs(5));
     t.send(&["q"]);
     t.assert_restored();
 }
 
 #[test]
 fn ctrl_c_quits_and_restores_the_terminal() {
-    let t = Tmux::new();
-    t.start_netview();
+    let t = Tmux::new(WIDTH, HEIGHT, &[]);
+    t.start_netview(Duration::from_secs(5));
     t.send(&["C-c"]);
     t.assert_restored();
 }
@@ -226,8 +107,8 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 fn sigterm_restores_the_terminal() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
-    let t = Tmux::new();
-    t.start_netview();
+    let t = Tmux::new(WIDTH, HEIGHT, &[]);
+    t.start_netview(Duration::from_secs(5));
     // netview is the shell's only child.
     let shell: i32 = t.format("#{pane_pid}").parse().expect("pane pid");
     let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
@@ -247,8 +128,8 @@ fn sigterm_restores_the_terminal() {
 
 fn veth_added_from_outside_appears_live() {
     let ns = Netns::new();
-    let t = Tmux::new();
-    t.start_netview();
+    let t = Tmux::new(WIDTH, HEIGHT, &[]);
+    t.start_netview(Duration::from_secs(5));
     // Show only our namespace: filter by its name (a namespace whose name matches shows
     // all its rows).
     t.type_text("/");
@@ -273,7 +154,7 @@ fn veth_added_from_outside_appears_live() {
         ],
     );
     // The link's row has its name and kind; the filter line never says "veth".
-    let latency = t.wait_for("the new veth on screen", Duration::from_secs(2), |s| {
+    let (latency, _) = t.wait_for_timed("the new veth on screen", Duration::from_secs(2), |s| {
         s.lines().any(|l| l.contains(&a) && l.contains("veth"))
     });
     eprintln!(

@@ -13,28 +13,17 @@
 //! `NETVIEW_STATE_DIR` a tempdir) and its own tmux socket; Drop guards run `netview lab down`
 //! with the same environment and kill the tmux server, even on panic.
 
+#[path = "tmux_common/mod.rs"]
+mod tmux_common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tmux_common::{run, Tmux, BIN};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-const BIN: &str = env!("CARGO_BIN_EXE_netview");
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    let out = Command::new(cmd)
-        .args(args)
-        .env_remove("TMUX")
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// One isolated lab: its prefix and state directory; torn down on drop.
 struct LabEnv {
@@ -80,132 +69,23 @@ impl Drop for LabEnv {
     }
 }
 
-struct Tmux {
-    socket: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn new(lab: &LabEnv) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("nvt-tui-lab-tmux")
-            .tempdir()
-            .expect("temporary directory");
-        let socket = dir.path().join("tmux.sock").to_string_lossy().into_owned();
-        let prefix = format!("NETVIEW_PREFIX={}", lab.prefix);
-        let state = format!("NETVIEW_STATE_DIR={}", lab.state_dir().display());
-        run(
-            "tmux",
-            &[
-                "-S",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "e2e",
-                "-x",
-                "100",
-                "-y",
-                "30",
-                "env",
-                "PS1=nvt$ ",
-                &prefix,
-                &state,
-                "/bin/sh",
-            ],
-        );
-        let t = Tmux { socket, _dir: dir };
-        t.wait_for("the shell prompt", Duration::from_secs(5), |s| {
-            s.contains("nvt$")
-        });
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let mut all = vec!["-S", self.socket.as_str()];
-        all.extend_from_slice(args);
-        String::from_utf8_lossy(&run("tmux", &all).stdout).into_owned()
-    }
-
-    /// Press one key (tmux key name), then give the UI a moment: keys sent back to back can
-    /// merge into an escape sequence (Esc then a letter reads as Alt-letter).
-    fn key(&self, k: &str) {
-        self.tmux(&["send-keys", "-t", "e2e", k]);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "e2e", "-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "e2e"])
-    }
-
-    fn current_command(&self) -> String {
-        self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            "e2e",
-            "#{pane_current_command}",
-        ])
-        .trim()
-        .to_string()
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn start_netview(&self) {
-        self.type_text(BIN);
-        self.key("Enter");
-        self.wait_for("the namespace list", Duration::from_secs(10), |s| {
-            s.contains("Namespaces (")
-        });
-    }
-
-    fn wait_exit(&self, timeout: Duration) {
-        let start = Instant::now();
-        while self.current_command() != "sh" {
-            assert!(
-                start.elapsed() < timeout,
-                "netview did not exit; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-S", &self.socket, "kill-server"])
-            .env_remove("TMUX")
-            .output();
-    }
+/// A 100x30 tmux pane whose shell runs with the lab's environment.
+fn tmux_for(lab: &LabEnv) -> Tmux {
+    Tmux::new(
+        100,
+        30,
+        &[
+            format!("NETVIEW_PREFIX={}", lab.prefix),
+            format!("NETVIEW_STATE_DIR={}", lab.state_dir().display()),
+        ],
+    )
 }
 
 #[test]
 fn macvlan_section_through_the_menus() {
     let lab = LabEnv::new();
-    let t = Tmux::new(&lab);
-    t.start_netview();
+    let t = tmux_for(&lab);
+    t.start_netview(Duration::from_secs(10));
 
     // n: no lab is up, so it offers to bring it up first.
     t.key("n");
@@ -290,8 +170,8 @@ fn macvlan_section_through_the_menus() {
 #[test]
 fn ctrl_c_tears_down() {
     let lab = LabEnv::new();
-    let t = Tmux::new(&lab);
-    t.start_netview();
+    let t = tmux_for(&lab);
+    t.start_netview(Duration::from_secs(10));
     t.key("L");
     // Not the progress line ("bringing the lab up…"): the lab's own host in the list.
     t.wait_for("the lab", Duration::from_secs(30), |s| {
@@ -329,8 +209,8 @@ fn ctrl_c_tears_down() {
 #[test]
 fn sigterm_tears_down() {
     let lab = LabEnv::new();
-    let t = Tmux::new(&lab);
-    t.start_netview();
+    let t = tmux_for(&lab);
+    t.start_netview(Duration::from_secs(10));
     t.key("L");
     // Not the progress line ("bringing the lab up…"): the lab's own host in the list.
     t.wait_for("the lab", Duration::from_secs(30), |s| {
