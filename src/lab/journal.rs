@@ -374,7 +374,7 @@ impl Ops for Counted<'_> {
     fn nft_table(
         &mut self,
         ns: &Ns,
-        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+        rules: Option<&[crate::lab::firewall::NftObject]>,
     ) -> Result<(), LabError> {
         self.tick("nftables")?;
         self.inner.nft_table(ns, rules)

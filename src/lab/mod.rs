@@ -12,6 +12,7 @@
 
 pub mod driver;
 pub mod endpoint;
+pub mod firewall;
 pub mod journal;
 pub mod netlink;
 pub mod ops;
@@ -355,7 +356,7 @@ impl<'a> Engine<'a> {
                 .objects
                 .iter()
                 .any(|u| matches!(u, Undo::NftDelete { ns } if *ns == host));
-            let r = counted.nft_table(&host, driver::bridge::nat_rules(st).as_deref());
+            let r = counted.nft_table(&host, firewall::nat_rules(st).as_deref());
             if !had_table {
                 j.shared(Undo::NftDelete { ns: host.clone() });
                 st.objects.push(Undo::NftDelete { ns: host.clone() });

@@ -27,13 +27,11 @@ use rtnetlink::{
     LinkBridge, LinkBridgePort, LinkIpVlan, LinkMacVlan, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
+use super::firewall::{nft_batch, NftObject, NFT_TABLE};
 use super::ops::{LinkFacts, Ns, Ops};
 use super::spec::{IpvlanMode, MacvlanMode};
 use super::LabError;
 use crate::netns::NETNS_RUN_DIR;
-
-/// The nftables table netview owns in each namespace it touches.
-pub const NFT_TABLE: &str = "netview";
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
@@ -707,11 +705,7 @@ impl Ops for NetlinkOps {
         })
     }
 
-    fn nft_table(
-        &mut self,
-        ns: &Ns,
-        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
-    ) -> Result<(), LabError> {
+    fn nft_table(&mut self, ns: &Ns, rules: Option<&[NftObject]>) -> Result<(), LabError> {
         let payload = nft_batch(rules);
         let ns_label = ns.to_string();
         self.call(ns, move |_| {
@@ -876,36 +870,4 @@ fn sysctl_path(key: &str) -> Result<PathBuf, LabError> {
         return Err(LabError::Kernel(format!("bad sysctl {key}")));
     }
     Ok(Path::new("/proc/sys").join(key))
-}
-
-/// The nft JSON batch that replaces (or deletes) our table in one transaction.
-pub fn nft_batch(
-    rules: Option<&[crate::lab::driver::bridge::NftObject]>,
-) -> nftables::schema::Nftables<'static> {
-    use nftables::schema::{NfCmd, NfListObject, NfObject, Nftables, Table};
-    use nftables::types::NfFamily;
-    let table = || {
-        NfListObject::Table(Table {
-            family: NfFamily::IP,
-            name: std::borrow::Cow::Borrowed(NFT_TABLE),
-            ..Default::default()
-        })
-    };
-    // "add" then "delete" deletes whether or not the table existed.
-    let mut cmds = vec![
-        NfObject::CmdObject(NfCmd::Add(table())),
-        NfObject::CmdObject(NfCmd::Delete(table())),
-    ];
-    if let Some(rules) = rules {
-        cmds.push(NfObject::CmdObject(NfCmd::Add(table())));
-        cmds.extend(
-            rules
-                .iter()
-                .cloned()
-                .map(|r| NfObject::CmdObject(NfCmd::Add(r))),
-        );
-    }
-    Nftables {
-        objects: std::borrow::Cow::Owned(cmds),
-    }
 }

@@ -137,7 +137,7 @@ pub trait Ops {
     fn nft_table(
         &mut self,
         ns: &Ns,
-        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+        rules: Option<&[crate::lab::firewall::NftObject]>,
     ) -> Result<(), LabError>;
 
     // Queries: not steps.
@@ -173,7 +173,7 @@ pub struct FakeOps {
     pub hairpin: BTreeSet<(Ns, String)>,
     pub routes: Vec<(Ns, Ipv4Net, Option<Ipv4Addr>, Option<String>)>,
     pub sysctls: BTreeMap<(Ns, String), String>,
-    pub nft: BTreeMap<Ns, Vec<crate::lab::driver::bridge::NftObject>>,
+    pub nft: BTreeMap<Ns, Vec<crate::lab::firewall::NftObject>>,
     pub log: Vec<String>,
     pub ipvlan: bool,
     /// Names in /run/netns that are plain files with no namespace (crash leftovers).
@@ -465,7 +465,7 @@ impl Ops for FakeOps {
     fn nft_table(
         &mut self,
         ns: &Ns,
-        rules: Option<&[crate::lab::driver::bridge::NftObject]>,
+        rules: Option<&[crate::lab::firewall::NftObject]>,
     ) -> Result<(), LabError> {
         self.log.push(format!(
             "nft {ns} {}",

@@ -5,22 +5,12 @@
 
 use std::net::Ipv4Addr;
 
-use std::borrow::Cow;
-
 use ipnet::Ipv4Net;
-use nftables::expr::{
-    Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload, PayloadField,
-    Prefix,
-};
-use nftables::schema::{Chain, NfListObject, Rule};
-use nftables::stmt::{Match, Operator, Statement, NAT};
-use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
 use super::{check_new_name, make_container_netns, taken_on, Built, Driver, CONTAINER_IFNAME};
 use crate::lab::journal::{Journal, Undo};
-use crate::lab::netlink::NFT_TABLE;
 use crate::lab::ops::{Ns, Ops};
-use crate::lab::spec::{next_free, ContainerSpec, NetworkMode};
+use crate::lab::spec::{next_free, ContainerSpec};
 use crate::lab::state::{ContainerState, LabState};
 use crate::lab::LabError;
 
@@ -67,157 +57,6 @@ fn next_bridge_ip(state: &LabState) -> Option<Ipv4Addr> {
         &[state.spec.docker.address.addr()],
         &taken_on(state, &net),
     )
-}
-
-/// One object of the `ip netview` table, typed by the `nftables` crate.
-pub type NftObject = NfListObject<'static>;
-
-/// The `ip netview` table's chains and rules for the host, from every bridge container; None
-/// when no container needs NAT (then the table is deleted).
-pub fn nat_rules(state: &LabState) -> Option<Vec<NftObject>> {
-    let bridge = state.spec.docker.bridge.as_str();
-    let mut rules = Vec::new();
-    let bridged: Vec<&ContainerState> = state
-        .containers
-        .iter()
-        .filter(|c| c.spec.mode == NetworkMode::Bridge)
-        .collect();
-    // Docker's own rule masquerades the whole subnet: `ip saddr 172.17.0.0/16 oifname !=
-    // "docker0" masquerade`. While some container runs with --no-nat, the rule names each
-    // container that has NAT instead, so the others are left untranslated.
-    let per_container = bridged.iter().any(|c| !c.spec.nat);
-    if !per_container && !bridged.is_empty() {
-        let net = state.spec.docker.address.trunc();
-        let subnet = Expression::Named(NamedExpression::Prefix(Prefix {
-            addr: Box::new(text(net.addr().to_string())),
-            len: u32::from(net.prefix_len()),
-        }));
-        rules.push(masquerade(subnet, bridge));
-    }
-    for c in bridged {
-        let Some(ip) = c.ip else { continue };
-        let ip = ip.addr().to_string();
-        if per_container && c.spec.nat {
-            rules.push(masquerade(text(ip.clone()), bridge));
-        }
-        for p in &c.spec.publish {
-            let dnat = || {
-                Statement::DNAT(Some(NAT {
-                    addr: Some(text(ip.clone())),
-                    family: None,
-                    port: Some(Expression::Number(u32::from(p.container_port))),
-                    flags: None,
-                }))
-            };
-            let dport = || {
-                matches(
-                    Operator::EQ,
-                    payload("tcp", "dport"),
-                    Expression::Number(u32::from(p.host_port)),
-                )
-            };
-            // From outside: iifname != "docker0" tcp dport H dnat to IP:C
-            rules.push(rule(
-                "prerouting",
-                vec![
-                    matches(
-                        Operator::NEQ,
-                        meta(MetaKey::Iifname),
-                        text(bridge.to_string()),
-                    ),
-                    dport(),
-                    dnat(),
-                ],
-            ));
-            // From the host itself: fib daddr type local tcp dport H dnat to IP:C
-            let fib = Expression::Named(NamedExpression::Fib(Fib {
-                result: FibResult::Type,
-                flags: [FibFlag::Daddr].into_iter().collect(),
-            }));
-            rules.push(rule(
-                "output",
-                vec![
-                    matches(Operator::EQ, fib, text("local".to_string())),
-                    dport(),
-                    dnat(),
-                ],
-            ));
-        }
-    }
-    if rules.is_empty() {
-        return None;
-    }
-    let mut out = vec![
-        chain("prerouting", NfHook::Prerouting, -100),
-        chain("output", NfHook::Output, -100),
-        chain("postrouting", NfHook::Postrouting, 100),
-    ];
-    out.extend(rules);
-    Some(out)
-}
-
-fn text(s: String) -> Expression<'static> {
-    Expression::String(Cow::Owned(s))
-}
-
-fn payload(protocol: &'static str, field: &'static str) -> Expression<'static> {
-    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
-        PayloadField {
-            protocol: Cow::Borrowed(protocol),
-            field: Cow::Borrowed(field),
-        },
-    )))
-}
-
-fn meta(key: MetaKey) -> Expression<'static> {
-    Expression::Named(NamedExpression::Meta(Meta { key }))
-}
-
-fn matches(
-    op: Operator,
-    left: Expression<'static>,
-    right: Expression<'static>,
-) -> Statement<'static> {
-    Statement::Match(Match { left, right, op })
-}
-
-/// `ip saddr SOURCE oifname != "BRIDGE" masquerade`.
-fn masquerade(source: Expression<'static>, bridge: &str) -> NftObject {
-    rule(
-        "postrouting",
-        vec![
-            matches(Operator::EQ, payload("ip", "saddr"), source),
-            matches(
-                Operator::NEQ,
-                meta(MetaKey::Oifname),
-                text(bridge.to_string()),
-            ),
-            Statement::Masquerade(None),
-        ],
-    )
-}
-
-fn chain(name: &'static str, hook: NfHook, prio: i32) -> NftObject {
-    NfListObject::Chain(Chain {
-        family: NfFamily::IP,
-        table: Cow::Borrowed(NFT_TABLE),
-        name: Cow::Borrowed(name),
-        _type: Some(NfChainType::NAT),
-        hook: Some(hook),
-        prio: Some(prio),
-        policy: Some(NfChainPolicy::Accept),
-        ..Default::default()
-    })
-}
-
-fn rule(chain: &'static str, expr: Vec<Statement<'static>>) -> NftObject {
-    NfListObject::Rule(Rule {
-        family: NfFamily::IP,
-        table: Cow::Borrowed(NFT_TABLE),
-        chain: Cow::Borrowed(chain),
-        expr: Cow::Owned(expr),
-        ..Default::default()
-    })
 }
 
 impl Driver for BridgeDriver {

@@ -77,7 +77,7 @@ pub fn undo_one(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), Lab
         Undo::Hairpin { ns, port, restore } => ops.set_hairpin(ns, port, *restore),
         Undo::Sysctl { ns, key, restore } => ops.set_sysctl(ns, key, restore),
         Undo::NftSync { ns } => {
-            let rules = bridge::nat_rules(state);
+            let rules = super::firewall::nat_rules(state);
             ops.nft_table(ns, rules.as_deref())
         }
         Undo::NftDelete { ns } => ops.nft_table(ns, None),
