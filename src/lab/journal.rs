@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ops::{LinkFacts, Ns, Ops};
 use super::spec::{IpvlanMode, MacvlanMode};
-use super::LabError;
+use super::{KernelError, LabError};
 
 /// Environment variable: make the Nth kernel step of this process fail (tests prove that
 /// every N leaves nothing behind).
@@ -177,31 +177,10 @@ impl Journal {
             let _ = std::fs::remove_file(p);
         }
     }
-    /// Split into (own, shared) in creation order.
-    pub fn split(self) -> (Vec<Undo>, Vec<Undo>) {
-        let mut own = Vec::new();
-        let mut shared = Vec::new();
-        for (s, u) in self.entries {
-            match s {
-                Scope::Own => own.push(u),
-                Scope::Shared => shared.push(u),
-            }
-        }
-        (own, shared)
+    /// Every undo recorded so far, in creation order.
+    pub fn undos(&self) -> Vec<Undo> {
+        self.entries.iter().map(|(_, u)| u.clone()).collect()
     }
-}
-
-/// Whether an undo error only says the thing is already gone.
-pub fn is_already_gone(e: &LabError) -> bool {
-    let s = e.to_string();
-    s.contains("No such device")
-        || s.contains("No such file")
-        || s.contains("does not exist")
-        || s.contains("no namespace")
-        || s.contains("no link")
-        || s.contains("not found")
-        || s.contains("os error 19")
-        || s.contains("os error 2)")
 }
 
 /// Counts kernel steps; fails the Nth when asked (test hook) and stops when interrupted.
@@ -245,10 +224,6 @@ impl<'a> Counted<'a> {
         self.inner
     }
 
-    pub fn steps(&self) -> usize {
-        self.step
-    }
-
     fn tick(&mut self, what: &str) -> Result<(), LabError> {
         if let Some(d) = self.delay {
             std::thread::sleep(d);
@@ -261,10 +236,10 @@ impl<'a> Counted<'a> {
             panic!("step {} ({what}): panic injected by a test", self.step);
         }
         if self.fail_at == Some(self.step) {
-            return Err(LabError::Kernel(format!(
-                "step {} ({what}) failed: injected by {FAIL_AT_STEP_ENV}",
-                self.step
-            )));
+            return Err(LabError::kernel(
+                format!("step {} ({what})", self.step),
+                KernelError::Injected,
+            ));
         }
         Ok(())
     }

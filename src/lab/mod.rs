@@ -1,17 +1,20 @@
 //! The lab: a sandbox world and test containers in Docker's network modes.
 //!
 //! Public API (the CLI, the TUI and probes use these):
-//! - [`up`], [`add`], [`add_many`], [`remove`], [`down`], [`clean`]: change the lab (root).
+//! - [`up`], [`add_many`], [`remove_many`], [`down`], [`clean`]: change the lab (root).
 //! - [`Lab::load`] and [`endpoints`]: read it (the TUI watches [`state_path`], or compares
 //!   [`Lab::generation`]).
 //!
 //! Every change is all-or-nothing: each kernel step records its undo in a [`journal::Journal`]
 //! and a failure (or SIGINT/SIGTERM, see [`journal::request_interrupt`]) rolls back everything
 //! done so far. [`Engine`] runs the same logic over any [`ops::Ops`], so it is unit-tested with
-//! [`ops::FakeOps`].
+//! `fake::FakeOps`.
 
 pub mod driver;
 pub mod endpoint;
+mod error;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 pub mod firewall;
 pub mod journal;
 pub mod netlink;
@@ -23,6 +26,7 @@ pub mod world;
 use std::path::PathBuf;
 
 pub use endpoint::{endpoints, Endpoint, Role};
+pub use error::{KernelError, LabError};
 pub use journal::{request_interrupt, Undo, FAIL_AT_STEP_ENV};
 pub use ops::Ns;
 pub use spec::{ContainerSpec, IpvlanMode, LabOptions, LabSpec, MacvlanMode, NetworkMode, Publish};
@@ -39,36 +43,6 @@ use state::StateDir;
 pub const PREFIX_ENV: &str = "NETVIEW_PREFIX";
 /// The default namespace prefix.
 pub const DEFAULT_PREFIX: &str = "nv-";
-
-/// Errors from the lab engine.
-#[derive(Debug, thiserror::Error)]
-pub enum LabError {
-    /// The user's input cannot work (bad CIDR, name too long, unsuitable parent...).
-    #[error("{0}")]
-    Invalid(String),
-    /// Changing the kernel needs root.
-    #[error("the lab changes network namespaces and needs root (try sudo)")]
-    NotRoot,
-    /// A kernel step failed.
-    #[error("{0}")]
-    Kernel(String),
-    /// The state file could not be read or written.
-    #[error("{0}")]
-    State(String),
-    /// SIGINT/SIGTERM arrived during creation; everything was rolled back.
-    #[error("interrupted; everything created so far was removed")]
-    Interrupted,
-    /// Removal went on past errors; these are all of them.
-    #[error("{}", .0.join("; "))]
-    Teardown(Vec<String>),
-}
-
-impl LabError {
-    /// Whether this error is the user's input (exit code 2) rather than a failure.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, LabError::Invalid(_) | LabError::NotRoot)
-    }
-}
 
 /// The namespace prefix in use (`NETVIEW_PREFIX` or `nv-`).
 pub fn prefix() -> String {
@@ -129,20 +103,9 @@ pub fn up(spec: &LabSpec) -> Result<LabState, LabError> {
     real_engine(|e| e.up(spec.clone()))
 }
 
-/// Add one container (`netview lab add`).
-pub fn add(c: &ContainerSpec) -> Result<ContainerState, LabError> {
-    real_engine(|e| e.add(std::slice::from_ref(c)))
-        .map(|mut v| v.pop().expect("one container in, one out"))
-}
-
 /// Add several containers in one transaction (all or none).
 pub fn add_many(cs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
     real_engine(|e| e.add(cs))
-}
-
-/// Remove one container (`netview lab rm`).
-pub fn remove(name: &str) -> Result<(), LabError> {
-    real_engine(|e| e.remove(&[name.to_string()]))
 }
 
 /// Remove several containers.
@@ -172,16 +135,10 @@ pub struct Engine<'a> {
     pub panic_at: Option<usize>,
 }
 
-/// Join a failure with any rollback errors, keeping the failure's kind (exit code).
-fn with_rollback(e: LabError, errs: Vec<LabError>) -> LabError {
-    if errs.is_empty() {
-        return e;
-    }
-    let extra: Vec<String> = errs.iter().map(|x| x.to_string()).collect();
-    match e {
-        LabError::Invalid(m) => LabError::Invalid(format!("{m}; rollback: {}", extra.join("; "))),
-        other => LabError::Kernel(format!("{other}; rollback: {}", extra.join("; "))),
-    }
+/// Undo everything the journal recorded, newest first, and return the failure joined with any
+/// errors the rollback met (the failure keeps its kind, so input errors still exit 2).
+fn rollback(ops: &mut dyn Ops, state: &LabState, j: &Journal, cause: LabError) -> LabError {
+    cause.with_rollback(undo_all(ops, state, &j.undos()))
 }
 
 impl<'a> Engine<'a> {
@@ -218,28 +175,16 @@ impl<'a> Engine<'a> {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             world::setup(&mut counted, &mut st, &mut j)
         }))
-        .unwrap_or_else(|_| {
-            Err(LabError::Kernel(
-                "netview panicked while building the world".into(),
-            ))
-        });
-        let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-        let result = match r {
-            Ok(()) => {
-                st.objects = undo.clone();
-                match sd.save(&mut st) {
-                    Ok(()) => Ok(st),
-                    Err(e) => {
-                        let errs = undo_all(counted.inner(), &st, &undo);
-                        let _ = sd.remove();
-                        Err(with_rollback(e, errs))
-                    }
-                }
-            }
+        .unwrap_or(Err(LabError::Panicked("building the world")));
+        let result = match r.and_then(|()| {
+            st.objects = j.undos();
+            sd.save(&mut st)
+        }) {
+            Ok(()) => Ok(st),
             Err(e) => {
-                let errs = undo_all(counted.inner(), &st, &undo);
+                let e = rollback(counted.inner(), &st, &j, e);
                 let _ = sd.remove();
-                Err(with_rollback(e, errs))
+                Err(e)
             }
         };
         // Only now, with the state written or everything undone, is the crash record moot.
@@ -268,14 +213,12 @@ impl<'a> Engine<'a> {
         let r = match r {
             Ok(r) => r,
             // A panic half-way: undo what the journal says was made, as for a failed step.
-            Err(_) => {
-                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-                let errs = undo_all(counted.inner(), &snapshot, &undo);
-                Err(with_rollback(
-                    LabError::Kernel("netview panicked while adding containers".into()),
-                    errs,
-                ))
-            }
+            Err(_) => Err(rollback(
+                counted.inner(),
+                &snapshot,
+                &j,
+                LabError::Panicked("adding containers"),
+            )),
         };
         j.finish();
         r
@@ -310,9 +253,7 @@ impl<'a> Engine<'a> {
         }
         st.premade_netns = made;
         if let Some(e) = err {
-            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-            let errs = undo_all(counted.inner(), snapshot, &undo);
-            return Err(with_rollback(e, errs));
+            return Err(rollback(counted.inner(), snapshot, j, e));
         }
         let mut added = Vec::new();
         let mut nat_dirty: Vec<String> = Vec::new();
@@ -343,9 +284,7 @@ impl<'a> Engine<'a> {
                     added.push(container);
                 }
                 Err(e) => {
-                    let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-                    let errs = undo_all(counted.inner(), snapshot, &undo);
-                    return Err(with_rollback(e, errs));
+                    return Err(rollback(counted.inner(), snapshot, j, e));
                 }
             }
         }
@@ -368,16 +307,12 @@ impl<'a> Engine<'a> {
                 }
             }
             if let Err(e) = r {
-                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-                let errs = undo_all(counted.inner(), snapshot, &undo);
-                return Err(with_rollback(e, errs));
+                return Err(rollback(counted.inner(), snapshot, j, e));
             }
         }
         st.premade_netns.clear();
         if let Err(e) = sd.save(st) {
-            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-            let errs = undo_all(counted.inner(), snapshot, &undo);
-            return Err(with_rollback(e, errs));
+            return Err(rollback(counted.inner(), snapshot, j, e));
         }
         Ok(added)
     }
@@ -411,17 +346,11 @@ impl<'a> Engine<'a> {
         }
         for u in &resync {
             if let Err(e) = driver::undo_one(self.ops, &st, u) {
-                errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+                errors.push(e);
             }
         }
         sd.save(&mut st)?;
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(LabError::Teardown(
-                errors.iter().map(|e| e.to_string()).collect(),
-            ))
-        }
+        LabError::all(errors)
     }
 
     /// Remove everything of the lab, then sweep for tagged leftovers.
@@ -448,7 +377,7 @@ impl<'a> Engine<'a> {
             .unwrap_or_else(|| self.prefix.clone());
         let tag = state::tag_for(&prefix);
         let mut done = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
+        let mut errors: Vec<LabError> = Vec::new();
         // A creation killed before it could write the state: its changes to our own namespace.
         let pending = sd.load_pending();
         let existing = self.ops.list_netns()?;
@@ -462,7 +391,7 @@ impl<'a> Engine<'a> {
                 done.push(format!("delete unbound namespace file {n}"));
                 if !dry_run {
                     if let Err(e) = self.ops.delete_netns(n) {
-                        errors.push(format!("namespace file {n}: {e}"));
+                        errors.push(e);
                     }
                 }
             }
@@ -476,11 +405,7 @@ impl<'a> Engine<'a> {
                 done.push(u.describe());
             }
             if !dry_run {
-                errors.extend(
-                    undo_all(self.ops, &base, &pending)
-                        .iter()
-                        .map(|e| e.to_string()),
-                );
+                errors.extend(undo_all(self.ops, &base, &pending));
                 let _ = std::fs::remove_file(sd.pending_path());
             }
         }
@@ -490,12 +415,7 @@ impl<'a> Engine<'a> {
                     done.push(u.describe());
                 }
                 if !dry_run {
-                    errors.extend(
-                        driver_for(c.spec.mode)
-                            .teardown(self.ops, st, &c)
-                            .iter()
-                            .map(|e| e.to_string()),
-                    );
+                    errors.extend(driver_for(c.spec.mode).teardown(self.ops, st, &c));
                 }
             }
             for u in st.objects.iter().rev() {
@@ -503,7 +423,7 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 let objs = st.objects.clone();
-                errors.extend(undo_all(self.ops, st, &objs).iter().map(|e| e.to_string()));
+                errors.extend(undo_all(self.ops, st, &objs));
             }
         }
         // Leftovers the state does not know (a crash before it was written): our tag only.
@@ -517,7 +437,7 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 if let Err(e) = self.ops.delete_netns(&n) {
-                    errors.push(format!("namespace {n}: {e}"));
+                    errors.push(e);
                 }
             }
         }
@@ -528,8 +448,8 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 if let Err(e) = self.ops.delete_link(&Ns::Current, &l) {
-                    if !journal::is_already_gone(&e) {
-                        errors.push(format!("link {l}: {e}"));
+                    if !e.is_already_gone() {
+                        errors.push(e);
                     }
                 }
             }
@@ -543,9 +463,9 @@ impl<'a> Engine<'a> {
             done.push(format!("delete state file {}", sd.path().display()));
         }
         if let Err(e) = loaded {
-            errors.push(format!(
+            errors.push(LabError::State(format!(
                 "the state file was unreadable and was removed: {e}"
-            ));
+            )));
         }
         if errors.is_empty() {
             Ok(done)

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::journal::{is_already_gone, Journal, Undo};
+use super::journal::{Journal, Undo};
 use super::ops::{Ns, Ops};
 use super::spec::{ContainerSpec, NetworkMode};
 use super::state::{ContainerState, LabState, ShimState};
@@ -83,7 +83,7 @@ pub fn undo_one(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), Lab
         Undo::NftDelete { ns } => ops.nft_table(ns, None),
     };
     match r {
-        Err(e) if is_already_gone(&e) => Ok(()),
+        Err(e) if e.is_already_gone() => Ok(()),
         // Restoring something inside a namespace that is already gone is moot.
         Err(_) if undo_ns_gone(ops, u) => Ok(()),
         other => other,
@@ -133,7 +133,7 @@ pub fn undo_all(ops: &mut dyn Ops, state: &LabState, objects: &[Undo]) -> Vec<La
     let mut errors = Vec::new();
     for u in objects.iter().rev() {
         if let Err(e) = undo_one(ops, state, u) {
-            errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+            errors.push(e);
         }
     }
     errors
