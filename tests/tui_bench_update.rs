@@ -46,7 +46,7 @@ fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
     let cmds = key(&mut m, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::Lab(LabJob::Up)]);
     assert!(
-        m.bench.busy.is_some(),
+        m.bench.busy().is_some(),
         "a progress line while the lab changes"
     );
     // A second job waits for the first.
@@ -59,7 +59,7 @@ fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
         },
     );
     assert_eq!(cmds, vec![Command::LoadLab]);
-    assert!(m.bench.busy.is_none());
+    assert!(m.bench.busy().is_none());
     update(
         &mut m,
         Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),

@@ -76,7 +76,7 @@ fn watcher_event_rereads_that_namespace_and_the_screen_shows_it() {
     let handle = std::thread::spawn(move || {
         let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
         let model = Model::new(Vec::new(), Theme::default());
-        let report = run_loop(&mut terminal, loop_source, loop_tx, rx, model).unwrap();
+        let report = run_loop(&mut terminal, loop_source, loop_tx, &rx, model).unwrap();
         (report, terminal)
     });
 
@@ -138,7 +138,7 @@ fn the_loop_draws_nothing_while_nothing_happens() {
     let handle = std::thread::spawn(move || {
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let model = Model::new(Vec::new(), Theme::default());
-        run_loop(&mut terminal, source, loop_tx, rx, model).unwrap()
+        run_loop(&mut terminal, source, loop_tx, &rx, model).unwrap()
     });
     // Start-up: a list and five reads, each a message. Then silence for 300 ms.
     std::thread::sleep(Duration::from_millis(300));
