@@ -504,3 +504,65 @@ fn the_quit_message_stays_on_the_shell() {
     );
     assert_eq!(lab.sorted_namespaces(), lab.world(), "none1 removed");
 }
+
+/// After `q`, `c` (rolled back) and Esc on the keep question, the session goes on: the next
+/// add must run, not stop at once on the engine's old interrupt request.
+#[test]
+fn after_a_cancel_the_next_job_runs() {
+    let lab = LabEnv::new();
+    lab.cli(&["lab", "up"]);
+    let t = tmux_with(&lab, &[SLOW_STEPS]);
+    t.start_netview(Duration::from_secs(10));
+    t.wait_for("the lab", Duration::from_secs(10), |s| {
+        s.contains("◆ lab host")
+    });
+    let add_none = |name: &str| {
+        t.key("n");
+        t.wait_for("the mode chooser", Duration::from_secs(5), |s| {
+            s.contains("New container: mode")
+        });
+        t.key("n");
+        t.wait_for("the none form", Duration::from_secs(5), |s| {
+            s.contains("New none container") && s.contains("valid · Enter creates it")
+        });
+        t.key("Enter");
+        t.wait_for("the container", Duration::from_secs(30), |s| {
+            s.contains(&format!("added {name}"))
+        });
+    };
+    add_none("none1");
+    t.key("n");
+    t.wait_for("the mode chooser", Duration::from_secs(5), |s| {
+        s.contains("New container: mode")
+    });
+    t.key("b");
+    t.wait_for("the bridge form", Duration::from_secs(5), |s| {
+        s.contains("New bridge container") && s.contains("valid · Enter creates it")
+    });
+    t.key("Enter");
+    lab.wait_namespaces("br1's namespace", |ns| {
+        ns.iter().any(|n| n.ends_with("-br1"))
+    });
+    t.key("q");
+    t.wait_for("the job question", Duration::from_secs(5), |s| {
+        s.contains("A lab job is running")
+    });
+    t.key("c");
+    // Rolled back; none1 is this session's, so the usual question follows.
+    t.wait_for("the keep question", Duration::from_secs(30), |s| {
+        s.contains("Keep the lab, or tear down")
+    });
+    assert!(
+        !lab.namespaces().iter().any(|n| n.ends_with("-br1")),
+        "br1 rolled back"
+    );
+    t.key("Escape");
+    add_none("none2");
+    t.key("q");
+    t.wait_for("the quit question", Duration::from_secs(5), |s| {
+        s.contains("Keep the lab, or tear down")
+    });
+    t.key("Enter");
+    t.wait_exit(Duration::from_secs(30));
+    assert_only_the_world(&lab);
+}

@@ -738,12 +738,63 @@ pub fn teardown(t: &Teardown) {
 mod tests {
     use super::*;
     use crate::netns::NetnsSource;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn job(id: u64) -> ReadJob {
         ReadJob {
             netns: crate::ui::fixture::netns(&format!("n{id}"), id, NetnsSource::Named, None),
             all: Vec::new(),
         }
+    }
+
+    /// A model whose session is bringing the lab up when a signal arrives.
+    fn terminated_during_up() -> Model {
+        let mut m = Model::new(Vec::new(), Theme::default());
+        let up = KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT);
+        assert_eq!(
+            update(&mut m, Message::Key(up)),
+            vec![Command::Lab(LabJob::Up)]
+        );
+        assert_eq!(update(&mut m, Message::Terminate), vec![Command::CancelJob]);
+        assert!(m.quit);
+        m
+    }
+
+    #[test]
+    fn after_the_loop_the_job_is_waited_for_and_its_lab_torn_down() {
+        let mut m = terminated_during_up();
+        let (tx, rx) = mpsc::channel();
+        // What the job thread sends (the up had finished before it saw the request), among
+        // other traffic, and a key that must not start anything now.
+        tx.send(Message::Tick).unwrap();
+        tx.send(Message::Key(KeyEvent::new(
+            KeyCode::Char('n'),
+            KeyModifiers::NONE,
+        )))
+        .unwrap();
+        tx.send(Message::LabLoaded(Ok(Some(Box::new(
+            crate::ui::fixture::lab_state(),
+        )))))
+        .unwrap();
+        tx.send(Message::LabJobDone {
+            job: LabJob::Up,
+            result: Ok(()),
+        })
+        .unwrap();
+        assert!(wait_for_job(&mut m, &rx, Duration::from_secs(60)));
+        assert_eq!(m.bench.teardown, Some(Teardown::Down));
+        assert_eq!(m.bench.overlay, None, "the n key was not handled");
+    }
+
+    #[test]
+    fn a_job_that_does_not_end_is_given_up_on() {
+        let mut m = terminated_during_up();
+        let (_tx, rx) = mpsc::channel();
+        assert!(!wait_for_job(&mut m, &rx, Duration::from_millis(1)));
+        assert_eq!(
+            m.bench.teardown, None,
+            "nothing is torn down under a running job"
+        );
     }
 
     #[test]
