@@ -533,7 +533,7 @@ fn the_help_lists_the_job_question_keys() {
     let lines = netview::ui::render::help::lines();
     for (keys, what) in [
         ("w", "quit: wait for the job"),
-        ("c", "quit: cancel job, roll back"),
+        ("c", "quit: cancel, roll back"),
     ] {
         assert!(
             lines.iter().any(|(k, w)| k == keys && w == what),

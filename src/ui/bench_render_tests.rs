@@ -260,6 +260,16 @@ fn quit_question_during_a_removal() {
     assert!(screen.contains("cannot be cancelled"), "{screen}");
 }
 
+/// The help, where there is room for its dialog section, has the job question's keys.
+#[test]
+fn help_lists_the_job_question_keys() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "?");
+    let screen = render(&m, 120, 80);
+    assert!(screen.contains("w  quit: wait for the job"), "{screen}");
+    assert!(screen.contains("c  quit: cancel, roll back"), "{screen}");
+}
+
 /// After `c`, the progress line says it is rolling back.
 #[test]
 fn progress_line_while_cancelling() {

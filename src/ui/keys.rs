@@ -369,7 +369,7 @@ pub const DIALOG_BINDINGS: &[Binding<DialogAction>] = &[
     Binding {
         keys: &[ch('c')],
         action: DialogAction::CancelJob,
-        help: "quit: cancel job, roll back",
+        help: "quit: cancel, roll back",
     },
     Binding {
         keys: &[plain(KeyCode::Up)],
