@@ -541,3 +541,17 @@ fn the_help_lists_the_job_question_keys() {
         );
     }
 }
+
+#[test]
+fn q_from_the_help_during_a_job_gives_the_question_the_keyboard() {
+    let mut m = with_lab();
+    let job = adding_none2(&mut m);
+    keys(&mut m, "?");
+    assert!(m.help);
+    keys(&mut m, "q");
+    assert!(!m.help, "the help closes");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert_eq!(keys(&mut m, "c"), vec![Command::CancelJob]);
+    job_done(&mut m, job, Err(ROLLED_BACK.into()));
+    assert!(m.quit);
+}

@@ -688,7 +688,11 @@ impl Model {
         if self.help {
             match keys::action_for(&key) {
                 Some(Action::Help | Action::Clear) => self.help = false,
-                Some(a @ (Action::Quit | Action::Interrupt)) => return self.apply(a),
+                Some(a @ (Action::Quit | Action::Interrupt)) => {
+                    // Its question must have the keyboard, not the help.
+                    self.help = false;
+                    return self.apply(a);
+                }
                 _ => {}
             }
             return Vec::new();

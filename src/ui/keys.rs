@@ -38,7 +38,8 @@ pub enum Action {
     Tour,
     /// Open what is under the cursor (a matrix cell's explanation).
     Open,
-    /// Ctrl-C: tear down what this session made and leave.
+    /// Ctrl-C: tear down what this session made and leave (while a lab job runs, it asks
+    /// first, as `q` does).
     Interrupt,
 }
 
