@@ -8,6 +8,15 @@
 //!   the list with its mode; a none container is added from the menu; Ctrl-C leaves and
 //!   tears it all down.
 //! - `sigterm_tears_down`: the same for SIGTERM.
+//! - `sigterm_during_up_leaves_nothing`, `sigint_...`, `sighup_...` (tmux closes the
+//!   terminal): with `NETVIEW_STEP_DELAY_MS=100`, the signal lands while `L` builds the
+//!   world; no namespace, no pending.json, no state.json remains.
+//! - `sigterm_during_add_leaves_nothing_of_the_container`: the lab is the CLI's; SIGTERM
+//!   while the TUI adds a bridge container leaves the world only (no br1, no docker0).
+//! - `q_during_add_asks_and_cancel_rolls_back`: `q` asks (wait / cancel), `c` rolls back.
+//! - `after_a_cancel_the_next_job_runs`: a cancelled job does not stop the next one.
+//! - `the_quit_message_stays_on_the_shell`: the teardown line is not overwritten by the
+//!   prompt (the terminal is restored once).
 //!
 //! Needs root, tmux and iproute2. Each test has its own lab (`NETVIEW_PREFIX=nv-t<pid>x<n>-`,
 //! `NETVIEW_STATE_DIR` a tempdir) and its own tmux socket; Drop guards run `netview lab down`
