@@ -174,11 +174,9 @@ impl HungUp {
     }
 }
 
-fn infallible<T>(r: Result<T, std::convert::Infallible>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(never) => match never {},
-    }
+/// TestBackend cannot fail; its results as this backend's.
+fn io<T>(r: Result<T, std::convert::Infallible>) -> std::io::Result<T> {
+    r.map_err(|never| match never {})
 }
 
 impl ratatui::backend::Backend for HungUp {
@@ -189,35 +187,34 @@ impl ratatui::backend::Backend for HungUp {
         I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
     {
         self.check()?;
-        infallible(self.inner.draw(content));
-        Ok(())
+        io(self.inner.draw(content))
     }
     fn hide_cursor(&mut self) -> std::io::Result<()> {
-        Ok(infallible(self.inner.hide_cursor()))
+        io(self.inner.hide_cursor())
     }
     fn show_cursor(&mut self) -> std::io::Result<()> {
-        Ok(infallible(self.inner.show_cursor()))
+        io(self.inner.show_cursor())
     }
     fn get_cursor_position(&mut self) -> std::io::Result<ratatui::layout::Position> {
-        Ok(infallible(self.inner.get_cursor_position()))
+        io(self.inner.get_cursor_position())
     }
     fn set_cursor_position<P: Into<ratatui::layout::Position>>(
         &mut self,
         position: P,
     ) -> std::io::Result<()> {
-        Ok(infallible(self.inner.set_cursor_position(position)))
+        io(self.inner.set_cursor_position(position))
     }
     fn clear(&mut self) -> std::io::Result<()> {
-        Ok(infallible(self.inner.clear()))
+        io(self.inner.clear())
     }
     fn clear_region(&mut self, t: ratatui::backend::ClearType) -> std::io::Result<()> {
-        Ok(infallible(self.inner.clear_region(t)))
+        io(self.inner.clear_region(t))
     }
     fn size(&self) -> std::io::Result<ratatui::layout::Size> {
-        Ok(infallible(self.inner.size()))
+        io(self.inner.size())
     }
     fn window_size(&mut self) -> std::io::Result<ratatui::backend::WindowSize> {
-        Ok(infallible(self.inner.window_size()))
+        io(self.inner.window_size())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.check()?;
