@@ -119,8 +119,12 @@ fn spawn_input(tx: Sender<Message>) -> Result<(), UiError> {
 }
 
 /// SIGTERM, SIGINT and SIGHUP end the UI cleanly (Ctrl-C in raw mode arrives as a key).
+/// Returns once the handlers are in place, so a signal that arrives after the UI is on
+/// screen can no longer kill netview with the terminal still raw (it could, under load, when
+/// the thread registered them only after the first frame).
 fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
     use tokio::signal::unix::{signal, SignalKind};
+    let (registered, wait) = mpsc::channel::<()>();
     spawn_named("tui-signals", move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -129,11 +133,13 @@ fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
             return;
         };
         rt.block_on(async move {
-            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            let handlers = (
                 signal(SignalKind::terminate()),
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::hangup()),
-            ) else {
+            );
+            drop(registered);
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = handlers else {
                 return;
             };
             tokio::select! {
@@ -143,7 +149,10 @@ fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
             }
             let _ = tx.send(Message::Terminate);
         });
-    })
+    })?;
+    // Disconnected once they are registered (or the thread gave up).
+    let _ = wait.recv();
+    Ok(())
 }
 
 struct ReadJob {
@@ -607,6 +616,9 @@ pub fn run(
     note: Option<String>,
 ) -> Result<(), UiError> {
     install_panic_hook();
+    let (tx, rx) = mpsc::channel();
+    // Before the terminal is taken: from the first frame on, a signal restores it.
+    spawn_signals(tx.clone())?;
     let _guard = TerminalGuard;
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
@@ -614,9 +626,7 @@ pub fn run(
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
     terminal.clear()?;
 
-    let (tx, rx) = mpsc::channel();
     spawn_input(tx.clone())?;
-    spawn_signals(tx.clone())?;
     let mut model = Model::new(missing_caps, theme);
     model.message = note;
     // Whatever ends the loop (quit, an error, a panic), the terminal comes back first and
