@@ -26,6 +26,13 @@ pub fn request_interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// Forget an earlier interrupt request. The flag is process-wide and stays set, so a process
+/// that goes on after a cancelled creation (the TUI) clears it before starting the next one;
+/// otherwise every later creation would stop at its first step.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
 /// Whether an interrupt was requested.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)

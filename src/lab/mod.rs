@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 pub use endpoint::{endpoints, Endpoint, Role};
 pub use error::{KernelError, LabError};
-pub use journal::{request_interrupt, Undo, FAIL_AT_STEP_ENV};
+pub use journal::{clear_interrupt, request_interrupt, Undo, FAIL_AT_STEP_ENV};
 pub use ops::Ns;
 pub use spec::{ContainerSpec, IpvlanMode, LabOptions, LabSpec, MacvlanMode, NetworkMode, Publish};
 pub use state::{
