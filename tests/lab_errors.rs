@@ -244,6 +244,12 @@ fn bad_world_plans_are_refused_before_anything_exists() {
     let switch_lo = lab_file(&lab, "c.toml", "\"lan0\"", "\"lo\"");
     let switch_port = lab_file(&lab, "d.toml", "\"lan0\"", "\"p-peer\"");
     let docker_lo = lab_file(&lab, "e.toml", "\"docker0\"", "\"lo\"");
+    let real_unconfirmed = lab_file(
+        &lab,
+        "f.toml",
+        "hairpin = false",
+        "hairpin = false\nreal = true\nparent = \"eth0\"",
+    );
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["lab", "up", "--far-ip", "192.168.50.11/32"],
@@ -299,6 +305,10 @@ fn bad_world_plans_are_refused_before_anything_exists() {
         (
             vec!["lab", "up", "--lab", &docker_lo],
             "is the name of the loopback device",
+        ),
+        (
+            vec!["lab", "up", "--lab", &real_unconfirmed],
+            "the lab file asks for real mode",
         ),
         (
             vec!["lab", "up", "--host-if", "lo"],

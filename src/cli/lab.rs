@@ -219,6 +219,12 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
         s.options.real = true;
         s.options.parent = Some(p.clone());
     }
+    if s.options.real && !a.yes {
+        // A lab file can ask for real mode too; it is confirmed the same way.
+        return Err(invalid(
+            "the lab file asks for real mode, which builds on this machine's own network namespace; add --yes to confirm",
+        ));
+    }
     // Validated once, with the kernel's state, by `lab::up`.
     Ok(s)
 }

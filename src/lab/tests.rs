@@ -618,6 +618,29 @@ fn a_batch_is_checked_as_a_whole_before_any_namespace() {
 }
 
 #[test]
+fn a_bridge_batch_needs_an_address_for_every_member() {
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    let mut spec = LabSpec::default();
+    // docker0 .1 and one container address, .2.
+    spec.docker.address = "172.17.0.1/30".parse().unwrap();
+    Engine::new(&mut ops, d.clone(), P.into()).up(spec).unwrap();
+    let before = snapshot(&ops, &d);
+    let log = ops.log.len();
+    expect_invalid(
+        Engine::new(&mut ops, d.clone(), P.into())
+            .add(&[c("b1", NetworkMode::Bridge), c("b2", NetworkMode::Bridge)]),
+        "no free address left in 172.17.0.0/30",
+    );
+    assert_eq!(snapshot(&ops, &d), before);
+    assert_eq!(ops.log.len(), log, "nothing was attempted");
+    let got = Engine::new(&mut ops, d.clone(), P.into())
+        .add(&[c("b1", NetworkMode::Bridge)])
+        .unwrap();
+    assert_eq!(got[0].ip.unwrap().to_string(), "172.17.0.2/30");
+}
+
+#[test]
 fn vlan_subnets_stay_apart_from_docker_and_the_far_address() {
     let (_t, d) = dir();
     let mut ops = FakeOps::new();
