@@ -347,7 +347,7 @@ fn bad_world_plans_are_refused_before_anything_exists() {
 fn bad_batches_are_refused_before_any_namespace() {
     let lab = TestLab::new();
     lab.ok(&["lab", "up"]);
-    lab.ok(&["lab", "add", "m1", "--mode", "macvlan"]);
+    lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--host-shim"]);
     lab.ok(&[
         "lab",
         "add",
@@ -449,6 +449,12 @@ fn bad_batches_are_refused_before_any_namespace() {
             "container \"m1\" is named twice",
         ),
         (vec!["lab", "rm", "p0", "m1", "p0"], "is named twice"),
+        (
+            vec![
+                "lab", "add", "x1", "--mode", "macvlan", "--parent", "nvshim0",
+            ],
+            "parent nvshim0 is itself a macvlan device",
+        ),
     ];
     for (args, msg) in &cases {
         lab.fails(args, 2, msg);

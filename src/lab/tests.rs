@@ -785,3 +785,23 @@ fn the_host_shim_goes_with_the_last_container_that_asked_for_it() {
     drop(e);
     assert_eq!(ops.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn a_macvlan_device_is_no_parent() {
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    up_lab(&mut ops, &d);
+    let mut m0 = mv("m0", MacvlanMode::Bridge);
+    m0.host_shim = true;
+    Engine::new(&mut ops, d.clone(), P.into())
+        .add(&[m0])
+        .unwrap();
+    let mut on_shim = mv("s1", MacvlanMode::Passthru);
+    on_shim.parent = Some("nvshim0".into());
+    let before = snapshot(&ops, &d);
+    expect_invalid(
+        Engine::new(&mut ops, d.clone(), P.into()).add(&[on_shim]),
+        "parent nvshim0 is itself a macvlan device; use the interface it sits on",
+    );
+    assert_eq!(snapshot(&ops, &d), before);
+}

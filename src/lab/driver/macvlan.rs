@@ -21,8 +21,8 @@ fn invalid(s: String) -> LabError {
     LabError::Invalid(s)
 }
 
-/// The parent must exist in the host, be up, and not be loopback, wireless, a bridge or a
-/// bridge port.
+/// The parent must exist in the host, be up, and not be loopback, wireless, a bridge, a
+/// bridge port or itself a macvlan/ipvlan device (a host shim, say).
 pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result<(), LabError> {
     let Some(f) = ops.link(&state.host_ns, parent)? else {
         return Err(invalid(format!(
@@ -40,6 +40,17 @@ pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result
     if f.is_bridge {
         return Err(invalid(format!(
             "parent {parent} is a bridge; use a physical or veth interface"
+        )));
+    }
+    // A macvlan's or ipvlan's children sit on the device below it, so the rules of one
+    // parent (one kind, passthru alone, one ipvlan mode) would be checked on the wrong one.
+    if let Some(kind) = f
+        .kind
+        .as_deref()
+        .filter(|k| matches!(*k, "macvlan" | "macvtap" | "ipvlan" | "ipvtap"))
+    {
+        return Err(invalid(format!(
+            "parent {parent} is itself a {kind} device; use the interface it sits on"
         )));
     }
     if f.is_bridge_port {
