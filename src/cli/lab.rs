@@ -170,7 +170,8 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
                 .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
             LabSpec::parse_toml(&text)?
         }
-        None => LabSpec::default(),
+        // Parsed, not validated: `lab::up` validates once, with the flags applied.
+        None => LabSpec::parse_toml(spec::DEFAULT_LAB_TOML)?,
     };
     if let Some(v) = &a.host_if {
         s.host.ifname = v.clone();
