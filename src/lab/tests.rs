@@ -767,6 +767,16 @@ fn the_host_shim_goes_with_the_last_container_that_asked_for_it() {
     e.remove(&["m1".into()]).unwrap();
     drop(e);
     assert!(ops.links.contains_key(&shim_link), "m2 still needs it");
+    // A shim routes one range: another range on its parent cannot use it.
+    let mut other = mv("o1", MacvlanMode::Bridge);
+    other.host_shim = true;
+    other.ip_range = Some("192.168.50.64/28".parse().unwrap());
+    let before = snapshot(&ops, &d);
+    expect_invalid(
+        Engine::new(&mut ops, d.clone(), P.into()).add(&[other]),
+        "the host shim nvshim0 on enp0s8 routes 192.168.50.192/27, not ip-range 192.168.50.64/28",
+    );
+    assert_eq!(snapshot(&ops, &d), before);
     let mut e = Engine::new(&mut ops, d.clone(), P.into());
     e.remove(&["m2".into()]).unwrap();
     drop(e);

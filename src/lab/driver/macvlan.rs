@@ -187,10 +187,18 @@ pub fn plan_vlan(
         host_ifname: None,
         objects: Vec::new(),
     };
-    let shim = if c.host_shim && !state.shims.iter().any(|s| s.parent == parent) {
-        Some(plan_shim(ops, state, &container, &range)?)
-    } else {
-        None
+    let shim = match state.shims.iter().find(|s| s.parent == parent) {
+        _ if !c.host_shim => None,
+        None => Some(plan_shim(ops, state, &container, &range)?),
+        // One shim per parent, routing the range of the container that made it: a range
+        // outside it would get no route, and the host could not reach this container.
+        Some(s) if !s.range.contains(&range.trunc()) => {
+            return Err(invalid(format!(
+                "the host shim {} on {parent} routes {}, not ip-range {range}",
+                s.ifname, s.range
+            )));
+        }
+        Some(_) => None,
     };
     Ok(Planned { container, shim })
 }
