@@ -758,6 +758,16 @@ fn the_host_shim_goes_with_the_last_container_that_asked_for_it() {
     let mut ops = FakeOps::new();
     up_lab(&mut ops, &d);
     let shim_link = (Ns::named("nv-u-host"), "nvshim0".to_string());
+    // A shim route for exactly the LAN would clash with the host's own route for it.
+    let mut whole_lan = mv("o2", MacvlanMode::Bridge);
+    whole_lan.host_shim = true;
+    whole_lan.ip_range = Some("192.168.50.0/24".parse().unwrap());
+    let before = snapshot(&ops, &d);
+    expect_invalid(
+        Engine::new(&mut ops, d.clone(), P.into()).add(&[whole_lan]),
+        "ip-range 192.168.50.0/24 is the host's own route for 192.168.50.11/24 on enp0s8",
+    );
+    assert_eq!(snapshot(&ops, &d), before);
     let mut m1 = mv("m1", MacvlanMode::Bridge);
     m1.host_shim = true;
     let mut m2 = mv("m2", MacvlanMode::Bridge);

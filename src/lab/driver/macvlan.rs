@@ -224,6 +224,14 @@ fn plan_shim(
             o.ifname, o.parent, o.range
         )));
     }
+    // The host already routes its own networks (the kernel's connected routes); a shim route
+    // for exactly one of them is refused by the kernel (EEXIST).
+    let lan_if = state.spec.host_lan_ifname();
+    if let Some(a) = state.host.addresses.iter().find(|a| a.trunc() == range) {
+        return Err(invalid(format!(
+            "ip-range {range} is the host's own route for {a} on {lan_if}; a host shim needs a narrower range"
+        )));
+    }
     let mut with_me = state.clone();
     with_me.containers.push(me.clone());
     let ip = child_address(&with_me, &me.spec)?;
