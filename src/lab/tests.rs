@@ -825,3 +825,22 @@ fn a_macvlan_device_is_no_parent() {
     );
     assert_eq!(snapshot(&ops, &d), before);
 }
+
+#[test]
+fn real_mode_keeps_docker_apart_from_the_parents_network() {
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new().with_current_link("eth9", |f| {
+        f.addresses = vec!["172.17.3.5/24".parse().unwrap()];
+    });
+    let mut spec = LabSpec::default();
+    spec.options.real = true;
+    spec.options.parent = Some("eth9".into());
+    let mut e = Engine::new(&mut ops, d.clone(), P.into());
+    expect_invalid(
+        e.up(spec.clone()),
+        "docker network 172.17.0.0/16 overlaps eth9's network 172.17.3.0/24",
+    );
+    spec.docker.address = "172.30.0.1/16".parse().unwrap();
+    e.up(spec).unwrap();
+    e.down().unwrap();
+}
