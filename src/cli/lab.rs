@@ -168,9 +168,10 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
-            LabSpec::from_toml(&text)?
+            LabSpec::parse_toml(&text)?
         }
-        None => LabSpec::default(),
+        // Parsed, not validated: `lab::up` validates once, with the flags applied.
+        None => LabSpec::parse_toml(spec::DEFAULT_LAB_TOML)?,
     };
     if let Some(v) = &a.host_if {
         s.host.ifname = v.clone();
@@ -219,7 +220,13 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
         s.options.real = true;
         s.options.parent = Some(p.clone());
     }
-    s.validate()?;
+    if s.options.real && !a.yes {
+        // A lab file can ask for real mode too; it is confirmed the same way.
+        return Err(invalid(
+            "the lab file asks for real mode, which builds on this machine's own network namespace; add --yes to confirm",
+        ));
+    }
+    // Validated once, with the kernel's state, by `lab::up`.
     Ok(s)
 }
 
@@ -255,11 +262,11 @@ fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
         .iter()
         .map(|p| p.parse())
         .collect::<Result<_, _>>()?;
+    // Checked once, as a batch and with the kernel's state, by `lab::add_many`.
     let mut out = Vec::new();
     for n in &a.names {
         let mut c = base.clone();
         c.name = n.clone();
-        c.validate_static(&lab::prefix())?;
         out.push(c);
     }
     Ok(out)

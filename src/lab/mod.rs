@@ -232,12 +232,11 @@ impl<'a> Engine<'a> {
         specs: &[ContainerSpec],
         j: &mut Journal,
     ) -> Result<Vec<ContainerState>, LabError> {
-        // Check every container against the lab as it is (intra-batch rules are checked
-        // again below), so bad input creates nothing; then make all their namespaces at
-        // once, which is most of the kernel's work.
-        for c in specs {
-            driver_for(c.mode).validate(counted, st, c)?;
-        }
+        // Plan the whole batch first (every check, every name and address, each member
+        // against the lab and the members before it), so bad input creates nothing; then
+        // make all the namespaces at once, which is most of the kernel's work, and build
+        // the plan without checking it again.
+        let plans = driver::plan_batch(counted, st, specs)?;
         let names: Vec<String> = specs
             .iter()
             .filter(|c| c.mode != NetworkMode::Host)
@@ -257,15 +256,13 @@ impl<'a> Engine<'a> {
         }
         let mut added = Vec::new();
         let mut nat_dirty: Vec<String> = Vec::new();
-        for c in specs {
-            let d = driver_for(c.mode);
+        for p in &plans {
+            let c = p.spec();
             let start = j.entries.len();
-            let r = d
-                .validate(counted, st, c)
-                .and_then(|()| d.setup(counted, st, c, j));
+            let r = driver_for(c.mode).setup(counted, st, p, j);
             match r {
                 Ok(built) => {
-                    let mut container = built.container.expect("a driver builds its container");
+                    let mut container = built.container.unwrap_or_else(|| p.container.clone());
                     for (scope, u) in &j.entries[start..] {
                         match scope {
                             Scope::Own => container.objects.push(u.clone()),
@@ -317,11 +314,16 @@ impl<'a> Engine<'a> {
         Ok(added)
     }
 
-    /// Remove containers by name (each past errors; all errors reported).
+    /// Remove containers by name (each past errors; all errors reported). A name given twice
+    /// is refused like an unknown one, before anything is removed (as `add` refuses it). A
+    /// host shim goes with the last container on its parent that asked for one.
     pub fn remove(&mut self, names: &[String]) -> Result<(), LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
-        for n in names {
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(LabError::Invalid(format!("container {n:?} is named twice")));
+            }
             if st.container(n).is_none() {
                 return Err(LabError::Invalid(format!("no container {n:?} in the lab")));
             }
@@ -329,11 +331,9 @@ impl<'a> Engine<'a> {
         let mut errors = Vec::new();
         let mut resync: Vec<Undo> = Vec::new();
         for n in names {
-            let idx = st
-                .containers
-                .iter()
-                .position(|c| &c.spec.name == n)
-                .expect("checked above");
+            let Some(idx) = st.containers.iter().position(|c| &c.spec.name == n) else {
+                continue;
+            };
             let c = st.containers.remove(idx);
             errors.extend(driver_for(c.spec.mode).teardown(self.ops, &st, &c));
             for u in &c.objects {
@@ -349,6 +349,7 @@ impl<'a> Engine<'a> {
                 errors.push(e);
             }
         }
+        errors.extend(driver::macvlan::remove_unneeded_shims(self.ops, &mut st));
         sd.save(&mut st)?;
         LabError::all(errors)
     }

@@ -1,6 +1,7 @@
-//! One driver per Docker network mode, netavark style: `validate` checks the kernel's rules
-//! before anything is made, `setup` builds the container while recording every step's undo in
-//! the journal, `teardown` undoes a built container and keeps going past errors.
+//! One driver per Docker network mode, netavark style: `plan` checks the kernel's rules and
+//! decides every name and address before anything is made ([`plan_batch`] does it for a whole
+//! batch), `setup` builds a planned container while recording every step's undo in the
+//! journal, `teardown` undoes a built container and keeps going past errors.
 
 pub mod bridge;
 pub mod host;
@@ -21,6 +22,22 @@ use super::LabError;
 /// The interface name inside every container namespace, as Docker names it.
 pub const CONTAINER_IFNAME: &str = "eth0";
 
+/// A container as planned: checked against the lab and the batch members planned before it,
+/// every name and address decided, nothing created yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The container as it will be recorded; its MAC and objects are filled in by setup.
+    pub container: ContainerState,
+    /// The host shim it brings (macvlan `--host-shim`, the first on its parent).
+    pub shim: Option<ShimState>,
+}
+
+impl Planned {
+    pub fn spec(&self) -> &ContainerSpec {
+        &self.container.spec
+    }
+}
+
 /// What a successful setup changed besides the container itself.
 #[derive(Debug, Default)]
 pub struct Built {
@@ -33,20 +50,23 @@ pub struct Built {
 
 /// A Docker network mode.
 pub trait Driver {
-    /// Check everything that can be checked before creating anything.
-    fn validate(
+    /// Check everything that can be checked before creating anything, against `state` (the
+    /// lab with the batch members planned so far), and decide the container's names and
+    /// addresses.
+    fn plan(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
         c: &ContainerSpec,
-    ) -> Result<(), LabError>;
+    ) -> Result<Planned, LabError>;
 
-    /// Build the container, recording each step's undo in `journal` right after the step.
+    /// Build a planned container, recording each step's undo in `journal` right after the
+    /// step. It checks nothing again: `plan` did.
     fn setup(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
-        c: &ContainerSpec,
+        planned: &Planned,
         journal: &mut Journal,
     ) -> Result<Built, LabError>;
 
@@ -66,6 +86,29 @@ pub fn driver_for(mode: NetworkMode) -> &'static dyn Driver {
         NetworkMode::Macvlan => &macvlan::MacvlanDriver,
         NetworkMode::Ipvlan => &ipvlan::IpvlanDriver,
     }
+}
+
+/// Plan a batch as a whole: each container is planned against the lab with the members
+/// before it already in it (their names, addresses, published ports, parents and shims), so
+/// the first problem anywhere in the batch is found before anything is created.
+pub fn plan_batch(
+    ops: &mut dyn Ops,
+    state: &LabState,
+    specs: &[ContainerSpec],
+) -> Result<Vec<Planned>, LabError> {
+    let mut provisional = state.clone();
+    let mut out = Vec::with_capacity(specs.len());
+    for c in specs {
+        let p = driver_for(c.mode).plan(ops, &provisional, c)?;
+        if c.mode == NetworkMode::Bridge {
+            provisional.docker_ready = true;
+            provisional.veth_seq += 1;
+        }
+        provisional.shims.extend(p.shim.clone());
+        provisional.containers.push(p.container.clone());
+        out.push(p);
+    }
+    Ok(out)
 }
 
 /// Run one undo. "Already gone" counts as success.
@@ -168,8 +211,7 @@ pub fn check_new_name(
             c.name
         )));
     }
-    let world = ["host", "switch", "peer", "router"];
-    if world.contains(&c.name.as_str()) {
+    if super::world::WORLD_PARTS.contains(&c.name.as_str()) {
         return Err(LabError::Invalid(format!(
             "{:?} is a name of the lab's world; pick another",
             c.name
@@ -177,13 +219,27 @@ pub fn check_new_name(
     }
     if c.mode != NetworkMode::Host {
         let ns = state.ns_name(&c.name);
-        if !state.premade_netns.contains(&ns) && ops.list_netns()?.contains(&ns) {
+        if ops.list_netns()?.contains(&ns) {
             return Err(LabError::Invalid(format!(
                 "namespace {ns} already exists (not made by this lab)"
             )));
         }
     }
     Ok(())
+}
+
+/// Whether `name` is free in the host's namespace: no link of the lab's plan and none in the
+/// kernel has it.
+pub fn host_name_free(ops: &mut dyn Ops, state: &LabState, name: &str) -> Result<bool, LabError> {
+    let planned = name == state.spec.host_lan_ifname()
+        || name == state.spec.docker.bridge
+        || name == super::spec::LOOPBACK_IFNAME
+        || state.shims.iter().any(|s| s.ifname == name)
+        || state
+            .containers
+            .iter()
+            .any(|c| c.host_ifname.as_deref() == Some(name));
+    Ok(!planned && ops.link(&state.host_ns, name)?.is_none())
 }
 
 /// Every address already given to a container, shim or node on `subnet`.
