@@ -58,6 +58,10 @@ pub enum LabError {
     /// SIGINT/SIGTERM arrived during creation; everything was rolled back.
     #[error("interrupted; everything created so far was removed")]
     Interrupted,
+    /// Something recorded as netview's is not any more (deleted and re-created by someone
+    /// else); it was left alone.
+    #[error("{0} is no longer the one netview made; left it")]
+    NotOurs(String),
     /// Removal went on past errors; these are all of them.
     #[error("{}", .0.join("; "))]
     Teardown(Vec<String>),
@@ -79,10 +83,7 @@ pub fn prefix() -> String {
 }
 
 fn check_prefix(p: &str) -> Result<(), LabError> {
-    if p.contains('/') || p.contains('\0') || p.len() > 64 {
-        return Err(LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")));
-    }
-    Ok(())
+    state::check_prefix(p).map_err(|_| LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")))
 }
 
 /// The lab as a reader sees it.
@@ -116,12 +117,29 @@ fn ensure_root() -> Result<(), LabError> {
     }
 }
 
+/// What the last commands of this process undid of an interrupted one (see
+/// [`take_recovered`]).
+static RECOVERED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// What the lab commands run so far undid of a creation that was interrupted (`kill -9`)
+/// before they could go on, once (the CLI prints it).
+pub fn take_recovered() -> Vec<String> {
+    RECOVERED
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
+
 fn real_engine<T>(f: impl FnOnce(&mut Engine) -> Result<T, LabError>) -> Result<T, LabError> {
     ensure_root()?;
     let mut ops = netlink::NetlinkOps::new();
     let mut e = Engine::new(&mut ops, state_dir(), prefix());
     e.fail_at = Counted::fail_at_from_env();
-    f(&mut e)
+    let r = f(&mut e);
+    if let Ok(mut v) = RECOVERED.lock() {
+        v.append(&mut e.recovered);
+    }
+    r
 }
 
 /// Build the world (`netview lab up`).
@@ -170,6 +188,27 @@ pub struct Engine<'a> {
     pub fail_at: Option<usize>,
     /// Panic at the Nth kernel step (test hook).
     pub panic_at: Option<usize>,
+    /// What this engine undid of an interrupted creation before going on.
+    pub recovered: Vec<String>,
+}
+
+/// What replaying `pending.json` did (or, in a dry run, would do).
+#[derive(Debug, Default)]
+struct Replay {
+    done: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// The namespaces a state records as made by netview.
+fn recorded_netns(st: &LabState) -> Vec<&str> {
+    st.objects
+        .iter()
+        .chain(st.containers.iter().flat_map(|c| c.objects.iter()))
+        .filter_map(|u| match u {
+            Undo::DeleteNetns { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Join a failure with any rollback errors, keeping the failure's kind (exit code).
@@ -192,6 +231,108 @@ impl<'a> Engine<'a> {
             prefix,
             fail_at: None,
             panic_at: None,
+            recovered: Vec::new(),
+        }
+    }
+
+    /// Undo what a creation interrupted by a crash left (`pending.json`): the steps it
+    /// recorded, newest first, and namespaces it was about to record that carry our tag (or
+    /// are empty unbound files). Nothing the state records is touched. With `force` (an
+    /// unusable state) the record is replayed even if it may have been committed.
+    fn replay_pending(
+        &mut self,
+        sd: &StateDir,
+        st: Option<&LabState>,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Replay, LabError> {
+        let prefix = st.map_or(self.prefix.as_str(), |s| s.prefix.as_str());
+        let Some(pending) = sd.load_pending(prefix)? else {
+            return Ok(Replay::default());
+        };
+        let mut out = Replay::default();
+        if !force && pending.generation != st.map(|s| s.generation) {
+            // The state was written after the record: the creation was committed.
+            if !dry_run {
+                sd.remove_pending()?;
+            }
+            return Ok(out);
+        }
+        let base = st
+            .cloned()
+            .unwrap_or_else(|| LabState::new(prefix, LabSpec::default()));
+        let recorded: Vec<String> = st
+            .map(|s| recorded_netns(s).into_iter().map(String::from).collect())
+            .unwrap_or_default();
+        let deleted: Vec<&str> = pending
+            .undo
+            .iter()
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        // Steps inside a namespace that goes away anyway need not be undone one by one.
+        let plan: Vec<Undo> = pending
+            .undo
+            .iter()
+            .filter(|u| match u {
+                Undo::DeleteNetns { name, .. } => !recorded.contains(name),
+                Undo::DeleteLink { ns, .. }
+                | Undo::Promisc { ns, .. }
+                | Undo::Hairpin { ns, .. }
+                | Undo::Sysctl { ns, .. }
+                | Undo::NftSync { ns }
+                | Undo::NftDelete { ns } => ns.name().is_none_or(|n| !deleted.contains(&n)),
+            })
+            .cloned()
+            .collect();
+        for u in plan.iter().rev() {
+            out.done.push(u.describe());
+            if !dry_run {
+                if let Err(e) = driver::undo_one(self.ops, &base, u) {
+                    out.errors.push(format!("undo {}: {e}", u.describe()));
+                }
+            }
+        }
+        let existing = self.ops.list_netns()?;
+        for n in &pending.netns {
+            if !existing.contains(n) || recorded.contains(n) || deleted.contains(&n.as_str()) {
+                continue;
+            }
+            let tag = self.ops.netns_tag(n);
+            let what = if tag.is_none() && self.ops.netns_unbound(n) {
+                format!("delete unbound namespace file {n}")
+            } else if tag.as_deref() == Some(base.tag.as_str()) {
+                format!("delete namespace {n}")
+            } else {
+                // Someone else's (the creation failed on it): never ours to delete.
+                continue;
+            };
+            out.done.push(what);
+            if !dry_run {
+                if let Err(e) = self.ops.delete_netns(n) {
+                    out.errors.push(format!("namespace {n}: {e}"));
+                }
+            }
+        }
+        if !dry_run {
+            sd.remove_pending()?;
+        }
+        Ok(out)
+    }
+
+    /// Before a command changes the lab: undo what an interrupted one left, or refuse.
+    fn recover(&mut self, sd: &StateDir, st: Option<&LabState>) -> Result<(), LabError> {
+        let r = self.replay_pending(sd, st, false, false)?;
+        self.recovered.extend(r.done);
+        if r.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::State(format!(
+                "could not undo an interrupted command: {}; run `netview clean`",
+                r.errors.join("; ")
+            )))
         }
     }
 
@@ -205,7 +346,9 @@ impl<'a> Engine<'a> {
         check_prefix(&self.prefix)?;
         spec.validate()?;
         let sd = StateDir::lock(&self.dir)?;
-        if sd.load()?.is_some() {
+        let loaded = sd.load()?;
+        self.recover(&sd, loaded.as_ref())?;
+        if loaded.is_some() {
             return Err(LabError::Invalid(
                 "a lab is already up; run `netview lab down` first".into(),
             ));
@@ -213,7 +356,7 @@ impl<'a> Engine<'a> {
         let mut st = LabState::new(&self.prefix, spec);
         world::validate(self.ops, &st)?;
         let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
-        let mut j = Journal::persisting(sd.pending_path());
+        let mut j = Journal::persisting(sd.dir().to_path_buf(), &st.prefix, None);
         // A panic half-way is rolled back like any failed step: the journal knows what exists.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             world::setup(&mut counted, &mut st, &mut j)
@@ -251,6 +394,7 @@ impl<'a> Engine<'a> {
     pub fn add(&mut self, specs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
+        self.recover(&sd, Some(&st))?;
         for (i, c) in specs.iter().enumerate() {
             if specs[..i].iter().any(|o| o.name == c.name) {
                 return Err(LabError::Invalid(format!(
@@ -261,7 +405,7 @@ impl<'a> Engine<'a> {
         }
         let snapshot = st.clone();
         let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
-        let mut j = Journal::persisting(sd.pending_path());
+        let mut j = Journal::persisting(sd.dir().to_path_buf(), &st.prefix, Some(st.generation));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j)
         }));
@@ -306,7 +450,11 @@ impl<'a> Engine<'a> {
         let (made, err) = counted.create_netns_many(&names, &st.tag);
         for name in &made {
             // Attributed to no container: each container records its own deletion below.
-            j.own(Undo::DeleteNetns { name: name.clone() });
+            let id = counted.netns_id(name);
+            j.own(Undo::DeleteNetns {
+                name: name.clone(),
+                id,
+            });
         }
         st.premade_netns = made;
         if let Some(e) = err {
@@ -386,6 +534,7 @@ impl<'a> Engine<'a> {
     pub fn remove(&mut self, names: &[String]) -> Result<(), LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
+        self.recover(&sd, Some(&st))?;
         for n in names {
             if st.container(n).is_none() {
                 return Err(LabError::Invalid(format!("no container {n:?} in the lab")));
@@ -449,40 +598,14 @@ impl<'a> Engine<'a> {
         let tag = state::tag_for(&prefix);
         let mut done = Vec::new();
         let mut errors: Vec<String> = Vec::new();
-        // A creation killed before it could write the state: its changes to our own namespace.
-        let pending = sd.load_pending();
-        let existing = self.ops.list_netns()?;
-        for n in &pending.netns {
-            // Only an unbound leftover file or one of ours; never someone else's namespace.
-            if existing.contains(n)
-                && n.starts_with(&prefix)
-                && self.ops.netns_unbound(n)
-                && self.ops.netns_tag(n).is_none()
-            {
-                done.push(format!("delete unbound namespace file {n}"));
-                if !dry_run {
-                    if let Err(e) = self.ops.delete_netns(n) {
-                        errors.push(format!("namespace file {n}: {e}"));
-                    }
-                }
+        // A creation killed before it could write the state. An unusable record is left to
+        // the tag sweep below.
+        match self.replay_pending(&sd, st.as_ref(), loaded.is_err(), dry_run) {
+            Ok(r) => {
+                done.extend(r.done);
+                errors.extend(r.errors);
             }
-        }
-        let pending = pending.undo;
-        if !pending.is_empty() {
-            let base = st
-                .clone()
-                .unwrap_or_else(|| LabState::new(&prefix, LabSpec::default()));
-            for u in pending.iter().rev() {
-                done.push(u.describe());
-            }
-            if !dry_run {
-                errors.extend(
-                    undo_all(self.ops, &base, &pending)
-                        .iter()
-                        .map(|e| e.to_string()),
-                );
-                let _ = std::fs::remove_file(sd.pending_path());
-            }
+            Err(e) => errors.push(e.to_string()),
         }
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {
@@ -534,17 +657,17 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        if !dry_run {
-            if sd.path().exists() {
-                done.push(format!("delete state file {}", sd.path().display()));
-            }
-            sd.remove()?;
-        } else if sd.path().exists() {
+        if std::fs::symlink_metadata(sd.path()).is_ok() {
             done.push(format!("delete state file {}", sd.path().display()));
+        }
+        if !dry_run {
+            if let Err(e) = sd.remove() {
+                errors.push(e.to_string());
+            }
         }
         if let Err(e) = loaded {
             errors.push(format!(
-                "the state file was unreadable and was removed: {e}"
+                "the state was not used ({e}); only what carries netview's tag was removed"
             ));
         }
         if errors.is_empty() {

@@ -44,6 +44,15 @@ impl std::fmt::Display for Ns {
     }
 }
 
+/// Which namespace a /run/netns name is bound to: the device and inode of its nsfs file.
+/// Recorded at creation, so a namespace someone deleted and re-created under the same name is
+/// told apart from the one netview made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NetnsId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
 /// What validation and listing need to know about a link.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LinkFacts {
@@ -158,6 +167,8 @@ pub trait Ops {
     fn netns_unbound(&mut self, name: &str) -> bool;
     /// Drop any per-namespace resources (threads, sockets) held for `name`.
     fn forget_netns(&mut self, _name: &str) {}
+    /// The namespace /run/netns/NAME is bound to now, None when there is no such name.
+    fn netns_id(&mut self, name: &str) -> Option<NetnsId>;
 }
 
 /// A recording, in-memory kernel for unit tests: enough of Linux's rules to catch mistakes
@@ -178,7 +189,10 @@ pub struct FakeOps {
     pub ipvlan: bool,
     /// Names in /run/netns that are plain files with no namespace (crash leftovers).
     pub unbound: BTreeSet<String>,
+    /// The identity of each namespace (fresh for every creation, as the kernel's).
+    pub netns_ids: BTreeMap<String, NetnsId>,
     next_index: u32,
+    next_netns_ino: u64,
 }
 
 impl FakeOps {
@@ -286,6 +300,14 @@ impl Ops for FakeOps {
             return Err(LabError::Kernel(format!("namespace {name} exists")));
         }
         self.netns.insert(name.into(), tag.into());
+        self.next_netns_ino += 1;
+        self.netns_ids.insert(
+            name.into(),
+            NetnsId {
+                dev: 4,
+                ino: 0xf000_0000 + self.next_netns_ino,
+            },
+        );
         let ns = Ns::named(name);
         self.put(
             &ns,
@@ -302,6 +324,7 @@ impl Ops for FakeOps {
 
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {
         self.log.push(format!("netns del {name}"));
+        self.netns_ids.remove(name);
         if self.unbound.remove(name) {
             self.netns.remove(name);
             return Ok(());
@@ -524,5 +547,9 @@ impl Ops for FakeOps {
 
     fn netns_unbound(&mut self, name: &str) -> bool {
         self.unbound.contains(name)
+    }
+
+    fn netns_id(&mut self, name: &str) -> Option<NetnsId> {
+        self.netns_ids.get(name).copied()
     }
 }

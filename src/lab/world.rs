@@ -69,7 +69,8 @@ pub fn setup(ops: &mut dyn Ops, st: &mut LabState, j: &mut Journal) -> Result<()
     }
     let (made, err) = ops.create_netns_many(&names, &tag);
     for name in made {
-        j.shared(Undo::DeleteNetns { name });
+        let id = ops.netns_id(&name);
+        j.shared(Undo::DeleteNetns { name, id });
     }
     if let Some(e) = err {
         return Err(e);

@@ -71,7 +71,17 @@ pub fn driver_for(mode: NetworkMode) -> &'static dyn Driver {
 /// Run one undo. "Already gone" counts as success.
 pub fn undo_one(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), LabError> {
     let r = match u {
-        Undo::DeleteNetns { name } => ops.delete_netns(name),
+        Undo::DeleteNetns { name, id } => {
+            if !ops.list_netns()?.contains(name) {
+                return Ok(());
+            }
+            // Only the namespace netview made: the same one (when recorded) and tagged ours.
+            let same = (*id).is_none_or(|id| ops.netns_id(name) == Some(id));
+            if !same || ops.netns_tag(name).as_deref() != Some(state.tag.as_str()) {
+                return Err(LabError::NotOurs(format!("namespace {name}")));
+            }
+            ops.delete_netns(name)
+        }
         Undo::DeleteLink { ns, name } => ops.delete_link(ns, name),
         Undo::Promisc { ns, link, restore } => ops.set_promisc(ns, link, *restore),
         Undo::Hairpin { ns, port, restore } => ops.set_hairpin(ns, port, *restore),
@@ -151,7 +161,11 @@ pub fn make_container_netns(
         journal.intend_netns(&name);
         ops.create_netns(&name, &state.tag)?;
     }
-    journal.own(Undo::DeleteNetns { name: name.clone() });
+    let id = ops.netns_id(&name);
+    journal.own(Undo::DeleteNetns {
+        name: name.clone(),
+        id,
+    });
     Ok(name)
 }
 
@@ -178,8 +192,13 @@ pub fn check_new_name(
     if c.mode != NetworkMode::Host {
         let ns = state.ns_name(&c.name);
         if !state.premade_netns.contains(&ns) && ops.list_netns()?.contains(&ns) {
+            let seen = match ops.netns_tag(&ns) {
+                Some(t) if t == state.tag => "tagged as this lab's, but not in its state",
+                Some(t) if super::state::is_netview_tag(&t) => "made by another netview lab",
+                _ => "not made by netview",
+            };
             return Err(LabError::Invalid(format!(
-                "namespace {ns} already exists (not made by this lab)"
+                "namespace {ns} already exists ({seen})"
             )));
         }
     }
