@@ -374,14 +374,15 @@ impl<'a> Engine<'a> {
                     Ok(()) => Ok(st),
                     Err(e) => {
                         let errs = undo_all(counted.inner(), &st, &undo);
-                        let _ = sd.remove();
+                        // The directory goes when `sd` is dropped (no state, no record).
+                        j.finish();
                         Err(with_rollback(e, errs))
                     }
                 }
             }
             Err(e) => {
                 let errs = undo_all(counted.inner(), &st, &undo);
-                let _ = sd.remove();
+                j.finish();
                 Err(with_rollback(e, errs))
             }
         };
@@ -607,6 +608,18 @@ impl<'a> Engine<'a> {
             }
             Err(e) => errors.push(e.to_string()),
         }
+        let recorded_ids: Vec<(String, Option<ops::NetnsId>)> = st
+            .iter()
+            .flat_map(|s| {
+                s.objects
+                    .iter()
+                    .chain(s.containers.iter().flat_map(|c| c.objects.iter()))
+            })
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, id } => Some((name.clone(), *id)),
+                _ => None,
+            })
+            .collect();
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {
                 for u in driver::teardown_plan(&c).iter().rev() {
@@ -629,9 +642,16 @@ impl<'a> Engine<'a> {
                 errors.extend(undo_all(self.ops, st, &objs).iter().map(|e| e.to_string()));
             }
         }
-        // Leftovers the state does not know (a crash before it was written): our tag only.
+        // Leftovers the state does not know (a crash before it was written): our tag only,
+        // and never a name the state records for another namespace (left above).
         for n in self.ops.list_netns()? {
             if !n.starts_with(&prefix) || self.ops.netns_tag(&n).as_deref() != Some(tag.as_str()) {
+                continue;
+            }
+            let replaced = recorded_ids
+                .iter()
+                .any(|(name, id)| *name == n && id.is_some() && *id != self.ops.netns_id(&n));
+            if replaced {
                 continue;
             }
             let what = format!("delete namespace {n}");
@@ -680,3 +700,5 @@ impl<'a> Engine<'a> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_state;

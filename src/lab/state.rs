@@ -161,6 +161,9 @@ pub struct StateDir {
     /// Whether this process created the directory, or found a lab or a crash record in it
     /// (then removing the lab may remove the directory).
     ours: std::cell::Cell<bool>,
+    /// Set once the lock file is unlinked: from then on another netview may hold a new lock
+    /// in this directory, so this value touches nothing there any more.
+    released: std::cell::Cell<bool>,
     _lock: Flock<File>,
 }
 
@@ -212,6 +215,20 @@ fn check_own_file(path: &Path, md: &fs::Metadata) -> Result<(), LabError> {
 /// Create the state directory 0700 (whatever the umask), or check an existing one: a real
 /// directory, ours, writable by nobody else. Returns whether it was created now.
 fn open_private_dir(dir: &Path) -> Result<bool, LabError> {
+    for _ in 0..LOCK_RETRIES {
+        if let Some(made) = try_private_dir(dir)? {
+            return Ok(made);
+        }
+    }
+    Err(LabError::State(format!(
+        "cannot create {}: it kept being removed by other netview commands",
+        dir.display()
+    )))
+}
+
+/// One attempt of [`open_private_dir`]; None when a concurrent `clean` removed the directory
+/// between our mkdir and our look (try again).
+fn try_private_dir(dir: &Path) -> Result<Option<bool>, LabError> {
     let mut builder = fs::DirBuilder::new();
     builder.mode(0o700);
     let made = match builder.create(dir) {
@@ -225,15 +242,15 @@ fn open_private_dir(dir: &Path) -> Result<bool, LabError> {
                     .create(parent)
                     .map_err(|e| io_err("cannot create", parent, e))?;
             }
-            match builder.create(dir) {
-                Ok(()) => true,
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
-                Err(e) => return Err(io_err("cannot create", dir, e)),
-            }
+            return Ok(None);
         }
         Err(e) => return Err(io_err("cannot create", dir, e)),
     };
-    let md = fs::symlink_metadata(dir).map_err(|e| io_err("cannot inspect", dir, e))?;
+    let md = match fs::symlink_metadata(dir) {
+        Ok(md) => md,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("cannot inspect", dir, e)),
+    };
     if md.file_type().is_symlink() {
         return Err(refused(dir, "is a symlink"));
     }
@@ -252,15 +269,18 @@ fn open_private_dir(dir: &Path) -> Result<bool, LabError> {
     }
     if made {
         // The umask may have taken bits away; 0700 exactly.
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(|e| io_err("cannot chmod", dir, e))?;
+        match fs::set_permissions(dir, fs::Permissions::from_mode(0o700)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("cannot chmod", dir, e)),
+        }
     } else if md.mode() & 0o022 != 0 {
         return Err(refused(
             dir,
             &format!("is writable by other users (mode {:o})", md.mode() & 0o7777),
         ));
     }
-    Ok(made)
+    Ok(Some(made))
 }
 
 /// Open (creating 0600) the lock file without following a symlink; refuse anything that is
@@ -407,6 +427,7 @@ impl StateDir {
                 return Ok(StateDir {
                     dir: dir.to_path_buf(),
                     ours: std::cell::Cell::new(made_dir),
+                    released: std::cell::Cell::new(false),
                     _lock: lock,
                 });
             }
@@ -459,9 +480,14 @@ impl StateDir {
 
     /// Write the state atomically, bumping its generation.
     pub fn save(&self, state: &mut LabState) -> Result<(), LabError> {
-        state.generation = state.generation.checked_add(1).ok_or_else(|| {
-            LabError::State("the state's generation would wrap; run `netview clean`".into())
-        })?;
+        // u64::MAX itself is refused on load (it could not grow again), so never written.
+        state.generation = state
+            .generation
+            .checked_add(1)
+            .filter(|g| *g < u64::MAX)
+            .ok_or_else(|| {
+                LabError::State("the state's generation would wrap; run `netview clean`".into())
+            })?;
         let text = serde_json::to_vec_pretty(state)
             .map_err(|e| LabError::State(format!("cannot encode state: {e}")))?;
         self.ours.set(true);
@@ -472,6 +498,9 @@ impl StateDir {
     /// held a lab (or a crash record) or was made by this process (never an empty directory
     /// someone gave us), the directory.
     pub fn remove(&self) -> Result<(), LabError> {
+        if self.released.get() {
+            return Ok(());
+        }
         let had_state = remove_own_file(&self.path())?;
         let had_pending = remove_own_file(&self.pending_path())?;
         if had_state || had_pending {
@@ -491,6 +520,10 @@ impl StateDir {
                 }
             }
         }
+        // Last: once the lock file is gone a waiter may take a new one here. Removing the
+        // directory then fails harmlessly (it holds the new lock), or makes a waiter that was
+        // about to open the lock retry.
+        self.released.set(true);
         let _ = remove_own_file(&self.dir.join(LOCK_FILE));
         if self.ours.get() {
             // Fails harmlessly when something else lives there.
@@ -503,7 +536,7 @@ impl StateDir {
 impl Drop for StateDir {
     fn drop(&mut self) {
         // With no lab, leave no trace (not even the lock) behind.
-        if !present(&self.path()) && !present(&self.pending_path()) {
+        if !self.released.get() && !present(&self.path()) && !present(&self.pending_path()) {
             let _ = self.remove();
         }
     }
