@@ -251,6 +251,9 @@ impl<'a> Engine<'a> {
             return Ok(Replay::default());
         };
         let mut out = Replay::default();
+        // A record without a prefix is an older netview's (own-namespace undos and intended
+        // namespaces only): always replayed, as its `clean` did.
+        let force = force || pending.prefix.is_none();
         if !force && pending.generation != st.map(|s| s.generation) {
             // The state was written after the record: the creation was committed.
             if !dry_run {
@@ -639,7 +642,11 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 let objs = st.objects.clone();
-                errors.extend(undo_all(self.ops, st, &objs).iter().map(|e| e.to_string()));
+                errors.extend(
+                    driver::undo_recorded(self.ops, st, &objs)
+                        .iter()
+                        .map(|e| e.to_string()),
+                );
             }
         }
         // Leftovers the state does not know (a crash before it was written): our tag only,

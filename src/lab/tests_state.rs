@@ -670,3 +670,33 @@ fn leftovers_say_what_they_are() {
         "{err}"
     );
 }
+
+#[test]
+fn a_recreated_host_link_is_left_alone() {
+    // Real mode: docker0 is made in netview's own namespace. Someone deletes it and makes
+    // their own docker0: `down` must not delete theirs.
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new().with_current_link("eth9", |f| {
+        f.addresses = vec!["10.9.0.5/24".parse().unwrap()];
+    });
+    let mut spec = LabSpec::default();
+    spec.options.real = true;
+    spec.options.parent = Some("eth9".into());
+    let mut e = Engine::new(&mut ops, d.clone(), P.into());
+    e.up(spec).unwrap();
+    e.add(&[c("b1", NetworkMode::Bridge)]).unwrap();
+    drop(e);
+    ops.delete_link(&Ns::Current, "docker0").unwrap();
+    ops.add_bridge(&Ns::Current, "docker0").unwrap();
+    let err = Engine::new(&mut ops, d.clone(), P.into())
+        .down()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("link docker0 in (current) is no longer the one netview made; left it"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+    assert!(ops.links.contains_key(&(Ns::Current, "docker0".into())));
+    assert!(!ops.netns.contains_key("nv-s-b1"), "the rest is gone");
+}

@@ -53,7 +53,7 @@ pub trait Driver {
     /// Remove a built container: its own objects, newest first, past errors. The NAT
     /// rewrite is left to the caller (once for many containers, see [`teardown_plan`]).
     fn teardown(&self, ops: &mut dyn Ops, state: &LabState, c: &ContainerState) -> Vec<LabError> {
-        undo_all(ops, state, &teardown_plan(c))
+        undo_recorded(ops, state, &teardown_plan(c))
     }
 }
 
@@ -143,7 +143,38 @@ pub fn undo_all(ops: &mut dyn Ops, state: &LabState, objects: &[Undo]) -> Vec<La
     let mut errors = Vec::new();
     for u in objects.iter().rev() {
         if let Err(e) = undo_one(ops, state, u) {
-            errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+            errors.push(undo_error(u, e));
+        }
+    }
+    errors
+}
+
+fn undo_error(u: &Undo, e: LabError) -> LabError {
+    match e {
+        // Already says what it is and that nothing was done.
+        LabError::NotOurs(_) => e,
+        e => LabError::Kernel(format!("undo {}: {e}", u.describe())),
+    }
+}
+
+/// Undo what a state records (`lab rm`, `lab down`, `clean`), newest first, past errors. As
+/// [`undo_all`], but a recorded link is deleted only while it still carries the lab's tag
+/// (every link is tagged before the state records it; rollback of a half-made step, which
+/// may not be tagged yet, uses [`undo_all`]).
+pub fn undo_recorded(ops: &mut dyn Ops, state: &LabState, objects: &[Undo]) -> Vec<LabError> {
+    let mut errors = Vec::new();
+    for u in objects.iter().rev() {
+        if let Undo::DeleteLink { ns, name } = u {
+            match ops.link(ns, name) {
+                Ok(Some(f)) if f.alias.as_deref() != Some(state.tag.as_str()) => {
+                    errors.push(LabError::NotOurs(format!("link {name} in {ns}")));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = undo_one(ops, state, u) {
+            errors.push(undo_error(u, e));
         }
     }
     errors
