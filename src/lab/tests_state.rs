@@ -700,3 +700,19 @@ fn a_recreated_host_link_is_left_alone() {
     assert!(ops.links.contains_key(&(Ns::Current, "docker0".into())));
     assert!(!ops.netns.contains_key("nv-s-b1"), "the rest is gone");
 }
+
+#[test]
+fn states_netview_writes_pass_its_checks() {
+    // The UI's fixture (a real lab's state) and a state with every mode.
+    crate::ui::fixture::lab_state().validate().unwrap();
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    lab_with(&mut ops, &d, &[]);
+    let mut h = mix();
+    h.push(c("h1", NetworkMode::Host));
+    Engine::new(&mut ops, d.clone(), P.into()).add(&h).unwrap();
+    let st = super::state::read_state(&d.join(STATE_FILE))
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.containers.len(), 4);
+}
