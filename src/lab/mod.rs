@@ -246,10 +246,11 @@ impl<'a> Engine<'a> {
         force: bool,
         dry_run: bool,
     ) -> Result<Replay, LabError> {
-        let prefix = st.map_or(self.prefix.as_str(), |s| s.prefix.as_str());
-        let Some(pending) = sd.load_pending(prefix)? else {
+        let lab = st.map(|s| s.prefix.as_str());
+        let Some((pending, prefix)) = sd.load_pending(lab, &self.prefix)? else {
             return Ok(Replay::default());
         };
+        let prefix = prefix.as_str();
         let mut out = Replay::default();
         // A record without a prefix is an older netview's (own-namespace undos and intended
         // namespaces only): always replayed, as its `clean` did.

@@ -452,17 +452,24 @@ impl StateDir {
         self.dir.join(PENDING_FILE)
     }
 
-    /// What an interrupted creation left, None when nothing. Refused like the state when it
-    /// is not netview's own file or names something outside the lab (`prefix`).
-    pub fn load_pending(&self, prefix: &str) -> Result<Option<Pending>, LabError> {
+    /// What an interrupted creation left, None when nothing, with the prefix of the lab it
+    /// belongs to: the state's (`lab`), else its own, else `fallback` (an older record).
+    /// Refused like the state when it is not netview's own file or names something outside
+    /// that lab.
+    pub fn load_pending(
+        &self,
+        lab: Option<&str>,
+        fallback: &str,
+    ) -> Result<Option<(Pending, String)>, LabError> {
         let path = self.pending_path();
         let Some(bytes) = read_own_file(&path)? else {
             return Ok(None);
         };
         self.ours.set(true);
         let p: Pending = serde_json::from_slice(&bytes).map_err(|e| untrusted(&path, e))?;
-        p.validate(prefix).map_err(|why| untrusted(&path, why))?;
-        Ok(Some(p))
+        let prefix = lab.or(p.prefix.as_deref()).unwrap_or(fallback).to_string();
+        p.validate(&prefix).map_err(|why| untrusted(&path, why))?;
+        Ok(Some((p, prefix)))
     }
 
     /// Forget what an interrupted creation left (after replaying it).
