@@ -276,18 +276,22 @@ impl<'a> Engine<'a> {
                 _ => None,
             })
             .collect();
+        let going: Vec<&str> = deleted
+            .iter()
+            .copied()
+            .chain(pending.netns.iter().map(String::as_str))
+            .filter(|n| !recorded.iter().any(|r| r == n))
+            .collect();
         // Steps inside a namespace that goes away anyway need not be undone one by one.
         let plan: Vec<Undo> = pending
             .undo
             .iter()
             .filter(|u| match u {
                 Undo::DeleteNetns { name, .. } => !recorded.contains(name),
-                Undo::DeleteLink { ns, .. }
-                | Undo::Promisc { ns, .. }
-                | Undo::Hairpin { ns, .. }
-                | Undo::Sysctl { ns, .. }
-                | Undo::NftSync { ns }
-                | Undo::NftDelete { ns } => ns.name().is_none_or(|n| !deleted.contains(&n)),
+                other => other
+                    .ns()
+                    .and_then(Ns::name)
+                    .is_none_or(|n| !going.contains(&n)),
             })
             .cloned()
             .collect();
@@ -449,18 +453,17 @@ impl<'a> Engine<'a> {
             .filter(|c| c.mode != NetworkMode::Host)
             .map(|c| st.ns_name(&c.name))
             .collect();
-        for n in &names {
-            j.intend_netns(n);
-        }
+        j.intend_netns_many(&names);
         let (made, err) = counted.create_netns_many(&names, &st.tag);
-        for name in &made {
-            // Attributed to no container: each container records its own deletion below.
-            let id = counted.netns_id(name);
-            j.own(Undo::DeleteNetns {
+        // Attributed to no container: each container records its own deletion below.
+        let undos: Vec<Undo> = made
+            .iter()
+            .map(|name| Undo::DeleteNetns {
                 name: name.clone(),
-                id,
-            });
-        }
+                id: counted.netns_id(name),
+            })
+            .collect();
+        j.push_many(Scope::Own, undos);
         st.premade_netns = made;
         if let Some(e) = err {
             let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
