@@ -351,8 +351,8 @@ pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LabErro
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| io_err("cannot write", tmp.path(), e))?;
     // The directory is not synced: the state lives in /run, which no reboot keeps, and a
-    // rename is atomic for every process that survives (syncing it too doubled the cost of
-    // a write on ext4; see docs/lab.md).
+    // rename is atomic for every process that survives. (Syncing it too made two fsyncs of
+    // every write: 74 instead of 37 for `lab add` of 8 bridge containers.)
     tmp.persist(&path)
         .map_err(|e| io_err("cannot replace", &path, e.error))?;
     Ok(())
