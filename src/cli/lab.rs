@@ -273,6 +273,19 @@ fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
 }
 
 pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
+    let r = run_command(cmd);
+    // Said even when the command then failed: the kernel changed.
+    let undone = lab::take_recovered();
+    if !undone.is_empty() {
+        eprintln!(
+            "netview: first undid what an interrupted command left: {}",
+            undone.join(", ")
+        );
+    }
+    r
+}
+
+fn run_command(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         LabCommand::Up(a) => {
             let spec = build_spec(&a)?;

@@ -59,7 +59,7 @@ pub fn lab_namespaces(state: &crate::lab::state::LabState) -> std::collections::
         .iter()
         .chain(state.containers.iter().flat_map(|c| c.objects.iter()))
         .filter_map(|u| match u {
-            Undo::DeleteNetns { name } => Some(name.clone()),
+            Undo::DeleteNetns { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect()

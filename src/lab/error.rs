@@ -117,6 +117,10 @@ pub enum LabError {
     /// SIGINT/SIGTERM arrived during creation; everything was rolled back.
     #[error("interrupted; everything created so far was removed")]
     Interrupted,
+    /// Something recorded as netview's is not any more (deleted and re-created by someone
+    /// else); it was left alone.
+    #[error("{0} is no longer the one netview made; left it")]
+    NotOurs(String),
     /// netview itself panicked half-way through a change; what it had made was rolled back.
     #[error("netview panicked while {0}; everything made so far was removed")]
     Panicked(&'static str),
@@ -126,6 +130,10 @@ pub enum LabError {
         cause: Box<LabError>,
         rollback: Vec<LabError>,
     },
+    /// Undoing what an interrupted command left (its `pending.json`) met these errors; the
+    /// command did not go on.
+    #[error("could not undo an interrupted command: {}; run `netview clean`", join(.0))]
+    Recovery(Vec<LabError>),
     /// Removal went on past errors; these are all of them.
     #[error("{}", join(.0))]
     Teardown(Vec<LabError>),

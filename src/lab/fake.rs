@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use nix::errno::Errno;
 
-use super::ops::{ChildFacts, LinkFacts, Ns, Ops};
+use super::ops::{ChildFacts, LinkFacts, NetnsId, Ns, Ops};
 use super::spec::{IpvlanMode, MacvlanMode};
 use super::LabError;
 
@@ -32,7 +32,10 @@ pub struct FakeOps {
     pub unbound: BTreeSet<String>,
     /// Deleting these namespaces fails with this errno (a busy mount, say), for teardown tests.
     pub refuse_delete: BTreeMap<String, Errno>,
+    /// The identity of each namespace (fresh for every creation, as the kernel's).
+    pub netns_ids: BTreeMap<String, NetnsId>,
     next_index: u32,
+    next_netns_ino: u64,
 }
 
 impl FakeOps {
@@ -149,6 +152,14 @@ impl Ops for FakeOps {
             ));
         }
         self.netns.insert(name.into(), tag.into());
+        self.next_netns_ino += 1;
+        self.netns_ids.insert(
+            name.into(),
+            NetnsId {
+                dev: 4,
+                ino: 0xf000_0000 + self.next_netns_ino,
+            },
+        );
         let ns = Ns::named(name);
         self.put(
             &ns,
@@ -168,6 +179,7 @@ impl Ops for FakeOps {
         if let Some(errno) = self.refuse_delete.get(name) {
             return Err(LabError::kernel(format!("delete namespace {name}"), *errno));
         }
+        self.netns_ids.remove(name);
         if self.unbound.remove(name) {
             self.netns.remove(name);
             return Ok(());
@@ -402,5 +414,9 @@ impl Ops for FakeOps {
 
     fn netns_unbound(&mut self, name: &str) -> bool {
         self.unbound.contains(name)
+    }
+
+    fn netns_id(&mut self, name: &str) -> Option<NetnsId> {
+        self.netns_ids.get(name).copied()
     }
 }

@@ -53,10 +53,7 @@ pub fn prefix() -> String {
 }
 
 fn check_prefix(p: &str) -> Result<(), LabError> {
-    if p.contains('/') || p.contains('\0') || p.len() > 64 {
-        return Err(LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")));
-    }
-    Ok(())
+    state::check_prefix(p).map_err(|_| LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")))
 }
 
 /// The lab as a reader sees it.
@@ -90,12 +87,29 @@ fn ensure_root() -> Result<(), LabError> {
     }
 }
 
+/// What the last commands of this process undid of an interrupted one (see
+/// [`take_recovered`]).
+static RECOVERED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// What the lab commands run so far undid of a creation that was interrupted (`kill -9`)
+/// before they could go on, once (the CLI prints it).
+pub fn take_recovered() -> Vec<String> {
+    RECOVERED
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
+
 fn real_engine<T>(f: impl FnOnce(&mut Engine) -> Result<T, LabError>) -> Result<T, LabError> {
     ensure_root()?;
     let mut ops = netlink::NetlinkOps::new();
     let mut e = Engine::new(&mut ops, state_dir(), prefix());
     e.fail_at = Counted::fail_at_from_env();
-    f(&mut e)
+    let r = f(&mut e);
+    if let Ok(mut v) = RECOVERED.lock() {
+        v.append(&mut e.recovered);
+    }
+    r
 }
 
 /// Build the world (`netview lab up`).
@@ -133,6 +147,27 @@ pub struct Engine<'a> {
     pub fail_at: Option<usize>,
     /// Panic at the Nth kernel step (test hook).
     pub panic_at: Option<usize>,
+    /// What this engine undid of an interrupted creation before going on.
+    pub recovered: Vec<String>,
+}
+
+/// What replaying `pending.json` did (or, in a dry run, would do).
+#[derive(Debug, Default)]
+struct Replay {
+    done: Vec<String>,
+    errors: Vec<LabError>,
+}
+
+/// The namespaces a state records as made by netview.
+fn recorded_netns(st: &LabState) -> Vec<&str> {
+    st.objects
+        .iter()
+        .chain(st.containers.iter().flat_map(|c| c.objects.iter()))
+        .filter_map(|u| match u {
+            Undo::DeleteNetns { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Undo everything the journal recorded, newest first, and return the failure joined with any
@@ -149,6 +184,113 @@ impl<'a> Engine<'a> {
             prefix,
             fail_at: None,
             panic_at: None,
+            recovered: Vec::new(),
+        }
+    }
+
+    /// Undo what a creation interrupted by a crash left (`pending.json`): the steps it
+    /// recorded, newest first, and namespaces it was about to record that carry our tag (or
+    /// are empty unbound files). Nothing the state records is touched. With `force` (an
+    /// unusable state) the record is replayed even if it may have been committed.
+    fn replay_pending(
+        &mut self,
+        sd: &StateDir,
+        st: Option<&LabState>,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Replay, LabError> {
+        let lab = st.map(|s| s.prefix.as_str());
+        let Some((pending, prefix)) = sd.load_pending(lab, &self.prefix)? else {
+            return Ok(Replay::default());
+        };
+        let prefix = prefix.as_str();
+        let mut out = Replay::default();
+        // A record without a prefix is an older netview's (own-namespace undos and intended
+        // namespaces only): always replayed, as its `clean` did.
+        let force = force || pending.prefix.is_none();
+        if !force && pending.generation != st.map(|s| s.generation) {
+            // The state was written after the record: the creation was committed.
+            if !dry_run {
+                sd.remove_pending()?;
+            }
+            return Ok(out);
+        }
+        let base = st
+            .cloned()
+            .unwrap_or_else(|| LabState::new(prefix, LabSpec::default()));
+        let recorded: Vec<String> = st
+            .map(|s| recorded_netns(s).into_iter().map(String::from).collect())
+            .unwrap_or_default();
+        let deleted: Vec<&str> = pending
+            .undo
+            .iter()
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let going: Vec<&str> = deleted
+            .iter()
+            .copied()
+            .chain(pending.netns.iter().map(String::as_str))
+            .filter(|n| !recorded.iter().any(|r| r == n))
+            .collect();
+        // Steps inside a namespace that goes away anyway need not be undone one by one.
+        let plan: Vec<Undo> = pending
+            .undo
+            .iter()
+            .filter(|u| match u {
+                Undo::DeleteNetns { name, .. } => !recorded.contains(name),
+                other => other
+                    .ns()
+                    .and_then(Ns::name)
+                    .is_none_or(|n| !going.contains(&n)),
+            })
+            .cloned()
+            .collect();
+        for u in plan.iter().rev() {
+            out.done.push(u.describe());
+            if !dry_run {
+                if let Err(e) = driver::undo_one(self.ops, &base, u) {
+                    out.errors.push(e);
+                }
+            }
+        }
+        let existing = self.ops.list_netns()?;
+        for n in &pending.netns {
+            if !existing.contains(n) || recorded.contains(n) || deleted.contains(&n.as_str()) {
+                continue;
+            }
+            let tag = self.ops.netns_tag(n);
+            let what = if tag.is_none() && self.ops.netns_unbound(n) {
+                format!("delete unbound namespace file {n}")
+            } else if tag.as_deref() == Some(base.tag.as_str()) {
+                format!("delete namespace {n}")
+            } else {
+                // Someone else's (the creation failed on it): never ours to delete.
+                continue;
+            };
+            out.done.push(what);
+            if !dry_run {
+                if let Err(e) = self.ops.delete_netns(n) {
+                    out.errors.push(e);
+                }
+            }
+        }
+        if !dry_run {
+            sd.remove_pending()?;
+        }
+        Ok(out)
+    }
+
+    /// Before a command changes the lab: undo what an interrupted one left, or refuse.
+    fn recover(&mut self, sd: &StateDir, st: Option<&LabState>) -> Result<(), LabError> {
+        let r = self.replay_pending(sd, st, false, false)?;
+        self.recovered.extend(r.done);
+        if r.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::Recovery(r.errors))
         }
     }
 
@@ -162,7 +304,9 @@ impl<'a> Engine<'a> {
         check_prefix(&self.prefix)?;
         spec.validate()?;
         let sd = StateDir::lock(&self.dir)?;
-        if sd.load()?.is_some() {
+        let loaded = sd.load()?;
+        self.recover(&sd, loaded.as_ref())?;
+        if loaded.is_some() {
             return Err(LabError::Invalid(
                 "a lab is already up; run `netview lab down` first".into(),
             ));
@@ -170,7 +314,7 @@ impl<'a> Engine<'a> {
         let mut st = LabState::new(&self.prefix, spec);
         world::validate(self.ops, &st)?;
         let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
-        let mut j = Journal::persisting(sd.pending_path());
+        let mut j = Journal::persisting(sd.dir().to_path_buf(), &st.prefix, None);
         // A panic half-way is rolled back like any failed step: the journal knows what exists.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             world::setup(&mut counted, &mut st, &mut j)
@@ -181,11 +325,9 @@ impl<'a> Engine<'a> {
             sd.save(&mut st)
         }) {
             Ok(()) => Ok(st),
-            Err(e) => {
-                let e = rollback(counted.inner(), &st, &j, e);
-                let _ = sd.remove();
-                Err(e)
-            }
+            // The directory goes when `sd` is dropped (no state, and the record is finished
+            // below).
+            Err(e) => Err(rollback(counted.inner(), &st, &j, e)),
         };
         // Only now, with the state written or everything undone, is the crash record moot.
         j.finish();
@@ -196,6 +338,7 @@ impl<'a> Engine<'a> {
     pub fn add(&mut self, specs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
+        self.recover(&sd, Some(&st))?;
         for (i, c) in specs.iter().enumerate() {
             if specs[..i].iter().any(|o| o.name == c.name) {
                 return Err(LabError::Invalid(format!(
@@ -206,7 +349,7 @@ impl<'a> Engine<'a> {
         }
         let snapshot = st.clone();
         let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
-        let mut j = Journal::persisting(sd.pending_path());
+        let mut j = Journal::persisting(sd.dir().to_path_buf(), &st.prefix, Some(st.generation));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j)
         }));
@@ -242,14 +385,17 @@ impl<'a> Engine<'a> {
             .filter(|c| c.mode != NetworkMode::Host)
             .map(|c| st.ns_name(&c.name))
             .collect();
-        for n in &names {
-            j.intend_netns(n);
-        }
+        j.intend_netns_many(&names);
         let (made, err) = counted.create_netns_many(&names, &st.tag);
-        for name in &made {
-            // Attributed to no container: each container records its own deletion below.
-            j.own(Undo::DeleteNetns { name: name.clone() });
-        }
+        // Attributed to no container: each container records its own deletion below.
+        let undos: Vec<Undo> = made
+            .iter()
+            .map(|name| Undo::DeleteNetns {
+                name: name.clone(),
+                id: counted.netns_id(name),
+            })
+            .collect();
+        j.push_many(Scope::Own, undos);
         st.premade_netns = made;
         if let Some(e) = err {
             return Err(rollback(counted.inner(), snapshot, j, e));
@@ -320,6 +466,7 @@ impl<'a> Engine<'a> {
     pub fn remove(&mut self, names: &[String]) -> Result<(), LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
+        self.recover(&sd, Some(&st))?;
         for (i, n) in names.iter().enumerate() {
             if names[..i].contains(n) {
                 return Err(LabError::Invalid(format!("container {n:?} is named twice")));
@@ -379,37 +526,27 @@ impl<'a> Engine<'a> {
         let tag = state::tag_for(&prefix);
         let mut done = Vec::new();
         let mut errors: Vec<LabError> = Vec::new();
-        // A creation killed before it could write the state: its changes to our own namespace.
-        let pending = sd.load_pending();
-        let existing = self.ops.list_netns()?;
-        for n in &pending.netns {
-            // Only an unbound leftover file or one of ours; never someone else's namespace.
-            if existing.contains(n)
-                && n.starts_with(&prefix)
-                && self.ops.netns_unbound(n)
-                && self.ops.netns_tag(n).is_none()
-            {
-                done.push(format!("delete unbound namespace file {n}"));
-                if !dry_run {
-                    if let Err(e) = self.ops.delete_netns(n) {
-                        errors.push(e);
-                    }
-                }
+        // A creation killed before it could write the state. An unusable record is left to
+        // the tag sweep below.
+        match self.replay_pending(&sd, st.as_ref(), loaded.is_err(), dry_run) {
+            Ok(r) => {
+                done.extend(r.done);
+                errors.extend(r.errors);
             }
+            Err(e) => errors.push(e),
         }
-        let pending = pending.undo;
-        if !pending.is_empty() {
-            let base = st
-                .clone()
-                .unwrap_or_else(|| LabState::new(&prefix, LabSpec::default()));
-            for u in pending.iter().rev() {
-                done.push(u.describe());
-            }
-            if !dry_run {
-                errors.extend(undo_all(self.ops, &base, &pending));
-                let _ = std::fs::remove_file(sd.pending_path());
-            }
-        }
+        let recorded_ids: Vec<(String, Option<ops::NetnsId>)> = st
+            .iter()
+            .flat_map(|s| {
+                s.objects
+                    .iter()
+                    .chain(s.containers.iter().flat_map(|c| c.objects.iter()))
+            })
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, id } => Some((name.clone(), *id)),
+                _ => None,
+            })
+            .collect();
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {
                 for u in driver::teardown_plan(&c).iter().rev() {
@@ -424,12 +561,19 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 let objs = st.objects.clone();
-                errors.extend(undo_all(self.ops, st, &objs));
+                errors.extend(driver::undo_recorded(self.ops, st, &objs));
             }
         }
-        // Leftovers the state does not know (a crash before it was written): our tag only.
+        // Leftovers the state does not know (a crash before it was written): our tag only,
+        // and never a name the state records for another namespace (left above).
         for n in self.ops.list_netns()? {
             if !n.starts_with(&prefix) || self.ops.netns_tag(&n).as_deref() != Some(tag.as_str()) {
+                continue;
+            }
+            let replaced = recorded_ids
+                .iter()
+                .any(|(name, id)| *name == n && id.is_some() && *id != self.ops.netns_id(&n));
+            if replaced {
                 continue;
             }
             let what = format!("delete namespace {n}");
@@ -455,26 +599,24 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        if !dry_run {
-            if sd.path().exists() {
-                done.push(format!("delete state file {}", sd.path().display()));
-            }
-            sd.remove()?;
-        } else if sd.path().exists() {
+        if std::fs::symlink_metadata(sd.path()).is_ok() {
             done.push(format!("delete state file {}", sd.path().display()));
+        }
+        if !dry_run {
+            if let Err(e) = sd.remove() {
+                errors.push(e);
+            }
         }
         if let Err(e) = loaded {
             errors.push(LabError::State(format!(
-                "the state file was unreadable and was removed: {e}"
+                "the state was not used ({e}); only what carries netview's tag was removed"
             )));
         }
-        if errors.is_empty() {
-            Ok(done)
-        } else {
-            Err(LabError::Teardown(errors))
-        }
+        LabError::all(errors).map(|()| done)
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_state;

@@ -28,7 +28,7 @@ use rtnetlink::{
 };
 
 use super::firewall::{nft_batch, NftObject, NFT_TABLE};
-use super::ops::{LinkFacts, Ns, Ops};
+use super::ops::{LinkFacts, NetnsId, Ns, Ops};
 use super::spec::{IpvlanMode, MacvlanMode};
 use super::{KernelError, LabError};
 use crate::netns::NETNS_RUN_DIR;
@@ -837,6 +837,18 @@ impl Ops for NetlinkOps {
             (Ok(f), Ok(d)) => f.is_file() && f.len() == 0 && f.dev() == d.dev(),
             _ => false,
         }
+    }
+
+    fn netns_id(&mut self, name: &str) -> Option<NetnsId> {
+        use std::os::unix::fs::MetadataExt;
+        // Through the bind mount the name shows the nsfs inode of the namespace itself
+        // (lstat: a symlink planted there is not followed, and matches nothing recorded).
+        std::fs::symlink_metadata(netns_path(name))
+            .ok()
+            .map(|m| NetnsId {
+                dev: m.dev(),
+                ino: m.ino(),
+            })
     }
 
     fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {

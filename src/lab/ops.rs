@@ -44,6 +44,15 @@ impl std::fmt::Display for Ns {
     }
 }
 
+/// Which namespace a /run/netns name is bound to: the device and inode of its nsfs file.
+/// Recorded at creation, so a namespace someone deleted and re-created under the same name is
+/// told apart from the one netview made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NetnsId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
 /// What validation and listing need to know about a link.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LinkFacts {
@@ -158,4 +167,6 @@ pub trait Ops {
     fn netns_unbound(&mut self, name: &str) -> bool;
     /// Drop any per-namespace resources (threads, sockets) held for `name`.
     fn forget_netns(&mut self, _name: &str) {}
+    /// The namespace /run/netns/NAME is bound to now, None when there is no such name.
+    fn netns_id(&mut self, name: &str) -> Option<NetnsId>;
 }

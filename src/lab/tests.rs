@@ -570,6 +570,8 @@ fn clean_removes_unbound_files_only_when_we_meant_to_create_them() {
     std::fs::create_dir_all(&d).unwrap();
     let pending = super::journal::Pending {
         undo: Vec::new(),
+        prefix: Some(P.into()),
+        generation: None,
         netns: vec!["nv-u-c1".into(), "nv-u-c2".into()],
     };
     std::fs::write(

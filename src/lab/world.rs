@@ -4,7 +4,7 @@
 use ipnet::Ipv4Net;
 
 use super::driver::macvlan::check_parent;
-use super::journal::{Journal, Undo};
+use super::journal::{Journal, Scope, Undo};
 use super::ops::{Ns, Ops};
 use super::spec::overlaps;
 use super::state::{LabState, NodeFacts};
@@ -81,13 +81,16 @@ pub fn setup(ops: &mut dyn Ops, st: &mut LabState, j: &mut Journal) -> Result<()
     }
     let tag = st.tag.clone();
     let names: Vec<String> = WORLD_PARTS.iter().map(|p| st.ns_name(p)).collect();
-    for n in &names {
-        j.intend_netns(n);
-    }
+    j.intend_netns_many(&names);
     let (made, err) = ops.create_netns_many(&names, &tag);
-    for name in made {
-        j.shared(Undo::DeleteNetns { name });
-    }
+    let undos: Vec<Undo> = made
+        .into_iter()
+        .map(|name| {
+            let id = ops.netns_id(&name);
+            Undo::DeleteNetns { name, id }
+        })
+        .collect();
+    j.push_many(Scope::Shared, undos);
     if let Some(e) = err {
         return Err(e);
     }

@@ -77,11 +77,18 @@ impl Driver for BridgeDriver {
     ) -> Result<Planned, LabError> {
         check_new_name(ops, state, c)?;
         let docker = &state.spec.docker;
-        if !state.docker_ready && ops.link(&state.host_ns, &docker.bridge)?.is_some() {
-            return Err(LabError::Invalid(format!(
-                "{} already exists in the host (not made by netview); set [docker] bridge in the lab file",
-                docker.bridge
-            )));
+        if !state.docker_ready {
+            if let Some(l) = ops.link(&state.host_ns, &docker.bridge)? {
+                let seen = if l.alias.as_deref() == Some(state.tag.as_str()) {
+                    "tagged as this lab's, but not in its state"
+                } else {
+                    "not made by netview"
+                };
+                return Err(LabError::Invalid(format!(
+                    "{} already exists in the host ({seen}); set [docker] bridge in the lab file",
+                    docker.bridge
+                )));
+            }
         }
         let full = || {
             LabError::Invalid(format!(

@@ -73,7 +73,7 @@ pub trait Driver {
     /// Remove a built container: its own objects, newest first, past errors. The NAT
     /// rewrite is left to the caller (once for many containers, see [`teardown_plan`]).
     fn teardown(&self, ops: &mut dyn Ops, state: &LabState, c: &ContainerState) -> Vec<LabError> {
-        undo_all(ops, state, &teardown_plan(c))
+        undo_recorded(ops, state, &teardown_plan(c))
     }
 }
 
@@ -114,7 +114,17 @@ pub fn plan_batch(
 /// Run one undo. "Already gone" counts as success.
 pub fn undo_one(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), LabError> {
     let r = match u {
-        Undo::DeleteNetns { name } => ops.delete_netns(name),
+        Undo::DeleteNetns { name, id } => {
+            if !ops.list_netns()?.contains(name) {
+                return Ok(());
+            }
+            // Only the namespace netview made: the same one (when recorded) and tagged ours.
+            let same = (*id).is_none_or(|id| ops.netns_id(name) == Some(id));
+            if !same || ops.netns_tag(name).as_deref() != Some(state.tag.as_str()) {
+                return Err(LabError::NotOurs(format!("namespace {name}")));
+            }
+            ops.delete_netns(name)
+        }
         Undo::DeleteLink { ns, name } => ops.delete_link(ns, name),
         Undo::Promisc { ns, link, restore } => ops.set_promisc(ns, link, *restore),
         Undo::Hairpin { ns, port, restore } => ops.set_hairpin(ns, port, *restore),
@@ -182,6 +192,29 @@ pub fn undo_all(ops: &mut dyn Ops, state: &LabState, objects: &[Undo]) -> Vec<La
     errors
 }
 
+/// Undo what a state records (`lab rm`, `lab down`, `clean`), newest first, past errors. As
+/// [`undo_all`], but a recorded link is deleted only while it still carries the lab's tag
+/// (every link is tagged before the state records it; rollback of a half-made step, which
+/// may not be tagged yet, uses [`undo_all`]).
+pub fn undo_recorded(ops: &mut dyn Ops, state: &LabState, objects: &[Undo]) -> Vec<LabError> {
+    let mut errors = Vec::new();
+    for u in objects.iter().rev() {
+        if let Undo::DeleteLink { ns, name } = u {
+            match ops.link(ns, name) {
+                Ok(Some(f)) if f.alias.as_deref() != Some(state.tag.as_str()) => {
+                    errors.push(LabError::NotOurs(format!("link {name} in {ns}")));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = undo_one(ops, state, u) {
+            errors.push(e);
+        }
+    }
+    errors
+}
+
 /// Create a container's namespace (tagged), recording its deletion.
 pub fn make_container_netns(
     ops: &mut dyn Ops,
@@ -194,7 +227,11 @@ pub fn make_container_netns(
         journal.intend_netns(&name);
         ops.create_netns(&name, &state.tag)?;
     }
-    journal.own(Undo::DeleteNetns { name: name.clone() });
+    let id = ops.netns_id(&name);
+    journal.own(Undo::DeleteNetns {
+        name: name.clone(),
+        id,
+    });
     Ok(name)
 }
 
@@ -220,8 +257,13 @@ pub fn check_new_name(
     if c.mode != NetworkMode::Host {
         let ns = state.ns_name(&c.name);
         if ops.list_netns()?.contains(&ns) {
+            let seen = match ops.netns_tag(&ns) {
+                Some(t) if t == state.tag => "tagged as this lab's, but not in its state",
+                Some(t) if super::state::is_netview_tag(&t) => "made by another netview lab",
+                _ => "not made by netview",
+            };
             return Err(LabError::Invalid(format!(
-                "namespace {ns} already exists (not made by this lab)"
+                "namespace {ns} already exists ({seen})"
             )));
         }
     }
