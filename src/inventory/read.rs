@@ -1,5 +1,5 @@
-//! Reading namespaces from the kernel: one dedicated thread per namespace enters it, opens a
-//! netlink socket there and dumps links, addresses, routes, neighbours and the bridge FDB one
+//! Reading namespaces from the kernel: a namespace thread (one for a single read, a bounded
+//! reused set of them for many, [`crate::netns::pool`]) enters it, opens a netlink socket there and dumps links, addresses, routes, neighbours and the bridge FDB one
 //! after another (the kernel runs one dump at a time per socket), then reads ip_forward and
 //! the NAT rules from the same thread.
 
@@ -109,11 +109,18 @@ fn dump_current_thread(others: &[(String, PathBuf)]) -> Result<RawNamespace, Inv
             }
         });
     }
-    // nsids are only needed when some link points into another namespace.
-    if raw.links.iter().any(|l| l.link_netnsid.is_some()) {
-        for (name, path) in others {
-            let Ok(file) = File::open(path) else { continue };
-            if let Some(id) = nsid_of(&mut sock, &file) {
+    // nsids are only needed when some link points into another namespace, and only those
+    // links' ids: the lookups stop once every one is named (asking all 200 other namespaces
+    // from each of 200 containers was 40,000 requests).
+    let mut unnamed: std::collections::BTreeSet<i32> =
+        raw.links.iter().filter_map(|l| l.link_netnsid).collect();
+    for (name, path) in others {
+        if unnamed.is_empty() {
+            break;
+        }
+        let Ok(file) = File::open(path) else { continue };
+        if let Some(id) = nsid_of(&mut sock, &file) {
+            if unnamed.remove(&id) {
                 raw.nsids.insert(id, name.clone());
             }
         }
@@ -170,28 +177,48 @@ fn link_names_current_thread(indexes: &[u32]) -> Result<HashMap<u32, String>, In
     Ok(out)
 }
 
-/// Dump one namespace and convert it; references into other namespaces stay pending.
-fn read_unresolved(
-    ns: &Netns,
-    all: &[Netns],
-) -> Result<(NamespaceInventory, Vec<PendingRef>), InventoryError> {
-    let others: Vec<(String, PathBuf)> = all
-        .iter()
+/// The other namespaces (name, path) whose nsids a read of `ns` may look up.
+fn others_of(ns: &Netns, all: &[Netns]) -> Vec<(String, PathBuf)> {
+    all.iter()
         .filter(|o| o.id != ns.id)
         .map(|o| (o.name.clone(), o.path.clone()))
-        .collect();
-    let (raw, nat) = netns::run_in(&ns.name, &ns.path, move || {
-        let raw = dump_current_thread(&others);
-        // NAT is read from the same thread: `nft` started here runs in this namespace.
-        let nat = super::nat::read_nat_in_current_thread();
-        (raw, nat)
-    })?;
-    let raw = raw?;
+        .collect()
+}
+
+/// Dump the namespace the calling thread is in (which is `ns`) and convert it; references
+/// into other namespaces stay pending.
+fn read_unresolved_current_thread(
+    ns: &Netns,
+    others: &[(String, PathBuf)],
+) -> Result<(NamespaceInventory, Vec<PendingRef>), InventoryError> {
+    let raw = dump_current_thread(others)?;
+    // NAT is read from the same thread: `nft` started here runs in this namespace.
+    let nat = super::nat::read_nat_in_current_thread();
     let (mut inv, pending) = convert::build(&ns.name, ns.id, ns.source, &raw);
     inv.process = ns.process.clone();
     inv.nat = nat.0;
     inv.errors = nat.1;
     Ok((inv, pending))
+}
+
+/// Dump one namespace and convert it; references into other namespaces stay pending.
+fn read_unresolved(
+    ns: &Netns,
+    all: &[Netns],
+) -> Result<(NamespaceInventory, Vec<PendingRef>), InventoryError> {
+    let others = others_of(ns, all);
+    let owned = ns.clone();
+    netns::run_in(&ns.name, &ns.path, move || {
+        read_unresolved_current_thread(&owned, &others)
+    })?
+}
+
+/// An entry for a namespace that could not be read, saying why.
+fn failed(ns: &Netns, why: String) -> (NamespaceInventory, Vec<PendingRef>) {
+    let mut inv = NamespaceInventory::empty(&ns.name, ns.id, ns.source);
+    inv.process = ns.process.clone();
+    inv.errors.push(why);
+    (inv, Vec::new())
 }
 
 /// Name the pending references by asking each other namespace for the indexes it holds.
@@ -236,36 +263,34 @@ pub fn read_namespace(ns: &Netns, all: &[Netns]) -> Result<NamespaceInventory, I
     Ok(inv)
 }
 
-/// Read several namespaces concurrently (a few threads at a time), resolving cross-namespace
-/// references from what was read before asking the kernel again. A namespace that cannot be
-/// read is returned with the error in its `errors` instead of failing the whole read.
+/// Read several namespaces concurrently on a bounded, reused set of namespace threads
+/// ([`netns::pool`]), resolving cross-namespace references from what was read before asking
+/// the kernel again. A namespace that cannot be read is returned with the error in its
+/// `errors` instead of failing the whole read.
 pub fn read_many(wanted: &[Netns], all: &[Netns]) -> Vec<NamespaceInventory> {
-    const PARALLEL: usize = 4;
-    let mut results: Vec<Option<(NamespaceInventory, Vec<PendingRef>)>> = Vec::new();
-    for chunk in wanted.chunks(PARALLEL) {
-        let chunk_results: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|ns| s.spawn(move || read_unresolved(ns, all)))
-                .collect();
-            handles.into_iter().map(|h| h.join()).collect()
-        });
-        for (ns, r) in chunk.iter().zip(chunk_results) {
-            results.push(Some(match r {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => {
-                    let mut inv = NamespaceInventory::empty(&ns.name, ns.id, ns.source);
-                    inv.process = ns.process.clone();
-                    inv.errors.push(e.to_string());
-                    (inv, Vec::new())
-                }
-                Err(_) => {
-                    let mut inv = NamespaceInventory::empty(&ns.name, ns.id, ns.source);
-                    inv.errors.push("reader thread panicked".into());
-                    (inv, Vec::new())
-                }
-            }));
-        }
+    read_many_on(netns::pool::default_threads(), wanted, all)
+}
+
+/// [`read_many`] on at most `threads` namespace threads.
+pub fn read_many_on(threads: usize, wanted: &[Netns], all: &[Netns]) -> Vec<NamespaceInventory> {
+    let targets: Vec<netns::pool::Target> = wanted
+        .iter()
+        .map(|ns| netns::pool::Target {
+            label: &ns.name,
+            path: &ns.path,
+        })
+        .collect();
+    let read = netns::pool::for_each_in(threads, &targets, |i| {
+        read_unresolved_current_thread(&wanted[i], &others_of(&wanted[i], all))
+    });
+    let mut results: Vec<Option<(NamespaceInventory, Vec<PendingRef>)>> =
+        Vec::with_capacity(wanted.len());
+    for (ns, r) in wanted.iter().zip(read) {
+        results.push(Some(match r {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => failed(ns, e.to_string()),
+            Err(e) => failed(ns, e.to_string()),
+        }));
     }
     let names: HashMap<(String, u32), String> = results
         .iter()

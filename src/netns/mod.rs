@@ -3,9 +3,12 @@
 //! `setns(2)` changes only the calling thread, so every piece of kernel work that must happen
 //! inside a namespace runs on a dedicated OS thread created by [`run_in`]. Sockets opened on
 //! that thread (netlink, raw) stay bound to the namespace after the thread ends, so the caller
-//! may keep using them from anywhere. Nothing here ever calls `setns` on a tokio worker.
+//! may keep using them from anywhere. Work over many namespaces goes through [`pool`], a
+//! bounded set of such threads reused from one namespace to the next. Nothing here ever calls
+//! `setns` on a tokio worker.
 
 mod discover;
+pub mod pool;
 
 pub use discover::{current, discover, find, is_runtime_name, self_id, Netns, NetnsSource};
 

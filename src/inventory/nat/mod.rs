@@ -1,7 +1,9 @@
 //! NAT rules of a namespace: nftables nat chains (native and iptables-nft) and legacy
 //! iptables.
 //!
-//! - nftables: `nft -j list ruleset` (run through the `nftables` crate's helper), decoded
+//! - nftables: only when the namespace has a table (one nfnetlink dump, [`tables`]; most
+//!   container namespaces have none and forking `nft` there is most of their read),
+//!   `nft -j list ruleset` (run through the `nftables` crate's helper), decoded
 //!   with the crate's typed schema and rendered in nft syntax ([`format`]). The NAT chains are
 //!   the base chains of type `nat` and the regular chains they jump to in the same table. Rules
 //!   iptables-nft wrote with x_tables extensions (`xt` in the JSON, which keeps only the
@@ -19,6 +21,7 @@ pub mod format;
 pub mod iptables;
 pub mod nft;
 pub mod owner;
+pub mod tables;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -45,6 +48,8 @@ pub enum NatReadError {
 pub trait NatHost {
     /// The full path of an installed program, looked up without running anything.
     fn find_program(&self, name: &str) -> Option<PathBuf>;
+    /// How many nftables tables the namespace holds (asked without running `nft`).
+    fn nft_table_count(&self) -> io::Result<usize>;
     /// `nft -j list ruleset`.
     fn nft_json(&self, nft: &Path) -> Result<String, NatReadError>;
     /// Run `program` with fixed arguments and return its standard output.
@@ -60,6 +65,10 @@ pub struct ThreadHost;
 impl NatHost for ThreadHost {
     fn find_program(&self, name: &str) -> Option<PathBuf> {
         find_in_path(name)
+    }
+
+    fn nft_table_count(&self) -> io::Result<usize> {
+        tables::count_in_current_thread()
     }
 
     fn nft_json(&self, nft: &Path) -> Result<String, NatReadError> {
@@ -128,6 +137,11 @@ pub fn read_nat_with(host: &dyn NatHost) -> (Vec<NatRule>, Vec<String>) {
 }
 
 fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<String>) {
+    // No table: no rule, and nothing for `nft` to list. When the kernel cannot be asked
+    // (EPERM without CAP_NET_ADMIN, no nf_tables), `nft` is run and reports what it finds.
+    if let Ok(0) = host.nft_table_count() {
+        return;
+    }
     let Some(nft) = host.find_program("nft") else {
         errors.push("nft not installed: nftables NAT rules not read".to_string());
         return;

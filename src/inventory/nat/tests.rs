@@ -25,6 +25,8 @@ const LEGACY_V6: &str = include_str!("../../../tests/fixtures/nat/legacy-ipv6-sa
 struct FakeHost {
     programs: Vec<&'static str>,
     nft_json: Option<&'static str>,
+    /// What the kernel says of the namespace's tables; `None` answers EPERM.
+    nft_tables: Option<usize>,
     /// Outputs of `run`, by program name and first argument.
     outputs: HashMap<(String, String), Result<&'static str, String>>,
     proc_files: HashMap<&'static str, &'static str>,
@@ -47,6 +49,11 @@ impl FakeHost {
 }
 
 impl NatHost for FakeHost {
+    fn nft_table_count(&self) -> io::Result<usize> {
+        self.nft_tables
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EPERM))
+    }
+
     fn find_program(&self, name: &str) -> Option<PathBuf> {
         self.programs
             .contains(&name)
@@ -378,6 +385,25 @@ fn no_nft_means_nothing_is_spawned() {
         vec!["nft not installed: nftables NAT rules not read"]
     );
     assert!(host.ran.borrow().is_empty());
+}
+
+#[test]
+fn a_namespace_without_nftables_tables_does_not_run_nft() {
+    let mut host = FakeHost::with_nft(DOCKER_JSON, Some(DOCKER_TEXT));
+    host.nft_tables = Some(0);
+    let (rules, errors) = read_nat_with(&host);
+    assert!(rules.is_empty());
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(host.ran.borrow().is_empty(), "{:?}", host.ran.borrow());
+}
+
+#[test]
+fn a_namespace_with_a_table_runs_nft() {
+    let mut host = FakeHost::with_nft(DOCKER_JSON, Some(DOCKER_TEXT));
+    host.nft_tables = Some(1);
+    let (rules, _) = read_nat_with(&host);
+    assert!(!rules.is_empty());
+    assert!(host.ran.borrow()[0].ends_with("nft -j list ruleset"));
 }
 
 #[test]
