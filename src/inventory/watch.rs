@@ -1,26 +1,30 @@
 //! Live updates: netlink multicast events from every namespace, and namespaces appearing or
 //! vanishing.
 //!
-//! One thread per namespace enters it and listens on a netlink socket subscribed to the link,
-//! address, route and neighbour groups; a burst of messages becomes one [`WatchEvent::Changed`]
-//! after a short quiet period. A supervisor thread notices namespaces that appear or vanish:
-//! at once for named ones (inotify on /run/netns), and within a second for ones held only by
-//! processes (a scan of /proc; the kernel has no event for those short of the proc
-//! connector). A watcher of a vanished namespace is stopped at once, because its socket would
-//! otherwise keep the namespace, and every link inside it, alive.
+//! One watcher thread serves every namespace. A netlink socket subscribed to the link,
+//! address, route and neighbour groups is opened inside each namespace by the bounded
+//! namespace pool ([`netns::pool`]); a socket stays bound to its namespace after the thread
+//! that opened it leaves, so the watcher itself never enters one and just polls all the
+//! sockets (200 namespaces were 200 threads, each with its own tokio runtime). A burst of
+//! messages becomes one [`WatchEvent::Changed`] after a short quiet period. The same thread
+//! notices namespaces that appear or vanish: at once for named ones (inotify on /run/netns),
+//! and within a second for ones held only by processes (a scan of /proc; the kernel has no
+//! event for those short of the proc connector). The socket of a vanished namespace is
+//! closed at once, because it would otherwise keep the namespace, and every link inside it,
+//! alive. Idle, the thread sleeps in `poll` and wakes once a second for the /proc scan.
 
 use std::collections::HashMap;
+use std::io::{ErrorKind, Write};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use rtnetlink::MulticastGroup;
 
-use crate::netns::{self, Netns, NETNS_RUN_DIR};
+use crate::netns::{self, pool, Netns, NETNS_RUN_DIR};
 
 /// What changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,30 +46,30 @@ const QUIET: Duration = Duration::from_millis(15);
 const MAX_BATCH: Duration = Duration::from_millis(60);
 /// How often namespaces held only by processes are looked for.
 const PROC_SCAN: Duration = Duration::from_millis(1000);
+/// `ip netns add` creates the file, then mounts the namespace on it, and the mount gives no
+/// inotify event: after a named event, look again this often, this many times.
+const RESCAN_AFTER_NAMED: Duration = Duration::from_millis(50);
+const RESCANS: u8 = 3;
 
-const GROUPS: &[MulticastGroup] = &[
-    MulticastGroup::Link,
-    MulticastGroup::Ipv4Ifaddr,
-    MulticastGroup::Ipv6Ifaddr,
-    MulticastGroup::Ipv4Route,
-    MulticastGroup::Ipv6Route,
-    MulticastGroup::Neigh,
-];
+/// The multicast groups watched: links, IPv4/IPv6 addresses and routes, neighbours.
+const GROUPS: u32 = (libc::RTMGRP_LINK
+    | libc::RTMGRP_IPV4_IFADDR
+    | libc::RTMGRP_IPV6_IFADDR
+    | libc::RTMGRP_IPV4_ROUTE
+    | libc::RTMGRP_IPV6_ROUTE
+    | libc::RTMGRP_NEIGH) as u32;
 
-/// A running watcher. Dropping it stops every thread it started.
+/// A running watcher. Dropping it stops its thread and closes every socket.
 pub struct WatchHandle {
-    stop: Arc<AtomicBool>,
-    state: Arc<Mutex<Watchers>>,
+    /// Dropping (or writing to) this end wakes the watcher thread to stop.
+    stop: Option<UnixStream>,
+    watched: Arc<Mutex<Vec<u64>>>,
 }
 
 impl WatchHandle {
     /// The inodes of the namespaces being watched now.
     pub fn watched(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self
-            .state
-            .lock()
-            .map(|s| s.by_id.keys().copied().collect())
-            .unwrap_or_default();
+        let mut ids = self.watched.lock().map(|w| w.clone()).unwrap_or_default();
         ids.sort_unstable();
         ids
     }
@@ -73,111 +77,199 @@ impl WatchHandle {
 
 impl Drop for WatchHandle {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Ok(mut s) = self.state.lock() {
-            s.by_id.clear();
+        if let Some(mut stop) = self.stop.take() {
+            let _ = stop.write_all(&[1]);
+        }
+        if let Ok(mut w) = self.watched.lock() {
+            w.clear();
         }
     }
 }
 
-/// The per-namespace watcher threads, by namespace inode. Dropping a sender stops its thread.
-#[derive(Default)]
-struct Watchers {
-    by_id: HashMap<u64, tokio::sync::oneshot::Sender<()>>,
+/// One watched namespace: its socket and the burst being coalesced, if any.
+struct Watched {
+    socket: Socket,
+    /// When the current burst started and when its last message came.
+    burst: Option<(Instant, Instant)>,
 }
 
-fn start_one(ns: &Netns, sink: Arc<EventSink>) -> Option<tokio::sync::oneshot::Sender<()>> {
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    let id = ns.id;
-    let spawned = netns::spawn_in(&ns.name, &ns.path, move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
+/// Open a socket subscribed to [`GROUPS`] in the calling thread's namespace.
+fn open_multicast() -> std::io::Result<Socket> {
+    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    socket.bind(&SocketAddr::new(0, GROUPS))?;
+    socket.set_non_blocking(true)?;
+    // A burst (a lab of 200 containers coming up) must not overflow before it is drained.
+    let _ = socket.set_rx_buf_sz(1024 * 1024);
+    Ok(socket)
+}
+
+/// Open a watching socket in each of `namespaces` on the namespace pool; a namespace that
+/// cannot be entered (it vanished meanwhile) is left out.
+fn open_all(namespaces: &[&Netns]) -> Vec<(u64, Socket)> {
+    let targets: Vec<pool::Target> = namespaces
+        .iter()
+        .map(|n| pool::Target {
+            label: &n.name,
+            path: &n.path,
+        })
+        .collect();
+    pool::for_each_in(pool::default_threads(), &targets, |_| open_multicast())
+        .into_iter()
+        .zip(namespaces)
+        .filter_map(|(r, n)| match r {
+            Ok(Ok(socket)) => Some((n.id, socket)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Read everything queued on `socket` without blocking. Returns whether anything came (an
+/// overflow, ENOBUFS, counts: events were lost, so something changed).
+fn drain(socket: &Socket, buf: &mut Vec<u8>) -> bool {
+    let mut got = false;
+    loop {
+        buf.clear();
+        match socket.recv(buf, libc::MSG_DONTWAIT) {
+            Ok(0) => return got,
+            Ok(_) => got = true,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return got,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The watcher thread's state.
+struct Watcher {
+    by_id: HashMap<u64, Watched>,
+    watched: Arc<Mutex<Vec<u64>>>,
+    sink: EventSink,
+    last_names: Vec<(u64, String)>,
+}
+
+impl Watcher {
+    fn publish(&self) {
+        if let Ok(mut w) = self.watched.lock() {
+            *w = self.by_id.keys().copied().collect();
+        }
+    }
+
+    /// Start watching `opened`; whatever changed between the caller's first read and the
+    /// subscription would otherwise go unreported, so each says once that it may have changed.
+    fn add(&mut self, opened: Vec<(u64, Socket)>) {
+        for (id, socket) in opened {
+            self.by_id.insert(
+                id,
+                Watched {
+                    socket,
+                    burst: None,
+                },
+            );
+            (self.sink)(WatchEvent::Changed(id));
+        }
+    }
+
+    /// Bring the set of sockets in line with the namespaces there are now, and report a
+    /// change of the list.
+    fn rescan(&mut self) {
+        let all = netns::discover();
+        let before = self.by_id.len();
+        self.by_id.retain(|id, _| all.iter().any(|n| n.id == *id));
+        let removed = before != self.by_id.len();
+        let new: Vec<&Netns> = all
+            .iter()
+            .filter(|n| !self.by_id.contains_key(&n.id))
+            .collect();
+        let opened = if new.is_empty() {
+            Vec::new()
+        } else {
+            open_all(&new)
         };
-        rt.block_on(async move {
-            let Ok((conn, _handle, mut messages)) = rtnetlink::new_multicast_connection(GROUPS)
-            else {
-                return;
-            };
-            tokio::spawn(conn);
-            // Whatever changed between the caller's first read and this subscription would
-            // otherwise go unreported: say once that the namespace may have changed.
-            sink(WatchEvent::Changed(id));
-            loop {
-                tokio::select! {
-                    _ = &mut rx => return,
-                    msg = messages.next() => {
-                        if msg.is_none() { return; }
-                        // Coalesce the burst this message starts.
-                        let batch_end = tokio::time::Instant::now() + MAX_BATCH;
-                        loop {
-                            let quiet_end = (tokio::time::Instant::now() + QUIET).min(batch_end);
-                            tokio::select! {
-                                _ = &mut rx => return,
-                                _ = tokio::time::sleep_until(quiet_end) => break,
-                                more = messages.next() => if more.is_none() { break },
-                            }
-                        }
-                        sink(WatchEvent::Changed(id));
-                    }
+        let added = !opened.is_empty();
+        self.add(opened);
+        self.publish();
+        // Report only a real change: `ip netns add` creates the file (an inotify event)
+        // before the namespace is mounted on it, and the listing must show the namespace.
+        let names: Vec<(u64, String)> = all.iter().map(|n| (n.id, n.name.clone())).collect();
+        if removed || added || names != self.last_names {
+            (self.sink)(WatchEvent::NamespacesChanged);
+        }
+        self.last_names = names;
+    }
+
+    /// Report the bursts that are over (quiet long enough, or long enough in total); return
+    /// when the next one will be due.
+    fn flush(&mut self, now: Instant) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for (id, w) in &mut self.by_id {
+            if let Some((first, last)) = w.burst {
+                let due = (last + QUIET).min(first + MAX_BATCH);
+                if now >= due {
+                    w.burst = None;
+                    (self.sink)(WatchEvent::Changed(*id));
+                } else {
+                    next = Some(next.map_or(due, |n| n.min(due)));
                 }
             }
-        });
-    });
-    spawned.ok().map(|_| tx)
-}
-
-/// Bring the set of watcher threads in line with `namespaces`. Returns whether it changed.
-fn reconcile(state: &Mutex<Watchers>, namespaces: &[Netns], sink: &Arc<EventSink>) -> bool {
-    let Ok(mut s) = state.lock() else {
-        return false;
-    };
-    let before = s.by_id.len();
-    let wanted: HashMap<u64, &Netns> = namespaces.iter().map(|n| (n.id, n)).collect();
-    s.by_id.retain(|id, _| wanted.contains_key(id));
-    let removed = before != s.by_id.len();
-    let mut added = false;
-    for (id, ns) in wanted {
-        if let std::collections::hash_map::Entry::Vacant(e) = s.by_id.entry(id) {
-            if let Some(tx) = start_one(ns, sink.clone()) {
-                e.insert(tx);
-                added = true;
-            }
         }
+        next
     }
-    removed || added
 }
 
 /// Watch every namespace in `namespaces` for netlink events (link, address, route, neighbour
 /// groups) and keep watching the namespaces that appear later; deliver events to `sink`.
 pub fn spawn(namespaces: &[Netns], sink: EventSink) -> WatchHandle {
-    let sink = Arc::new(sink);
-    let stop = Arc::new(AtomicBool::new(false));
-    let state = Arc::new(Mutex::new(Watchers::default()));
-    reconcile(&state, namespaces, &sink);
-
-    let (stop2, state2) = (stop.clone(), state.clone());
-    let _ = std::thread::Builder::new()
-        .name("netns-supervisor".into())
-        .spawn(move || supervise(stop2, state2, sink));
-    WatchHandle { stop, state }
+    let watched = Arc::new(Mutex::new(Vec::new()));
+    let mut watcher = Watcher {
+        by_id: HashMap::new(),
+        watched: watched.clone(),
+        sink,
+        last_names: netns::discover()
+            .into_iter()
+            .map(|n| (n.id, n.name))
+            .collect(),
+    };
+    let refs: Vec<&Netns> = namespaces.iter().collect();
+    let opened = open_all(&refs);
+    for (id, socket) in opened {
+        watcher.by_id.insert(
+            id,
+            Watched {
+                socket,
+                burst: None,
+            },
+        );
+    }
+    watcher.publish();
+    let Ok((stop, stop_rx)) = UnixStream::pair() else {
+        return WatchHandle {
+            stop: None,
+            watched,
+        };
+    };
+    let started = std::thread::Builder::new()
+        .name("netns-watch".into())
+        .spawn(move || {
+            let ids: Vec<u64> = watcher.by_id.keys().copied().collect();
+            for id in ids {
+                (watcher.sink)(WatchEvent::Changed(id));
+            }
+            run(watcher, stop_rx)
+        });
+    WatchHandle {
+        stop: started.ok().map(|_| stop),
+        watched,
+    }
 }
 
-fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<EventSink>) {
+fn run(mut watcher: Watcher, stop: UnixStream) {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok();
     let mut watching_dir = false;
-    let tick = Duration::from_millis(50);
-    let mut since_scan = Duration::ZERO;
-    // `ip netns add` creates the file, then mounts the namespace on it: look again shortly
-    // after a named event, as the mount itself gives no inotify event.
+    let mut next_scan = Instant::now() + PROC_SCAN;
     let mut rescans_left = 0u8;
-    let mut last_names: Vec<(u64, String)> = netns::discover()
-        .into_iter()
-        .map(|n| (n.id, n.name))
-        .collect();
-    while !stop.load(Ordering::SeqCst) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut next_flush: Option<Instant> = None;
+    loop {
         if let (Some(ino), false) = (&inotify, watching_dir) {
             watching_dir = ino
                 .add_watch(
@@ -190,17 +282,46 @@ fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<Event
                 )
                 .is_ok();
         }
-        let mut named_event = false;
-        if let (Some(ino), true) = (&inotify, watching_dir) {
-            let mut fds = [PollFd::new(ino.as_fd(), PollFlags::POLLIN)];
-            let ready = poll(
-                &mut fds,
-                PollTimeout::try_from(tick).unwrap_or(PollTimeout::MAX),
-            )
-            .unwrap_or(0);
-            if ready > 0 {
+        let now = Instant::now();
+        let wake = next_flush.map_or(next_scan, |f| f.min(next_scan));
+        let timeout =
+            PollTimeout::try_from(wake.saturating_duration_since(now)).unwrap_or(PollTimeout::MAX);
+        // Order of the poll set: the stop socket, then inotify (when watching), then one
+        // socket per namespace in `ids` order.
+        let ids: Vec<u64> = watcher.by_id.keys().copied().collect();
+        let (stop_ready, named_event, ready) = {
+            let mut fds = vec![PollFd::new(stop.as_fd(), PollFlags::POLLIN)];
+            let ino = inotify.as_ref().filter(|_| watching_dir);
+            if let Some(ino) = ino {
+                fds.push(PollFd::new(ino.as_fd(), PollFlags::POLLIN));
+            }
+            let first_socket = fds.len();
+            for id in &ids {
+                fds.push(PollFd::new(
+                    watcher.by_id[id].socket.as_fd(),
+                    PollFlags::POLLIN,
+                ));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                // Should poll itself fail, do not spin: wait as long as a quiet spell.
+                Err(_) => std::thread::sleep(QUIET),
+            }
+            let is_ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+            let stop_ready = is_ready(&fds[0]);
+            let inotify_ready = ino.is_some() && is_ready(&fds[1]);
+            let ready: Vec<bool> = fds[first_socket..].iter().map(is_ready).collect();
+            (stop_ready, inotify_ready, ready)
+        };
+        if stop_ready {
+            return;
+        }
+        let mut named = false;
+        if named_event {
+            if let Some(ino) = &inotify {
                 if let Ok(events) = ino.read_events() {
-                    named_event = !events.is_empty();
+                    named = !events.is_empty();
                     if events
                         .iter()
                         .any(|e| e.mask.contains(AddWatchFlags::IN_DELETE_SELF))
@@ -209,31 +330,33 @@ fn supervise(stop: Arc<AtomicBool>, state: Arc<Mutex<Watchers>>, sink: Arc<Event
                     }
                 }
             }
-        } else {
-            std::thread::sleep(tick);
         }
-        since_scan += tick;
-        if named_event {
-            rescans_left = 3;
-        }
-        let rescan = rescans_left > 0;
-        if rescan && !named_event {
-            rescans_left -= 1;
-        }
-        if named_event || rescan || since_scan >= PROC_SCAN {
-            since_scan = Duration::ZERO;
-            if stop.load(Ordering::SeqCst) {
-                break;
+        let now = Instant::now();
+        for (id, is_ready) in ids.iter().zip(ready) {
+            if !is_ready {
+                continue;
             }
-            let all = netns::discover();
-            // Report only a real change: `ip netns add` creates the file (an inotify event)
-            // before the namespace is mounted on it, and the listing must show the namespace.
-            let names: Vec<(u64, String)> = all.iter().map(|n| (n.id, n.name.clone())).collect();
-            let watchers_changed = reconcile(&state, &all, &sink);
-            if watchers_changed || names != last_names {
-                sink(WatchEvent::NamespacesChanged);
+            if let Some(w) = watcher.by_id.get_mut(id) {
+                if drain(&w.socket, &mut buf) {
+                    let first = w.burst.map_or(now, |(first, _)| first);
+                    w.burst = Some((first, now));
+                }
             }
-            last_names = names;
+        }
+        next_flush = watcher.flush(Instant::now());
+        if named {
+            rescans_left = RESCANS;
+        }
+        let now = Instant::now();
+        if named || now >= next_scan {
+            watcher.rescan();
+            next_scan = now
+                + if rescans_left > 0 {
+                    rescans_left -= 1;
+                    RESCAN_AFTER_NAMED
+                } else {
+                    PROC_SCAN
+                };
         }
     }
 }
