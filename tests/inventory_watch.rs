@@ -29,6 +29,19 @@ fn ip(args: &[&str]) {
     assert!(st.success(), "ip {args:?}");
 }
 
+/// Names of this process's threads that netview's namespace code started.
+fn namespace_threads() -> Vec<String> {
+    let mut names = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        if comm.starts_with("netns") {
+            names.push(comm.to_string());
+        }
+    }
+    names
+}
+
 /// Wait (up to a generous limit: this checks that events come, not how fast) for an event
 /// matching `want`.
 fn wait_for(rx: &mpsc::Receiver<WatchEvent>, want: impl Fn(&WatchEvent) -> bool) -> bool {
@@ -46,6 +59,7 @@ fn wait_for(rx: &mpsc::Receiver<WatchEvent>, want: impl Fn(&WatchEvent) -> bool)
 #[test]
 fn reports_changes_new_namespaces_and_releases_deleted_ones() {
     let a = TestNs::new("a");
+    let _more: Vec<TestNs> = (0..4).map(|i| TestNs::new(&format!("m{i}"))).collect();
     let target = netns::find(&a.0).unwrap();
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
@@ -56,6 +70,21 @@ fn reports_changes_new_namespaces_and_releases_deleted_ones() {
         }),
     );
     assert!(handle.watched().contains(&target.id));
+    // Every namespace on the machine is watched, by one thread: not one thread each.
+    // (A new thread takes its name once it runs: wait for it to.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut watching = namespace_threads();
+    while watching.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        watching = namespace_threads();
+    }
+    assert!(handle.watched().len() >= 6);
+    assert_eq!(
+        watching,
+        vec!["netns-watch".to_string()],
+        "{} namespaces watched",
+        handle.watched().len()
+    );
     // Give the watcher thread a moment to subscribe before changing things.
     std::thread::sleep(Duration::from_millis(200));
     while rx.try_recv().is_ok() {}
