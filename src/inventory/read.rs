@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
@@ -17,7 +18,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::convert::{self, PendingRef, RawLink, RawNamespace};
 use super::dump::RouteSocket;
-use super::model::LinkKind;
+use super::model::{LinkKind, NatRule};
 use super::{InventoryError, NamespaceInventory};
 use crate::netns::{self, Netns};
 
@@ -57,9 +58,44 @@ fn route_dump_request(family: AddressFamily) -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetRoute(msg)
 }
 
-/// Dump everything netlink knows in the namespace the calling thread is in. `others` are the
-/// other namespaces (name, path) whose nsids are looked up when a link points into one.
-fn dump_current_thread(others: &[(String, PathBuf)]) -> Result<RawNamespace, InventoryError> {
+/// The nsids that links of `raw` point into and that are not named yet.
+fn unnamed_nsids(raw: &RawNamespace) -> std::collections::BTreeSet<i32> {
+    raw.links
+        .iter()
+        .filter_map(|l| l.link_netnsid)
+        .filter(|id| !raw.nsids.contains_key(id))
+        .collect()
+}
+
+/// Name the nsids links of `raw` point into, asking the calling thread's namespace (which is
+/// `raw`'s) for its nsid of each of `others` (name, path) in turn, and stopping once every
+/// one is named: `others` should list the likeliest first.
+fn name_nsids_current_thread(
+    raw: &mut RawNamespace,
+    others: &[(String, PathBuf)],
+) -> Result<(), InventoryError> {
+    let mut unnamed = unnamed_nsids(raw);
+    if unnamed.is_empty() {
+        return Ok(());
+    }
+    let mut sock = RouteSocket::open()?;
+    for (name, path) in others {
+        if unnamed.is_empty() {
+            break;
+        }
+        let Ok(file) = File::open(path) else { continue };
+        if let Some(id) = nsid_of(&mut sock, &file) {
+            if unnamed.remove(&id) {
+                raw.nsids.insert(id, name.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Dump everything netlink knows in the namespace the calling thread is in. nsids are named
+/// afterwards ([`name_nsids_current_thread`]).
+fn dump_current_thread() -> Result<RawNamespace, InventoryError> {
     let mut sock = RouteSocket::open()?;
     let mut raw = RawNamespace::default();
     sock.dump(link_dump_request(), "links", |m| {
@@ -108,22 +144,6 @@ fn dump_current_thread(others: &[(String, PathBuf)]) -> Result<RawNamespace, Inv
                 raw.fdb.push(n);
             }
         });
-    }
-    // nsids are only needed when some link points into another namespace, and only those
-    // links' ids: the lookups stop once every one is named (asking all 200 other namespaces
-    // from each of 200 containers was 40,000 requests).
-    let mut unnamed: std::collections::BTreeSet<i32> =
-        raw.links.iter().filter_map(|l| l.link_netnsid).collect();
-    for (name, path) in others {
-        if unnamed.is_empty() {
-            break;
-        }
-        let Ok(file) = File::open(path) else { continue };
-        if let Some(id) = nsid_of(&mut sock, &file) {
-            if unnamed.remove(&id) {
-                raw.nsids.insert(id, name.clone());
-            }
-        }
     }
     raw.ip_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
         .ok()
@@ -185,20 +205,35 @@ fn others_of(ns: &Netns, all: &[Netns]) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// Dump the namespace the calling thread is in (which is `ns`) and convert it; references
-/// into other namespaces stay pending.
-fn read_unresolved_current_thread(
-    ns: &Netns,
-    others: &[(String, PathBuf)],
-) -> Result<(NamespaceInventory, Vec<PendingRef>), InventoryError> {
-    let raw = dump_current_thread(others)?;
+/// What a namespace thread reads: the netlink dump and the NAT rules (with their errors).
+type Dumped = (RawNamespace, (Vec<NatRule>, Vec<String>));
+
+/// Dump the namespace the calling thread is in and read its NAT rules.
+fn dump_and_nat_current_thread() -> Result<Dumped, InventoryError> {
+    let raw = dump_current_thread()?;
     // NAT is read from the same thread: `nft` started here runs in this namespace.
     let nat = super::nat::read_nat_in_current_thread();
+    Ok((raw, nat))
+}
+
+/// Convert a dump of `ns`; references into other namespaces stay pending.
+fn build(ns: &Netns, (raw, nat): Dumped) -> (NamespaceInventory, Vec<PendingRef>) {
     let (mut inv, pending) = convert::build(&ns.name, ns.id, ns.source, &raw);
     inv.process = ns.process.clone();
     inv.nat = nat.0;
     inv.errors = nat.1;
-    Ok((inv, pending))
+    (inv, pending)
+}
+
+/// Dump the namespace the calling thread is in (which is `ns`), name its nsids and convert
+/// it; references into other namespaces stay pending.
+fn read_unresolved_current_thread(
+    ns: &Netns,
+    others: &[(String, PathBuf)],
+) -> Result<(NamespaceInventory, Vec<PendingRef>), InventoryError> {
+    let mut dumped = dump_and_nat_current_thread()?;
+    name_nsids_current_thread(&mut dumped.0, others)?;
+    Ok(build(ns, dumped))
 }
 
 /// Dump one namespace and convert it; references into other namespaces stay pending.
@@ -280,16 +315,86 @@ pub fn read_many_on(threads: usize, wanted: &[Netns], all: &[Netns]) -> Vec<Name
             path: &ns.path,
         })
         .collect();
-    let read = netns::pool::for_each_in(threads, &targets, |i| {
-        read_unresolved_current_thread(&wanted[i], &others_of(&wanted[i], all))
+    // First every namespace is dumped; then the nsids its links point into are named, asking
+    // first the namespaces that hold the most links into others (a bridge's namespace, the
+    // host): a container's veth peer is there, so one request names it where trying the
+    // other namespaces in name order took up to one per namespace (200 x 200 requests for
+    // 200 containers on one bridge).
+    let mut dumped: Vec<Result<Dumped, String>> =
+        netns::pool::for_each_in(threads, &targets, |_| dump_and_nat_current_thread())
+            .into_iter()
+            .map(|r| match r {
+                Ok(Ok(d)) => Ok(d),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect();
+    let cross_links = |i: usize| match &dumped[i] {
+        Ok((raw, _)) => raw
+            .links
+            .iter()
+            .filter(|l| l.link_netnsid.is_some())
+            .count(),
+        Err(_) => 0,
+    };
+    let mut by_likeliness: Vec<usize> = (0..wanted.len()).collect();
+    by_likeliness.sort_by_key(|&i| std::cmp::Reverse(cross_links(i)));
+    let mut likeliest: Vec<(String, PathBuf, u64)> = by_likeliness
+        .iter()
+        .map(|&i| (wanted[i].name.clone(), wanted[i].path.clone(), wanted[i].id))
+        .collect();
+    // Namespaces not read (not asked for) can still hold a peer: they come last.
+    likeliest.extend(
+        all.iter()
+            .filter(|o| !wanted.iter().any(|w| w.id == o.id))
+            .map(|o| (o.name.clone(), o.path.clone(), o.id)),
+    );
+    let need: Vec<usize> = (0..wanted.len())
+        .filter(|&i| matches!(&dumped[i], Ok((raw, _)) if !unnamed_nsids(raw).is_empty()))
+        .collect();
+    let need_targets: Vec<netns::pool::Target> = need.iter().map(|&i| targets[i]).collect();
+    let raws: Vec<Mutex<Option<RawNamespace>>> = need
+        .iter()
+        .map(|&i| Mutex::new(dumped[i].as_mut().ok().map(|(raw, _)| std::mem::take(raw))))
+        .collect();
+    let named = netns::pool::for_each_in(threads, &need_targets, |k| {
+        let me = wanted[need[k]].id;
+        let others: Vec<(String, PathBuf)> = likeliest
+            .iter()
+            .filter(|(_, _, id)| *id != me)
+            .map(|(name, path, _)| (name.clone(), path.clone()))
+            .collect();
+        let mut slot = raws[k].lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_mut() {
+            Some(raw) => name_nsids_current_thread(raw, &others),
+            None => Ok(()),
+        }
     });
+    for ((k, &i), r) in need.iter().enumerate().zip(named) {
+        let raw = raws[k]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        if let Ok((slot, nat)) = &mut dumped[i] {
+            *slot = raw;
+            // Links whose namespace could not be named are shown without it.
+            let why = match r {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = why {
+                nat.1.push(format!("naming other namespaces: {why}"));
+            }
+        }
+    }
     let mut results: Vec<Option<(NamespaceInventory, Vec<PendingRef>)>> =
         Vec::with_capacity(wanted.len());
-    for (ns, r) in wanted.iter().zip(read) {
+    for (ns, r) in wanted.iter().zip(dumped) {
         results.push(Some(match r {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => failed(ns, e.to_string()),
-            Err(e) => failed(ns, e.to_string()),
+            Ok(d) => build(ns, d),
+            Err(e) => failed(ns, e),
         }));
     }
     let names: HashMap<(String, u32), String> = results
