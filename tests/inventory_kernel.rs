@@ -515,3 +515,50 @@ fn text_output_is_aligned_tables() {
     assert_eq!(header.find("NAME"), lo.find("lo"));
     assert!(lo.contains("10.1.2.3/24"));
 }
+
+/// Many namespaces read on fewer threads than namespaces (each thread reused), with every
+/// veth peer named across namespaces: a hub holding one end of a veth to each of 12
+/// containers, read on 2 threads.
+#[test]
+fn many_namespaces_on_two_threads_name_every_peer() {
+    let hub = TestNs::new("hub");
+    let containers: Vec<TestNs> = (0..12).map(|i| TestNs::new(&format!("c{i}"))).collect();
+    for (i, c) in containers.iter().enumerate() {
+        let end = format!("h{i}");
+        run(
+            "ip",
+            &[
+                "-n", &hub.0, "link", "add", &end, "type", "veth", "peer", "name", "eth0", "netns",
+                &c.0,
+            ],
+        );
+    }
+    let all = netview::netns::discover();
+    let wanted: Vec<_> = all
+        .iter()
+        .filter(|n| n.name == hub.0 || containers.iter().any(|c| c.0 == n.name))
+        .cloned()
+        .collect();
+    assert_eq!(wanted.len(), 13);
+    let read = netview::inventory::read::read_many_on(2, &wanted, &all);
+    assert_eq!(read.len(), 13);
+    for (i, c) in containers.iter().enumerate() {
+        let inv = read.iter().find(|n| n.name == c.0).expect("container read");
+        assert!(inv.errors.is_empty(), "{:?}", inv.errors);
+        let eth0 = inv.links.iter().find(|l| l.name == "eth0").expect("eth0");
+        let peer = eth0.peer.as_ref().expect("eth0 has a peer");
+        assert_eq!(peer.netns.as_deref(), Some(hub.0.as_str()));
+        assert_eq!(peer.name.as_deref(), Some(format!("h{i}").as_str()));
+    }
+    let hub_inv = read.iter().find(|n| n.name == hub.0).expect("hub read");
+    for (i, c) in containers.iter().enumerate() {
+        let end = hub_inv
+            .links
+            .iter()
+            .find(|l| l.name == format!("h{i}"))
+            .expect("hub end");
+        let peer = end.peer.as_ref().expect("hub end has a peer");
+        assert_eq!(peer.netns.as_deref(), Some(c.0.as_str()));
+        assert_eq!(peer.name.as_deref(), Some("eth0"));
+    }
+}
