@@ -60,7 +60,10 @@ pub fn collect(
     for ns in wanted {
         namespaces.push(source.read(ns, all)?);
     }
-    Ok(Inventory { namespaces })
+    Ok(Inventory {
+        namespaces,
+        ..Default::default()
+    })
 }
 
 /// The namespaces the lab's state says netview created (a namespace merely named `nv-...`
@@ -86,5 +89,93 @@ pub fn mark_netview_namespaces(namespaces: &mut [NamespaceInventory]) {
     let ours = lab_namespaces(&lab.state);
     for ns in namespaces {
         ns.netview = ours.contains(&ns.name);
+    }
+}
+
+/// Put what the container runtimes answered into the inventory: each container on the
+/// namespace it lives in (matched by namespace inode among `all`), the runtimes' networks and
+/// whether each runtime answered. `inode_of` is [`crate::netns::ns_inode`] outside tests.
+pub fn attach_containers(
+    inventory: &mut Inventory,
+    world: &crate::containers::ContainerWorld,
+    all: &[Netns],
+    inode_of: &dyn Fn(&std::path::Path) -> Option<u64>,
+) {
+    let placed = crate::containers::match_namespaces(&world.containers, all, inode_of);
+    for ns in &mut inventory.namespaces {
+        ns.containers = placed
+            .get(&ns.id)
+            .map(|v| v.iter().map(|&i| world.containers[i].clone()).collect())
+            .unwrap_or_default();
+    }
+    inventory.networks = world.networks.clone();
+    inventory.runtimes = world.status.clone();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::containers::{Container, ContainerWorld, Runtime};
+    use crate::netns::NetnsSource;
+    use std::path::{Path, PathBuf};
+
+    fn container(name: &str, pid: Option<u32>) -> Container {
+        Container {
+            runtime: Runtime::Docker,
+            id: format!("{:0>64}", name.len()),
+            name: name.into(),
+            image: "busybox".into(),
+            state: if pid.is_some() { "running" } else { "exited" }.into(),
+            networks: vec!["bridge".into()],
+            pid,
+            addresses: vec![],
+            sandbox_key: None,
+        }
+    }
+
+    #[test]
+    fn containers_are_attached_to_the_namespaces_read() {
+        let ns = |name: &str, id| Netns {
+            name: name.into(),
+            id,
+            source: NetnsSource::Process,
+            path: PathBuf::from("/x"),
+            process: None,
+            is_self: false,
+        };
+        let all = [ns("root", 1), ns("pid:10", 2), ns("pid:20", 3)];
+        let world = ContainerWorld {
+            containers: vec![
+                container("web", Some(10)),
+                container("hostc", Some(30)),
+                container("old", None),
+            ],
+            ..Default::default()
+        };
+        let stat = |p: &Path| match p.to_str() {
+            Some("/proc/10/ns/net") => Some(2),
+            Some("/proc/30/ns/net") => Some(1),
+            _ => None,
+        };
+        // Only root and pid:10 were read; pid:20 holds no container.
+        let mut inv = Inventory {
+            namespaces: vec![
+                NamespaceInventory::empty("root", 1, NetnsSource::Root),
+                NamespaceInventory::empty("pid:20", 3, NetnsSource::Process),
+                NamespaceInventory::empty("pid:10", 2, NetnsSource::Process),
+            ],
+            ..Default::default()
+        };
+        attach_containers(&mut inv, &world, &all, &stat);
+        let names = |i: usize| -> Vec<&str> {
+            inv.namespaces[i]
+                .containers
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect()
+        };
+        assert_eq!(names(0), ["hostc"]);
+        assert!(names(1).is_empty());
+        assert_eq!(names(2), ["web"]);
     }
 }
