@@ -110,6 +110,43 @@ pub fn attach_containers(
     }
     inventory.networks = world.networks.clone();
     inventory.runtimes = world.status.clone();
+    name_nat_containers(inventory);
+}
+
+/// Name the container a NAT rule points at: each single address a rule names that is a
+/// container's (as its runtime says, or as found on its own namespace's links).
+pub fn name_nat_containers(inventory: &mut Inventory) {
+    use std::collections::HashMap;
+    let mut by_ip: HashMap<std::net::IpAddr, String> = HashMap::new();
+    for ns in &inventory.namespaces {
+        for c in &ns.containers {
+            for ip in c.addresses.iter().filter_map(|a| a.ip) {
+                by_ip.entry(ip).or_insert_with(|| c.name.clone());
+            }
+        }
+        // A namespace of one container: its links' addresses are that container's (Podman's
+        // list gives none). The root namespace's are the host's, even with host-mode ones.
+        if let ([c], false) = (
+            ns.containers.as_slice(),
+            ns.source == crate::netns::NetnsSource::Root,
+        ) {
+            for l in ns.links.iter().filter(|l| l.kind != LinkKind::Loopback) {
+                for a in &l.addresses {
+                    by_ip.entry(a.ip).or_insert_with(|| c.name.clone());
+                }
+            }
+        }
+    }
+    if by_ip.is_empty() {
+        return;
+    }
+    for ns in &mut inventory.namespaces {
+        for rule in &mut ns.nat {
+            rule.container = nat::named_addresses(&rule.rule)
+                .iter()
+                .find_map(|ip| by_ip.get(ip).cloned());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +168,67 @@ mod tests {
             addresses: vec![],
             sandbox_key: None,
         }
+    }
+
+    #[test]
+    fn nat_rules_name_the_container_whose_address_they_name() {
+        let mut web = NamespaceInventory::empty("pid:10", 2, NetnsSource::Process);
+        let mut c = container("web", Some(10));
+        c.addresses.push(crate::containers::ContainerAddress {
+            network: "bridge".into(),
+            ip: Some("172.17.0.2".parse().unwrap()),
+            mac: None,
+        });
+        web.containers.push(c);
+        // A Podman container: no addresses from the runtime, one on its eth0.
+        let mut pweb = NamespaceInventory::empty("netns-1", 3, NetnsSource::Named);
+        pweb.containers.push(container("pweb", Some(11)));
+        pweb.links.push(Link {
+            index: 2,
+            name: "eth0".into(),
+            kind: LinkKind::Veth,
+            mode: None,
+            state: "UP".into(),
+            flags: vec![],
+            mac: None,
+            mtu: None,
+            master: None,
+            parent: None,
+            peer: None,
+            addresses: vec![Address {
+                ip: "10.88.0.5".parse().unwrap(),
+                prefix_len: 16,
+                scope: "global".into(),
+            }],
+        });
+        let mut root = NamespaceInventory::empty("root", 1, NetnsSource::Root);
+        let rule = |text: &str| NatRule {
+            family: "ip".into(),
+            table: "nat".into(),
+            chain: "DOCKER".into(),
+            rule: text.into(),
+            owner: NatOwner::Docker,
+            backend: NatBackend::Nftables,
+            container: None,
+        };
+        root.nat = vec![
+            rule("iifname != \"docker0\" tcp dport 8080 dnat to 172.17.0.2:80"),
+            rule("ip saddr 172.17.0.2 ip daddr 172.17.0.2 tcp dport 80 masquerade"),
+            rule("ip saddr 172.17.0.0/16 oifname != \"docker0\" masquerade"),
+            rule("tcp dport 8081 dnat to 10.88.0.5:80"),
+            rule("tcp dport 9 dnat to 192.0.2.1:80"),
+        ];
+        let mut inv = Inventory {
+            namespaces: vec![root, web, pweb],
+            ..Default::default()
+        };
+        name_nat_containers(&mut inv);
+        let names: Vec<Option<&str>> = inv.namespaces[0]
+            .nat
+            .iter()
+            .map(|r| r.container.as_deref())
+            .collect();
+        assert_eq!(names, [Some("web"), Some("web"), None, Some("pweb"), None]);
     }
 
     #[test]

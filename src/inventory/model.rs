@@ -336,6 +336,9 @@ pub struct NatRule {
     pub rule: String,
     pub owner: NatOwner,
     pub backend: NatBackend,
+    /// The container whose address the rule names (a DNAT target, a hairpin), by name.
+    #[serde(default)]
+    pub container: Option<String>,
 }
 
 #[cfg(test)]
@@ -404,6 +407,7 @@ mod tests {
             rule: "ip saddr 172.17.0.0/16 oifname != \"docker0\" masquerade".into(),
             owner: NatOwner::Docker,
             backend: NatBackend::Nftables,
+            container: None,
         });
         Inventory {
             namespaces: vec![ns],

@@ -202,7 +202,10 @@ pub fn render_namespace(ns: &NamespaceInventory) -> String {
                 vec![
                     format!("{} {}", r.family, r.table),
                     r.chain.clone(),
-                    r.owner.as_str().to_string(),
+                    match &r.container {
+                        Some(c) => format!("{} ({c})", r.owner.as_str()),
+                        None => r.owner.as_str().to_string(),
+                    },
                     r.rule.clone(),
                 ]
             })
