@@ -11,6 +11,7 @@
 //! Every source answers within [`ANSWER_TIMEOUT`], and the sources are asked concurrently.
 
 pub mod docker;
+pub mod events;
 pub mod http;
 pub mod podman;
 
@@ -402,6 +403,53 @@ pub fn namespace_inodes(
             })
         })
         .collect()
+}
+
+/// Everything the runtimes answered, with each container placed on its namespace (by inode):
+/// what the TUI keeps. Made outside `update`, since placing takes `stat`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlacedWorld {
+    pub world: ContainerWorld,
+    /// Namespace inode → indexes into `world.containers`.
+    pub by_netns: BTreeMap<u64, Vec<usize>>,
+}
+
+impl PlacedWorld {
+    /// Ask every source and place what they answered.
+    pub fn ask(sources: &[Box<dyn ContainerSource>]) -> Self {
+        let world = ask_all(sources);
+        let by_netns = place(&world.containers, &crate::netns::ns_inode);
+        PlacedWorld { world, by_netns }
+    }
+
+    /// The containers living in the namespace with this inode.
+    pub fn on(&self, netns_id: u64) -> Vec<Container> {
+        self.by_netns
+            .get(&netns_id)
+            .map(|v| {
+                v.iter()
+                    .map(|&i| self.world.containers[i].clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Containers by the inode of their namespace, whichever namespaces are known.
+pub fn place(
+    containers: &[Container],
+    inode_of: &dyn Fn(&Path) -> Option<u64>,
+) -> BTreeMap<u64, Vec<usize>> {
+    let mut out: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, ino) in namespace_inodes(containers, inode_of)
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(ino) = ino {
+            out.entry(ino).or_default().push(i);
+        }
+    }
+    out
 }
 
 /// Which containers live in which namespace: namespace inode → indexes into `containers`.
