@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::http::{self, HttpError};
+use super::Runtime;
 
 /// How often a runtime that could not be followed is tried again.
 const RETRY: Duration = Duration::from_secs(2);
@@ -176,16 +177,18 @@ fn follow_podman_command(
 }
 
 /// Start following Docker (at `docker_socket`) and Podman. `on_change` is called from the
-/// follower's threads.
+/// follower's threads with the runtime that changed.
 pub fn follow(
     docker: &super::docker::DockerSource,
     podman: &super::podman::PodmanSource,
-    on_change: Arc<dyn Fn() + Send + Sync>,
+    on_change: Arc<dyn Fn(Runtime) + Send + Sync>,
 ) -> EventFollower {
     let stop = Arc::new(AtomicBool::new(false));
     let child = Arc::new(Mutex::new(None));
     {
-        let (socket, stop, on_change) = (docker.socket.clone(), stop.clone(), on_change.clone());
+        let (socket, stop) = (docker.socket.clone(), stop.clone());
+        let changed = on_change.clone();
+        let on_change: Arc<dyn Fn() + Send + Sync> = Arc::new(move || changed(Runtime::Docker));
         let _ = std::thread::Builder::new()
             .name("docker-events".into())
             .spawn(move || follow_socket(socket, DOCKER_EVENTS, stop, on_change));
@@ -196,6 +199,7 @@ pub fn follow(
         .clone()
         .or_else(|| super::find_program("podman"));
     let (stop2, slot) = (stop.clone(), child.clone());
+    let on_change: Arc<dyn Fn() + Send + Sync> = Arc::new(move || on_change(Runtime::Podman));
     let _ = std::thread::Builder::new()
         .name("podman-events".into())
         .spawn(move || {
@@ -264,7 +268,8 @@ mod tests {
                 socket: dir.path().join("no-podman.sock"),
                 program: Some(dir.path().join("no-podman")),
             },
-            Arc::new(move || {
+            Arc::new(move |rt| {
+                assert_eq!(rt, Runtime::Docker);
                 let _ = tx.lock().map(|t| t.send(()));
             }),
         );

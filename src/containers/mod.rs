@@ -314,10 +314,22 @@ fn unknown_message(runtime: Option<Runtime>, wanted: &str, unreachable: Option<&
 
 /// Ask every source concurrently; each answers within its deadline or is reported unreachable.
 pub fn ask_all(sources: &[Box<dyn ContainerSource>]) -> ContainerWorld {
+    refresh(sources, &ContainerWorld::default(), None)
+}
+
+/// Ask again only the runtimes in `which` (all when None), keeping what `previous` has of the
+/// others: a Docker event must not wait for `podman ps` (about 150 ms of start-up each).
+pub fn refresh(
+    sources: &[Box<dyn ContainerSource>],
+    previous: &ContainerWorld,
+    which: Option<&std::collections::BTreeSet<Runtime>>,
+) -> ContainerWorld {
     let deadline = Instant::now() + ANSWER_TIMEOUT;
+    let wanted = |rt: Runtime| which.is_none_or(|w| w.contains(&rt));
     let answers: Vec<(Runtime, Result<RuntimeAnswer, SourceError>)> = std::thread::scope(|s| {
         let handles: Vec<_> = sources
             .iter()
+            .filter(|src| wanted(src.runtime()))
             .map(|src| (src.runtime(), s.spawn(move || src.ask(deadline))))
             .collect();
         handles
@@ -335,6 +347,27 @@ pub fn ask_all(sources: &[Box<dyn ContainerSource>]) -> ContainerWorld {
             .collect()
     });
     let mut world = ContainerWorld::default();
+    // What is kept of the runtimes not asked again, in the sources' order.
+    for src in sources.iter().filter(|src| !wanted(src.runtime())) {
+        let rt = src.runtime();
+        world.containers.extend(
+            previous
+                .containers
+                .iter()
+                .filter(|c| c.runtime == rt)
+                .cloned(),
+        );
+        world.networks.extend(
+            previous
+                .networks
+                .iter()
+                .filter(|n| n.runtime == rt)
+                .cloned(),
+        );
+        world
+            .status
+            .extend(previous.status.iter().filter(|s| s.runtime == rt).cloned());
+    }
     for (runtime, answer) in answers {
         match answer {
             Ok(a) => {
@@ -417,7 +450,19 @@ pub struct PlacedWorld {
 impl PlacedWorld {
     /// Ask every source and place what they answered.
     pub fn ask(sources: &[Box<dyn ContainerSource>]) -> Self {
-        let world = ask_all(sources);
+        Self::placed(ask_all(sources))
+    }
+
+    /// Ask the runtimes in `which` again, keeping this world's answers of the others.
+    pub fn refresh(
+        &self,
+        sources: &[Box<dyn ContainerSource>],
+        which: &std::collections::BTreeSet<Runtime>,
+    ) -> Self {
+        Self::placed(refresh(sources, &self.world, Some(which)))
+    }
+
+    fn placed(world: ContainerWorld) -> Self {
         let by_netns = place(&world.containers, &crate::netns::ns_inode);
         PlacedWorld { world, by_netns }
     }

@@ -580,3 +580,64 @@ fn a_program_that_hangs_is_killed_at_the_deadline() {
     .unwrap();
     assert_eq!(out, b"[]\n");
 }
+
+/// A source that answers a fixed list and counts how often it was asked.
+struct Counted {
+    runtime: Runtime,
+    answer: RuntimeAnswer,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ContainerSource for Counted {
+    fn runtime(&self) -> Runtime {
+        self.runtime
+    }
+    fn ask(&self, _deadline: Instant) -> Result<RuntimeAnswer, SourceError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.answer.clone())
+    }
+}
+
+#[test]
+fn a_refresh_asks_only_the_runtimes_that_changed() {
+    let docker_asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let podman_asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let docker = Counted {
+        runtime: Runtime::Docker,
+        answer: RuntimeAnswer {
+            containers: docker_world(),
+            networks: vec![],
+        },
+        asked: docker_asked.clone(),
+    };
+    let podman = Counted {
+        runtime: Runtime::Podman,
+        answer: RuntimeAnswer {
+            containers: podman::parse_containers(&fixture("podman-ps.json")).unwrap(),
+            networks: podman::parse_networks(&fixture("podman-networks.json")).unwrap(),
+        },
+        asked: podman_asked.clone(),
+    };
+    let sources: Vec<Box<dyn ContainerSource>> = vec![Box::new(docker), Box::new(podman)];
+    let first = ask_all(&sources);
+    let which = std::collections::BTreeSet::from([Runtime::Docker]);
+    let again = refresh(&sources, &first, Some(&which));
+    let count =
+        |rt: Runtime, w: &ContainerWorld| w.containers.iter().filter(|c| c.runtime == rt).count();
+    assert_eq!(count(Runtime::Podman, &again), 4, "Podman's answer is kept");
+    assert_eq!(count(Runtime::Docker, &again), 7);
+    assert_eq!(again.status.len(), 2);
+    assert_eq!(again.networks.len(), 3);
+    assert_eq!(
+        again
+            .networks
+            .iter()
+            .find(|n| n.name == "podman")
+            .unwrap()
+            .containers,
+        ["pold", "pweb"]
+    );
+    // Docker was asked twice, Podman once.
+    let load = |a: &std::sync::atomic::AtomicUsize| a.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((load(&docker_asked), load(&podman_asked)), (2, 1));
+}

@@ -324,33 +324,41 @@ const CONTAINER_QUIET: Duration = Duration::from_millis(20);
 /// Ask the runtimes now, then again after each burst of their events, on a thread of its
 /// own; every answer is a [`Message::ContainersRead`].
 fn follow_containers(tx: Sender<Message>) -> Result<EventFollower, UiError> {
+    use crate::containers::Runtime;
     use crate::containers::{docker::DockerSource, podman::PodmanSource, PlacedWorld};
-    let (ev_tx, ev_rx) = mpsc::channel::<()>();
+    let (ev_tx, ev_rx) = mpsc::channel::<Runtime>();
     let ev_tx = Mutex::new(ev_tx);
     let follower = events::follow(
         &DockerSource::from_env(),
         &PodmanSource::standard(),
-        Arc::new(move || {
+        Arc::new(move |rt| {
             if let Ok(t) = ev_tx.lock() {
-                let _ = t.send(());
+                let _ = t.send(rt);
             }
         }),
     );
     spawn_named("tui-containers", move || {
         let sources = crate::containers::default_sources();
+        let mut placed = PlacedWorld::ask(&sources);
         loop {
-            let placed = PlacedWorld::ask(&sources);
-            if tx.send(Message::ContainersRead(Box::new(placed))).is_err() {
+            if tx
+                .send(Message::ContainersRead(Box::new(placed.clone())))
+                .is_err()
+            {
                 return;
             }
-            if ev_rx.recv().is_err() {
-                return;
-            }
+            let Ok(first) = ev_rx.recv() else { return };
+            let mut changed = std::collections::BTreeSet::from([first]);
             // A burst ends when quiet, or after a few quiet periods at most.
             let burst_end = std::time::Instant::now() + CONTAINER_QUIET * 5;
-            while ev_rx.recv_timeout(CONTAINER_QUIET).is_ok()
-                && std::time::Instant::now() < burst_end
-            {}
+            while let Ok(rt) = ev_rx.recv_timeout(CONTAINER_QUIET) {
+                changed.insert(rt);
+                if std::time::Instant::now() >= burst_end {
+                    break;
+                }
+            }
+            // Only the runtimes that changed are asked again.
+            placed = placed.refresh(&sources, &changed);
         }
     })?;
     Ok(follower)
