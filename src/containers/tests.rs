@@ -641,3 +641,45 @@ fn a_refresh_asks_only_the_runtimes_that_changed() {
     let load = |a: &std::sync::atomic::AtomicUsize| a.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!((load(&docker_asked), load(&podman_asked)), (2, 1));
 }
+
+/// Answers recorded from Docker 20.10.24 (API 1.41) running the post's world, with a dockerd
+/// whose exec root was a temporary directory.
+#[test]
+fn recorded_docker_20_10_answers_map() {
+    let list = docker::parse_containers(&fixture("recorded/docker-20.10-containers.json")).unwrap();
+    let mut names: Vec<&str> = list.iter().map(|c| c.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["app", "db", "hostc", "mac1", "nonec", "old", "web"]);
+    for c in &list {
+        let raw = fixture(&format!("recorded/docker-20.10-inspect-{}.json", c.name));
+        let d = docker::parse_inspect(&raw).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        let pid = v["State"]["Pid"].as_u64().unwrap();
+        assert_eq!(d.pid.map(u64::from), (pid > 0).then_some(pid), "{}", c.name);
+        assert_eq!(d.name.as_deref(), Some(c.name.as_str()));
+        // That daemon's SandboxKey was under its own exec root, not Docker's netns
+        // directory: not trusted, so the pid is what places it.
+        if pid > 0 {
+            assert!(v["NetworkSettings"]["SandboxKey"]
+                .as_str()
+                .unwrap()
+                .starts_with("/tmp/"));
+        }
+        assert_eq!(d.sandbox_key, None);
+    }
+    let web = by_name(&list, "web");
+    assert_eq!(web.addresses[0].ip, Some("172.17.0.2".parse().unwrap()));
+    assert_eq!(by_name(&list, "old").state, "created");
+    let nets = docker::parse_networks(&fixture("recorded/docker-20.10-networks.json")).unwrap();
+    let get = |n: &str| nets.iter().find(|x| x.name == n).unwrap();
+    assert_eq!(get("bridge").interface.as_deref(), Some("docker0"));
+    assert!(
+        get("bridge").gateways.is_empty(),
+        "Docker 20.10 names no gateway for its default bridge, and neither does netview"
+    );
+    let user = get("my_bridge");
+    assert_eq!(user.interface, Some(format!("br-{}", &user.id[..12])));
+    assert_eq!(user.gateways, ["172.18.0.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(get("my_macvlan").parent.as_deref(), Some("nvtest-par0"));
+    assert_eq!(get("none").driver, "null");
+}
