@@ -601,3 +601,255 @@ fn the_tui_follows_docker_run_and_rename_live() {
         "the machine's root namespace is as it was"
     );
 }
+
+const PODMAN_IMAGE: &str = "localhost/netview-busybox:latest";
+/// This machine may not raise rlimits (no CAP_SYS_RESOURCE), and Podman's defaults are above
+/// the hard ones: runc then fails with "error setting rlimit type 7".
+const PODMAN_LIMITS: &[&str] = &[
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+const PODMAN_NAMES: &[&str] = &["pweb", "papp", "phost", "pmac", "pold"];
+
+/// Podman's world, made from a namespace of the test's own: netavark's bridges, firewall
+/// rules and ip_forward land there. Dropping it removes the containers, networks and image.
+struct PodmanWorld {
+    ns: TestNs,
+    dir: tempfile::TempDir,
+}
+
+impl PodmanWorld {
+    fn podman(&self, args: &[&str]) -> Output {
+        let net = format!("--net={}", self.ns.path());
+        let mut all = vec![net.as_str(), "podman"];
+        all.extend_from_slice(args);
+        output("nsenter", &all)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.podman(args);
+        assert!(
+            o.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn run(&self, name: &str, extra: &[&str], cmd: &[&str]) {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(PODMAN_LIMITS);
+        args.extend_from_slice(extra);
+        args.push(PODMAN_IMAGE);
+        args.extend_from_slice(cmd);
+        self.ok(&args);
+    }
+
+    fn start() -> Self {
+        let w = PodmanWorld {
+            ns: TestNs::new("pm"),
+            dir: tempfile::Builder::new()
+                .prefix("nvt-podman")
+                .tempdir()
+                .unwrap(),
+        };
+        let tar = rootfs_tar(w.dir.path());
+        w.ok(&["import", &tar.to_string_lossy(), PODMAN_IMAGE]);
+        let ns = &w.ns.0;
+        ok(
+            "ip",
+            &[
+                "-n",
+                ns,
+                "link",
+                "add",
+                "nvt-ppar0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "nvt-ppar1",
+            ],
+        );
+        ok("ip", &["-n", ns, "link", "set", "nvt-ppar0", "up"]);
+        w.run("pweb", &["-p", "8081:80"], &["httpd", "-f", "-p", "80"]);
+        w.ok(&["network", "create", "pod_bridge"]);
+        w.run("papp", &["--network", "pod_bridge"], &["sleep", "600"]);
+        w.run("phost", &["--network", "host"], &["sleep", "600"]);
+        w.ok(&[
+            "network",
+            "create",
+            "-d",
+            "macvlan",
+            "--subnet",
+            "192.168.78.0/24",
+            "--gateway",
+            "192.168.78.1",
+            "-o",
+            "parent=nvt-ppar0",
+            "pod_macvlan",
+        ]);
+        w.run("pmac", &["--network", "pod_macvlan"], &["sleep", "600"]);
+        let mut create = vec!["create", "--name", "pold"];
+        create.extend_from_slice(PODMAN_LIMITS);
+        create.extend_from_slice(&[PODMAN_IMAGE, "sleep", "1"]);
+        w.ok(&create);
+        w
+    }
+
+    fn inspect(&self, what: &[&str]) -> Value {
+        let v: Value = serde_json::from_str(&self.ok(what)).unwrap();
+        v[0].clone()
+    }
+}
+
+impl Drop for PodmanWorld {
+    fn drop(&mut self) {
+        for name in PODMAN_NAMES {
+            let _ = self.podman(&["rm", "-f", "-t", "0", name]);
+        }
+        for net in ["pod_bridge", "pod_macvlan"] {
+            let _ = self.podman(&["network", "rm", "-f", net]);
+        }
+        let _ = self.podman(&["rmi", "-f", PODMAN_IMAGE]);
+    }
+}
+
+#[test]
+#[ignore = "runs podman; scripts/test runs it after the others"]
+fn podman_world_agrees_with_podman_inspect() {
+    let before = RootState::read();
+    {
+        let w = PodmanWorld::start();
+        let o = Command::new(BIN)
+            .args(["inventory", "--all", "--json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let inv: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut tally = Tally::default();
+        let own_ns = inode(&w.ns.path()).unwrap();
+        for name in PODMAN_NAMES {
+            let pi = w.inspect(&["container", "inspect", name]);
+            let pid = pi["State"]["Pid"].as_u64().unwrap();
+            let ns = namespace_holding(&inv, name);
+            if pid == 0 {
+                assert!(ns.is_none(), "{name} does not run: it is on no namespace");
+                continue;
+            }
+            let ns = ns.unwrap_or_else(|| panic!("{name} is on no namespace"));
+            let c = ns["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == *name)
+                .unwrap();
+            assert_eq!(c["runtime"], "podman");
+            let key = pi["NetworkSettings"]["SandboxKey"].as_str().unwrap_or("");
+            if *name == "phost" {
+                tally.check(format!("{name}.netns"), &ns["id"], &json!(own_ns));
+            } else {
+                // netavark's namespace file, /run/netns/netns-<uuid>, is the one listed.
+                let file = key.rsplit('/').next().unwrap();
+                tally.check(format!("{name}.netns"), &ns["name"], &json!(file));
+            }
+            tally.check(format!("{name}.id"), &c["id"], &pi["Id"]);
+            tally.check(format!("{name}.pid"), &c["pid"], &json!(pid));
+            tally.check(format!("{name}.image"), &c["image"], &pi["ImageName"]);
+            let mut nets: Vec<String> = pi["NetworkSettings"]["Networks"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            nets.sort();
+            tally.check(format!("{name}.networks"), &c["networks"], &json!(nets));
+        }
+        let ours: BTreeMap<String, &Value> = inv["networks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["runtime"] == "podman")
+            .map(|n| (n["name"].as_str().unwrap().to_string(), n))
+            .collect();
+        for name in ["podman", "pod_bridge", "pod_macvlan"] {
+            let pn = w.inspect(&["network", "inspect", name]);
+            let n = ours
+                .get(name)
+                .unwrap_or_else(|| panic!("network {name} missing"));
+            tally.check(format!("net {name}.id"), &n["id"], &pn["id"]);
+            tally.check(format!("net {name}.driver"), &n["driver"], &pn["driver"]);
+            let subnets: Vec<&Value> = pn["subnets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| &s["subnet"])
+                .collect();
+            let gateways: Vec<&Value> = pn["subnets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| &s["gateway"])
+                .collect();
+            tally.check(
+                format!("net {name}.subnets"),
+                &n["subnets"],
+                &json!(subnets),
+            );
+            tally.check(
+                format!("net {name}.gateways"),
+                &n["gateways"],
+                &json!(gateways),
+            );
+            let device = if pn["driver"] == "bridge" {
+                &n["interface"]
+            } else {
+                &n["parent"]
+            };
+            tally.check(
+                format!("net {name}.device"),
+                device,
+                &pn["network_interface"],
+            );
+        }
+        // netavark's NAT rules are owned netavark, and the published port names pweb.
+        let mut nat_netavark = 0;
+        let mut nat_total = 0;
+        let mut named_pweb = false;
+        for ns in inv["namespaces"].as_array().unwrap() {
+            if ns["id"] != json!(own_ns) {
+                continue;
+            }
+            for r in ns["nat"].as_array().unwrap() {
+                nat_total += 1;
+                if r["owner"] == "netavark" {
+                    nat_netavark += 1;
+                } else {
+                    tally.misses.push(format!("nat not netavark's: {r}"));
+                }
+                named_pweb |= r["container"] == "pweb";
+            }
+        }
+        println!(
+            "podman agreement: {}/{} fields; NAT rules owned netavark: {nat_netavark}/{nat_total}",
+            tally.agreed, tally.total
+        );
+        assert!(tally.misses.is_empty(), "{:#?}", tally.misses);
+        assert!(nat_total > 0);
+        assert!(named_pweb, "the published port's rule names pweb");
+        let one = Command::new(BIN)
+            .args(["inventory", "--netns", "podman:pweb", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            one.status.success(),
+            "{}",
+            String::from_utf8_lossy(&one.stderr)
+        );
+    }
+    assert_eq!(
+        RootState::read(),
+        before,
+        "the machine's root namespace is as it was"
+    );
+}
