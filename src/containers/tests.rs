@@ -683,3 +683,37 @@ fn recorded_docker_20_10_answers_map() {
     assert_eq!(get("my_macvlan").parent.as_deref(), Some("nvtest-par0"));
     assert_eq!(get("none").driver, "null");
 }
+
+/// Answers recorded from Podman 4.3.1 with netavark 1.4 (`podman ps --all --format json`,
+/// `podman network ls --format json`) running the post's world.
+#[test]
+fn recorded_podman_4_3_answers_map() {
+    let list = podman::parse_containers(&fixture("recorded/podman-4.3-ps.json")).unwrap();
+    let got: Vec<(&str, Option<u32>, Vec<String>)> = list
+        .iter()
+        .map(|c| (c.name.as_str(), c.pid, c.networks.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("pweb", Some(9014), vec!["podman".to_string()]),
+            ("papp", Some(10711), vec!["pod_bridge".to_string()]),
+            ("phost", Some(10837), vec![]),
+            ("pmac", Some(10978), vec!["pod_macvlan".to_string()]),
+            ("pold", None, vec!["podman".to_string()]),
+        ]
+    );
+    let nets = podman::parse_networks(&fixture("recorded/podman-4.3-networks.json")).unwrap();
+    let get = |n: &str| nets.iter().find(|x| x.name == n).unwrap();
+    assert_eq!(get("pod_bridge").interface.as_deref(), Some("podman1"));
+    assert_eq!(get("pod_macvlan").parent.as_deref(), Some("nvt-ppar0"));
+    assert_eq!(
+        get("pod_macvlan").mode.as_deref(),
+        Some("bridge"),
+        "netavark's default"
+    );
+    assert_eq!(
+        get("podman").subnets,
+        ["10.88.0.0/16".parse::<ipnet::IpNet>().unwrap()]
+    );
+}
