@@ -612,6 +612,8 @@ const PODMAN_LIMITS: &[&str] = &[
     "nproc=1024:1024",
 ];
 const PODMAN_NAMES: &[&str] = &["pweb", "papp", "phost", "pmac", "pold"];
+/// Containers a test may add later; removed with the others.
+const PODMAN_LATER: &[&str] = &["plive"];
 
 /// Podman's world, made from a namespace of the test's own: netavark's bridges, firewall
 /// rules and ip_forward land there. Dropping it removes the containers, networks and image.
@@ -707,7 +709,7 @@ impl PodmanWorld {
 
 impl Drop for PodmanWorld {
     fn drop(&mut self) {
-        for name in PODMAN_NAMES {
+        for name in PODMAN_NAMES.iter().chain(PODMAN_LATER) {
             let _ = self.podman(&["rm", "-f", "-t", "0", name]);
         }
         for net in ["pod_bridge", "pod_macvlan"] {
@@ -846,6 +848,40 @@ fn podman_world_agrees_with_podman_inspect() {
             "{}",
             String::from_utf8_lossy(&one.stderr)
         );
+    }
+    assert_eq!(
+        RootState::read(),
+        before,
+        "the machine's root namespace is as it was"
+    );
+}
+
+#[test]
+#[ignore = "runs podman and a tmux; scripts/test runs it after the others"]
+fn the_tui_follows_podman_run_live() {
+    let before = RootState::read();
+    {
+        let w = PodmanWorld::start();
+        let t = tmux_common::Tmux::new(160, 50, &[]);
+        t.start_netview(Duration::from_secs(20));
+        t.wait_for("pweb on screen", Duration::from_secs(10), |s| {
+            s.contains("pweb (podman)")
+        });
+        w.run("plive", &[], &["sleep", "600"]);
+        let (waited, _) = t.wait_for_timed("plive on screen", Duration::from_secs(10), |s| {
+            s.contains("plive (podman)")
+        });
+        println!(
+            "podman run -> on screen: {} ms after the command returned",
+            waited.as_millis()
+        );
+        w.ok(&["rm", "-f", "-t", "0", "plive"]);
+        let (waited, _) = t.wait_for_timed("plive off the screen", Duration::from_secs(10), |s| {
+            !s.contains("plive (podman)")
+        });
+        println!("podman rm -f -> off screen: {} ms", waited.as_millis());
+        t.key("q");
+        t.wait_exit(Duration::from_secs(10));
     }
     assert_eq!(
         RootState::read(),
