@@ -224,3 +224,45 @@ fn a_container_in_a_namespace_not_listed_yet_lists_them_again() {
     let cmds = update(&mut m, Message::ContainersRead(Box::new(p)));
     assert_eq!(cmds, [Command::ListNamespaces]);
 }
+
+#[test]
+fn a_restarted_container_keeps_its_place_in_the_list() {
+    use netview::netns::{Netns, NetnsSource};
+    let ns = |name: &str, id: u64, source| Netns {
+        name: name.into(),
+        id,
+        source,
+        path: format!("/proc/{id}/ns/net").into(),
+        process: None,
+        is_self: false,
+    };
+    let mut world = placed();
+    world.world.containers = vec![
+        container("web", 'a', &["bridge"], Some(100)),
+        container("db", 'b', &["bridge"], Some(200)),
+    ];
+    world.by_netns = BTreeMap::from([(11, vec![0]), (22, vec![1])]);
+    let mut m = Model::new(Vec::new(), Theme::default());
+    update(&mut m, Message::ContainersRead(Box::new(world.clone())));
+    let list = vec![
+        ns("root", 1, NetnsSource::Root),
+        ns("pid:100", 11, NetnsSource::Process),
+        ns("pid:150", 15, NetnsSource::Process),
+        ns("pid:200", 22, NetnsSource::Process),
+    ];
+    update(&mut m, Message::NamespacesListed(list.clone()));
+    let names =
+        |m: &Model| -> Vec<String> { m.namespaces.iter().map(|e| e.netns.name.clone()).collect() };
+    // Root, the containers by name, then the rest.
+    assert_eq!(names(&m), ["root", "pid:200", "pid:100", "pid:150"]);
+    // web restarts: a new pid and namespace, listed after everything by discovery.
+    world.world.containers[0].pid = Some(300);
+    world.by_netns = BTreeMap::from([(33, vec![0]), (22, vec![1])]);
+    update(&mut m, Message::ContainersRead(Box::new(world)));
+    let mut list = list;
+    list.remove(1);
+    list.push(ns("pid:300", 33, NetnsSource::Process));
+    update(&mut m, Message::NamespacesListed(list));
+    assert_eq!(names(&m), ["root", "pid:200", "pid:300", "pid:150"]);
+    assert_eq!(m.namespaces[2].containers[0].name, "web");
+}

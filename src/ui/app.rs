@@ -822,12 +822,28 @@ impl Model {
                 inv.containers = e.containers.clone();
             }
         }
+        self.order_namespaces();
         self.invalidate();
         if unknown {
             self.request_list()
         } else {
             Vec::new()
         }
+    }
+
+    /// Order the list: root, then the namespaces of containers by container name, then the
+    /// others as discovery gave them. A restarted container (a new pid, a new namespace) so
+    /// keeps its place.
+    fn order_namespaces(&mut self) {
+        self.namespaces.sort_by_cached_key(|e| {
+            let label = e.container_label();
+            let group = match (e.netns.source, &label) {
+                (NetnsSource::Root, _) => 0,
+                (_, Some(_)) => 1,
+                (_, None) => 2,
+            };
+            (group, label.unwrap_or_default())
+        });
     }
 
     /// The runtimes that are installed but could not be asked, for the status bar.
@@ -871,6 +887,7 @@ impl Model {
                 e
             })
             .collect();
+        self.order_namespaces();
         if self.selected.is_none() || !after.contains(&self.selected.unwrap_or(0)) {
             self.selected = self
                 .namespaces
