@@ -58,7 +58,8 @@ pub struct Response {
 
 fn connect_and_send(socket: &Path, path: &str, deadline: Instant) -> Result<UnixStream, HttpError> {
     // connect(2) on a Unix socket does not wait for the server to accept: it fails at once
-    // when nothing listens, and succeeds when the listener's backlog has room.
+    // when nothing listens, and succeeds when the listener's backlog has room. When the
+    // backlog is full it blocks; `ask_all` does not wait for a source stuck there.
     let mut stream = UnixStream::connect(socket).map_err(HttpError::Connect)?;
     stream
         .set_write_timeout(Some(left(deadline)?))

@@ -18,6 +18,7 @@ pub mod podman;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -193,10 +194,10 @@ pub trait ContainerSource: Send + Sync {
 
 /// The runtimes netview asks by default, at their standard places (`DOCKER_HOST` is honoured
 /// when it is a `unix://` path).
-pub fn default_sources() -> Vec<Box<dyn ContainerSource>> {
+pub fn default_sources() -> Vec<Arc<dyn ContainerSource>> {
     vec![
-        Box::new(docker::DockerSource::from_env()),
-        Box::new(podman::PodmanSource::standard()),
+        Arc::new(docker::DockerSource::from_env()),
+        Arc::new(podman::PodmanSource::standard()),
     ]
 }
 
@@ -313,39 +314,67 @@ fn unknown_message(runtime: Option<Runtime>, wanted: &str, unreachable: Option<&
 }
 
 /// Ask every source concurrently; each answers within its deadline or is reported unreachable.
-pub fn ask_all(sources: &[Box<dyn ContainerSource>]) -> ContainerWorld {
+pub fn ask_all(sources: &[Arc<dyn ContainerSource>]) -> ContainerWorld {
     refresh(sources, &ContainerWorld::default(), None)
 }
 
 /// Ask again only the runtimes in `which` (all when None), keeping what `previous` has of the
 /// others: a Docker event must not wait for `podman ps` (about 150 ms of start-up each).
 pub fn refresh(
-    sources: &[Box<dyn ContainerSource>],
+    sources: &[Arc<dyn ContainerSource>],
     previous: &ContainerWorld,
     which: Option<&std::collections::BTreeSet<Runtime>>,
 ) -> ContainerWorld {
     let deadline = Instant::now() + ANSWER_TIMEOUT;
     let wanted = |rt: Runtime| which.is_none_or(|w| w.contains(&rt));
-    let answers: Vec<(Runtime, Result<RuntimeAnswer, SourceError>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = sources
-            .iter()
-            .filter(|src| wanted(src.runtime()))
-            .map(|src| (src.runtime(), s.spawn(move || src.ask(deadline))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|(rt, h)| {
-                let answer = h.join().unwrap_or_else(|_| {
-                    Err(SourceError::BadAnswer {
-                        runtime: rt,
-                        what: "reader".into(),
-                        detail: "the reader thread panicked".into(),
-                    })
-                });
-                (rt, answer)
-            })
-            .collect()
-    });
+    // Each source on a thread of its own, waited for until the deadline only: one stuck
+    // where no timeout reaches (a connect(2) to a listener whose backlog is full blocks) is
+    // left behind and reported as not answering.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut answers: Vec<(Runtime, Result<RuntimeAnswer, SourceError>)> = Vec::new();
+    let mut asked: Vec<Runtime> = Vec::new();
+    for src in sources.iter().filter(|src| wanted(src.runtime())) {
+        let (src, tx) = (Arc::clone(src), tx.clone());
+        let rt = src.runtime();
+        asked.push(rt);
+        let spawned = std::thread::Builder::new()
+            .name(format!("ask-{rt}"))
+            .spawn(move || {
+                let _ = tx.send((rt, src.ask(deadline)));
+            });
+        if let Err(e) = spawned {
+            answers.push((
+                rt,
+                Err(SourceError::Io {
+                    runtime: rt,
+                    source: e,
+                }),
+            ));
+        }
+    }
+    drop(tx);
+    // A little past the deadline, for the sources' own timeouts to fire first.
+    let wait_until = deadline + Duration::from_millis(100);
+    while answers.len() < asked.len() {
+        let left = wait_until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(a) => answers.push(a),
+            Err(_) => break,
+        }
+    }
+    for rt in asked {
+        if !answers.iter().any(|(r, _)| *r == rt) {
+            answers.push((
+                rt,
+                Err(SourceError::Timeout {
+                    runtime: rt,
+                    timeout: ANSWER_TIMEOUT,
+                }),
+            ));
+        }
+    }
+    // In the sources' order, whatever order they answered in.
+    answers.sort_by_key(|(rt, _)| sources.iter().position(|s| s.runtime() == *rt));
     let mut world = ContainerWorld::default();
     // What is kept of the runtimes not asked again, in the sources' order.
     for src in sources.iter().filter(|src| !wanted(src.runtime())) {
@@ -449,14 +478,14 @@ pub struct PlacedWorld {
 
 impl PlacedWorld {
     /// Ask every source and place what they answered.
-    pub fn ask(sources: &[Box<dyn ContainerSource>]) -> Self {
+    pub fn ask(sources: &[Arc<dyn ContainerSource>]) -> Self {
         Self::placed(ask_all(sources))
     }
 
     /// Ask the runtimes in `which` again, keeping this world's answers of the others.
     pub fn refresh(
         &self,
-        sources: &[Box<dyn ContainerSource>],
+        sources: &[Arc<dyn ContainerSource>],
         which: &std::collections::BTreeSet<Runtime>,
     ) -> Self {
         Self::placed(refresh(sources, &self.world, Some(which)))

@@ -485,7 +485,7 @@ fn a_socket_that_accepts_and_never_answers_times_out() {
         "{e:?}"
     );
     // A listener that never even accepts (its backlog is full or it is stuck) as well.
-    let world = ask_all(&[Box::new(src) as Box<dyn ContainerSource>]);
+    let world = ask_all(&[std::sync::Arc::new(src) as std::sync::Arc<dyn ContainerSource>]);
     assert!(world.containers.is_empty());
     assert!(!world.status[0].answered);
     assert!(world.status[0]
@@ -499,11 +499,11 @@ fn a_socket_that_accepts_and_never_answers_times_out() {
 #[test]
 fn a_missing_socket_is_no_error_of_the_inventory() {
     let dir = tempfile::tempdir().unwrap();
-    let sources: Vec<Box<dyn ContainerSource>> = vec![
-        Box::new(docker::DockerSource {
+    let sources: Vec<std::sync::Arc<dyn ContainerSource>> = vec![
+        std::sync::Arc::new(docker::DockerSource {
             socket: dir.path().join("absent.sock"),
         }),
-        Box::new(podman::PodmanSource {
+        std::sync::Arc::new(podman::PodmanSource {
             socket: dir.path().join("absent-podman.sock"),
             program: Some(dir.path().join("no-podman-here")),
         }),
@@ -618,7 +618,8 @@ fn a_refresh_asks_only_the_runtimes_that_changed() {
         },
         asked: podman_asked.clone(),
     };
-    let sources: Vec<Box<dyn ContainerSource>> = vec![Box::new(docker), Box::new(podman)];
+    let sources: Vec<std::sync::Arc<dyn ContainerSource>> =
+        vec![std::sync::Arc::new(docker), std::sync::Arc::new(podman)];
     let first = ask_all(&sources);
     let which = std::collections::BTreeSet::from([Runtime::Docker]);
     let again = refresh(&sources, &first, Some(&which));
@@ -716,4 +717,46 @@ fn recorded_podman_4_3_answers_map() {
         get("podman").subnets,
         ["10.88.0.0/16".parse::<ipnet::IpNet>().unwrap()]
     );
+}
+
+/// A source stuck where no timeout of its own reaches.
+struct Stuck;
+
+impl ContainerSource for Stuck {
+    fn runtime(&self) -> Runtime {
+        Runtime::Docker
+    }
+    fn ask(&self, _deadline: Instant) -> Result<RuntimeAnswer, SourceError> {
+        std::thread::sleep(Duration::from_secs(30));
+        Ok(RuntimeAnswer::default())
+    }
+}
+
+#[test]
+fn a_source_stuck_past_its_deadline_is_left_behind() {
+    let podman_asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sources: Vec<std::sync::Arc<dyn ContainerSource>> = vec![
+        std::sync::Arc::new(Stuck),
+        std::sync::Arc::new(Counted {
+            runtime: Runtime::Podman,
+            answer: RuntimeAnswer {
+                containers: podman::parse_containers(&fixture("podman-ps.json")).unwrap(),
+                networks: vec![],
+            },
+            asked: podman_asked,
+        }),
+    ];
+    let world = ask_all(&sources);
+    assert_eq!(world.status[0].runtime, Runtime::Docker);
+    assert!(!world.status[0].answered);
+    assert!(world.status[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("did not answer"));
+    assert!(
+        world.status[1].answered,
+        "the other runtime's answer is kept"
+    );
+    assert_eq!(world.containers.len(), 4);
 }
