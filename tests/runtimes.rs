@@ -564,7 +564,7 @@ fn the_tui_follows_docker_run_and_rename_live() {
         d.ok(&["run", "-d", "--name", "first", IMAGE, "sleep", "600"]);
         let t = tmux_common::Tmux::new(160, 50, &[format!("DOCKER_HOST={}", d.host())]);
         t.start_netview(Duration::from_secs(20));
-        t.wait_for("first on screen", Duration::from_secs(10), |s| {
+        t.wait_for("first on screen", Duration::from_secs(20), |s| {
             s.contains("first (docker)")
         });
         let start = Instant::now();
@@ -864,7 +864,7 @@ fn the_tui_follows_podman_run_live() {
         let w = PodmanWorld::start();
         let t = tmux_common::Tmux::new(160, 50, &[]);
         t.start_netview(Duration::from_secs(20));
-        t.wait_for("pweb on screen", Duration::from_secs(10), |s| {
+        t.wait_for("pweb on screen", Duration::from_secs(20), |s| {
             s.contains("pweb (podman)")
         });
         w.run("plive", &[], &["sleep", "600"]);
