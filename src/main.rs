@@ -40,7 +40,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cli::parse_error(e),
+    };
     let result = match cli.command {
         None => cli::tui::run(),
         Some(Command::Inventory(args)) => cli::inventory::run(args),

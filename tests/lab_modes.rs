@@ -259,6 +259,11 @@ fn macvlan_promisc_and_host_shim() {
     assert!(ping(&host, "192.168.50.193"));
     assert!(ping(&m1, "192.168.50.195"), "child reaches the shim");
     assert_eq!(lab.endpoint("m2")["host_shim"], true);
+    // The shim goes with the last container that asked for it, route and all.
+    lab.ok(&["lab", "rm", "m2"]);
+    assert!(link(&host, "nvshim0").is_none(), "shim left after rm");
+    assert!(!routes(&host).iter().any(|r| r["dev"] == "nvshim0"));
+    assert!(link(&m1, "eth0").is_some());
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
 }

@@ -46,7 +46,7 @@ fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
     let cmds = key(&mut m, KeyCode::Enter);
     assert_eq!(cmds, vec![Command::Lab(LabJob::Up)]);
     assert!(
-        m.bench.busy.is_some(),
+        m.bench.busy().is_some(),
         "a progress line while the lab changes"
     );
     // A second job waits for the first.
@@ -59,7 +59,7 @@ fn new_container_without_a_lab_offers_to_bring_it_up_then_opens_the_chooser() {
         },
     );
     assert_eq!(cmds, vec![Command::LoadLab]);
-    assert!(m.bench.busy.is_none());
+    assert!(m.bench.busy().is_none());
     update(
         &mut m,
         Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
@@ -383,4 +383,175 @@ fn lab_changes_from_the_cli_relabel_the_namespace_list() {
     );
     update(&mut m, Message::LabLoaded(Ok(None)));
     assert_eq!(m.bench.label_for("nv-mv1"), None);
+}
+
+fn job_done(m: &mut Model, job: LabJob, result: Result<(), String>) -> Vec<Command> {
+    update(m, Message::LabJobDone { job, result })
+}
+
+/// The none container the form offers (none2: the fixture has none1), as the job carries it.
+fn adding_none2(m: &mut Model) -> LabJob {
+    keys(m, "nn");
+    let cmds = key(m, KeyCode::Enter);
+    let [Command::Lab(job @ LabJob::Add(_))] = cmds.as_slice() else {
+        panic!("an add job expected, got {cmds:?}");
+    };
+    job.clone()
+}
+
+const ROLLED_BACK: &str = "interrupted; everything created so far was removed";
+
+#[test]
+fn q_during_a_job_asks_and_cancel_rolls_back_then_quits() {
+    let mut m = with_lab();
+    let job = adding_none2(&mut m);
+    assert!(keys(&mut m, "q").is_empty(), "nothing stops yet");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert!(!m.quit, "it asks, it does not quit");
+    assert_eq!(keys(&mut m, "c"), vec![Command::CancelJob]);
+    assert_eq!(m.bench.overlay, None);
+    assert!(m.bench.cancelling);
+    assert!(!m.quit, "the job rolls back first");
+    // q again while it rolls back: no second question, no second cancel.
+    assert!(keys(&mut m, "q").is_empty());
+    assert_eq!(m.bench.overlay, None);
+    // The engine rolled it back; this session made nothing else: it quits, nothing to tear
+    // down, and the shell hears how the job ended.
+    job_done(&mut m, job, Err(ROLLED_BACK.into()));
+    assert!(m.quit);
+    assert_eq!(m.bench.teardown, Some(Teardown::Nothing));
+    assert_eq!(
+        m.bench.exit_note.as_deref(),
+        Some("adding none2 (none): interrupted; everything created so far was removed")
+    );
+    assert!(m.bench.job.is_none() && !m.bench.cancelling);
+}
+
+#[test]
+fn q_during_a_job_then_wait_asks_the_usual_question_when_it_is_done() {
+    let mut m = model();
+    assert_eq!(keys(&mut m, "L"), vec![Command::Lab(LabJob::Up)]);
+    keys(&mut m, "q");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert!(keys(&mut m, "w").is_empty(), "waiting cancels nothing");
+    assert_eq!(m.bench.overlay, None);
+    // The job thread sends the new state, then its result.
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    job_done(&mut m, LabJob::Up, Ok(()));
+    assert_eq!(m.bench.overlay, Some(Overlay::Quit), "the usual question");
+    assert!(!m.quit);
+    key(&mut m, KeyCode::Enter);
+    assert!(m.quit);
+    assert_eq!(m.bench.teardown, Some(Teardown::Down));
+}
+
+#[test]
+fn a_job_that_ends_while_its_question_is_open_goes_on_to_the_usual_question() {
+    let mut m = model();
+    keys(&mut m, "Lq");
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    job_done(&mut m, LabJob::Up, Ok(()));
+    assert_eq!(m.bench.overlay, Some(Overlay::Quit));
+}
+
+#[test]
+fn esc_on_the_job_question_stays_and_the_job_goes_on() {
+    let mut m = with_lab();
+    let job = adding_none2(&mut m);
+    keys(&mut m, "q");
+    assert!(key(&mut m, KeyCode::Esc).is_empty());
+    assert_eq!(m.bench.overlay, None);
+    assert!(!m.quit && !m.bench.cancelling);
+    job_done(&mut m, job, Ok(()));
+    assert!(!m.quit, "staying means staying");
+    assert_eq!(m.bench.added, vec!["none2".to_string()]);
+}
+
+#[test]
+fn a_removal_cannot_be_cancelled_only_waited_for() {
+    let mut m = with_lab();
+    keys(&mut m, "L"); // the lab is up: asks to tear it down
+    key(&mut m, KeyCode::Enter);
+    assert!(m.bench.job == Some(LabJob::Down));
+    keys(&mut m, "q");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert!(keys(&mut m, "c").is_empty(), "c does nothing here");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert!(!m.bench.cancelling);
+}
+
+#[test]
+fn a_signal_during_a_job_cancels_it_and_quits_with_the_teardown_after_it() {
+    let mut m = model();
+    keys(&mut m, "L");
+    let cmds = update(&mut m, Message::Terminate);
+    assert_eq!(cmds, vec![Command::CancelJob]);
+    assert!(m.quit, "the loop ends; the runtime waits for the job");
+    assert_eq!(m.bench.teardown, None, "decided once the job has ended");
+    // Rolled back: no lab, nothing to tear down.
+    job_done(&mut m, LabJob::Up, Err(ROLLED_BACK.into()));
+    assert_eq!(m.bench.teardown, Some(Teardown::Nothing));
+    assert_eq!(m.bench.overlay, None, "no error dialog on the way out");
+    assert!(m.bench.exit_note.is_some());
+}
+
+#[test]
+fn a_job_that_finished_before_the_signal_took_is_torn_down_too() {
+    let mut m = model();
+    keys(&mut m, "L");
+    update(&mut m, Message::Terminate);
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    job_done(&mut m, LabJob::Up, Ok(()));
+    assert_eq!(m.bench.teardown, Some(Teardown::Down));
+    assert_eq!(m.bench.exit_note, None);
+}
+
+#[test]
+fn ctrl_c_during_a_job_asks_and_again_acts_like_a_signal() {
+    let mut m = with_lab();
+    let job = adding_none2(&mut m);
+    assert!(ctrl_c(&mut m).is_empty());
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert!(!m.quit);
+    assert_eq!(ctrl_c(&mut m), vec![Command::CancelJob]);
+    assert!(m.quit);
+    job_done(&mut m, job, Err(ROLLED_BACK.into()));
+    assert_eq!(m.bench.teardown, Some(Teardown::Nothing));
+}
+
+#[test]
+fn the_help_lists_the_job_question_keys() {
+    let lines = netview::ui::render::help::lines();
+    for (keys, what) in [
+        ("w", "quit: wait for the job"),
+        ("c", "quit: cancel, roll back"),
+    ] {
+        assert!(
+            lines.iter().any(|(k, w)| k == keys && w == what),
+            "{keys} {what} in {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn q_from_the_help_during_a_job_gives_the_question_the_keyboard() {
+    let mut m = with_lab();
+    let job = adding_none2(&mut m);
+    keys(&mut m, "?");
+    assert!(m.help);
+    keys(&mut m, "q");
+    assert!(!m.help, "the help closes");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    assert_eq!(keys(&mut m, "c"), vec![Command::CancelJob]);
+    job_done(&mut m, job, Err(ROLLED_BACK.into()));
+    assert!(m.quit);
 }

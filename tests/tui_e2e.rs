@@ -3,7 +3,8 @@
 //! - `starts_and_quits_restoring_the_terminal`, `ctrl_c_quits_and_restores_the_terminal`,
 //!   `sigterm_restores_the_terminal`: the UI comes up on the alternate screen; `q` (or
 //!   Ctrl-C, or SIGTERM) leaves it, the shell prompt is back, and the tty is out of raw mode
-//!   (`stty -a` shows icanon and echo again).
+//!   (`stty -a` shows icanon and echo again). `sigterm_at_once_restores_the_terminal`: the
+//!   same for a SIGTERM the moment the alternate screen is on.
 //! - `veth_added_from_outside_appears_live`: a fresh namespace is shown (filtered by its
 //!   name); a veth pair is added in it from the test; it must appear on screen with no key
 //!   pressed. The latency is printed (typically 25-45 ms); the limit asserted here is a
@@ -124,8 +125,36 @@ fn sigterm_restores_the_terminal() {
     t.assert_restored();
 }
 
+/// SIGTERM the moment the alternate screen is on (before the first frame, even): the
+/// handlers are in place before the terminal is taken, so it is restored. Registered only
+/// later, the signal's default action killed netview with the tty left raw.
 #[test]
+fn sigterm_at_once_restores_the_terminal() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let t = Tmux::new(WIDTH, HEIGHT, &[]);
+    let shell: i32 = t.format("#{pane_pid}").parse().expect("pane pid");
+    t.type_text(tmux_common::BIN);
+    t.send(&["Enter"]);
+    let start = std::time::Instant::now();
+    while !t.alternate_on() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the UI did not start"
+        );
+    }
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("children of the shell");
+    let pid: i32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("netview's pid");
+    kill(Pid::from_raw(pid), Signal::SIGTERM).expect("kill");
+    t.assert_restored();
+}
 
+#[test]
 fn veth_added_from_outside_appears_live() {
     let ns = Netns::new();
     let t = Tmux::new(WIDTH, HEIGHT, &[]);

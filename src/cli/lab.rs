@@ -127,7 +127,8 @@ fn invalid(msg: impl Into<String>) -> LabError {
     LabError::Invalid(msg.into())
 }
 
-/// Turn SIGINT/SIGTERM into a rollback request while something is being created.
+/// Turn SIGINT, SIGTERM, SIGHUP and SIGQUIT into a rollback request while something is being
+/// created.
 fn catch_signals() {
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
@@ -147,13 +148,19 @@ fn catch_signals() {
                 use tokio::signal::unix::{signal, SignalKind};
                 let int = signal(SignalKind::interrupt());
                 let term = signal(SignalKind::terminate());
+                // The terminal closing (an ssh session dropped) must not leave half a lab.
+                let hup = signal(SignalKind::hangup());
+                let quit = signal(SignalKind::quit());
                 let _ = tx.send(());
-                let (Ok(mut int), Ok(mut term)) = (int, term) else {
+                let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut quit)) = (int, term, hup, quit)
+                else {
                     return;
                 };
                 tokio::select! {
                     _ = int.recv() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                    _ = quit.recv() => {}
                 }
                 lab::request_interrupt();
             });
@@ -168,9 +175,10 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
-            LabSpec::from_toml(&text)?
+            LabSpec::parse_toml(&text)?
         }
-        None => LabSpec::default(),
+        // Parsed, not validated: `lab::up` validates once, with the flags applied.
+        None => LabSpec::parse_toml(spec::DEFAULT_LAB_TOML)?,
     };
     if let Some(v) = &a.host_if {
         s.host.ifname = v.clone();
@@ -219,7 +227,13 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
         s.options.real = true;
         s.options.parent = Some(p.clone());
     }
-    s.validate()?;
+    if s.options.real && !a.yes {
+        // A lab file can ask for real mode too; it is confirmed the same way.
+        return Err(invalid(
+            "the lab file asks for real mode, which builds on this machine's own network namespace; add --yes to confirm",
+        ));
+    }
+    // Validated once, with the kernel's state, by `lab::up`.
     Ok(s)
 }
 
@@ -255,17 +269,30 @@ fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
         .iter()
         .map(|p| p.parse())
         .collect::<Result<_, _>>()?;
+    // Checked once, as a batch and with the kernel's state, by `lab::add_many`.
     let mut out = Vec::new();
     for n in &a.names {
         let mut c = base.clone();
         c.name = n.clone();
-        c.validate_static(&lab::prefix())?;
         out.push(c);
     }
     Ok(out)
 }
 
 pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
+    let r = run_command(cmd);
+    // Said even when the command then failed: the kernel changed.
+    let undone = lab::take_recovered();
+    if !undone.is_empty() {
+        eprintln!(
+            "netview: first undid what an interrupted command left: {}",
+            undone.join(", ")
+        );
+    }
+    r
+}
+
+fn run_command(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         LabCommand::Up(a) => {
             let spec = build_spec(&a)?;

@@ -35,6 +35,32 @@ pub fn exit_with(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
+/// A command line clap refused: help and version are printed as clap prints them; any other
+/// error is one line on stderr (clap's first line, without its usage block) and exit 2.
+pub fn parse_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            eprintln!("netview: {}", one_line(&e.render().to_string()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's message (its first paragraph, joined) without the `error: ` label, tips and usage.
+fn one_line(rendered: &str) -> String {
+    let text = rendered.trim_start();
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn is_usage_error(e: &(dyn std::error::Error + 'static)) -> bool {
     if e.downcast_ref::<UsageError>().is_some() {
         return true;

@@ -14,6 +14,10 @@ use super::UsageError;
 /// state (tests and `scripts/bench-probe` build their own namespaces this way).
 pub const LAB_FILE_ENV: &str = "NETVIEW_PROBE_LAB";
 
+/// The longest per-probe timeout: a minute. An ARP probe waits this long for each reply, so
+/// an unbounded value would make a run that never ends.
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum KindArg {
     Icmp,
@@ -33,11 +37,12 @@ pub struct Args {
     /// Which probes (default: icmp and arp).
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
-    /// Per-probe timeout in milliseconds.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    /// Per-probe timeout in milliseconds (1 to 60000).
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
     pub timeout_ms: u64,
-    /// TCP port for `--kind tcp|all`.
-    #[arg(long, default_value_t = 80)]
+    /// TCP port for `--kind tcp|all` (1 to 65535).
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// Print JSON instead of the matrix.
     #[arg(long)]
@@ -96,9 +101,6 @@ fn require_probe_capabilities() -> anyhow::Result<()> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.timeout_ms == 0 {
-        return Err(UsageError("--timeout-ms must be at least 1".into()).into());
-    }
     let lab = load_endpoints()?;
     require_probe_capabilities()?;
     let opts = PlanOptions {

@@ -50,22 +50,6 @@ impl InventorySource for KernelSource {
     }
 }
 
-/// Read the given namespaces (in order) with `source`.
-pub fn collect(
-    source: &dyn InventorySource,
-    wanted: &[Netns],
-    all: &[Netns],
-) -> Result<Inventory, InventoryError> {
-    let mut namespaces = Vec::with_capacity(wanted.len());
-    for ns in wanted {
-        namespaces.push(source.read(ns, all)?);
-    }
-    Ok(Inventory {
-        namespaces,
-        ..Default::default()
-    })
-}
-
 /// The namespaces the lab's state says netview created (a namespace merely named `nv-...`
 /// by someone else is not one of them).
 pub fn lab_namespaces(state: &crate::lab::state::LabState) -> std::collections::BTreeSet<String> {
@@ -75,7 +59,7 @@ pub fn lab_namespaces(state: &crate::lab::state::LabState) -> std::collections::
         .iter()
         .chain(state.containers.iter().flat_map(|c| c.objects.iter()))
         .filter_map(|u| match u {
-            Undo::DeleteNetns { name } => Some(name.clone()),
+            Undo::DeleteNetns { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect()

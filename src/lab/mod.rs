@@ -1,17 +1,20 @@
 //! The lab: a sandbox world and test containers in Docker's network modes.
 //!
 //! Public API (the CLI, the TUI and probes use these):
-//! - [`up`], [`add`], [`add_many`], [`remove`], [`down`], [`clean`]: change the lab (root).
+//! - [`up`], [`add_many`], [`remove_many`], [`down`], [`clean`]: change the lab (root).
 //! - [`Lab::load`] and [`endpoints`]: read it (the TUI watches [`state_path`], or compares
 //!   [`Lab::generation`]).
 //!
 //! Every change is all-or-nothing: each kernel step records its undo in a [`journal::Journal`]
 //! and a failure (or SIGINT/SIGTERM, see [`journal::request_interrupt`]) rolls back everything
 //! done so far. [`Engine`] runs the same logic over any [`ops::Ops`], so it is unit-tested with
-//! [`ops::FakeOps`].
+//! `fake::FakeOps`.
 
 pub mod driver;
 pub mod endpoint;
+mod error;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 pub mod firewall;
 pub mod journal;
 pub mod netlink;
@@ -23,7 +26,8 @@ pub mod world;
 use std::path::PathBuf;
 
 pub use endpoint::{endpoints, Endpoint, Role};
-pub use journal::{request_interrupt, Undo, FAIL_AT_STEP_ENV};
+pub use error::{KernelError, LabError};
+pub use journal::{clear_interrupt, request_interrupt, Undo, FAIL_AT_STEP_ENV};
 pub use ops::Ns;
 pub use spec::{ContainerSpec, IpvlanMode, LabOptions, LabSpec, MacvlanMode, NetworkMode, Publish};
 pub use state::{
@@ -40,36 +44,6 @@ pub const PREFIX_ENV: &str = "NETVIEW_PREFIX";
 /// The default namespace prefix.
 pub const DEFAULT_PREFIX: &str = "nv-";
 
-/// Errors from the lab engine.
-#[derive(Debug, thiserror::Error)]
-pub enum LabError {
-    /// The user's input cannot work (bad CIDR, name too long, unsuitable parent...).
-    #[error("{0}")]
-    Invalid(String),
-    /// Changing the kernel needs root.
-    #[error("the lab changes network namespaces and needs root (try sudo)")]
-    NotRoot,
-    /// A kernel step failed.
-    #[error("{0}")]
-    Kernel(String),
-    /// The state file could not be read or written.
-    #[error("{0}")]
-    State(String),
-    /// SIGINT/SIGTERM arrived during creation; everything was rolled back.
-    #[error("interrupted; everything created so far was removed")]
-    Interrupted,
-    /// Removal went on past errors; these are all of them.
-    #[error("{}", .0.join("; "))]
-    Teardown(Vec<String>),
-}
-
-impl LabError {
-    /// Whether this error is the user's input (exit code 2) rather than a failure.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, LabError::Invalid(_) | LabError::NotRoot)
-    }
-}
-
 /// The namespace prefix in use (`NETVIEW_PREFIX` or `nv-`).
 pub fn prefix() -> String {
     std::env::var(PREFIX_ENV)
@@ -79,10 +53,7 @@ pub fn prefix() -> String {
 }
 
 fn check_prefix(p: &str) -> Result<(), LabError> {
-    if p.contains('/') || p.contains('\0') || p.len() > 64 {
-        return Err(LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")));
-    }
-    Ok(())
+    state::check_prefix(p).map_err(|_| LabError::Invalid(format!("bad {PREFIX_ENV} {p:?}")))
 }
 
 /// The lab as a reader sees it.
@@ -116,12 +87,29 @@ fn ensure_root() -> Result<(), LabError> {
     }
 }
 
+/// What the last commands of this process undid of an interrupted one (see
+/// [`take_recovered`]).
+static RECOVERED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// What the lab commands run so far undid of a creation that was interrupted (`kill -9`)
+/// before they could go on, once (the CLI prints it).
+pub fn take_recovered() -> Vec<String> {
+    RECOVERED
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
+
 fn real_engine<T>(f: impl FnOnce(&mut Engine) -> Result<T, LabError>) -> Result<T, LabError> {
     ensure_root()?;
     let mut ops = netlink::NetlinkOps::new();
     let mut e = Engine::new(&mut ops, state_dir(), prefix());
     e.fail_at = Counted::fail_at_from_env();
-    f(&mut e)
+    let r = f(&mut e);
+    if let Ok(mut v) = RECOVERED.lock() {
+        v.append(&mut e.recovered);
+    }
+    r
 }
 
 /// Build the world (`netview lab up`).
@@ -129,20 +117,9 @@ pub fn up(spec: &LabSpec) -> Result<LabState, LabError> {
     real_engine(|e| e.up(spec.clone()))
 }
 
-/// Add one container (`netview lab add`).
-pub fn add(c: &ContainerSpec) -> Result<ContainerState, LabError> {
-    real_engine(|e| e.add(std::slice::from_ref(c)))
-        .map(|mut v| v.pop().expect("one container in, one out"))
-}
-
 /// Add several containers in one transaction (all or none).
 pub fn add_many(cs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
     real_engine(|e| e.add(cs))
-}
-
-/// Remove one container (`netview lab rm`).
-pub fn remove(name: &str) -> Result<(), LabError> {
-    real_engine(|e| e.remove(&[name.to_string()]))
 }
 
 /// Remove several containers.
@@ -170,18 +147,33 @@ pub struct Engine<'a> {
     pub fail_at: Option<usize>,
     /// Panic at the Nth kernel step (test hook).
     pub panic_at: Option<usize>,
+    /// What this engine undid of an interrupted creation before going on.
+    pub recovered: Vec<String>,
 }
 
-/// Join a failure with any rollback errors, keeping the failure's kind (exit code).
-fn with_rollback(e: LabError, errs: Vec<LabError>) -> LabError {
-    if errs.is_empty() {
-        return e;
-    }
-    let extra: Vec<String> = errs.iter().map(|x| x.to_string()).collect();
-    match e {
-        LabError::Invalid(m) => LabError::Invalid(format!("{m}; rollback: {}", extra.join("; "))),
-        other => LabError::Kernel(format!("{other}; rollback: {}", extra.join("; "))),
-    }
+/// What replaying `pending.json` did (or, in a dry run, would do).
+#[derive(Debug, Default)]
+struct Replay {
+    done: Vec<String>,
+    errors: Vec<LabError>,
+}
+
+/// The namespaces a state records as made by netview.
+fn recorded_netns(st: &LabState) -> Vec<&str> {
+    st.objects
+        .iter()
+        .chain(st.containers.iter().flat_map(|c| c.objects.iter()))
+        .filter_map(|u| match u {
+            Undo::DeleteNetns { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Undo everything the journal recorded, newest first, and return the failure joined with any
+/// errors the rollback met (the failure keeps its kind, so input errors still exit 2).
+fn rollback(ops: &mut dyn Ops, state: &LabState, j: &Journal, cause: LabError) -> LabError {
+    cause.with_rollback(undo_all(ops, state, &j.undos()))
 }
 
 impl<'a> Engine<'a> {
@@ -192,6 +184,113 @@ impl<'a> Engine<'a> {
             prefix,
             fail_at: None,
             panic_at: None,
+            recovered: Vec::new(),
+        }
+    }
+
+    /// Undo what a creation interrupted by a crash left (`pending.json`): the steps it
+    /// recorded, newest first, and namespaces it was about to record that carry our tag (or
+    /// are empty unbound files). Nothing the state records is touched. With `force` (an
+    /// unusable state) the record is replayed even if it may have been committed.
+    fn replay_pending(
+        &mut self,
+        sd: &StateDir,
+        st: Option<&LabState>,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Replay, LabError> {
+        let lab = st.map(|s| s.prefix.as_str());
+        let Some((pending, prefix)) = sd.load_pending(lab, &self.prefix)? else {
+            return Ok(Replay::default());
+        };
+        let prefix = prefix.as_str();
+        let mut out = Replay::default();
+        // A record without a prefix is an older netview's (own-namespace undos and intended
+        // namespaces only): always replayed, as its `clean` did.
+        let force = force || pending.prefix.is_none();
+        if !force && pending.generation != st.map(|s| s.generation) {
+            // The state was written after the record: the creation was committed.
+            if !dry_run {
+                sd.remove_pending()?;
+            }
+            return Ok(out);
+        }
+        let base = st
+            .cloned()
+            .unwrap_or_else(|| LabState::new(prefix, LabSpec::default()));
+        let recorded: Vec<String> = st
+            .map(|s| recorded_netns(s).into_iter().map(String::from).collect())
+            .unwrap_or_default();
+        let deleted: Vec<&str> = pending
+            .undo
+            .iter()
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let going: Vec<&str> = deleted
+            .iter()
+            .copied()
+            .chain(pending.netns.iter().map(String::as_str))
+            .filter(|n| !recorded.iter().any(|r| r == n))
+            .collect();
+        // Steps inside a namespace that goes away anyway need not be undone one by one.
+        let plan: Vec<Undo> = pending
+            .undo
+            .iter()
+            .filter(|u| match u {
+                Undo::DeleteNetns { name, .. } => !recorded.contains(name),
+                other => other
+                    .ns()
+                    .and_then(Ns::name)
+                    .is_none_or(|n| !going.contains(&n)),
+            })
+            .cloned()
+            .collect();
+        for u in plan.iter().rev() {
+            out.done.push(u.describe());
+            if !dry_run {
+                if let Err(e) = driver::undo_one(self.ops, &base, u) {
+                    out.errors.push(e);
+                }
+            }
+        }
+        let existing = self.ops.list_netns()?;
+        for n in &pending.netns {
+            if !existing.contains(n) || recorded.contains(n) || deleted.contains(&n.as_str()) {
+                continue;
+            }
+            let tag = self.ops.netns_tag(n);
+            let what = if tag.is_none() && self.ops.netns_unbound(n) {
+                format!("delete unbound namespace file {n}")
+            } else if tag.as_deref() == Some(base.tag.as_str()) {
+                format!("delete namespace {n}")
+            } else {
+                // Someone else's (the creation failed on it): never ours to delete.
+                continue;
+            };
+            out.done.push(what);
+            if !dry_run {
+                if let Err(e) = self.ops.delete_netns(n) {
+                    out.errors.push(e);
+                }
+            }
+        }
+        if !dry_run {
+            sd.remove_pending()?;
+        }
+        Ok(out)
+    }
+
+    /// Before a command changes the lab: undo what an interrupted one left, or refuse.
+    fn recover(&mut self, sd: &StateDir, st: Option<&LabState>) -> Result<(), LabError> {
+        let r = self.replay_pending(sd, st, false, false)?;
+        self.recovered.extend(r.done);
+        if r.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::Recovery(r.errors))
         }
     }
 
@@ -205,7 +304,9 @@ impl<'a> Engine<'a> {
         check_prefix(&self.prefix)?;
         spec.validate()?;
         let sd = StateDir::lock(&self.dir)?;
-        if sd.load()?.is_some() {
+        let loaded = sd.load()?;
+        self.recover(&sd, loaded.as_ref())?;
+        if loaded.is_some() {
             return Err(LabError::Invalid(
                 "a lab is already up; run `netview lab down` first".into(),
             ));
@@ -213,34 +314,20 @@ impl<'a> Engine<'a> {
         let mut st = LabState::new(&self.prefix, spec);
         world::validate(self.ops, &st)?;
         let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
-        let mut j = Journal::persisting(sd.pending_path());
+        let mut j = Journal::persisting(sd.dir().to_path_buf(), &st.prefix, None);
         // A panic half-way is rolled back like any failed step: the journal knows what exists.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             world::setup(&mut counted, &mut st, &mut j)
         }))
-        .unwrap_or_else(|_| {
-            Err(LabError::Kernel(
-                "netview panicked while building the world".into(),
-            ))
-        });
-        let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-        let result = match r {
-            Ok(()) => {
-                st.objects = undo.clone();
-                match sd.save(&mut st) {
-                    Ok(()) => Ok(st),
-                    Err(e) => {
-                        let errs = undo_all(counted.inner(), &st, &undo);
-                        let _ = sd.remove();
-                        Err(with_rollback(e, errs))
-                    }
-                }
-            }
-            Err(e) => {
-                let errs = undo_all(counted.inner(), &st, &undo);
-                let _ = sd.remove();
-                Err(with_rollback(e, errs))
-            }
+        .unwrap_or(Err(LabError::Panicked("building the world")));
+        let result = match r.and_then(|()| {
+            st.objects = j.undos();
+            sd.save(&mut st)
+        }) {
+            Ok(()) => Ok(st),
+            // The directory goes when `sd` is dropped (no state, and the record is finished
+            // below).
+            Err(e) => Err(rollback(counted.inner(), &st, &j, e)),
         };
         // Only now, with the state written or everything undone, is the crash record moot.
         j.finish();
@@ -251,6 +338,7 @@ impl<'a> Engine<'a> {
     pub fn add(&mut self, specs: &[ContainerSpec]) -> Result<Vec<ContainerState>, LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
+        self.recover(&sd, Some(&st))?;
         for (i, c) in specs.iter().enumerate() {
             if specs[..i].iter().any(|o| o.name == c.name) {
                 return Err(LabError::Invalid(format!(
@@ -261,21 +349,19 @@ impl<'a> Engine<'a> {
         }
         let snapshot = st.clone();
         let mut counted = Counted::new(self.ops, self.fail_at).with_panic_at(self.panic_at);
-        let mut j = Journal::persisting(sd.pending_path());
+        let mut j = Journal::persisting(sd.dir().to_path_buf(), &st.prefix, Some(st.generation));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Self::add_in(&mut counted, &sd, &mut st, &snapshot, specs, &mut j)
         }));
         let r = match r {
             Ok(r) => r,
             // A panic half-way: undo what the journal says was made, as for a failed step.
-            Err(_) => {
-                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-                let errs = undo_all(counted.inner(), &snapshot, &undo);
-                Err(with_rollback(
-                    LabError::Kernel("netview panicked while adding containers".into()),
-                    errs,
-                ))
-            }
+            Err(_) => Err(rollback(
+                counted.inner(),
+                &snapshot,
+                &j,
+                LabError::Panicked("adding containers"),
+            )),
         };
         j.finish();
         r
@@ -289,42 +375,40 @@ impl<'a> Engine<'a> {
         specs: &[ContainerSpec],
         j: &mut Journal,
     ) -> Result<Vec<ContainerState>, LabError> {
-        // Check every container against the lab as it is (intra-batch rules are checked
-        // again below), so bad input creates nothing; then make all their namespaces at
-        // once, which is most of the kernel's work.
-        for c in specs {
-            driver_for(c.mode).validate(counted, st, c)?;
-        }
+        // Plan the whole batch first (every check, every name and address, each member
+        // against the lab and the members before it), so bad input creates nothing; then
+        // make all the namespaces at once, which is most of the kernel's work, and build
+        // the plan without checking it again.
+        let plans = driver::plan_batch(counted, st, specs)?;
         let names: Vec<String> = specs
             .iter()
             .filter(|c| c.mode != NetworkMode::Host)
             .map(|c| st.ns_name(&c.name))
             .collect();
-        for n in &names {
-            j.intend_netns(n);
-        }
+        j.intend_netns_many(&names);
         let (made, err) = counted.create_netns_many(&names, &st.tag);
-        for name in &made {
-            // Attributed to no container: each container records its own deletion below.
-            j.own(Undo::DeleteNetns { name: name.clone() });
-        }
+        // Attributed to no container: each container records its own deletion below.
+        let undos: Vec<Undo> = made
+            .iter()
+            .map(|name| Undo::DeleteNetns {
+                name: name.clone(),
+                id: counted.netns_id(name),
+            })
+            .collect();
+        j.push_many(Scope::Own, undos);
         st.premade_netns = made;
         if let Some(e) = err {
-            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-            let errs = undo_all(counted.inner(), snapshot, &undo);
-            return Err(with_rollback(e, errs));
+            return Err(rollback(counted.inner(), snapshot, j, e));
         }
         let mut added = Vec::new();
         let mut nat_dirty: Vec<String> = Vec::new();
-        for c in specs {
-            let d = driver_for(c.mode);
+        for p in &plans {
+            let c = p.spec();
             let start = j.entries.len();
-            let r = d
-                .validate(counted, st, c)
-                .and_then(|()| d.setup(counted, st, c, j));
+            let r = driver_for(c.mode).setup(counted, st, p, j);
             match r {
                 Ok(built) => {
-                    let mut container = built.container.expect("a driver builds its container");
+                    let mut container = built.container.unwrap_or_else(|| p.container.clone());
                     for (scope, u) in &j.entries[start..] {
                         match scope {
                             Scope::Own => container.objects.push(u.clone()),
@@ -343,9 +427,7 @@ impl<'a> Engine<'a> {
                     added.push(container);
                 }
                 Err(e) => {
-                    let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-                    let errs = undo_all(counted.inner(), snapshot, &undo);
-                    return Err(with_rollback(e, errs));
+                    return Err(rollback(counted.inner(), snapshot, j, e));
                 }
             }
         }
@@ -368,25 +450,27 @@ impl<'a> Engine<'a> {
                 }
             }
             if let Err(e) = r {
-                let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-                let errs = undo_all(counted.inner(), snapshot, &undo);
-                return Err(with_rollback(e, errs));
+                return Err(rollback(counted.inner(), snapshot, j, e));
             }
         }
         st.premade_netns.clear();
         if let Err(e) = sd.save(st) {
-            let undo: Vec<Undo> = j.entries.iter().map(|(_, u)| u.clone()).collect();
-            let errs = undo_all(counted.inner(), snapshot, &undo);
-            return Err(with_rollback(e, errs));
+            return Err(rollback(counted.inner(), snapshot, j, e));
         }
         Ok(added)
     }
 
-    /// Remove containers by name (each past errors; all errors reported).
+    /// Remove containers by name (each past errors; all errors reported). A name given twice
+    /// is refused like an unknown one, before anything is removed (as `add` refuses it). A
+    /// host shim goes with the last container on its parent that asked for one.
     pub fn remove(&mut self, names: &[String]) -> Result<(), LabError> {
         let sd = StateDir::lock(&self.dir)?;
         let mut st = Self::load_lab(&sd)?;
-        for n in names {
+        self.recover(&sd, Some(&st))?;
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(LabError::Invalid(format!("container {n:?} is named twice")));
+            }
             if st.container(n).is_none() {
                 return Err(LabError::Invalid(format!("no container {n:?} in the lab")));
             }
@@ -394,11 +478,9 @@ impl<'a> Engine<'a> {
         let mut errors = Vec::new();
         let mut resync: Vec<Undo> = Vec::new();
         for n in names {
-            let idx = st
-                .containers
-                .iter()
-                .position(|c| &c.spec.name == n)
-                .expect("checked above");
+            let Some(idx) = st.containers.iter().position(|c| &c.spec.name == n) else {
+                continue;
+            };
             let c = st.containers.remove(idx);
             errors.extend(driver_for(c.spec.mode).teardown(self.ops, &st, &c));
             for u in &c.objects {
@@ -411,17 +493,12 @@ impl<'a> Engine<'a> {
         }
         for u in &resync {
             if let Err(e) = driver::undo_one(self.ops, &st, u) {
-                errors.push(LabError::Kernel(format!("undo {}: {e}", u.describe())));
+                errors.push(e);
             }
         }
+        errors.extend(driver::macvlan::remove_unneeded_shims(self.ops, &mut st));
         sd.save(&mut st)?;
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(LabError::Teardown(
-                errors.iter().map(|e| e.to_string()).collect(),
-            ))
-        }
+        LabError::all(errors)
     }
 
     /// Remove everything of the lab, then sweep for tagged leftovers.
@@ -448,54 +525,35 @@ impl<'a> Engine<'a> {
             .unwrap_or_else(|| self.prefix.clone());
         let tag = state::tag_for(&prefix);
         let mut done = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
-        // A creation killed before it could write the state: its changes to our own namespace.
-        let pending = sd.load_pending();
-        let existing = self.ops.list_netns()?;
-        for n in &pending.netns {
-            // Only an unbound leftover file or one of ours; never someone else's namespace.
-            if existing.contains(n)
-                && n.starts_with(&prefix)
-                && self.ops.netns_unbound(n)
-                && self.ops.netns_tag(n).is_none()
-            {
-                done.push(format!("delete unbound namespace file {n}"));
-                if !dry_run {
-                    if let Err(e) = self.ops.delete_netns(n) {
-                        errors.push(format!("namespace file {n}: {e}"));
-                    }
-                }
+        let mut errors: Vec<LabError> = Vec::new();
+        // A creation killed before it could write the state. An unusable record is left to
+        // the tag sweep below.
+        match self.replay_pending(&sd, st.as_ref(), loaded.is_err(), dry_run) {
+            Ok(r) => {
+                done.extend(r.done);
+                errors.extend(r.errors);
             }
+            Err(e) => errors.push(e),
         }
-        let pending = pending.undo;
-        if !pending.is_empty() {
-            let base = st
-                .clone()
-                .unwrap_or_else(|| LabState::new(&prefix, LabSpec::default()));
-            for u in pending.iter().rev() {
-                done.push(u.describe());
-            }
-            if !dry_run {
-                errors.extend(
-                    undo_all(self.ops, &base, &pending)
-                        .iter()
-                        .map(|e| e.to_string()),
-                );
-                let _ = std::fs::remove_file(sd.pending_path());
-            }
-        }
+        let recorded_ids: Vec<(String, Option<ops::NetnsId>)> = st
+            .iter()
+            .flat_map(|s| {
+                s.objects
+                    .iter()
+                    .chain(s.containers.iter().flat_map(|c| c.objects.iter()))
+            })
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, id } => Some((name.clone(), *id)),
+                _ => None,
+            })
+            .collect();
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {
                 for u in driver::teardown_plan(&c).iter().rev() {
                     done.push(u.describe());
                 }
                 if !dry_run {
-                    errors.extend(
-                        driver_for(c.spec.mode)
-                            .teardown(self.ops, st, &c)
-                            .iter()
-                            .map(|e| e.to_string()),
-                    );
+                    errors.extend(driver_for(c.spec.mode).teardown(self.ops, st, &c));
                 }
             }
             for u in st.objects.iter().rev() {
@@ -503,12 +561,19 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 let objs = st.objects.clone();
-                errors.extend(undo_all(self.ops, st, &objs).iter().map(|e| e.to_string()));
+                errors.extend(driver::undo_recorded(self.ops, st, &objs));
             }
         }
-        // Leftovers the state does not know (a crash before it was written): our tag only.
+        // Leftovers the state does not know (a crash before it was written): our tag only,
+        // and never a name the state records for another namespace (left above).
         for n in self.ops.list_netns()? {
             if !n.starts_with(&prefix) || self.ops.netns_tag(&n).as_deref() != Some(tag.as_str()) {
+                continue;
+            }
+            let replaced = recorded_ids
+                .iter()
+                .any(|(name, id)| *name == n && id.is_some() && *id != self.ops.netns_id(&n));
+            if replaced {
                 continue;
             }
             let what = format!("delete namespace {n}");
@@ -517,7 +582,7 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 if let Err(e) = self.ops.delete_netns(&n) {
-                    errors.push(format!("namespace {n}: {e}"));
+                    errors.push(e);
                 }
             }
         }
@@ -528,32 +593,30 @@ impl<'a> Engine<'a> {
             }
             if !dry_run {
                 if let Err(e) = self.ops.delete_link(&Ns::Current, &l) {
-                    if !journal::is_already_gone(&e) {
-                        errors.push(format!("link {l}: {e}"));
+                    if !e.is_already_gone() {
+                        errors.push(e);
                     }
                 }
             }
         }
-        if !dry_run {
-            if sd.path().exists() {
-                done.push(format!("delete state file {}", sd.path().display()));
-            }
-            sd.remove()?;
-        } else if sd.path().exists() {
+        if std::fs::symlink_metadata(sd.path()).is_ok() {
             done.push(format!("delete state file {}", sd.path().display()));
         }
+        if !dry_run {
+            if let Err(e) = sd.remove() {
+                errors.push(e);
+            }
+        }
         if let Err(e) = loaded {
-            errors.push(format!(
-                "the state file was unreadable and was removed: {e}"
-            ));
+            errors.push(LabError::State(format!(
+                "the state was not used ({e}); only what carries netview's tag was removed"
+            )));
         }
-        if errors.is_empty() {
-            Ok(done)
-        } else {
-            Err(LabError::Teardown(errors))
-        }
+        LabError::all(errors).map(|()| done)
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_state;

@@ -28,10 +28,11 @@ use rtnetlink::{
 };
 
 use super::firewall::{nft_batch, NftObject, NFT_TABLE};
-use super::ops::{LinkFacts, Ns, Ops};
+use super::ops::{LinkFacts, NetnsId, Ns, Ops};
 use super::spec::{IpvlanMode, MacvlanMode};
-use super::LabError;
+use super::{KernelError, LabError};
 use crate::netns::NETNS_RUN_DIR;
+use nix::errno::Errno;
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
@@ -58,8 +59,8 @@ impl Drop for WorkerRef {
     }
 }
 
-fn kernel(what: impl std::fmt::Display, e: impl std::fmt::Display) -> LabError {
-    LabError::Kernel(format!("{what}: {e}"))
+fn kernel(what: impl std::fmt::Display, e: impl Into<KernelError>) -> LabError {
+    LabError::kernel(what.to_string(), e)
 }
 
 fn nl_errno(e: &rtnetlink::Error) -> Option<i32> {
@@ -70,10 +71,7 @@ fn nl_errno(e: &rtnetlink::Error) -> Option<i32> {
 }
 
 fn nl(what: impl std::fmt::Display, e: rtnetlink::Error) -> LabError {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => kernel(what, m.to_io()),
-        other => kernel(what, other),
-    }
+    kernel(what, e)
 }
 
 fn worker_loop(rx: mpsc::Receiver<Job>, init: mpsc::Sender<Result<(), LabError>>, pre: PreWork) {
@@ -129,16 +127,27 @@ fn new_netns_body(w: &mut Worker, path: &Path, tag: &str) -> Result<(), LabError
             .await
     })
     .map_err(|e| nl("tag lo", e))?;
+    // A new namespace copies the root's IPv4 settings (net.core.devconf_inherit_init_net=0
+    // means "inherit" for IPv4), and Docker sets the root's ip_forward to 1: set it here, so
+    // the lab's namespaces forward only where the lab says so (docker0's host).
+    std::fs::write(
+        Path::new("/proc/sys").join(super::driver::bridge::IP_FORWARD),
+        "0\n",
+    )
+    .map_err(|e| kernel("set ip_forward in a new namespace", e))?;
     OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                LabError::Kernel(format!(
-                    "namespace {} already exists",
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                ))
+                kernel(
+                    format!(
+                        "create namespace {}",
+                        path.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                    Errno::EEXIST,
+                )
             } else {
                 kernel(format!("create {}", path.display()), e)
             }
@@ -204,7 +213,7 @@ async fn index_of(h: &rtnetlink::Handle, name: &str) -> Result<u32, LabError> {
     let mut s = h.link().get().match_name(name.to_string()).execute();
     match s.try_next().await {
         Ok(Some(m)) => Ok(m.header.index),
-        Ok(None) => Err(LabError::Kernel(format!("no link {name}"))),
+        Ok(None) => Err(kernel(format!("link {name}"), Errno::ENODEV)),
         Err(e) => Err(nl(format!("link {name}"), e)),
     }
 }
@@ -314,7 +323,7 @@ impl NetlinkOps {
                 Ns::Named(n) => {
                     let path = netns_path(n);
                     if !path.exists() {
-                        return Err(LabError::Kernel(format!("no namespace {n}")));
+                        return Err(kernel(format!("enter namespace {n}"), Errno::ENOENT));
                     }
                     let h = crate::netns::spawn_in(n, &path, move || {
                         worker_loop(rx, itx, PreWork::None)
@@ -328,7 +337,12 @@ impl NetlinkOps {
             match irx.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(LabError::Kernel(format!("cannot enter namespace {ns}"))),
+                Err(_) => {
+                    return Err(kernel(
+                        format!("enter namespace {ns}"),
+                        KernelError::Internal("the worker thread ended".into()),
+                    ))
+                }
             }
             self.workers.insert(
                 ns.clone(),
@@ -352,9 +366,8 @@ impl NetlinkOps {
         w.tx.send(Box::new(move |w: &mut Worker| {
             let _ = rtx.send(f(w));
         }))
-        .map_err(|_| LabError::Kernel(format!("the worker for {ns} is gone")))?;
-        rrx.recv()
-            .map_err(|_| LabError::Kernel(format!("the worker for {ns} died")))?
+        .map_err(|_| worker_gone(ns))?;
+        rrx.recv().map_err(|_| worker_gone(ns))?
     }
 
     /// Run an async netlink request on the worker in `ns`.
@@ -394,16 +407,21 @@ impl NetlinkOps {
         self.call(ns, move |w| {
             let h = w.handle.clone();
             w.rt.block_on(f(h))
-                .map_err(|e| LabError::Kernel(format!("{what} in {ns_label}: {e}")))
+                .map_err(|e| e.in_context(&format!("{what} in {ns_label}")))
         })
     }
 }
 
+/// A netlink error whose operation the caller names (see [`NetlinkOps::nl`]).
 fn plain(e: rtnetlink::Error) -> LabError {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => LabError::Kernel(m.to_io().to_string()),
-        other => LabError::Kernel(other.to_string()),
-    }
+    LabError::kernel(String::new(), e)
+}
+
+fn worker_gone(ns: &Ns) -> LabError {
+    kernel(
+        format!("the worker in {ns}"),
+        KernelError::Internal("the thread ended".into()),
+    )
 }
 
 impl Ops for NetlinkOps {
@@ -432,8 +450,7 @@ impl Ops for NetlinkOps {
         for name in names {
             let ns = Ns::named(name);
             if self.workers.contains_key(&ns) || netns_path(name).exists() {
-                first_err
-                    .get_or_insert(LabError::Kernel(format!("namespace {name} already exists")));
+                first_err.get_or_insert(kernel(format!("create namespace {name}"), Errno::EEXIST));
                 continue;
             }
             let (tx, rx) = mpsc::channel::<Job>();
@@ -479,9 +496,10 @@ impl Ops for NetlinkOps {
                 }
                 Err(_) => {
                     let _ = join.join();
-                    first_err.get_or_insert(LabError::Kernel(format!(
-                        "creating namespace {name} failed"
-                    )));
+                    first_err.get_or_insert(kernel(
+                        format!("create namespace {name}"),
+                        KernelError::Internal("the thread ended".into()),
+                    ));
                 }
             }
         }
@@ -492,7 +510,7 @@ impl Ops for NetlinkOps {
         self.forget_netns(name);
         let path = netns_path(name);
         if !path.exists() {
-            return Err(LabError::Kernel(format!("no namespace {name}")));
+            return Err(kernel(format!("delete namespace {name}"), Errno::ENOENT));
         }
         // Not mounted (a crash between creating the file and binding it) is fine too.
         let _ = umount2(&path, MntFlags::MNT_DETACH);
@@ -829,6 +847,18 @@ impl Ops for NetlinkOps {
         }
     }
 
+    fn netns_id(&mut self, name: &str) -> Option<NetnsId> {
+        use std::os::unix::fs::MetadataExt;
+        // Through the bind mount the name shows the nsfs inode of the namespace itself
+        // (lstat: a symlink planted there is not followed, and matches nothing recorded).
+        std::fs::symlink_metadata(netns_path(name))
+            .ok()
+            .map(|m| NetnsId {
+                dev: m.dev(),
+                ino: m.ino(),
+            })
+    }
+
     fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {
         self.call(ns, move |_| {
             let out = std::process::Command::new("nft")
@@ -867,7 +897,7 @@ fn is_wireless(name: &str, index: u32, current: bool) -> bool {
 
 fn sysctl_path(key: &str) -> Result<PathBuf, LabError> {
     if key.split('/').any(|p| p.is_empty() || p == "..") || !key.starts_with("net/") {
-        return Err(LabError::Kernel(format!("bad sysctl {key}")));
+        return Err(kernel(format!("sysctl {key}"), Errno::EINVAL));
     }
     Ok(Path::new("/proc/sys").join(key))
 }

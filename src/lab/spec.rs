@@ -166,14 +166,20 @@ impl Default for LabSpec {
 impl LabSpec {
     /// Parse and validate a lab file.
     pub fn from_toml(text: &str) -> Result<Self, LabError> {
-        let spec: LabSpec = toml::from_str(text).map_err(|e| {
+        let spec = Self::parse_toml(text)?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Parse a lab file without validating it, for a caller that changes it further (the
+    /// CLI's flags) and leaves the one validation to [`super::Engine::up`].
+    pub fn parse_toml(text: &str) -> Result<Self, LabError> {
+        toml::from_str(text).map_err(|e| {
             invalid(format!(
                 "bad lab file: {}",
                 e.to_string().lines().collect::<Vec<_>>().join(" ")
             ))
-        })?;
-        spec.validate()?;
-        Ok(spec)
+        })
     }
 
     /// The interface that plays the host's LAN card (enp0s8, or the real parent).
@@ -184,16 +190,65 @@ impl LabSpec {
         }
     }
 
-    /// Check the spec on its own (no kernel needed).
+    /// Check the spec on its own (no kernel needed): every name the world creates is a valid
+    /// Linux interface name, unique where it lives and not one the kernel or netview already
+    /// uses there; every address is a unicast address of its own, and no network shadows
+    /// another (the far address, the LAN, docker's network, the macvlan subnet).
     pub fn validate(&self) -> Result<(), LabError> {
+        self.validate_names()?;
+        self.validate_addresses()
+    }
+
+    fn validate_names(&self) -> Result<(), LabError> {
+        if self.options.real && self.options.parent.is_none() {
+            return Err(invalid("real mode needs --parent IF"));
+        }
+        // In the host's namespace live lo, the LAN interface (the sandbox's, or the real
+        // parent), docker's bridge, host shims (nvshimN) and bridge containers' veths.
+        let lan_if = self.host_lan_ifname();
         check_ifname("host ifname", &self.host.ifname)?;
-        check_ifname("switch bridge", &self.switch.bridge)?;
-        check_ifname("docker bridge", &self.docker.bridge)?;
         if let Some(p) = &self.options.parent {
             check_ifname("parent", p)?;
         }
-        if self.options.real && self.options.parent.is_none() {
-            return Err(invalid("real mode needs --parent IF"));
+        if !self.options.real {
+            check_not_netviews_own("host ifname", &self.host.ifname)?;
+        }
+        check_ifname("docker bridge", &self.docker.bridge)?;
+        check_not_netviews_own("docker bridge", &self.docker.bridge)?;
+        if self.docker.bridge == lan_if {
+            return Err(invalid(format!(
+                "the docker bridge and the host's LAN interface are both named {lan_if:?}"
+            )));
+        }
+        // In the switch's namespace: lo, the bridge and one port per node.
+        check_ifname("switch bridge", &self.switch.bridge)?;
+        if self.switch.bridge == LOOPBACK_IFNAME {
+            return Err(invalid(format!(
+                "switch bridge {LOOPBACK_IFNAME:?} is the name of the loopback device"
+            )));
+        }
+        if let Some(part) = super::world::SWITCH_PORT_NODES
+            .iter()
+            .find(|p| super::world::switch_port(p) == self.switch.bridge)
+        {
+            return Err(invalid(format!(
+                "switch bridge {:?} is the name of the switch's port to the {part}",
+                self.switch.bridge
+            )));
+        }
+        Ok(())
+    }
+
+    fn validate_addresses(&self) -> Result<(), LabError> {
+        for (what, ip) in [
+            ("host address", self.host.address.addr()),
+            ("peer address", self.peer.address.addr()),
+            ("router address", self.router.address.addr()),
+            ("gateway", self.host.gateway),
+            ("far address", self.router.far.addr()),
+            ("docker address", self.docker.address.addr()),
+        ] {
+            check_unicast(what, ip)?;
         }
         let lan = self.host.address.trunc();
         if self.peer.address.trunc() != lan {
@@ -236,22 +291,36 @@ impl LabSpec {
             ("peer address", self.peer.address),
             ("router address", self.router.address),
             ("docker address", self.docker.address),
+            ("far address", self.router.far),
         ] {
             check_host_address(what, net)?;
         }
-        if self
-            .docker
-            .address
-            .trunc()
-            .contains(&self.host.address.addr())
-            || lan.contains(&self.docker.address.addr())
-        {
+        let docker = self.docker.address.trunc();
+        if overlaps(&docker, &lan) {
             return Err(invalid(format!(
-                "docker network {} overlaps the LAN {lan}",
-                self.docker.address.trunc()
+                "docker network {docker} overlaps the LAN {lan}"
             )));
         }
-        check_range(&self.macvlan.subnet, &self.macvlan.ip_range)?;
+        // The far address sits on the router's lo: any network it overlaps would be
+        // answered by the router itself instead of reaching its real owner.
+        let far = self.router.far;
+        // Real mode has no router: nothing holds the far address.
+        let far_checks = if self.options.real {
+            Vec::new()
+        } else {
+            vec![
+                ("the LAN", lan),
+                ("the docker network", docker),
+                ("the macvlan subnet", self.macvlan.subnet.trunc()),
+            ]
+        };
+        for (what, net) in far_checks {
+            if overlaps(&far.trunc(), &net) {
+                return Err(invalid(format!("far address {far} overlaps {what} {net}")));
+            }
+        }
+        check_vlan_net(self, "macvlan subnet", &self.macvlan.subnet.trunc())?;
+        check_range(&self.macvlan.subnet.trunc(), &self.macvlan.ip_range)?;
         Ok(())
     }
 
@@ -266,6 +335,30 @@ impl LabSpec {
     }
 }
 
+/// The kernel's own loopback device, in every namespace.
+pub const LOOPBACK_IFNAME: &str = "lo";
+
+/// Whether two networks share any address.
+pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    let (a, b) = (a.trunc(), b.trunc());
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// An address a host can have: not 0.0.0.0, loopback, multicast, broadcast or class E.
+pub fn check_unicast(what: &str, ip: Ipv4Addr) -> Result<(), LabError> {
+    if ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.octets()[0] >= 240
+    {
+        return Err(invalid(format!(
+            "{what} {ip} is not a unicast address an interface can have"
+        )));
+    }
+    Ok(())
+}
+
 fn check_host_address(what: &str, net: Ipv4Net) -> Result<(), LabError> {
     if net.prefix_len() < 31 && (net.addr() == net.network() || net.addr() == net.broadcast()) {
         return Err(invalid(format!(
@@ -275,7 +368,43 @@ fn check_host_address(what: &str, net: Ipv4Net) -> Result<(), LabError> {
     Ok(())
 }
 
-/// Names of interfaces and namespaces: 1 to 15 bytes, no '/', no whitespace.
+/// A name netview creates in the host's namespace must not be `lo` nor look like the names
+/// netview gives its own links there (host shims, bridge containers' veths).
+pub fn check_not_netviews_own(what: &str, name: &str) -> Result<(), LabError> {
+    if name == LOOPBACK_IFNAME {
+        return Err(invalid(format!(
+            "{what} {name:?} is the name of the loopback device"
+        )));
+    }
+    if super::driver::macvlan::is_shim_name(name) || super::driver::bridge::is_host_veth_name(name)
+    {
+        return Err(invalid(format!(
+            "{what} {name:?} looks like a name netview gives its own links (nvshimN, vethXXXXXXX)"
+        )));
+    }
+    Ok(())
+}
+
+/// A macvlan/ipvlan subnet must stay apart from docker's network (the host routes that one
+/// to docker0) and from the far address (the router answers it itself).
+pub fn check_vlan_net(lab: &LabSpec, what: &str, subnet: &Ipv4Net) -> Result<(), LabError> {
+    let docker = lab.docker.address.trunc();
+    if overlaps(subnet, &docker) {
+        return Err(invalid(format!(
+            "{what} {subnet} overlaps the docker network {docker}"
+        )));
+    }
+    if !lab.options.real && overlaps(subnet, &lab.router.far) {
+        return Err(invalid(format!(
+            "{what} {subnet} overlaps the far address {}",
+            lab.router.far
+        )));
+    }
+    Ok(())
+}
+
+/// Names of interfaces and namespaces, by the kernel's rule (`dev_valid_name`): 1 to 15
+/// bytes, not `.` or `..`, no '/', ':' or whitespace.
 pub fn check_ifname(what: &str, name: &str) -> Result<(), LabError> {
     if name.is_empty() {
         return Err(invalid(format!("{what} is empty")));
@@ -286,9 +415,15 @@ pub fn check_ifname(what: &str, name: &str) -> Result<(), LabError> {
             name.len()
         )));
     }
-    if name == "." || name == ".." || name.chars().any(|c| c == '/' || c.is_whitespace()) {
+    if name == "." || name == ".." {
+        return Err(invalid(format!("{what} may not be {name:?}")));
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
+    {
         return Err(invalid(format!(
-            "{what} {name:?} may not contain '/' or spaces"
+            "{what} {name:?} may not contain '/', ':' or spaces"
         )));
     }
     Ok(())
@@ -596,5 +731,133 @@ mod tests {
         // A full range has nothing left.
         let tiny: Ipv4Net = "192.168.50.12/32".parse().unwrap();
         assert_eq!(next_free(&subnet, &tiny, &reserved, &[]), None);
+    }
+
+    #[test]
+    fn every_name_and_address_of_the_world_is_checked() {
+        type Tweak = fn(&mut LabSpec);
+        let cases: &[(Tweak, &str)] = &[
+            (
+                |s| s.router.far = "192.168.50.11/32".parse().unwrap(),
+                "far address 192.168.50.11/32 overlaps the LAN",
+            ),
+            (
+                |s| s.router.far = "192.168.50.12/32".parse().unwrap(),
+                "overlaps the LAN",
+            ),
+            (
+                |s| s.router.far = "172.17.0.1/32".parse().unwrap(),
+                "overlaps the docker network 172.17.0.0/16",
+            ),
+            (
+                |s| s.router.far = "172.17.9.9/32".parse().unwrap(),
+                "overlaps the docker network",
+            ),
+            (
+                |s| s.router.far = "192.0.0.1/8".parse().unwrap(),
+                "overlaps the LAN",
+            ),
+            (
+                |s| s.router.far = "198.51.100.0/24".parse().unwrap(),
+                "is the network or broadcast address",
+            ),
+            (
+                |s| s.router.far = "127.0.0.1/32".parse().unwrap(),
+                "far address 127.0.0.1 is not a unicast address",
+            ),
+            (
+                |s| s.router.far = "224.0.0.1/32".parse().unwrap(),
+                "not a unicast address",
+            ),
+            (
+                |s| s.docker.address = "0.0.0.0/16".parse().unwrap(),
+                "not a unicast address",
+            ),
+            (
+                |s| s.docker.address = "192.168.0.1/16".parse().unwrap(),
+                "docker network 192.168.0.0/16 overlaps the LAN",
+            ),
+            (
+                |s| {
+                    s.macvlan.subnet = "172.17.0.0/16".parse().unwrap();
+                    s.macvlan.ip_range = "172.17.0.0/28".parse().unwrap();
+                },
+                "macvlan subnet 172.17.0.0/16 overlaps the docker network 172.17.0.0/16",
+            ),
+            (
+                |s| {
+                    s.macvlan.subnet = "198.51.100.0/24".parse().unwrap();
+                    s.macvlan.ip_range = "198.51.100.0/28".parse().unwrap();
+                },
+                "far address 198.51.100.1/32 overlaps the macvlan subnet",
+            ),
+            (
+                |s| s.docker.bridge = "enp0s8".into(),
+                "the docker bridge and the host's LAN interface are both named \"enp0s8\"",
+            ),
+            (
+                |s| s.docker.bridge = "dock:0".into(),
+                "may not contain '/', ':' or spaces",
+            ),
+            (
+                |s| s.docker.bridge = "lo".into(),
+                "docker bridge \"lo\" is the name of the loopback device",
+            ),
+            (
+                |s| s.docker.bridge = "nvshim0".into(),
+                "looks like a name netview gives its own links",
+            ),
+            (|s| s.docker.bridge = "".into(), "docker bridge is empty"),
+            (
+                |s| s.host.ifname = "lo".into(),
+                "host ifname \"lo\" is the name of the loopback device",
+            ),
+            (|s| s.host.ifname = "a:b".into(), "may not contain"),
+            (|s| s.host.ifname = "..".into(), "may not be \"..\""),
+            (
+                |s| s.host.ifname = "veth0abc123".into(),
+                "looks like a name netview gives",
+            ),
+            (
+                |s| s.switch.bridge = "lo".into(),
+                "switch bridge \"lo\" is the name of the loopback device",
+            ),
+            (
+                |s| s.switch.bridge = "p-host".into(),
+                "is the name of the switch's port to the host",
+            ),
+            (
+                |s| s.switch.bridge = "p-router".into(),
+                "port to the router",
+            ),
+            (|s| s.switch.bridge = "a b".into(), "may not contain"),
+        ];
+        assert_eq!(
+            LabSpec::default().validate().map_err(|e| e.to_string()),
+            Ok(())
+        );
+        for (tweak, needle) in cases {
+            let mut s = LabSpec::default();
+            tweak(&mut s);
+            let e = s.validate().expect_err(needle).to_string();
+            assert!(e.contains(needle), "{e:?} lacks {needle:?}");
+            assert!(!e.contains('\n'));
+        }
+        // Names that only look alike are fine.
+        let mut s = LabSpec::default();
+        s.docker.bridge = "vethx".into();
+        s.host.ifname = "nvshim".into();
+        s.switch.bridge = "p-lan".into();
+        assert!(s.validate().is_ok());
+        // Real mode: the sandbox's host ifname is not created, and nothing holds the far
+        // address; docker's bridge still must not be named like the parent.
+        let mut s = LabSpec::default();
+        s.options.real = true;
+        s.options.parent = Some("eth9".into());
+        s.host.ifname = "lo".into();
+        s.router.far = "192.168.50.99/32".parse().unwrap();
+        assert!(s.validate().is_ok());
+        s.docker.bridge = "eth9".into();
+        assert!(s.validate().is_err());
     }
 }

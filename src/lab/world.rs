@@ -4,8 +4,9 @@
 use ipnet::Ipv4Net;
 
 use super::driver::macvlan::check_parent;
-use super::journal::{Journal, Undo};
+use super::journal::{Journal, Scope, Undo};
 use super::ops::{Ns, Ops};
+use super::spec::overlaps;
 use super::state::{LabState, NodeFacts};
 use super::LabError;
 
@@ -13,6 +14,9 @@ use super::LabError;
 pub const WORLD_PARTS: [&str; 4] = ["switch", "host", "peer", "router"];
 /// The LAN interface of the peer and the router.
 pub const NODE_IFNAME: &str = "eth0";
+
+/// The nodes with a port on the switch (named by [`switch_port`]).
+pub const SWITCH_PORT_NODES: [&str; 3] = ["host", "peer", "router"];
 
 /// The switch port that leads to a node.
 pub fn switch_port(part: &str) -> String {
@@ -29,6 +33,19 @@ pub fn validate(ops: &mut dyn Ops, st: &LabState) -> Result<(), LabError> {
         }
         let parent = st.spec.host_lan_ifname().to_string();
         check_parent(ops, st, &parent)?;
+        // The real LAN is the parent's: docker's network must stay apart from it, as the
+        // sandbox's LAN must (the spec checks that one).
+        let docker = st.spec.docker.address.trunc();
+        let addresses = ops
+            .link(&st.host_ns, &parent)?
+            .map(|f| f.addresses)
+            .unwrap_or_default();
+        if let Some(a) = addresses.iter().find(|a| overlaps(&a.trunc(), &docker)) {
+            return Err(LabError::Invalid(format!(
+                "docker network {docker} overlaps {parent}'s network {}",
+                a.trunc()
+            )));
+        }
         return Ok(());
     }
     let existing = ops.list_netns()?;
@@ -36,7 +53,8 @@ pub fn validate(ops: &mut dyn Ops, st: &LabState) -> Result<(), LabError> {
         let n = st.ns_name(part);
         if existing.contains(&n) {
             return Err(LabError::Invalid(format!(
-                "namespace {n} already exists (not made by this lab); run `netview clean` or pick another NETVIEW_PREFIX"
+                "namespace {n} already exists ({}); run `netview clean` or pick another NETVIEW_PREFIX",
+                super::driver::whose_netns(ops, st, &n)
             )));
         }
     }
@@ -64,13 +82,16 @@ pub fn setup(ops: &mut dyn Ops, st: &mut LabState, j: &mut Journal) -> Result<()
     }
     let tag = st.tag.clone();
     let names: Vec<String> = WORLD_PARTS.iter().map(|p| st.ns_name(p)).collect();
-    for n in &names {
-        j.intend_netns(n);
-    }
+    j.intend_netns_many(&names);
     let (made, err) = ops.create_netns_many(&names, &tag);
-    for name in made {
-        j.shared(Undo::DeleteNetns { name });
-    }
+    let undos: Vec<Undo> = made
+        .into_iter()
+        .map(|name| {
+            let id = ops.netns_id(&name);
+            Undo::DeleteNetns { name, id }
+        })
+        .collect();
+    j.push_many(Scope::Shared, undos);
     if let Some(e) = err {
         return Err(e);
     }
@@ -79,6 +100,7 @@ pub fn setup(ops: &mut dyn Ops, st: &mut LabState, j: &mut Journal) -> Result<()
     ops.add_bridge(&sw, &br)?;
     ops.set_alias(&sw, &br, &tag)?;
     ops.set_up(&sw, &br, true)?;
+    // In SWITCH_PORT_NODES order.
     let nodes = [
         ("host", st.spec.host.ifname.clone(), st.spec.host.address),
         ("peer", NODE_IFNAME.to_string(), st.spec.peer.address),

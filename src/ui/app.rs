@@ -192,7 +192,8 @@ pub enum Message {
     /// What the container runtimes answered, placed on namespaces
     /// ([`Command::FollowContainers`]; again after every runtime event).
     ContainersRead(Box<PlacedWorld>),
-    /// SIGTERM, SIGINT or SIGHUP: tear down what this session made and leave.
+    /// SIGTERM, SIGINT or SIGHUP: stop a running job (rolled back), tear down what this
+    /// session made and leave.
     Terminate,
     /// The lab's state as (re)read: None when no lab is up.
     LabLoaded(Result<Option<Box<LabState>>, String>),
@@ -240,6 +241,9 @@ pub enum Command {
     WatchLab,
     /// Change the lab through the engine (answer: [`Message::LabJobDone`], ticks meanwhile).
     Lab(LabJob),
+    /// Ask the running lab job to stop at its next kernel step and roll back everything it
+    /// made (its [`Message::LabJobDone`] then carries the engine's "interrupted").
+    CancelJob,
     /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
     CheckIpvlan,
     /// Probe every pair of this lab (answers: [`Message::ProbeCell`]s, then
@@ -735,7 +739,11 @@ impl Model {
         if self.help {
             match keys::action_for(&key) {
                 Some(Action::Help | Action::Clear) => self.help = false,
-                Some(a @ (Action::Quit | Action::Interrupt)) => return self.apply(a),
+                Some(a @ (Action::Quit | Action::Interrupt)) => {
+                    // Its question must have the keyboard, not the help.
+                    self.help = false;
+                    return self.apply(a);
+                }
                 _ => {}
             }
             return Vec::new();
@@ -973,7 +981,7 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             cmds
         }
         Message::ContainersRead(placed) => model.on_containers_read(*placed),
-        Message::Terminate => labui::interrupt(model),
+        Message::Terminate => labui::terminate(model),
         Message::LabLoaded(r) => labui::on_lab_loaded(model, r.map(|o| o.map(|b| *b))),
         Message::LabJobDone { job, result } => labui::on_job_done(model, job, result),
         Message::IpvlanSupport(ok) => {

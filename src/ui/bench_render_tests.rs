@@ -1,7 +1,8 @@
 //! Snapshots of the lab bench on TestBackend, from the fixed lab of a real run
 //! ([`crate::ui::fixture::lab_state`], its inventory and its probe results): the form (valid
 //! and with errors), the mode chooser, the matrix (filling in, done, 80x24 monochrome), the
-//! explanation, the lab picture with a path, each tour step and the quit question.
+//! explanation, the lab picture with a path, each tour step, the quit question and the one
+//! while a lab job runs.
 
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -236,6 +237,54 @@ fn quit_question() {
     insta::assert_snapshot!(render(&m, 100, 30));
 }
 
+/// `q` while adding a host container: wait, or cancel and roll back.
+#[test]
+fn quit_question_during_a_job() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "nh");
+    key(&mut m, KeyCode::Enter);
+    keys(&mut m, "q");
+    assert_eq!(m.bench.overlay, Some(Overlay::QuitDuringJob));
+    insta::assert_snapshot!(render(&m, 100, 30));
+}
+
+/// A removal cannot be cancelled: the question offers only to wait.
+#[test]
+fn quit_question_during_a_removal() {
+    let mut m = model(Theme::default());
+    m.bench.job = Some(crate::ui::labui::LabJob::Remove(vec!["h1".into()]));
+    keys(&mut m, "q");
+    let screen = render(&m, 100, 30);
+    assert!(screen.contains("w: wait for it, then quit"), "{screen}");
+    assert!(!screen.contains("cancel it"), "{screen}");
+    assert!(screen.contains("cannot be cancelled"), "{screen}");
+}
+
+/// The help, where there is room for its dialog section, has the job question's keys.
+#[test]
+fn help_lists_the_job_question_keys() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "?");
+    let screen = render(&m, 120, 80);
+    assert!(screen.contains("w  quit: wait for the job"), "{screen}");
+    assert!(screen.contains("c  quit: cancel, roll back"), "{screen}");
+}
+
+/// After `c`, the progress line says it is rolling back.
+#[test]
+fn progress_line_while_cancelling() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "nh");
+    key(&mut m, KeyCode::Enter);
+    keys(&mut m, "qc");
+    m.bench.spinner = 1;
+    let screen = render(&m, 100, 30);
+    assert!(
+        screen.contains("/ cancelling adding h2 (host): rolling back…"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn progress_line_while_the_lab_changes() {
     let mut m = model(Theme::default());
@@ -262,6 +311,11 @@ fn tiny_terminals_do_not_panic_on_the_bench() {
     views.push(tour_at(3, None));
     let mut m = model(Theme::default());
     m.bench.brought_up = true;
+    keys(&mut m, "q");
+    views.push(m);
+    let mut m = model(Theme::default());
+    keys(&mut m, "nh");
+    key(&mut m, KeyCode::Enter);
     keys(&mut m, "q");
     views.push(m);
     for v in &views {

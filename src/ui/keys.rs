@@ -38,7 +38,8 @@ pub enum Action {
     Tour,
     /// Open what is under the cursor (a matrix cell's explanation, a container's namespace).
     Open,
-    /// Ctrl-C: tear down what this session made and leave.
+    /// Ctrl-C: tear down what this session made and leave (while a lab job runs, it asks
+    /// first, as `q` does).
     Interrupt,
 }
 
@@ -49,6 +50,10 @@ pub enum DialogAction {
     No,
     /// Quit dialog: keep the lab.
     Keep,
+    /// Quit while a lab job runs: let it finish, then quit.
+    Wait,
+    /// Quit while a lab job runs: stop it and roll back what it made, then quit.
+    CancelJob,
     Up,
     Down,
     Left,
@@ -358,6 +363,16 @@ pub const DIALOG_BINDINGS: &[Binding<DialogAction>] = &[
         help: "quit: keep the lab",
     },
     Binding {
+        keys: &[ch('w')],
+        action: DialogAction::Wait,
+        help: "quit: wait for the job",
+    },
+    Binding {
+        keys: &[ch('c')],
+        action: DialogAction::CancelJob,
+        help: "quit: cancel, roll back",
+    },
+    Binding {
         keys: &[plain(KeyCode::Up)],
         action: DialogAction::Up,
         help: "previous choice / row",
@@ -482,6 +497,16 @@ pub fn dialog_action(ev: &KeyEvent) -> Option<DialogAction> {
     lookup(DIALOG_BINDINGS, ev)
 }
 
+/// The keys of a dialog action as the help writes them (dialogs name their keys with it).
+pub fn dialog_keys(action: DialogAction) -> String {
+    DIALOG_BINDINGS
+        .iter()
+        .filter(|b| b.action == action)
+        .map(Binding::keys_label)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The tour action for a key, if any.
 pub fn tour_action(ev: &KeyEvent) -> Option<TourAction> {
     lookup(TOUR_BINDINGS, ev)
@@ -603,6 +628,19 @@ mod tests {
             filter_input(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Ok(FilterAction::Quit))
         );
+    }
+
+    #[test]
+    fn no_dialog_key_is_bound_twice() {
+        for (i, a) in DIALOG_BINDINGS.iter().enumerate() {
+            for b in &DIALOG_BINDINGS[i + 1..] {
+                for k in a.keys {
+                    assert!(!b.keys.contains(k), "{k:?} bound to {a:?} and {b:?}");
+                }
+            }
+        }
+        assert_eq!(dialog_keys(DialogAction::CancelJob), "c");
+        assert_eq!(dialog_keys(DialogAction::No), "Esc n");
     }
 
     #[test]

@@ -40,6 +40,21 @@ impl LabJob {
             LabJob::Remove(ns) => format!("removing {}", ns.join(", ")),
         }
     }
+
+    /// Whether the engine can stop it half-way and roll back: creations can; removals run
+    /// to the end (stopping one half-way would only leave more to remove).
+    pub fn can_cancel(&self) -> bool {
+        matches!(self, LabJob::Up | LabJob::Add(_))
+    }
+}
+
+/// What quitting does once the running job has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterJob {
+    /// `q`: the usual keep-or-tear-down question (or quit, if the session made nothing).
+    Ask,
+    /// A signal: tear down everything this session made, and leave.
+    TearDown,
 }
 
 /// What needs a yes before it happens.
@@ -75,6 +90,9 @@ pub enum Overlay {
     Confirm(Confirm),
     /// `q`: keep the lab or tear down what this session made.
     Quit,
+    /// `q` or Ctrl-C while a lab job runs: wait for it, or cancel and roll it back (then the
+    /// [`Overlay::Quit`] question).
+    QuitDuringJob,
     /// An error, until dismissed.
     Error(String),
     /// The selected matrix cell, explained.
@@ -97,9 +115,16 @@ pub struct Bench {
     /// The lab as last read (None: no lab is up).
     pub lab: Option<LabState>,
     pub overlay: Option<Overlay>,
-    /// The job in progress (progress line) and the spinner's frame.
-    pub busy: Option<String>,
+    /// The job in progress (the progress line says it) and the spinner's frame.
+    pub job: Option<LabJob>,
     pub spinner: usize,
+    /// The running job was asked to stop and roll back.
+    pub cancelling: bool,
+    /// Quitting waits for the running job; what to do once it has ended.
+    pub after_job: Option<AfterJob>,
+    /// Said on the shell after the terminal is back: how a job that quitting waited for
+    /// failed or was rolled back.
+    pub exit_note: Option<String>,
     pub matrix: MatrixState,
     pub tour: Option<TourState>,
     /// What the kernel said about ipvlan, once asked.
@@ -116,6 +141,16 @@ pub struct Bench {
 pub const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 
 impl Bench {
+    /// The progress line while a job runs.
+    pub fn busy(&self) -> Option<String> {
+        let job = self.job.as_ref()?;
+        Some(if self.cancelling {
+            format!("cancelling {}: rolling back", job.describe())
+        } else {
+            job.describe()
+        })
+    }
+
     /// What quitting with teardown removes.
     pub fn teardown_plan(&self) -> Teardown {
         if self.brought_up && self.lab.is_some() {
@@ -206,11 +241,11 @@ pub fn revalidate(model: &mut Model) {
 
 /// Start a lab job unless one is running.
 fn start_job(model: &mut Model, job: LabJob) -> Vec<Command> {
-    if let Some(b) = &model.bench.busy {
+    if let Some(b) = model.bench.busy() {
         model.message = Some(format!("wait: {b}"));
         return Vec::new();
     }
-    model.bench.busy = Some(job.describe());
+    model.bench.job = Some(job.clone());
     vec![Command::Lab(job)]
 }
 
@@ -291,7 +326,7 @@ fn choose_mode(model: &mut Model, mode: NetworkMode) -> Vec<Command> {
 
 /// `n`: the mode chooser (offering to bring the lab up first).
 pub fn new_container(model: &mut Model) -> Vec<Command> {
-    if let Some(b) = &model.bench.busy {
+    if let Some(b) = model.bench.busy() {
         model.message = Some(format!("wait: {b}"));
         return Vec::new();
     }
@@ -436,6 +471,29 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
             Some(DialogAction::Keep) => quit_with(model, Teardown::Nothing),
             Some(DialogAction::No) => {
                 model.bench.overlay = None;
+                // Staying: how the job ended is on the status line, not for the shell.
+                model.bench.exit_note = None;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        },
+        Overlay::QuitDuringJob => match keys::dialog_action(key) {
+            Some(DialogAction::Wait) => {
+                model.bench.overlay = None;
+                model.bench.after_job = Some(AfterJob::Ask);
+                model.message = Some("quitting once the lab job is done".into());
+                Vec::new()
+            }
+            Some(DialogAction::CancelJob)
+                if model.bench.job.as_ref().is_some_and(LabJob::can_cancel) =>
+            {
+                model.bench.overlay = None;
+                model.bench.after_job = Some(AfterJob::Ask);
+                cancel_job(model)
+            }
+            Some(DialogAction::No) => {
+                model.bench.overlay = None;
+                model.bench.after_job = None;
                 Vec::new()
             }
             _ => Vec::new(),
@@ -517,8 +575,17 @@ fn quit_with(model: &mut Model, t: Teardown) -> Vec<Command> {
     vec![Command::Quit]
 }
 
-/// `q`: ask whether to keep the lab, unless this session made nothing (then just quit).
+/// `q`: while a job runs, ask whether to wait for it or cancel it; otherwise ask whether to
+/// keep the lab, unless this session made nothing (then just quit).
 pub fn quit(model: &mut Model) -> Vec<Command> {
+    if model.bench.job.is_some() {
+        if model.bench.cancelling {
+            model.message = Some("rolling the job back; netview quits once it is done".into());
+        } else {
+            model.bench.overlay = Some(Overlay::QuitDuringJob);
+        }
+        return Vec::new();
+    }
     if model.bench.teardown_plan() == Teardown::Nothing {
         return quit_with(model, Teardown::Nothing);
     }
@@ -526,10 +593,45 @@ pub fn quit(model: &mut Model) -> Vec<Command> {
     Vec::new()
 }
 
-/// Ctrl-C, SIGTERM: tear down what this session made and leave.
+/// Ask the running job to stop and roll back (once). Nothing for a job that cannot stop.
+fn cancel_job(model: &mut Model) -> Vec<Command> {
+    let cancellable = model.bench.job.as_ref().is_some_and(LabJob::can_cancel);
+    if !cancellable || model.bench.cancelling {
+        return Vec::new();
+    }
+    model.bench.cancelling = true;
+    vec![Command::CancelJob]
+}
+
+/// Ctrl-C (the key): tear down what this session made and leave. While a job runs it asks
+/// first, as `q` does; Ctrl-C again (or on that question) acts like a signal.
 pub fn interrupt(model: &mut Model) -> Vec<Command> {
+    if model.bench.job.is_some() {
+        let asked =
+            model.bench.overlay == Some(Overlay::QuitDuringJob) || model.bench.after_job.is_some();
+        if !asked {
+            model.bench.overlay = Some(Overlay::QuitDuringJob);
+            return Vec::new();
+        }
+        return terminate(model);
+    }
     let plan = model.bench.teardown_plan();
     quit_with(model, plan)
+}
+
+/// SIGTERM, SIGINT, SIGHUP: tear down what this session made and leave. A running job is
+/// asked to stop and roll back first; the loop ends now and the runtime, with the terminal
+/// restored, waits for the job's [`Message::LabJobDone`](crate::ui::app::Message) before
+/// the teardown (which then includes what the job made, should it have finished first).
+pub fn terminate(model: &mut Model) -> Vec<Command> {
+    if model.bench.job.is_none() {
+        let plan = model.bench.teardown_plan();
+        return quit_with(model, plan);
+    }
+    model.bench.overlay = None;
+    model.bench.after_job = Some(AfterJob::TearDown);
+    model.quit = true;
+    cancel_job(model)
 }
 
 /// Keys of the tour panel, before the browsing keys. None: not a tour key.
@@ -552,9 +654,44 @@ pub fn on_tour_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>> {
     }
 }
 
-/// A lab job finished.
+/// A lab job finished; then quit if quitting waited for it.
 pub fn on_job_done(model: &mut Model, job: LabJob, result: Result<(), String>) -> Vec<Command> {
-    model.bench.busy = None;
+    let cancelled = std::mem::take(&mut model.bench.cancelling);
+    let mut after = model.bench.after_job.take();
+    if model.bench.overlay == Some(Overlay::QuitDuringJob) {
+        // Asked and not yet answered: the job ended, so on to the usual question.
+        model.bench.overlay = None;
+        after = after.or(Some(AfterJob::Ask));
+    }
+    let describe = job.describe();
+    let failure = result.as_ref().err().cloned();
+    let mut cmds = record_job(model, job, result);
+    if let (Some(e), true) = (failure, cancelled || after.is_some()) {
+        // The user asked to stop or to leave: no error dialog in the way of quitting.
+        if matches!(model.bench.overlay, Some(Overlay::Error(_))) {
+            model.bench.overlay = None;
+        }
+        let note = format!("{describe}: {e}");
+        model.message = Some(note.clone());
+        model.bench.exit_note = Some(note);
+    }
+    if let Some(after) = after {
+        // Nothing waits for the lab's next read any more.
+        model.bench.pending = None;
+        cmds.extend(match after {
+            AfterJob::Ask => quit(model),
+            AfterJob::TearDown => {
+                let plan = model.bench.teardown_plan();
+                quit_with(model, plan)
+            }
+        });
+    }
+    cmds
+}
+
+/// What a finished job changes: what this session made, the message, the next step.
+fn record_job(model: &mut Model, job: LabJob, result: Result<(), String>) -> Vec<Command> {
+    model.bench.job = None;
     let cmds = vec![Command::LoadLab];
     let pending = model.bench.pending.take();
     match result {
@@ -628,7 +765,7 @@ pub fn on_lab_loaded(model: &mut Model, r: Result<Option<LabState>, String>) -> 
                 }
             }
             revalidate(model);
-            if model.bench.lab.is_some() && model.bench.busy.is_none() {
+            if model.bench.lab.is_some() && model.bench.job.is_none() {
                 match model.bench.pending.take() {
                     Some(Confirm::UpThenAdd) => cmds.extend(open_mode_chooser(model)),
                     Some(Confirm::UpThenTour) => {

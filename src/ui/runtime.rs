@@ -7,7 +7,7 @@
 //! redraws on a timer.
 
 use std::collections::VecDeque;
-use std::io::{self, stdout};
+use std::io::{self, stdout, Write};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -27,7 +27,7 @@ use crate::inventory::watch::{self, WatchHandle};
 use crate::inventory::InventorySource;
 use crate::netns::Netns;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
@@ -53,10 +53,28 @@ pub enum UiError {
     Backend(String),
 }
 
-/// Leave raw mode and the alternate screen, show the cursor. Safe to call twice.
+/// Whether `run` has the terminal (raw mode, alternate screen) and it is not restored yet.
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Leave raw mode and the alternate screen, show the cursor: once, however many of the ways
+/// out (the end of `run`, its guard, the panic hook) call it. A second LeaveAlternateScreen
+/// puts the cursor back where it was when the UI started, so the shell's prompt overwrote
+/// what the teardown had printed in between (`nvt$ ew: removing this session's...`).
 pub fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+    restore_to(&mut stdout());
+}
+
+fn restore_to(out: &mut impl Write) {
+    if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
+    }
+}
+
+/// One line on stderr, for the shell. A failed write is ignored: after a hangup the terminal
+/// is gone, and `eprintln!` panics there, before the teardown that follows the line.
+fn say(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
 }
 
 /// Restores the terminal when dropped, so every way out of [`run`] restores it.
@@ -102,8 +120,12 @@ fn spawn_input(tx: Sender<Message>) -> Result<(), UiError> {
 }
 
 /// SIGTERM, SIGINT and SIGHUP end the UI cleanly (Ctrl-C in raw mode arrives as a key).
+/// Returns once the handlers are in place, so a signal that arrives after the UI is on
+/// screen can no longer kill netview with the terminal still raw (it could, under load, when
+/// the thread registered them only after the first frame).
 fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
     use tokio::signal::unix::{signal, SignalKind};
+    let (registered, wait) = mpsc::channel::<()>();
     spawn_named("tui-signals", move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -112,11 +134,13 @@ fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
             return;
         };
         rt.block_on(async move {
-            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            let handlers = (
                 signal(SignalKind::terminate()),
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::hangup()),
-            ) else {
+            );
+            drop(registered);
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = handlers else {
                 return;
             };
             tokio::select! {
@@ -126,7 +150,10 @@ fn spawn_signals(tx: Sender<Message>) -> Result<(), UiError> {
             }
             let _ = tx.send(Message::Terminate);
         });
-    })
+    })?;
+    // Disconnected once they are registered (or the thread gave up).
+    let _ = wait.recv();
+    Ok(())
 }
 
 struct ReadJob {
@@ -285,6 +312,10 @@ impl Executor {
             }
             Command::WatchLab => spawn_lab_watcher(self.tx.clone())?,
             Command::Lab(job) => {
+                // A cancelled job left the engine's interrupt request set; this one starts
+                // afresh. Cleared here, in command order, so a cancel that follows this
+                // command is never lost to a job thread that starts late.
+                lab::clear_interrupt();
                 let tx = self.tx.clone();
                 spawn_ticking("tui-lab-job", tx.clone(), move || {
                     let result = run_lab_job(&job);
@@ -293,6 +324,7 @@ impl Executor {
                     let _ = tx.send(Message::LabJobDone { job, result });
                 })?;
             }
+            Command::CancelJob => lab::request_interrupt(),
             Command::CheckIpvlan => {
                 let tx = self.tx.clone();
                 spawn_named("tui-ipvlan", move || {
@@ -533,11 +565,15 @@ fn spawn_lab_watcher(tx: Sender<Message>) -> Result<(), UiError> {
     })
 }
 
-/// What the loop ended with: the final model and how many frames it drew.
+/// What the loop ended with: the final model, how many frames it drew, and the failure that
+/// ended it early, if one did.
 #[derive(Debug)]
 pub struct LoopReport {
     pub model: Model,
     pub draws: usize,
+    /// Drawing or starting a worker failed. The model was then ended as by a signal
+    /// ([`Message::Terminate`]): a running job asked to stop, the teardown planned.
+    pub error: Option<UiError>,
 }
 
 fn draw<B: Backend>(terminal: &mut Terminal<B>, model: &Model) -> Result<(), UiError> {
@@ -549,12 +585,13 @@ fn draw<B: Backend>(terminal: &mut Terminal<B>, model: &Model) -> Result<(), UiE
 
 /// The event loop, on any backend: starts the readers, executes `model.start()`, then
 /// receives messages until the model quits or every sender is gone. `tx` is the sender
-/// the loop's own workers (readers, lister, watcher) use; `rx` its receiving end.
+/// the loop's own workers (readers, lister, watcher) use; `rx` its receiving end, which
+/// outlives the loop (a job still running when it ends reports there; see [`wait_for_job`]).
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     source: Arc<dyn InventorySource>,
     tx: Sender<Message>,
-    rx: Receiver<Message>,
+    rx: &Receiver<Message>,
     mut model: Model,
 ) -> Result<LoopReport, UiError> {
     let jobs = spawn_readers(Arc::clone(&source), tx.clone())?;
@@ -591,20 +628,40 @@ pub fn run_loop<B: Backend>(
             commands.extend(update(&mut model, msg));
             next = rx.try_recv().ok();
         }
-        // Keep what the session made where the panic and error paths of `run` can find it.
+        // Keep what the session made where the panic path of `run` can find it.
         record_session_teardown(model.bench.teardown.as_ref());
-        for cmd in commands {
-            exec.execute(cmd)?;
-        }
-        if model.quit {
+        let mut failed = commands
+            .into_iter()
+            .map(|cmd| exec.execute(cmd))
+            .find_map(Result::err);
+        if failed.is_none() && model.quit {
             break;
         }
-        if redraw {
-            draw(terminal, &model)?;
-            draws += 1;
+        if failed.is_none() && redraw {
+            match draw(terminal, &model) {
+                Ok(()) => draws += 1,
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            // Most often the terminal is gone (a hangup makes every write fail, maybe before
+            // SIGHUP is read): end as a signal does, so a running job is still rolled back
+            // and what the session made still torn down.
+            for cmd in update(&mut model, Message::Terminate) {
+                let _ = exec.execute(cmd);
+            }
+            return Ok(LoopReport {
+                model,
+                draws,
+                error: Some(e),
+            });
         }
     }
-    Ok(LoopReport { model, draws })
+    Ok(LoopReport {
+        model,
+        draws,
+        error: None,
+    })
 }
 
 /// Run the TUI until the user quits. The terminal is restored however this returns.
@@ -615,35 +672,58 @@ pub fn run(
     note: Option<String>,
 ) -> Result<(), UiError> {
     install_panic_hook();
+    let (tx, rx) = mpsc::channel();
+    // Before the terminal is taken: from the first frame on, a signal restores it.
+    spawn_signals(tx.clone())?;
     let _guard = TerminalGuard;
+    TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
     execute!(stdout(), EnterAlternateScreen)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
     terminal.clear()?;
 
-    let (tx, rx) = mpsc::channel();
     spawn_input(tx.clone())?;
-    spawn_signals(tx.clone())?;
     let mut model = Model::new(missing_caps, theme);
     model.message = note;
     // Whatever ends the loop (quit, an error, a panic), the terminal comes back first and
     // then what this session made is torn down.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_loop(&mut terminal, source, tx, rx, model)
+        run_loop(&mut terminal, source, tx, &rx, model)
     }));
-    drop(terminal);
+    // Not dropped: ratatui's drop shows the cursor once more (a second restore) and, when
+    // that write fails because the terminal hung up, reports it with `eprintln!`, which
+    // panics on the dead terminal, outside the catch above, so nothing would be torn down.
+    // It holds only a handle to stdout.
+    std::mem::forget(terminal);
     restore_terminal();
     match outcome {
         Ok(Ok(report)) => {
-            teardown(
-                report
-                    .model
-                    .bench
-                    .teardown
-                    .as_ref()
-                    .unwrap_or(&Teardown::Nothing),
-            );
-            Ok(())
+            let mut model = report.model;
+            if let Some(job) = model.bench.job.clone() {
+                say(&if job.can_cancel() {
+                    format!(
+                        "netview: stopping the lab job, rolling back what it made: {}",
+                        job.describe()
+                    )
+                } else {
+                    format!(
+                        "netview: waiting for the lab job to finish: {}",
+                        job.describe()
+                    )
+                });
+                if !wait_for_job(&mut model, &rx, JOB_STOP_WAIT) {
+                    say(&format!(
+                        "netview: the lab job did not end within {} s; `sudo netview clean` removes what it left",
+                        JOB_STOP_WAIT.as_secs()
+                    ));
+                    return report.error.map_or(Ok(()), Err);
+                }
+            }
+            if let Some(note) = &model.bench.exit_note {
+                say(&format!("netview: {note}"));
+            }
+            teardown(model.bench.teardown.as_ref().unwrap_or(&Teardown::Nothing));
+            report.error.map_or(Ok(()), Err)
         }
         Ok(Err(e)) => {
             teardown(&last_session_teardown());
@@ -654,6 +734,31 @@ pub fn run(
             std::panic::resume_unwind(panic)
         }
     }
+}
+
+/// How long netview waits, after the loop ended on a signal, for a running lab job to stop
+/// and roll back. The engine stops at its next kernel step and undoes without delays: with
+/// `NETVIEW_STEP_DELAY_MS=100`, from a SIGTERM during `L` to netview's exit, world rolled
+/// back, took 76-107 ms (3 runs). The bound only matters for a kernel step that hangs.
+const JOB_STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// After the loop: wait until the running job (already asked to stop) has ended, feeding its
+/// messages (the lab's state, then its result) into the model, so the teardown plan knows
+/// what it made. Other messages are dropped: the UI is gone. False if it did not end within
+/// `wait`.
+pub fn wait_for_job(model: &mut Model, rx: &Receiver<Message>, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while model.bench.job.is_some() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(msg @ (Message::LabLoaded(_) | Message::LabJobDone { .. })) => {
+                update(model, msg);
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// The session's teardown as of the last message the loop handled, for the error and panic
@@ -679,19 +784,19 @@ pub fn teardown(t: &Teardown) {
     let r = match t {
         Teardown::Nothing => return,
         Teardown::Down => {
-            eprintln!("netview: tearing the lab down (this session brought it up)");
+            say("netview: tearing the lab down (this session brought it up)");
             lab::down()
         }
         Teardown::Remove(names) => {
-            eprintln!(
+            say(&format!(
                 "netview: removing this session's containers: {}",
                 names.join(", ")
-            );
+            ));
             lab::remove_many(names)
         }
     };
     if let Err(e) = r {
-        eprintln!("netview: teardown: {e}");
+        say(&format!("netview: teardown: {e}"));
     }
 }
 
@@ -699,12 +804,78 @@ pub fn teardown(t: &Teardown) {
 mod tests {
     use super::*;
     use crate::netns::NetnsSource;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn job(id: u64) -> ReadJob {
         ReadJob {
             netns: crate::ui::fixture::netns(&format!("n{id}"), id, NetnsSource::Named, None),
             all: Vec::new(),
         }
+    }
+
+    /// A model whose session is bringing the lab up when a signal arrives.
+    fn terminated_during_up() -> Model {
+        let mut m = Model::new(Vec::new(), Theme::default());
+        let up = KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT);
+        assert_eq!(
+            update(&mut m, Message::Key(up)),
+            vec![Command::Lab(LabJob::Up)]
+        );
+        assert_eq!(update(&mut m, Message::Terminate), vec![Command::CancelJob]);
+        assert!(m.quit);
+        m
+    }
+
+    #[test]
+    fn after_the_loop_the_job_is_waited_for_and_its_lab_torn_down() {
+        let mut m = terminated_during_up();
+        let (tx, rx) = mpsc::channel();
+        // What the job thread sends (the up had finished before it saw the request), among
+        // other traffic, and a key that must not start anything now.
+        tx.send(Message::Tick).unwrap();
+        tx.send(Message::Key(KeyEvent::new(
+            KeyCode::Char('n'),
+            KeyModifiers::NONE,
+        )))
+        .unwrap();
+        tx.send(Message::LabLoaded(Ok(Some(Box::new(
+            crate::ui::fixture::lab_state(),
+        )))))
+        .unwrap();
+        tx.send(Message::LabJobDone {
+            job: LabJob::Up,
+            result: Ok(()),
+        })
+        .unwrap();
+        assert!(wait_for_job(&mut m, &rx, Duration::from_secs(60)));
+        assert_eq!(m.bench.teardown, Some(Teardown::Down));
+        assert_eq!(m.bench.overlay, None, "the n key was not handled");
+    }
+
+    #[test]
+    fn a_job_that_does_not_end_is_given_up_on() {
+        let mut m = terminated_during_up();
+        let (_tx, rx) = mpsc::channel();
+        assert!(!wait_for_job(&mut m, &rx, Duration::from_millis(1)));
+        assert_eq!(
+            m.bench.teardown, None,
+            "nothing is torn down under a running job"
+        );
+    }
+
+    #[test]
+    fn the_terminal_is_restored_once() {
+        TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+        let mut first = Vec::new();
+        restore_to(&mut first);
+        let mut second = Vec::new();
+        restore_to(&mut second);
+        let leave = b"\x1b[?1049l";
+        assert!(
+            first.windows(leave.len()).any(|w| w == leave),
+            "the first restore leaves the alternate screen: {first:?}"
+        );
+        assert!(second.is_empty(), "the second writes nothing: {second:?}");
     }
 
     #[test]

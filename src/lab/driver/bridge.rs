@@ -7,7 +7,10 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::{check_new_name, make_container_netns, taken_on, Built, Driver, CONTAINER_IFNAME};
+use super::{
+    check_new_name, host_name_free, make_container_netns, taken_on, Built, Driver, Planned,
+    CONTAINER_IFNAME,
+};
 use crate::lab::journal::{Journal, Undo};
 use crate::lab::ops::{Ns, Ops};
 use crate::lab::spec::{next_free, ContainerSpec};
@@ -18,15 +21,21 @@ pub struct BridgeDriver;
 
 pub const IP_FORWARD: &str = "net/ipv4/ip_forward";
 
+/// Host-side veths are named `veth` and 7 hex digits.
+const HOST_VETH_PREFIX: &str = "veth";
+const HOST_VETH_HEX: usize = 7;
+
+/// Whether `name` has the shape netview gives host-side veths (`veth` and 7 hex digits).
+pub fn is_host_veth_name(name: &str) -> bool {
+    name.strip_prefix(HOST_VETH_PREFIX)
+        .is_some_and(|h| h.len() == HOST_VETH_HEX && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The host side of a container's veth: `veth` and 7 hex digits of a hash of the lab prefix
-/// and container name (Docker's style), so any container name fits in 15 bytes.
-pub fn host_veth_name(state: &LabState, name: &str) -> String {
+/// and container name (Docker's style), so any container name fits in 15 bytes; salted until
+/// the name is free in the host (in the plan and in the kernel).
+pub fn host_veth_name(ops: &mut dyn Ops, state: &LabState, name: &str) -> Result<String, LabError> {
     let seq = state.veth_seq;
-    let taken: Vec<&str> = state
-        .containers
-        .iter()
-        .filter_map(|c| c.host_ifname.as_deref())
-        .collect();
     let mut salt = 0u32;
     loop {
         // FNV-1a: stable across runs and Rust versions.
@@ -41,11 +50,11 @@ pub fn host_veth_name(state: &LabState, name: &str) -> String {
             h ^= u32::from(b);
             h = h.wrapping_mul(0x0100_0193);
         }
-        let cand = format!("veth{:07x}", h & 0x0fff_ffff);
-        if !taken.contains(&cand.as_str()) {
-            return cand;
+        let cand = format!("{HOST_VETH_PREFIX}{:07x}", h & 0x0fff_ffff);
+        if host_name_free(ops, state, &cand)? {
+            return Ok(cand);
         }
-        salt += 1;
+        salt = salt.wrapping_add(1);
     }
 }
 
@@ -60,26 +69,36 @@ fn next_bridge_ip(state: &LabState) -> Option<Ipv4Addr> {
 }
 
 impl Driver for BridgeDriver {
-    fn validate(
+    fn plan(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
         c: &ContainerSpec,
-    ) -> Result<(), LabError> {
+    ) -> Result<Planned, LabError> {
         check_new_name(ops, state, c)?;
         let docker = &state.spec.docker;
-        if !state.docker_ready && ops.link(&state.host_ns, &docker.bridge)?.is_some() {
-            return Err(LabError::Invalid(format!(
-                "{} already exists in the host (not made by netview); set [docker] bridge in the lab file",
-                docker.bridge
-            )));
+        if !state.docker_ready {
+            if let Some(l) = ops.link(&state.host_ns, &docker.bridge)? {
+                let seen = if l.alias.as_deref() == Some(state.tag.as_str()) {
+                    "tagged as this lab's, but not in its state"
+                } else {
+                    "not made by netview"
+                };
+                return Err(LabError::Invalid(format!(
+                    "{} already exists in the host ({seen}); set [docker] bridge in the lab file",
+                    docker.bridge
+                )));
+            }
         }
-        if next_bridge_ip(state).is_none() {
-            return Err(LabError::Invalid(format!(
+        let full = || {
+            LabError::Invalid(format!(
                 "no free address left in {}",
                 docker.address.trunc()
-            )));
-        }
+            ))
+        };
+        let ip = next_bridge_ip(state).ok_or_else(full)?;
+        let ip = Ipv4Net::new(ip, docker.address.prefix_len()).map_err(|_| full())?;
+        // Published host ports are unique across the lab, the batch planned so far included.
         for p in &c.publish {
             let clash = state
                 .containers
@@ -93,14 +112,28 @@ impl Driver for BridgeDriver {
                 )));
             }
         }
-        Ok(())
+        let veth = host_veth_name(ops, state, &c.name)?;
+        Ok(Planned {
+            container: ContainerState {
+                spec: c.clone(),
+                netns: Some(state.ns_name(&c.name)),
+                ifname: CONTAINER_IFNAME.into(),
+                ip: Some(ip),
+                mac: None,
+                parent: Some(docker.bridge.clone()),
+                gateway: Some(docker.address.addr()),
+                host_ifname: Some(veth),
+                objects: Vec::new(),
+            },
+            shim: None,
+        })
     }
 
     fn setup(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
-        c: &ContainerSpec,
+        p: &Planned,
         j: &mut Journal,
     ) -> Result<Built, LabError> {
         let host = state.host_ns.clone();
@@ -127,16 +160,15 @@ impl Driver for BridgeDriver {
             }
             built.docker_ready = true;
         }
-        let ip = next_bridge_ip(state).ok_or_else(|| {
-            LabError::Invalid(format!(
-                "no free address left in {}",
-                docker.address.trunc()
-            ))
-        })?;
-        let ip = Ipv4Net::new(ip, docker.address.prefix_len()).expect("prefix from a valid net");
-        let nsname = make_container_netns(ops, state, c, j)?;
-        let ctr = Ns::Named(nsname.clone());
-        let veth = host_veth_name(state, &c.name);
+        let mut container = p.container.clone();
+        let (Some(ip), Some(veth)) = (container.ip, container.host_ifname.clone()) else {
+            return Err(LabError::kernel(
+                format!("set up bridge container {}", p.spec().name),
+                crate::lab::KernelError::Internal("its plan has no address or veth".into()),
+            ));
+        };
+        let nsname = make_container_netns(ops, state, p.spec(), j)?;
+        let ctr = Ns::Named(nsname);
         ops.add_veth(&host, &veth, &ctr, CONTAINER_IFNAME)?;
         // Deleting one end deletes both, synchronously (the namespace's own cleanup is not).
         j.own(Undo::DeleteLink {
@@ -155,17 +187,7 @@ impl Driver for BridgeDriver {
             Some(docker.address.addr()),
             Some(CONTAINER_IFNAME),
         )?;
-        let container = ContainerState {
-            spec: c.clone(),
-            netns: Some(nsname),
-            ifname: CONTAINER_IFNAME.into(),
-            ip: Some(ip),
-            mac: ops.link(&ctr, CONTAINER_IFNAME)?.and_then(|f| f.mac),
-            parent: Some(br.to_string()),
-            gateway: Some(docker.address.addr()),
-            host_ifname: Some(veth),
-            objects: Vec::new(),
-        };
+        container.mac = ops.link(&ctr, CONTAINER_IFNAME)?.and_then(|f| f.mac);
         // The NAT table is rewritten once per batch by the engine (one `nft` run, not one per
         // container); it records the undo. Every bridge container changes it: a --no-nat one
         // turns the subnet's masquerade rule into per-container rules, and back when removed.

@@ -1,7 +1,7 @@
 //! Host mode: no new namespace; the container is the host's own stack and shares its ports.
 //! Nothing is created in the kernel, so nothing needs undoing.
 
-use super::{check_new_name, Built, Driver};
+use super::{check_new_name, Built, Driver, Planned};
 use crate::lab::journal::Journal;
 use crate::lab::ops::Ops;
 use crate::lab::spec::ContainerSpec;
@@ -11,24 +11,15 @@ use crate::lab::LabError;
 pub struct HostDriver;
 
 impl Driver for HostDriver {
-    fn validate(
+    fn plan(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
         c: &ContainerSpec,
-    ) -> Result<(), LabError> {
-        check_new_name(ops, state, c)
-    }
-
-    fn setup(
-        &self,
-        _ops: &mut dyn Ops,
-        state: &LabState,
-        c: &ContainerSpec,
-        _j: &mut Journal,
-    ) -> Result<Built, LabError> {
-        Ok(Built {
-            container: Some(ContainerState {
+    ) -> Result<Planned, LabError> {
+        check_new_name(ops, state, c)?;
+        Ok(Planned {
+            container: ContainerState {
                 spec: c.clone(),
                 netns: None,
                 ifname: state.spec.host_lan_ifname().to_string(),
@@ -38,7 +29,20 @@ impl Driver for HostDriver {
                 gateway: Some(state.spec.host.gateway),
                 host_ifname: None,
                 objects: Vec::new(),
-            }),
+            },
+            shim: None,
+        })
+    }
+
+    fn setup(
+        &self,
+        _ops: &mut dyn Ops,
+        _state: &LabState,
+        p: &Planned,
+        _j: &mut Journal,
+    ) -> Result<Built, LabError> {
+        Ok(Built {
+            container: Some(p.container.clone()),
             ..Default::default()
         })
     }

@@ -1,12 +1,14 @@
 //! Macvlan mode: a child of the host's LAN interface with its own MAC, moved into the
-//! container as `eth0`, with the next free address of the ip-range. Also the checks shared
-//! with ipvlan (parent suitability, one kind per parent) and the host shim.
+//! container as `eth0`, with the next free address of the ip-range. Also the planning shared
+//! with ipvlan (parent suitability, one kind per parent, addresses) and the host shim.
 
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::{check_new_name, make_container_netns, taken_on, Built, Driver, CONTAINER_IFNAME};
+use super::{
+    check_new_name, make_container_netns, taken_on, Built, Driver, Planned, CONTAINER_IFNAME,
+};
 use crate::lab::journal::{Journal, Undo};
 use crate::lab::ops::{Ns, Ops};
 use crate::lab::spec::{next_free, ContainerSpec, MacvlanMode, NetworkMode};
@@ -19,8 +21,8 @@ fn invalid(s: String) -> LabError {
     LabError::Invalid(s)
 }
 
-/// The parent must exist in the host, be up, and not be loopback, wireless, a bridge or a
-/// bridge port.
+/// The parent must exist in the host, be up, and not be loopback, wireless, a bridge, a
+/// bridge port or itself a macvlan/ipvlan device (a host shim, say).
 pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result<(), LabError> {
     let Some(f) = ops.link(&state.host_ns, parent)? else {
         return Err(invalid(format!(
@@ -38,6 +40,17 @@ pub fn check_parent(ops: &mut dyn Ops, state: &LabState, parent: &str) -> Result
     if f.is_bridge {
         return Err(invalid(format!(
             "parent {parent} is a bridge; use a physical or veth interface"
+        )));
+    }
+    // A macvlan's or ipvlan's children sit on the device below it, so the rules of one
+    // parent (one kind, passthru alone, one ipvlan mode) would be checked on the wrong one.
+    if let Some(kind) = f
+        .kind
+        .as_deref()
+        .filter(|k| matches!(*k, "macvlan" | "macvtap" | "ipvlan" | "ipvtap"))
+    {
+        return Err(invalid(format!(
+            "parent {parent} is itself a {kind} device; use the interface it sits on"
         )));
     }
     if f.is_bridge_port {
@@ -123,6 +136,15 @@ pub fn vlan_gateway(state: &LabState, subnet: &Ipv4Net) -> Option<Ipv4Addr> {
     }
 }
 
+/// Host shims are named `nvshim` and a number.
+pub const SHIM_PREFIX: &str = "nvshim";
+
+/// Whether `name` has the shape netview gives host shims (`nvshim` and a number).
+pub fn is_shim_name(name: &str) -> bool {
+    name.strip_prefix(SHIM_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The next free child address for `c`, or a one-line error.
 pub fn child_address(state: &LabState, c: &ContainerSpec) -> Result<Ipv4Net, LabError> {
     let (subnet, range) = c.vlan_net(&state.spec);
@@ -130,50 +152,130 @@ pub fn child_address(state: &LabState, c: &ContainerSpec) -> Result<Ipv4Net, Lab
     crate::lab::spec::check_range(&subnet, &range)?;
     let mut reserved = state.spec.reserved_lan_addresses();
     reserved.extend(vlan_gateway(state, &subnet));
-    let ip = next_free(&subnet, &range, &reserved, &taken_on(state, &subnet))
-        .ok_or_else(|| invalid(format!("no free address left in ip-range {range}")))?;
-    Ok(Ipv4Net::new(ip, subnet.prefix_len()).expect("prefix of a valid net"))
+    let full = || invalid(format!("no free address left in ip-range {range}"));
+    let ip = next_free(&subnet, &range, &reserved, &taken_on(state, &subnet)).ok_or_else(full)?;
+    Ipv4Net::new(ip, subnet.prefix_len()).map_err(|_| full())
 }
 
-/// Checks shared by macvlan and ipvlan.
-pub fn validate_vlan(
+/// Plan a macvlan or ipvlan child (the checks and allocation both share): name, parent,
+/// siblings on it, subnet apart from docker's and the far address, the next free address.
+pub fn plan_vlan(
     ops: &mut dyn Ops,
     state: &LabState,
     c: &ContainerSpec,
-) -> Result<(), LabError> {
+    l3: bool,
+) -> Result<Planned, LabError> {
     check_new_name(ops, state, c)?;
     // The input's own consistency first, then the kernel's rules.
     let (subnet, range) = c.vlan_net(&state.spec);
-    crate::lab::spec::check_range(&subnet.trunc(), &range)?;
+    let subnet = subnet.trunc();
+    crate::lab::spec::check_range(&subnet, &range)?;
+    crate::lab::spec::check_vlan_net(&state.spec, "subnet", &subnet)?;
     let parent = c.parent_or(&state.spec).to_string();
     check_parent(ops, state, &parent)?;
     check_siblings(state, c, &parent)?;
-    child_address(state, c)?;
-    Ok(())
+    let ip = child_address(state, c)?;
+    let gateway = vlan_gateway(state, &subnet);
+    let container = ContainerState {
+        spec: c.clone(),
+        netns: Some(state.ns_name(&c.name)),
+        ifname: CONTAINER_IFNAME.into(),
+        ip: Some(ip),
+        mac: None,
+        parent: Some(parent.clone()),
+        gateway: if l3 { None } else { gateway },
+        host_ifname: None,
+        objects: Vec::new(),
+    };
+    let shim = match state.shims.iter().find(|s| s.parent == parent) {
+        _ if !c.host_shim => None,
+        None => Some(plan_shim(ops, state, &container, &range)?),
+        // One shim per parent, routing the range of the container that made it: a range
+        // outside it would get no route, and the host could not reach this container.
+        Some(s) if !s.range.contains(&range.trunc()) => {
+            return Err(invalid(format!(
+                "the host shim {} on {parent} routes {}, not ip-range {range}",
+                s.ifname, s.range
+            )));
+        }
+        Some(_) => None,
+    };
+    Ok(Planned { container, shim })
 }
 
-/// After the child exists: tag, raise, address, route; then promisc and the shim if asked.
+/// The host shim for `me`, the first container on its parent to ask for one: the next free
+/// address after `me`'s, a free `nvshimN` name, a route for the range that no other shim's
+/// route overlaps.
+fn plan_shim(
+    ops: &mut dyn Ops,
+    state: &LabState,
+    me: &ContainerState,
+    range: &Ipv4Net,
+) -> Result<ShimState, LabError> {
+    let range = range.trunc();
+    let parent = me.parent.clone().unwrap_or_default();
+    if let Some(o) = state
+        .shims
+        .iter()
+        .find(|s| crate::lab::spec::overlaps(&s.range, &range))
+    {
+        return Err(invalid(format!(
+            "ip-range {range} overlaps {}'s route on {} for {}",
+            o.ifname, o.parent, o.range
+        )));
+    }
+    // The host already routes its own networks (the kernel's connected routes); a shim route
+    // for exactly one of them is refused by the kernel (EEXIST).
+    let lan_if = state.spec.host_lan_ifname();
+    if let Some(a) = state.host.addresses.iter().find(|a| a.trunc() == range) {
+        return Err(invalid(format!(
+            "ip-range {range} is the host's own route for {a} on {lan_if}; a host shim needs a narrower range"
+        )));
+    }
+    let mut with_me = state.clone();
+    with_me.containers.push(me.clone());
+    let ip = child_address(&with_me, &me.spec)?;
+    let ip =
+        Ipv4Net::new(ip.addr(), 32).map_err(|_| invalid("no address for the host shim".into()))?;
+    let mut n = 0usize;
+    let ifname = loop {
+        let cand = format!("{SHIM_PREFIX}{n}");
+        if super::host_name_free(ops, state, &cand)? {
+            break cand;
+        }
+        n += 1;
+    };
+    Ok(ShimState {
+        parent,
+        ifname,
+        ip,
+        range,
+    })
+}
+
+/// After the child exists: tag, raise, address, route; then promisc and the shim if planned.
 pub fn finish_child(
     ops: &mut dyn Ops,
     state: &LabState,
-    c: &ContainerSpec,
+    p: &Planned,
     j: &mut Journal,
     nsname: String,
     l3: bool,
 ) -> Result<Built, LabError> {
     let host = state.host_ns.clone();
-    let ctr = Ns::Named(nsname.clone());
+    let ctr = Ns::Named(nsname);
+    let c = p.spec();
+    let mut me = p.container.clone();
     let parent = c.parent_or(&state.spec).to_string();
-    let ip = child_address(state, c)?;
-    let (subnet, range) = c.vlan_net(&state.spec);
-    let gateway = vlan_gateway(state, &subnet.trunc());
     ops.set_alias(&ctr, CONTAINER_IFNAME, &state.tag)?;
     ops.set_up(&ctr, CONTAINER_IFNAME, true)?;
-    ops.add_addr(&ctr, CONTAINER_IFNAME, ip)?;
+    if let Some(ip) = me.ip {
+        ops.add_addr(&ctr, CONTAINER_IFNAME, ip)?;
+    }
     if l3 {
         // ipvlan l3/l3s: no ARP, no broadcast; the parent routes for its children.
         ops.add_route(&ctr, Ipv4Net::default(), None, Some(CONTAINER_IFNAME))?;
-    } else if let Some(gw) = gateway {
+    } else if let Some(gw) = me.gateway {
         ops.add_route(&ctr, Ipv4Net::default(), Some(gw), Some(CONTAINER_IFNAME))?;
     }
     if c.promisc {
@@ -191,61 +293,42 @@ pub fn finish_child(
         }
     }
     let mut built = Built::default();
-    let mut me = ContainerState {
-        spec: c.clone(),
-        netns: Some(nsname),
-        ifname: CONTAINER_IFNAME.into(),
-        ip: Some(ip),
-        mac: ops.link(&ctr, CONTAINER_IFNAME)?.and_then(|f| f.mac),
-        parent: Some(parent.clone()),
-        gateway: if l3 { None } else { gateway },
-        host_ifname: None,
-        objects: Vec::new(),
-    };
-    if c.host_shim && !state.shims.iter().any(|s| s.parent == parent) {
-        let mut with_me = state.clone();
-        with_me.containers.push(me.clone());
-        let shim_ip = child_address(&with_me, c)?;
-        let shim_ip = Ipv4Net::new(shim_ip.addr(), 32).expect("/32");
-        let ifname = format!("nvshim{}", state.shims.len());
-        ops.add_macvlan(&host, &parent, &ifname, MacvlanMode::Bridge, &host)?;
+    me.mac = ops.link(&ctr, CONTAINER_IFNAME)?.and_then(|f| f.mac);
+    if let Some(shim) = &p.shim {
+        let ifname = shim.ifname.as_str();
+        ops.add_macvlan(&host, &shim.parent, ifname, MacvlanMode::Bridge, &host)?;
         j.shared(Undo::DeleteLink {
             ns: host.clone(),
-            name: ifname.clone(),
+            name: ifname.to_string(),
         });
-        ops.set_alias(&host, &ifname, &state.tag)?;
-        ops.add_addr(&host, &ifname, shim_ip)?;
-        ops.set_up(&host, &ifname, true)?;
-        ops.add_route(&host, range.trunc(), None, Some(&ifname))?;
-        built.shim = Some(ShimState {
-            parent: parent.clone(),
-            ifname,
-            ip: shim_ip,
-            range: range.trunc(),
-        });
+        ops.set_alias(&host, ifname, &state.tag)?;
+        ops.add_addr(&host, ifname, shim.ip)?;
+        ops.set_up(&host, ifname, true)?;
+        ops.add_route(&host, shim.range, None, Some(ifname))?;
+        built.shim = Some(shim.clone());
     }
-    me.objects.clear();
     built.container = Some(me);
     Ok(built)
 }
 
 impl Driver for MacvlanDriver {
-    fn validate(
+    fn plan(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
         c: &ContainerSpec,
-    ) -> Result<(), LabError> {
-        validate_vlan(ops, state, c)
+    ) -> Result<Planned, LabError> {
+        plan_vlan(ops, state, c, false)
     }
 
     fn setup(
         &self,
         ops: &mut dyn Ops,
         state: &LabState,
-        c: &ContainerSpec,
+        p: &Planned,
         j: &mut Journal,
     ) -> Result<Built, LabError> {
+        let c = p.spec();
         let nsname = make_container_netns(ops, state, c, j)?;
         let ctr = Ns::Named(nsname.clone());
         let parent = c.parent_or(&state.spec).to_string();
@@ -262,6 +345,39 @@ impl Driver for MacvlanDriver {
             ns: ctr.clone(),
             name: CONTAINER_IFNAME.into(),
         });
-        finish_child(ops, state, c, j, nsname, false)
+        finish_child(ops, state, p, j, nsname, false)
     }
+}
+
+/// Remove the host shims that no container needs any more (none left on the shim's parent
+/// asked for one), with their records in the state; returns the errors. A shim that cannot
+/// be removed stays recorded, so `lab down` tries again.
+pub fn remove_unneeded_shims(ops: &mut dyn Ops, st: &mut LabState) -> Vec<LabError> {
+    let needed = |s: &ShimState, containers: &[ContainerState]| {
+        containers.iter().any(|c| {
+            c.spec.mode == NetworkMode::Macvlan
+                && c.spec.host_shim
+                && c.parent.as_deref() == Some(s.parent.as_str())
+        })
+    };
+    let mut errors = Vec::new();
+    let shims = std::mem::take(&mut st.shims);
+    for s in shims {
+        if needed(&s, &st.containers) {
+            st.shims.push(s);
+            continue;
+        }
+        let undo = Undo::DeleteLink {
+            ns: st.host_ns.clone(),
+            name: s.ifname.clone(),
+        };
+        match super::undo_one(ops, st, &undo) {
+            Ok(()) => st.objects.retain(|u| *u != undo),
+            Err(e) => {
+                errors.push(e);
+                st.shims.push(s);
+            }
+        }
+    }
+    errors
 }

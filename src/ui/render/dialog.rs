@@ -1,5 +1,6 @@
 //! Dialogs over the screen: the mode chooser, the new-container form (each field's error
-//! beside it), confirmations, the quit question, errors and a matrix cell's explanation.
+//! beside it), confirmations, the quit questions (and the one while a lab job runs), errors
+//! and a matrix cell's explanation.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -10,6 +11,7 @@ use super::cut;
 use crate::ui::app::Model;
 use crate::ui::bench::explain;
 use crate::ui::form::{mode_blurb, FieldValue, Form, MODES};
+use crate::ui::keys::{self, DialogAction};
 use crate::ui::labui::{Overlay, Teardown};
 use crate::ui::theme::{MARK_ERROR, MARK_SELECTED};
 
@@ -100,6 +102,33 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 ]),
             ];
             let rect = centred(area, 76, 8);
+            boxed(frame, model, rect, "Quit", lines);
+        }
+        Overlay::QuitDuringJob => {
+            let job = model.bench.job.as_ref();
+            let what = job.map(|j| j.describe()).unwrap_or_default();
+            let key = |a: DialogAction| Span::styled(keys::dialog_keys(a), theme.filter());
+            let mut lines = vec![
+                Line::raw(format!("A lab job is running: {what}.")),
+                Line::raw(""),
+                Line::from(vec![
+                    key(DialogAction::Wait),
+                    Span::raw(": wait for it, then quit"),
+                ]),
+            ];
+            if job.is_some_and(|j| j.can_cancel()) {
+                lines.push(Line::from(vec![
+                    key(DialogAction::CancelJob),
+                    Span::raw(": cancel it and roll back what it made, then quit"),
+                ]));
+            } else {
+                lines.push(Line::styled(
+                    "(a removal cannot be cancelled half-way)",
+                    theme.dim(),
+                ));
+            }
+            lines.push(Line::from(vec![key(DialogAction::No), Span::raw(": stay")]));
+            let rect = centred(area, 76, lines.len() as u16 + 2);
             boxed(frame, model, rect, "Quit", lines);
         }
         Overlay::Error(e) => {

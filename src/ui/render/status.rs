@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             caps_area,
         );
     }
-    let left = if let Some(b) = &model.bench.busy {
+    let left = if let Some(b) = model.bench.busy() {
         let spin = crate::ui::labui::SPINNER[model.bench.spinner % crate::ui::labui::SPINNER.len()];
         Span::styled(format!("{spin} {b}…"), theme.filter())
     } else if model.filter_editing {
