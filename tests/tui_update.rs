@@ -382,7 +382,12 @@ fn startup_lists_then_reads_every_namespace_and_selects_its_own() {
     let mut m = Model::new(Vec::new(), Theme::default());
     assert_eq!(
         m.start(),
-        vec![Command::ListNamespaces, Command::LoadLab, Command::WatchLab]
+        vec![
+            Command::ListNamespaces,
+            Command::LoadLab,
+            Command::WatchLab,
+            Command::FollowContainers
+        ]
     );
     let mut list: Vec<Netns> = fixture::host().into_iter().map(|(n, _)| n).collect();
     // netview runs in nv-c1 here.

@@ -122,6 +122,7 @@ fn docker_nat(chain: &str, rule: &str) -> NatRule {
         rule: rule.into(),
         owner: NatOwner::Docker,
         backend: NatBackend::Nftables,
+        container: None,
     }
 }
 

@@ -36,7 +36,7 @@ pub enum Action {
     Probe,
     /// The guided tour of the study post.
     Tour,
-    /// Open what is under the cursor (a matrix cell's explanation).
+    /// Open what is under the cursor (a matrix cell's explanation, a container's namespace).
     Open,
     /// Ctrl-C: tear down what this session made and leave (while a lab job runs, it asks
     /// first, as `q` does).

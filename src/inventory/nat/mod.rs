@@ -26,7 +26,7 @@ use std::process::Command;
 
 use super::model::{NatBackend, NatRule};
 
-pub use owner::attribute_owner;
+pub use owner::{attribute_owner, named_addresses};
 
 /// Why something could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +196,7 @@ fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<
             chain: rule.chain.clone(),
             rule: rendered,
             backend: NatBackend::Nftables,
+            container: None,
         });
     }
 }
@@ -254,6 +255,7 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, rules: &mut Vec<NatRule>, errors:
             chain: saved.chain,
             rule: rendered,
             backend: NatBackend::IptablesLegacy,
+            container: None,
         });
     }
 }
