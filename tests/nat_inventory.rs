@@ -63,7 +63,8 @@ impl TestNetns {
     /// Read the namespace's NAT rules the way the inventory does.
     fn read_nat(&self) -> (Vec<NatRule>, Vec<String>) {
         netview::netns::run_in(&self.name, Path::new(&self.path()), || {
-            netview::inventory::nat::read_nat_in_current_thread()
+            let read = netview::inventory::nat::read_rules_in_current_thread();
+            (read.nat, read.errors)
         })
         .expect("enter the test namespace")
     }
