@@ -8,6 +8,7 @@ pub mod lab;
 pub mod links;
 pub mod matrix;
 pub mod namespaces;
+pub mod filter;
 pub mod nat;
 pub mod neighbours;
 pub mod routes;
