@@ -117,8 +117,8 @@ fn nft_oracle(json: &str) -> BTreeMap<String, (Option<String>, Option<String>, u
                         rule["table"].as_str().unwrap(),
                         t["target"].as_str().unwrap()
                     );
-                    if !out.contains_key(&target) {
-                        out.insert(target, (None, None, 0));
+                    if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(target) {
+                        slot.insert((None, None, 0));
                         added = true;
                     }
                 }
@@ -167,14 +167,39 @@ const DOCKER_LIKE: &[&[&str]] = &[
     &["-A", "FORWARD", "-j", "DOCKER-USER"],
     &["-A", "FORWARD", "-j", "DOCKER-ISOLATION-STAGE-1"],
     &[
-        "-A", "FORWARD", "-o", "docker0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
-        "-j", "ACCEPT",
+        "-A",
+        "FORWARD",
+        "-o",
+        "docker0",
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "RELATED,ESTABLISHED",
+        "-j",
+        "ACCEPT",
     ],
     &["-A", "FORWARD", "-o", "docker0", "-j", "DOCKER"],
-    &["-A", "FORWARD", "-i", "docker0", "!", "-o", "docker0", "-j", "ACCEPT"],
     &[
-        "-A", "DOCKER", "-d", "172.17.0.2/32", "!", "-i", "docker0", "-o", "docker0", "-p", "tcp",
-        "-m", "tcp", "--dport", "80", "-j", "ACCEPT",
+        "-A", "FORWARD", "-i", "docker0", "!", "-o", "docker0", "-j", "ACCEPT",
+    ],
+    &[
+        "-A",
+        "DOCKER",
+        "-d",
+        "172.17.0.2/32",
+        "!",
+        "-i",
+        "docker0",
+        "-o",
+        "docker0",
+        "-p",
+        "tcp",
+        "-m",
+        "tcp",
+        "--dport",
+        "80",
+        "-j",
+        "ACCEPT",
     ],
     &[
         "-A",
@@ -188,7 +213,14 @@ const DOCKER_LIKE: &[&[&str]] = &[
         "DOCKER-ISOLATION-STAGE-2",
     ],
     &["-A", "DOCKER-ISOLATION-STAGE-1", "-j", "RETURN"],
-    &["-A", "DOCKER-ISOLATION-STAGE-2", "-o", "docker0", "-j", "DROP"],
+    &[
+        "-A",
+        "DOCKER-ISOLATION-STAGE-2",
+        "-o",
+        "docker0",
+        "-j",
+        "DROP",
+    ],
     &["-A", "DOCKER-ISOLATION-STAGE-2", "-j", "RETURN"],
     &["-A", "DOCKER-USER", "-j", "RETURN"],
 ];
@@ -224,7 +256,13 @@ fn filter_chains_of_nft_iptables_nft_and_legacy_match_the_kernel_listings() {
     exec(
         &b,
         &[
-            "iptables-legacy", "-A", "MINE", "-s", "10.9.0.0/16", "-j", "REJECT",
+            "iptables-legacy",
+            "-A",
+            "MINE",
+            "-s",
+            "10.9.0.0/16",
+            "-j",
+            "REJECT",
         ],
     );
 
@@ -241,9 +279,9 @@ fn filter_chains_of_nft_iptables_nft_and_legacy_match_the_kernel_listings() {
         "{a_filter:#?}"
     );
     // The output chain without rules shows with its (default) policy.
-    assert!(a_filter.iter().any(|r| r.chain == "out"
-        && r.rule.is_none()
-        && r.policy.as_deref() == Some("accept")));
+    assert!(a_filter
+        .iter()
+        .any(|r| r.chain == "out" && r.rule.is_none() && r.policy.as_deref() == Some("accept")));
 
     let b_filter = inventory_filter(&lab, &b);
     let legacy: Vec<FilterRule> = b_filter
@@ -272,15 +310,37 @@ fn forward_chain_verdicts_agree_with_ping() {
         let dev = format!("f{i}");
         exec(
             &fwd,
-            &["ip", "link", "add", &dev, "type", "veth", "peer", "name", "eth0", "netns", &c],
+            &[
+                "ip", "link", "add", &dev, "type", "veth", "peer", "name", "eth0", "netns", &c,
+            ],
         );
-        exec(&fwd, &["ip", "addr", "add", &format!("10.{i}.0.1/24"), "dev", &dev]);
+        exec(
+            &fwd,
+            &["ip", "addr", "add", &format!("10.{i}.0.1/24"), "dev", &dev],
+        );
         exec(&fwd, &["ip", "link", "set", &dev, "up"]);
-        exec(&c, &["ip", "addr", "add", &format!("10.{i}.0.2/24"), "dev", "eth0"]);
+        exec(
+            &c,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("10.{i}.0.2/24"),
+                "dev",
+                "eth0",
+            ],
+        );
         exec(&c, &["ip", "link", "set", "eth0", "up"]);
         exec(
             &c,
-            &["ip", "route", "add", "default", "via", &format!("10.{i}.0.1")],
+            &[
+                "ip",
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.{i}.0.1"),
+            ],
         );
         clients.push((c, dev, format!("10.{i}.0.2")));
     }
@@ -351,5 +411,8 @@ fn forward_chain_verdicts_agree_with_ping() {
         }
     }
     // The world has both outcomes, so agreement is not trivial.
-    assert!(seen.iter().any(|s| s.2) && seen.iter().any(|s| !s.2), "{seen:?}");
+    assert!(
+        seen.iter().any(|s| s.2) && seen.iter().any(|s| !s.2),
+        "{seen:?}"
+    );
 }

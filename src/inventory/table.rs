@@ -248,7 +248,8 @@ mod tests {
             owner: NatOwner::Docker,
             backend: NatBackend::Nftables,
         };
-        ns.filter.push(entry("FORWARD", Some("forward"), Some("jump DOCKER-USER")));
+        ns.filter
+            .push(entry("FORWARD", Some("forward"), Some("jump DOCKER-USER")));
         ns.filter.push(entry("DOCKER-USER", None, None));
         let text = render_namespace(&ns);
         let section = &text[text.find("\nfilter\n").expect("a filter section")..];
@@ -263,11 +264,29 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            ["ip", "filter", "FORWARD", "forward", "drop", "docker", "jump", "DOCKER-USER"]
+            [
+                "ip",
+                "filter",
+                "FORWARD",
+                "forward",
+                "drop",
+                "docker",
+                "jump",
+                "DOCKER-USER"
+            ]
         );
         assert_eq!(
             lines[2],
-            ["ip", "filter", "DOCKER-USER", "-", "-", "docker", "(no", "rules)"]
+            [
+                "ip",
+                "filter",
+                "DOCKER-USER",
+                "-",
+                "-",
+                "docker",
+                "(no",
+                "rules)"
+            ]
         );
     }
 }

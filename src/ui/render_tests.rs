@@ -42,7 +42,7 @@ fn press_code(model: &mut Model, code: KeyCode) {
 
 fn tab_model(tab: Tab) -> Model {
     let mut m = model();
-    press(&mut m, &(tab.index() + 1).to_string());
+    press(&mut m, &tab.key().to_string());
     assert_eq!(m.tab, tab);
     m
 }

@@ -15,8 +15,8 @@
 use std::net::IpAddr;
 
 use super::rule::{
-    any_addr_contains, interface_matches, parse_rule, Action, AddrField, Cond, CtState,
-    IpVersion, ModelledRule, PortField,
+    any_addr_contains, interface_matches, parse_rule, Action, AddrField, Cond, CtState, IpVersion,
+    ModelledRule, PortField,
 };
 use crate::inventory::model::FilterRule;
 
@@ -75,11 +75,19 @@ pub struct DecidedBy {
 pub enum FilterVerdict {
     /// Let through; `by` is the last base chain's deciding rule or policy, `None` when the
     /// hook has no filter chain at all.
-    Accept { by: Option<DecidedBy> },
-    Drop { by: DecidedBy },
-    Reject { by: DecidedBy },
+    Accept {
+        by: Option<DecidedBy>,
+    },
+    Drop {
+        by: DecidedBy,
+    },
+    Reject {
+        by: DecidedBy,
+    },
     /// A rule that is not modelled might match before any verdict.
-    Unknown { why: String },
+    Unknown {
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -51,7 +51,11 @@ pub fn nft_entries(
 ) -> Vec<FilterRule> {
     let mut entries = Vec::new();
     for chain in &ruleset.chains {
-        let key = (chain.family.clone(), chain.table.clone(), chain.name.clone());
+        let key = (
+            chain.family.clone(),
+            chain.table.clone(),
+            chain.name.clone(),
+        );
         if !chains.contains(&key) {
             continue;
         }
@@ -80,9 +84,10 @@ pub fn nft_entries(
             }
         };
         let mut any = false;
-        for rule in rules.iter().filter(|r| {
-            r.family == chain.family && r.table == chain.table && r.chain == chain.name
-        }) {
+        for rule in rules
+            .iter()
+            .filter(|r| r.family == chain.family && r.table == chain.table && r.chain == chain.name)
+        {
             entries.push(entry(Some(render(rule))));
             any = true;
         }

@@ -156,8 +156,8 @@ pub fn protocol_number(name: &str) -> Option<u8> {
 /// Words that start a statement the parser knows; after a statement it does not know, it
 /// skips to the next of these.
 const STATEMENT_STARTS: &[&str] = &[
-    "iifname", "oifname", "ip", "ip6", "meta", "tcp", "udp", "th", "sctp", "ct", "counter",
-    "log", "comment", "accept", "drop", "reject", "return", "continue", "jump", "goto", "xt",
+    "iifname", "oifname", "ip", "ip6", "meta", "tcp", "udp", "th", "sctp", "ct", "counter", "log",
+    "comment", "accept", "drop", "reject", "return", "continue", "jump", "goto", "xt",
 ];
 
 /// Split nft text into words: quoted strings stay one word (quotes removed, marked by a
@@ -490,11 +490,7 @@ fn verdict(rule: &mut ModelledRule, action: Action) -> Option<()> {
 
 fn interface(input: bool, p: &mut Parser, rule: &mut ModelledRule) -> Option<()> {
     let negate = p.negation();
-    let names = p
-        .values()?
-        .iter()
-        .map(|v| unquote(v).to_string())
-        .collect();
+    let names = p.values()?.iter().map(|v| unquote(v).to_string()).collect();
     rule.conds.push(Cond::Interface {
         input,
         negate,
@@ -570,7 +566,9 @@ mod tests {
                 ranges: vec![(53, 53), (67, 68)]
             }
         );
-        let r = parse_rule("ip saddr != { 10.0.0.0/8, 192.168.1.5 } reject with icmp type port-unreachable");
+        let r = parse_rule(
+            "ip saddr != { 10.0.0.0/8, 192.168.1.5 } reject with icmp type port-unreachable",
+        );
         assert_eq!(r.action, Action::Reject);
         assert!(r.unknown.is_empty());
         let Cond::Address { negate, items, .. } = &r.conds[0] else {
@@ -582,7 +580,8 @@ mod tests {
 
     #[test]
     fn counters_logs_and_comments_have_no_effect() {
-        let r = parse_rule(r#"counter packets 3 bytes 180 log prefix "x: " level warn comment "hi""#);
+        let r =
+            parse_rule(r#"counter packets 3 bytes 180 log prefix "x: " level warn comment "hi""#);
         assert_eq!(r.action, Action::Continue);
         assert!(r.conds.is_empty());
         assert!(r.unknown.is_empty());

@@ -507,7 +507,10 @@ mod tests {
             "ip saddr 10.0.0.0/8 ct state != new,related -m statistic --mode random --probability 0.25 jump KUBE-SEP-1"
         );
         assert_eq!(
-            render_line("-m conntrack --ctstate DNAT --ctorigdst 10.0.0.1 -j ACCEPT", false),
+            render_line(
+                "-m conntrack --ctstate DNAT --ctorigdst 10.0.0.1 -j ACCEPT",
+                false
+            ),
             "-m conntrack --ctstate DNAT --ctorigdst 10.0.0.1 accept"
         );
         assert_eq!(
@@ -530,7 +533,10 @@ mod tests {
             "ct state != invalid drop"
         );
         assert_eq!(
-            render_line("-s 10.9.0.0/16 -j REJECT --reject-with icmp-port-unreachable", false),
+            render_line(
+                "-s 10.9.0.0/16 -j REJECT --reject-with icmp-port-unreachable",
+                false
+            ),
             "ip saddr 10.9.0.0/16 reject"
         );
         assert_eq!(

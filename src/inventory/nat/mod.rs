@@ -188,8 +188,7 @@ fn read_nftables(host: &dyn NatHost, read: &mut RulesRead) {
     };
 
     for (what, rules) in [("NAT", &nat_rules), ("filter", &filter_rules)] {
-        let undecoded: Vec<&nft::NftRule> =
-            rules.iter().copied().filter(|r| r.undecoded).collect();
+        let undecoded: Vec<&nft::NftRule> = rules.iter().copied().filter(|r| r.undecoded).collect();
         if let Some(first) = undecoded.first() {
             errors.push(format!(
                 "the nftables crate could not decode {} {what} rule(s) (first: {} {} chain {}); \
@@ -207,8 +206,7 @@ fn read_nftables(host: &dyn NatHost, read: &mut RulesRead) {
         }
     }
 
-    let render = |rule: &nft::NftRule| match (&text, rule.has_xt() || rule.undecoded, rule.handle)
-    {
+    let render = |rule: &nft::NftRule| match (&text, rule.has_xt() || rule.undecoded, rule.handle) {
         (Some(text), true, Some(handle)) => text
             .rule(&rule.family, &rule.table, handle, &rule.xts)
             .unwrap_or_else(|| rule.text.clone()),
@@ -292,8 +290,9 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
                 });
             }
         } else {
-            read.filter
-                .extend(crate::inventory::filter::legacy_entries(&saved, family, ipv6));
+            read.filter.extend(crate::inventory::filter::legacy_entries(
+                &saved, family, ipv6,
+            ));
         }
     }
 }

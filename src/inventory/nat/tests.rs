@@ -637,7 +637,10 @@ fn docker_filter_chains_written_by_iptables_nft_read_with_their_extensions() {
 fn docker_filter_rules_without_nft_text_stay_unknown() {
     let host = FakeHost::with_nft(FILTER_DOCKER_JSON, None);
     let read = read_rules_with(&host);
-    assert!(read.errors.iter().any(|e| e.contains("text listing not read")));
+    assert!(read
+        .errors
+        .iter()
+        .any(|e| e.contains("text listing not read")));
     let forward: Vec<&str> = read
         .filter
         .iter()

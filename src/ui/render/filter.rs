@@ -4,7 +4,9 @@
 use crate::inventory::{NamespaceInventory, NatBackend};
 use crate::ui::table::{TabTable, TableRow};
 
-pub const HEADER: &[&str] = &["FAMILY", "TABLE", "CHAIN", "HOOK", "POLICY", "OWNER", "RULE"];
+pub const HEADER: &[&str] = &[
+    "FAMILY", "TABLE", "CHAIN", "HOOK", "POLICY", "OWNER", "RULE",
+];
 
 pub fn table(ns: &NamespaceInventory) -> TabTable {
     let rows = ns

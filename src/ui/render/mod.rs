@@ -3,12 +3,12 @@
 pub mod addresses;
 pub mod bridges;
 pub mod dialog;
+pub mod filter;
 pub mod help;
 pub mod lab;
 pub mod links;
 pub mod matrix;
 pub mod namespaces;
-pub mod filter;
 pub mod nat;
 pub mod neighbours;
 pub mod routes;

@@ -194,13 +194,25 @@ fn isolation_between_bridges_is_a_drop_in_a_jumped_chain() {
         &[r#"iifname "br-*" oifname "docker0" drop"#],
     ));
     let view = FilterView::new(&entries);
-    let crossing = packet("br-1234", "docker0", "172.18.0.2", "172.17.0.2", CtState::New);
+    let crossing = packet(
+        "br-1234",
+        "docker0",
+        "172.18.0.2",
+        "172.17.0.2",
+        CtState::New,
+    );
     assert!(matches!(
         view.verdict(Hook::Forward, &crossing),
         FilterVerdict::Drop { by: DecidedBy { ref chain, .. } } if chain == "ISO"
     ));
     // The end of a regular chain returns to the caller, where the policy accepts.
-    let inside = packet("br-1234", "br-1234", "172.18.0.2", "172.18.0.3", CtState::New);
+    let inside = packet(
+        "br-1234",
+        "br-1234",
+        "172.18.0.2",
+        "172.18.0.3",
+        CtState::New,
+    );
     assert_eq!(
         view.verdict(Hook::Forward, &inside),
         FilterVerdict::Accept {
@@ -358,7 +370,12 @@ fn an_undecodable_rule_that_may_match_gives_unknown() {
 
 #[test]
 fn an_accept_ends_only_its_own_base_chain() {
-    let mut entries = chain("filter", "early", Some(("forward", "accept", -10)), &["accept"]);
+    let mut entries = chain(
+        "filter",
+        "early",
+        Some(("forward", "accept", -10)),
+        &["accept"],
+    );
     entries.extend(chain(
         "other",
         "late",
@@ -379,7 +396,10 @@ fn ct_state_invalid_and_negation() {
         "filter",
         "fwd",
         Some(("forward", "accept", 0)),
-        &["ct state invalid drop", "ct state != established,related reject"],
+        &[
+            "ct state invalid drop",
+            "ct state != established,related reject",
+        ],
     ));
     let invalid = packet("a", "b", "10.0.0.1", "10.0.0.2", CtState::Invalid);
     assert!(matches!(
