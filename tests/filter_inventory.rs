@@ -10,8 +10,8 @@ mod lab_common;
 use std::collections::BTreeMap;
 
 use lab_common::{in_ns, TestLab};
-use netview::inventory::filter::{CtState, FilterVerdict, FilterView, Hook, PacketFacts};
-use netview::inventory::{FilterRule, Inventory, NatBackend};
+use netview::inventory::filter::{CtState, FilterVerdict, Hook, PacketFacts};
+use netview::inventory::{FilterRule, Inventory, NamespaceInventory, NatBackend};
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -49,12 +49,17 @@ fn netns(lab: &mut TestLab, part: &str) -> String {
     name
 }
 
-/// The filter entries netview's inventory JSON gives for one namespace.
-fn inventory_filter(lab: &TestLab, ns: &str) -> Vec<FilterRule> {
+/// The namespace as netview's inventory JSON gives it.
+fn inventory(lab: &TestLab, ns: &str) -> NamespaceInventory {
     let out = lab.ok(&["inventory", "--netns", ns, "--json"]);
     let inv: Inventory = serde_json::from_str(&out).expect("inventory JSON");
     assert_eq!(inv.namespaces.len(), 1);
-    inv.namespaces[0].filter.clone()
+    inv.namespaces[0].clone()
+}
+
+/// The filter entries netview's inventory JSON gives for one namespace.
+fn inventory_filter(lab: &TestLab, ns: &str) -> Vec<FilterRule> {
+    inventory(lab, ns).filter
 }
 
 /// Rules per chain ("family table chain" -> (hook, policy, rules)) as the inventory has them.
@@ -362,7 +367,7 @@ fn forward_chain_verdicts_agree_with_ping() {
         ],
     );
 
-    let view = FilterView::new(&inventory_filter(&lab, &fwd));
+    let view = inventory(&lab, &fwd).filter_view();
     let mut seen = Vec::new();
     for (src_ns, src_dev, src_ip) in &clients {
         for (_, dst_dev, dst_ip) in &clients {

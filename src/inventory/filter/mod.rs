@@ -10,7 +10,7 @@
 //!   when this namespace's x_tables list one. Each rule becomes one [`FilterRule`] in nft
 //!   syntax; a chain without rules one entry with `rule: None`, so its policy shows.
 //! - Evaluating: [`rule`] parses each rule's text into typed matches and an action, and
-//!   [`FilterView::verdict`] (`FilterView::new(&ns.filter).verdict(Hook::Forward, &packet)`)
+//!   [`FilterView::verdict`] (`ns.filter_view().verdict(Hook::Forward, &packet)`)
 //!   walks a hook's base chains for a [`PacketFacts`] and returns a [`FilterVerdict`]:
 //!   accept, drop or reject with the rule or policy that decided, or unknown with the reason
 //!   when a rule it cannot model might match first. See [`eval`] for the semantics.
@@ -20,13 +20,20 @@ pub mod rule;
 
 use std::collections::HashSet;
 
-use super::model::{FilterRule, NatBackend};
+use super::model::{FilterRule, NamespaceInventory, NatBackend};
 use super::nat::iptables::{self, SavedTable};
 use super::nat::nft::{NftRule, NftRuleset};
 use super::nat::owner::attribute_owner;
 
 pub use eval::{DecidedBy, FilterVerdict, FilterView, Hook, PacketFacts};
 pub use rule::CtState;
+
+impl NamespaceInventory {
+    /// This namespace's filter chains, ready for [`FilterView::verdict`].
+    pub fn filter_view(&self) -> FilterView {
+        FilterView::new(&self.filter)
+    }
+}
 
 /// The hooks whose filter chains are read.
 const HOOKS: [&str; 3] = ["forward", "input", "output"];
