@@ -145,7 +145,7 @@ fn the_filter_matches_container_names_ids_images_and_networks() {
 #[test]
 fn the_bridges_tab_of_root_lists_the_networks_and_enter_goes_to_a_container() {
     let mut m = model();
-    keys(&mut m, "5");
+    keys(&mut m, &Tab::Bridges.key().to_string());
     assert_eq!(m.tab, Tab::Bridges);
     assert_eq!(m.selected_entry().unwrap().netns.name, "root");
     let rows = &m.current_view().rows;
@@ -171,7 +171,7 @@ fn the_bridges_tab_of_root_lists_the_networks_and_enter_goes_to_a_container() {
     assert_eq!(m.selected_entry().unwrap().netns.name, "pid:1234");
     // The stopped one has nowhere to go, and says so.
     let mut m = model();
-    keys(&mut m, "5");
+    keys(&mut m, &Tab::Bridges.key().to_string());
     key(&mut m, KeyCode::Tab);
     let old = m
         .current_view()
@@ -190,7 +190,7 @@ fn the_bridges_tab_of_root_lists_the_networks_and_enter_goes_to_a_container() {
 #[test]
 fn the_topology_names_the_far_end_of_a_veth_by_its_container() {
     let mut m = model();
-    keys(&mut m, "7");
+    keys(&mut m, &Tab::Topology.key().to_string());
     let lines: Vec<String> = m
         .current_view()
         .rows

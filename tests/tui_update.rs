@@ -100,14 +100,16 @@ fn number_keys_and_brackets_switch_tabs() {
     assert_eq!(m.tab, Tab::Routes);
     keys(&mut m, "]]");
     assert_eq!(m.tab, Tab::Bridges);
-    keys(&mut m, "9]");
+    keys(&mut m, "0]");
     assert_eq!(m.tab, Tab::Links, "] wraps after Lab");
     keys(&mut m, "[");
     assert_eq!(m.tab, Tab::Lab, "[ wraps before Links");
-    keys(&mut m, "8");
+    keys(&mut m, "9");
     assert_eq!(m.tab, Tab::Matrix);
+    keys(&mut m, "7");
+    assert_eq!(m.tab, Tab::Filter, "the filter tab is next to NAT");
     keys(&mut m, "0");
-    assert_eq!(m.tab, Tab::Matrix, "no tab 0");
+    assert_eq!(m.tab, Tab::Lab, "0 is the tenth tab");
 }
 
 #[test]

@@ -1,11 +1,12 @@
-//! The live inventory: links, addresses, routes, neighbours, bridge FDB and NAT rules of every
-//! network namespace, read through netlink from a thread inside each namespace.
+//! The live inventory: links, addresses, routes, neighbours, bridge FDB, NAT rules and filter
+//! chains of every network namespace, read through netlink from a thread inside each namespace.
 //!
 //! Reading is behind [`InventorySource`] so the UI and the CLI's formatting are tested from
 //! fixed models without root. [`KernelSource`] is the real one.
 
 pub mod convert;
 pub mod dump;
+pub mod filter;
 pub mod model;
 pub mod nat;
 pub mod read;

@@ -18,7 +18,7 @@ pub struct Inventory {
     pub runtimes: Vec<RuntimeStatus>,
 }
 
-/// One namespace's links, routes, neighbours, bridge FDB and NAT rules.
+/// One namespace's links, routes, neighbours, bridge FDB, NAT rules and filter chains.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamespaceInventory {
     /// `root`, the name in /run/netns, or `pid:N`.
@@ -41,6 +41,10 @@ pub struct NamespaceInventory {
     pub neighbours: Vec<Neighbour>,
     pub fdb: Vec<FdbEntry>,
     pub nat: Vec<NatRule>,
+    /// The filter chains on the forward, input and output hooks and the chains they jump to,
+    /// one entry per rule (and one with `rule: null` for a chain without rules).
+    #[serde(default)]
+    pub filter: Vec<FilterRule>,
     /// What could not be read (missing permission, missing nft binary...), one line each.
     #[serde(default)]
     pub errors: Vec<String>,
@@ -61,6 +65,7 @@ impl NamespaceInventory {
             neighbours: Vec::new(),
             fdb: Vec::new(),
             nat: Vec::new(),
+            filter: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -292,7 +297,7 @@ pub struct FdbEntry {
     pub vlan: Option<u16>,
 }
 
-/// Who wrote a NAT rule, where it can be told.
+/// Who wrote a NAT or filter rule, where it can be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NatOwner {
@@ -315,13 +320,13 @@ impl NatOwner {
     }
 }
 
-/// Which of the kernel's NAT back ends a rule lives in.
+/// Which of the kernel's back ends a NAT or filter rule lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NatBackend {
     /// nf_tables, whether written by nft itself or by iptables-nft.
     Nftables,
-    /// The legacy x_tables `nat` table (iptables-legacy).
+    /// The legacy x_tables `nat` or `filter` table (iptables-legacy).
     IptablesLegacy,
 }
 
@@ -339,6 +344,27 @@ pub struct NatRule {
     /// The container whose address the rule names (a DNAT target, a hairpin), by name.
     #[serde(default)]
     pub container: Option<String>,
+}
+
+/// One rule of a filter chain (or a rule-less chain), with its chain's hook and policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRule {
+    /// `ip`, `ip6`, `inet`...
+    pub family: String,
+    pub table: String,
+    pub chain: String,
+    /// `forward`, `input` or `output` for a base chain; null for a chain reached by jump/goto.
+    pub hook: Option<String>,
+    /// `accept` or `drop` for a base chain; null for a regular chain.
+    pub policy: Option<String>,
+    /// A base chain's priority (lower runs first); null for a regular chain.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// nft syntax, e.g. `oifname "docker0" ct state related,established accept`; null when the
+    /// entry stands for a chain that has no rules.
+    pub rule: Option<String>,
+    pub owner: NatOwner,
+    pub backend: NatBackend,
 }
 
 #[cfg(test)]
@@ -409,6 +435,17 @@ mod tests {
             backend: NatBackend::Nftables,
             container: None,
         });
+        ns.filter.push(FilterRule {
+            family: "ip".into(),
+            table: "filter".into(),
+            chain: "FORWARD".into(),
+            hook: Some("forward".into()),
+            policy: Some("drop".into()),
+            priority: Some(0),
+            rule: Some("jump DOCKER-USER".into()),
+            owner: NatOwner::Docker,
+            backend: NatBackend::Nftables,
+        });
         Inventory {
             namespaces: vec![ns],
             ..Default::default()
@@ -470,6 +507,12 @@ mod tests {
             assert!(ns["nat"][0].get(k).is_some(), "nat lacks {k}");
         }
         assert_eq!(ns["nat"][0]["owner"], json!("docker"));
+        for k in [
+            "family", "table", "chain", "hook", "policy", "priority", "rule", "owner",
+        ] {
+            assert!(ns["filter"][0].get(k).is_some(), "filter lacks {k}");
+        }
+        assert_eq!(ns["filter"][0]["policy"], json!("drop"));
     }
 
     #[test]

@@ -213,6 +213,27 @@ pub fn render_namespace(ns: &NamespaceInventory) -> String {
         out.push_str("\nnat\n");
         out.push_str(&align(&["TABLE", "CHAIN", "OWNER", "RULE"], &rows));
     }
+    if !ns.filter.is_empty() {
+        let rows: Vec<Vec<String>> = ns
+            .filter
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} {}", r.family, r.table),
+                    r.chain.clone(),
+                    dash(r.hook.as_ref()),
+                    dash(r.policy.as_ref()),
+                    r.owner.as_str().to_string(),
+                    r.rule.clone().unwrap_or_else(|| "(no rules)".to_string()),
+                ]
+            })
+            .collect();
+        out.push_str("\nfilter\n");
+        out.push_str(&align(
+            &["TABLE", "CHAIN", "HOOK", "POLICY", "OWNER", "RULE"],
+            &rows,
+        ));
+    }
     out
 }
 
@@ -335,5 +356,63 @@ mod tests {
         ] {
             assert!(line.contains(w), "{line}");
         }
+    }
+
+    use crate::inventory::model::{FilterRule, NatBackend, NatOwner};
+
+    #[test]
+    fn filter_chains_are_listed_with_hook_and_policy() {
+        let mut ns = NamespaceInventory::empty("root", 1, NetnsSource::Root);
+        let entry = |chain: &str, hook: Option<&str>, rule: Option<&str>| FilterRule {
+            family: "ip".into(),
+            table: "filter".into(),
+            chain: chain.into(),
+            hook: hook.map(str::to_string),
+            policy: hook.map(|_| "drop".to_string()),
+            priority: hook.map(|_| 0),
+            rule: rule.map(str::to_string),
+            owner: NatOwner::Docker,
+            backend: NatBackend::Nftables,
+        };
+        ns.filter
+            .push(entry("FORWARD", Some("forward"), Some("jump DOCKER-USER")));
+        ns.filter.push(entry("DOCKER-USER", None, None));
+        let text = render_namespace(&ns);
+        let section = &text[text.find("\nfilter\n").expect("a filter section")..];
+        let lines: Vec<Vec<&str>> = section
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            lines[0],
+            ["TABLE", "CHAIN", "HOOK", "POLICY", "OWNER", "RULE"]
+        );
+        assert_eq!(
+            lines[1],
+            [
+                "ip",
+                "filter",
+                "FORWARD",
+                "forward",
+                "drop",
+                "docker",
+                "jump",
+                "DOCKER-USER"
+            ]
+        );
+        assert_eq!(
+            lines[2],
+            [
+                "ip",
+                "filter",
+                "DOCKER-USER",
+                "-",
+                "-",
+                "docker",
+                "(no",
+                "rules)"
+            ]
+        );
     }
 }

@@ -20,7 +20,7 @@ use crate::ui::table::{TabTable, TableRow};
 use crate::ui::theme::Theme;
 use crate::ui::topology::topology;
 
-/// The tabs on the right, in key order (1-7).
+/// The tabs on the right, in key order (1-9, then 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Links,
@@ -29,6 +29,8 @@ pub enum Tab {
     Neighbours,
     Bridges,
     Nat,
+    /// The filter chains (forward, input, output) with their policies.
+    Filter,
     Topology,
     /// The probe matrix (lab bench).
     Matrix,
@@ -37,13 +39,14 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 9] = [
+    pub const ALL: [Tab; 10] = [
         Tab::Links,
         Tab::Addresses,
         Tab::Routes,
         Tab::Neighbours,
         Tab::Bridges,
         Tab::Nat,
+        Tab::Filter,
         Tab::Topology,
         Tab::Matrix,
         Tab::Lab,
@@ -62,24 +65,35 @@ impl Tab {
             Tab::Neighbours => "Neighbours",
             Tab::Bridges => "Bridges",
             Tab::Nat => "NAT",
+            Tab::Filter => "Filter",
             Tab::Topology => "Topology",
             Tab::Matrix => "Matrix",
             Tab::Lab => "Lab",
         }
     }
 
-    /// A shorter title for narrow terminals.
+    /// A shorter title for narrow terminals: all ten fit the table pane of a 100-column
+    /// terminal (71 columns; the short bar is 69).
     pub fn short_title(self) -> &'static str {
         match self {
             Tab::Addresses => "Addr",
+            Tab::Routes => "Rte",
             Tab::Neighbours => "Neigh",
+            Tab::Bridges => "Brdg",
+            Tab::Filter => "Filt",
             Tab::Topology => "Topo",
+            Tab::Matrix => "Mtx",
             other => other.title(),
         }
     }
 
     pub fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    /// The number key that selects the tab: 1-9, and 0 for the tenth.
+    pub fn key(self) -> usize {
+        (self.index() + 1) % 10
     }
 }
 
@@ -426,6 +440,7 @@ impl Model {
             Tab::Neighbours => render::neighbours::table(inv),
             Tab::Bridges => render::bridges::table(inv),
             Tab::Nat => render::nat::table(inv),
+            Tab::Filter => render::filter::table(inv),
             Tab::Topology | Tab::Matrix | Tab::Lab => TabTable {
                 header: &[],
                 rows: Vec::new(),

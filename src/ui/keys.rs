@@ -271,16 +271,21 @@ pub const BINDINGS: &[Binding<Action>] = &[
     Binding {
         keys: &[ch('7')],
         action: Action::GoTab(6),
-        help: "Topology tab",
+        help: "Filter tab",
     },
     Binding {
         keys: &[ch('8')],
         action: Action::GoTab(7),
-        help: "Matrix tab (probes)",
+        help: "Topology tab",
     },
     Binding {
         keys: &[ch('9')],
         action: Action::GoTab(8),
+        help: "Matrix tab (probes)",
+    },
+    Binding {
+        keys: &[ch('0')],
+        action: Action::GoTab(9),
         help: "Lab tab (picture)",
     },
     Binding {
