@@ -1,6 +1,8 @@
 //! The inventory's data model: what netview knows about each namespace. Serialises to the
 //! JSON contract documented in docs/json.md (absent values are `null`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::netns::NetnsSource;
@@ -31,6 +33,10 @@ pub struct NamespaceInventory {
     pub neighbours: Vec<Neighbour>,
     pub fdb: Vec<FdbEntry>,
     pub nat: Vec<NatRule>,
+    /// IPv4 per-interface settings the packet walk needs (`rp_filter`, `proxy_arp`, a bridge
+    /// port's hairpin flag), keyed by interface name, plus `all` for `net.ipv4.conf.all`.
+    #[serde(default)]
+    pub conf: BTreeMap<String, LinkConf>,
     /// What could not be read (missing permission, missing nft binary...), one line each.
     #[serde(default)]
     pub errors: Vec<String>,
@@ -50,6 +56,7 @@ impl NamespaceInventory {
             neighbours: Vec::new(),
             fdb: Vec::new(),
             nat: Vec::new(),
+            conf: BTreeMap::new(),
             errors: Vec::new(),
         }
     }
@@ -60,6 +67,21 @@ impl NamespaceInventory {
 
     pub fn link_by_name(&self, name: &str) -> Option<&Link> {
         self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The kernel's effective `rp_filter` for `dev`: the larger of `all` and the interface's
+    /// own (0 off, 1 strict, 2 loose), or null when either could not be read.
+    pub fn rp_filter(&self, dev: &str) -> Option<u8> {
+        let all = self.conf.get("all")?.rp_filter?;
+        let own = self.conf.get(dev)?.rp_filter?;
+        Some(all.max(own))
+    }
+
+    /// The kernel's effective `proxy_arp` for `dev`: on when `all` or the interface's own is.
+    pub fn proxy_arp(&self, dev: &str) -> Option<bool> {
+        let all = self.conf.get("all")?.proxy_arp?;
+        let own = self.conf.get(dev)?.proxy_arp?;
+        Some(all || own)
     }
 
     /// Ports of the bridge called `bridge`, in index order.
@@ -279,6 +301,16 @@ pub struct FdbEntry {
     /// `self`, `master`, `permanent`, `static`, `offload`... as `bridge fdb` prints them.
     pub flags: Vec<String>,
     pub vlan: Option<u16>,
+}
+
+/// What `net.ipv4.conf.<dev>` (or `all`) says, and for a bridge port its hairpin flag; null
+/// when not read (or, for `hairpin`, when the interface is not a bridge port).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkConf {
+    pub rp_filter: Option<u8>,
+    pub proxy_arp: Option<bool>,
+    #[serde(default)]
+    pub hairpin: Option<bool>,
 }
 
 /// Who wrote a NAT rule, where it can be told.
