@@ -157,8 +157,14 @@ impl World<'_> {
             let Some(r) = route::lookup(ns, target) else {
                 return no(format!("{} has no route to {target}", ns.name));
             };
-            if r.gateway.is_some() || r.route_type != "unicast" {
-                return no("not on-link for this source: ARP cannot reach it");
+            // An ARP probe (like arping) asks for the target itself on the route's interface,
+            // even when the route goes through a gateway: a router answers for any of its
+            // addresses there (arp_ignore 0), measured in tests/walk_worlds.rs.
+            if r.route_type != "unicast" {
+                return no(format!(
+                    "the route to {target} in {} is a {} route: there is no interface to ask on",
+                    ns.name, r.route_type
+                ));
             }
             let Some(out) = r.dev.as_deref().and_then(|d| self.find(&ns.name, d)) else {
                 return unknown("the route names no interface netview read");
