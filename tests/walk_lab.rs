@@ -95,7 +95,15 @@ fn check(lab: TestLab, what: &str) {
 }
 
 fn macvlan(lab: &TestLab, name: &str, mode: &str) {
-    lab.ok(&["lab", "add", name, "--mode", "macvlan", "--macvlan-mode", mode]);
+    lab.ok(&[
+        "lab",
+        "add",
+        name,
+        "--mode",
+        "macvlan",
+        "--macvlan-mode",
+        mode,
+    ]);
 }
 
 #[test]
@@ -147,7 +155,14 @@ fn macvlan_vepa_without_and_with_hairpin() {
         }
         macvlan(&lab, "v1", "vepa");
         macvlan(&lab, "v2", "vepa");
-        check(lab, if hairpin { "vepa, hairpin" } else { "vepa, plain switch" });
+        check(
+            lab,
+            if hairpin {
+                "vepa, hairpin"
+            } else {
+                "vepa, plain switch"
+            },
+        );
     }
 }
 

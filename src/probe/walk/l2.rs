@@ -90,7 +90,7 @@ impl World<'_> {
     }
 
     /// The link a stacked device sits on, or why it is not known.
-    fn parent_of(&self, id: IfId) -> Result<IfId, String> {
+    pub(super) fn parent_of(&self, id: IfId) -> Result<IfId, String> {
         let link = self.link(id);
         let unknown = || {
             format!(
@@ -108,7 +108,7 @@ impl World<'_> {
     }
 
     /// The stacked children (`kind`) of `parent`, wherever they live.
-    fn children(&self, parent: IfId, kinds: &[LinkKind]) -> Vec<IfId> {
+    pub(super) fn children(&self, parent: IfId, kinds: &[LinkKind]) -> Vec<IfId> {
         let pns = self.ns_name(parent);
         let pname = &self.link(parent).name;
         let mut out = Vec::new();
@@ -130,7 +130,7 @@ impl World<'_> {
         self.link(id).mode.as_deref().unwrap_or("")
     }
 
-    fn holds(&self, id: IfId, ip: Ipv4Addr) -> bool {
+    pub(super) fn holds(&self, id: IfId, ip: Ipv4Addr) -> bool {
         self.link(id)
             .addresses
             .iter()

@@ -74,6 +74,9 @@ pub struct Prediction {
     pub why: String,
 }
 
+const IPVLAN_PARENT: &str = "ipvlan children and their parent's own stack cannot reach each \
+other (ipvlan design, as Docker documents: the host is isolated from its ipvlan containers)";
+
 /// Why a leg stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stop {
@@ -335,14 +338,34 @@ impl World<'_> {
                 }
             }
             let out_link = self.link(out);
-            if out_link.kind == LinkKind::Ipvlan && out_link.mode.as_deref() != Some("l2") {
-                // ipvlan l3/l3s: no ARP; the parent's namespace routes what no sibling holds.
-                return unknown(format!(
-                    "ipvlan {} mode of {} (routing through the parent's namespace) is not \
-                     modelled yet",
-                    out_link.mode.as_deref().unwrap_or("?"),
-                    out_link.name
+            if matches!(out_link.kind, LinkKind::Ipvlan | LinkKind::Ipvtap)
+                && out_link.mode.as_deref() != Some("l2")
+            {
+                // ipvlan l3/l3s (Documentation/networking/ipvlan.rst): no ARP; a sibling
+                // holding the address gets it by IP, anything else is routed by the parent's
+                // namespace as its own output, except the parent's own addresses.
+                let parent = self.parent_of(out).map_err(Stop::Unknown)?;
+                let kinds = [LinkKind::Ipvlan, LinkKind::Ipvtap];
+                if let Some(s) = self
+                    .children(parent, &kinds)
+                    .into_iter()
+                    .find(|s| *s != out && self.holds(*s, pkt.dst))
+                {
+                    path.push(self.hop(s, "ipvlan delivers it to this sibling by IP address"));
+                    ns = s.0;
+                    iif = Some(self.link(s).name.clone());
+                    continue;
+                }
+                if route::owner_link(&self.inv.namespaces[parent.0], pkt.dst).is_some() {
+                    return no(IPVLAN_PARENT);
+                }
+                path.push(self.hop(
+                    parent,
+                    "ipvlan l3 hands it to the parent's namespace, which routes it",
                 ));
+                ns = parent.0;
+                iif = None;
+                continue;
             }
             let nexthop = match &r.gateway {
                 Some(g) => match g.parse::<Ipv4Addr>() {

@@ -713,11 +713,37 @@ fn ipvlan_l2_shares_the_parents_mac_and_not_its_stack() {
 }
 
 #[test]
-fn ipvlan_l3_has_no_arp_and_its_routing_is_unknown() {
+fn ipvlan_l3_has_no_arp_routes_through_the_parent_and_never_reaches_it() {
     let w = ipvlan_world(&["l3", "l3s"]);
     expect(&w.go("peer", "192.168.50.30", ARP), Some(false), "nobody");
     expect(&w.go("iv0", "192.168.50.12", ARP), Some(false), "NOARP");
-    expect(&w.go("iv0", "192.168.50.12", ICMP), None, "ipvlan l3 mode");
+    expect(
+        &w.go("iv0", "192.168.50.31", ICMP),
+        Some(true),
+        "reaches iv1",
+    );
+    expect(
+        &w.go("iv0", "192.168.50.11", ICMP),
+        Some(false),
+        "ipvlan children and their parent",
+    );
+    // The request leaves through the host's routing; the peer's reply needs ARP for the child.
+    let p = w.go("iv0", "192.168.50.12", ICMP);
+    expect(&p, Some(false), "reply does not come back: nobody");
+    assert!(p
+        .path
+        .iter()
+        .any(|h| h.netns == "peer" && h.step.contains("delivered")));
+    // With a route via the host, the LAN node sends it to the parent's MAC, which ipvlan
+    // hands to the child by IP address; the reply is routed by the parent's namespace.
+    let mut w = ipvlan_world(&["l3"]);
+    w.route("peer", "192.168.50.30/32", Some("192.168.50.11"), "eth0");
+    let p = w.go("peer", "192.168.50.30", ICMP);
+    expect(&p, Some(true), "reaches iv0");
+    assert!(p
+        .path
+        .iter()
+        .any(|h| h.step.contains("ipvlan hands it to the child by IP")));
 }
 
 #[test]
