@@ -994,4 +994,42 @@ mod tests {
         assert_eq!(flag_names(LinkFlags::Up), ["NO-CARRIER", "UP"]);
         assert_eq!(format_mac(&[0, 1, 0xab]), "00:01:ab");
     }
+
+    #[test]
+    fn bridge_ports_keep_their_hairpin_flag_and_sysctls_carry_over() {
+        let port = |index, name, on| {
+            link(
+                index,
+                name,
+                up(),
+                vec![
+                    LinkAttribute::Controller(3),
+                    LinkAttribute::LinkInfo(vec![
+                        LinkInfo::Kind(InfoKind::Veth),
+                        LinkInfo::PortKind(netlink_packet_route::link::InfoPortKind::Bridge),
+                        LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                            InfoBridgePort::HairpinMode(on),
+                        ])),
+                    ]),
+                ],
+            )
+        };
+        let mut raw = RawNamespace::default();
+        raw.links = [port(4, "p-on", true), port(5, "p-off", false)]
+            .iter()
+            .map(RawLink::from_message)
+            .collect();
+        raw.conf.insert(
+            "p-on".into(),
+            LinkConf {
+                rp_filter: Some(1),
+                proxy_arp: Some(false),
+                hairpin: None,
+            },
+        );
+        let (inv, _) = build("nv-switch", 7, NetnsSource::Named, &raw);
+        assert_eq!(inv.conf["p-on"].hairpin, Some(true));
+        assert_eq!(inv.conf["p-on"].rp_filter, Some(1));
+        assert_eq!(inv.conf["p-off"].hairpin, Some(false));
+    }
 }

@@ -505,4 +505,34 @@ mod tests {
         let k: LinkKind = serde_json::from_value(json!("geneve")).unwrap();
         assert_eq!(k, LinkKind::Other("geneve".into()));
     }
+
+    #[test]
+    fn rp_filter_is_the_larger_of_all_and_the_interface_and_proxy_arp_either() {
+        let mut ns = NamespaceInventory::empty("n", 1, NetnsSource::Named);
+        assert_eq!(ns.rp_filter("eth0"), None, "nothing read: unknown");
+        let conf = |rp, proxy| LinkConf {
+            rp_filter: Some(rp),
+            proxy_arp: Some(proxy),
+            hairpin: None,
+        };
+        ns.conf.insert("all".into(), conf(0, false));
+        ns.conf.insert("eth0".into(), conf(1, false));
+        ns.conf.insert("eth1".into(), conf(2, true));
+        assert_eq!(ns.rp_filter("eth0"), Some(1));
+        assert_eq!(ns.rp_filter("eth1"), Some(2));
+        assert_eq!(ns.proxy_arp("eth0"), Some(false));
+        assert_eq!(ns.proxy_arp("eth1"), Some(true));
+        ns.conf.insert("all".into(), conf(2, true));
+        assert_eq!(ns.rp_filter("eth0"), Some(2));
+        assert_eq!(ns.proxy_arp("eth0"), Some(true));
+        assert_eq!(ns.rp_filter("eth9"), None);
+    }
+
+    #[test]
+    fn inventories_without_conf_still_read() {
+        let mut v = serde_json::to_value(fixture()).unwrap();
+        v["namespaces"][0].as_object_mut().unwrap().remove("conf");
+        let back: Inventory = serde_json::from_value(v).unwrap();
+        assert!(back.namespaces[0].conf.is_empty());
+    }
 }
