@@ -88,6 +88,10 @@ enum Stop {
 pub(crate) struct World<'a> {
     inv: &'a Inventory,
     filter: &'a dyn FilterView,
+    /// Neighbours learned during this probe's exchange: a namespace that answers a who-has
+    /// addressed to it records the asker's MAC (net/ipv4/arp.c, `neigh_event_ns`), so its
+    /// reply needs no ARP of its own. (interface, address, MAC).
+    learned: std::cell::RefCell<Vec<(IfId, Ipv4Addr, String)>>,
 }
 
 /// A translation done on the request, reversed on the reply where it was done.
@@ -116,7 +120,11 @@ pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
 
 /// Predict `probe` over `inv`, asking `filter` at every hook.
 pub fn predict_with(inv: &Inventory, filter: &dyn FilterView, probe: &Probe) -> Prediction {
-    let world = World { inv, filter };
+    let world = World {
+        inv,
+        filter,
+        learned: Default::default(),
+    };
     let mut path = Vec::new();
     let result = world.walk(probe, &mut path);
     let (expected, why) = match result {
@@ -611,6 +619,20 @@ impl World<'_> {
                 link.name
             ));
         };
+        if !probe {
+            let known = self
+                .learned
+                .borrow()
+                .iter()
+                .find_map(|(at, ip, mac)| (*at == from && *ip == target).then(|| mac.clone()));
+            if let Some(mac) = known {
+                path.push(self.hop(
+                    from,
+                    format!("already knows {target}'s MAC from its who-has"),
+                ));
+                return Ok((from, mac));
+            }
+        }
         let who_has = Frame {
             src_mac: from_mac.clone(),
             dst: Dst::Broadcast,
@@ -658,6 +680,9 @@ impl World<'_> {
             };
             match got {
                 Some(d) => {
+                    if let Some(s) = sender.filter(|_| own) {
+                        self.learned.borrow_mut().push((rx.to, s, from_mac.clone()));
+                    }
                     path.extend(rx.path.iter().cloned());
                     path.push(self.hop(
                         rx.to,

@@ -652,6 +652,25 @@ fn private_children_talk_to_no_sibling_even_with_hairpin() {
 }
 
 #[test]
+fn a_who_has_teaches_the_answerer_the_askers_mac_for_its_reply() {
+    // With hairpin, the host's who-has reaches a private child, which answers and learns the
+    // host's MAC: its echo reply needs no ARP (its own who-has would only come back to it).
+    let w = macvlan_world(&["private"], true);
+    let p = w.go("host", "192.168.50.20", ICMP);
+    expect(&p, Some(true), "reaches mv0");
+    assert!(p
+        .path
+        .iter()
+        .any(|h| h.step.contains("already knows 192.168.50.11")));
+    // Alone, the child cannot resolve the host.
+    expect(
+        &w.go("mv0", "192.168.50.11", ICMP),
+        Some(false),
+        "ARP for 192.168.50.11",
+    );
+}
+
+#[test]
 fn passthru_takes_the_parents_unicast() {
     let w = macvlan_world(&["passthru"], false);
     expect(
