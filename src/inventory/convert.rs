@@ -1014,11 +1014,13 @@ mod tests {
                 ],
             )
         };
-        let mut raw = RawNamespace::default();
-        raw.links = [port(4, "p-on", true), port(5, "p-off", false)]
-            .iter()
-            .map(RawLink::from_message)
-            .collect();
+        let mut raw = RawNamespace {
+            links: [port(4, "p-on", true), port(5, "p-off", false)]
+                .iter()
+                .map(RawLink::from_message)
+                .collect(),
+            ..Default::default()
+        };
         raw.conf.insert(
             "p-on".into(),
             LinkConf {
