@@ -2,7 +2,8 @@
 //! against `ping -c1 -W1` and `arping -c1 -w1`, and the packet walk over `netview inventory
 //! --all --json` matching the kernel on every cell (or `null` with a reason). Worlds: two
 //! bridges joined by a forwarding namespace with a missing return route; ip_forward off with
-//! blackhole and prohibit routes; strict rp_filter against an asymmetric path. Namespaces carry
+//! blackhole and prohibit routes; strict rp_filter against an asymmetric path; a bridge behind
+//! nft masquerade with a DNAT-published port (checked with a TCP connect). Namespaces carry
 //! the test's prefix and are removed in Drop, even when the test fails.
 
 #[path = "lab_common/mod.rs"]
@@ -324,4 +325,113 @@ fn strict_rp_filter_against_an_asymmetric_path() {
     assert!(cells
         .iter()
         .any(|c| c.from == a && c.target == "10.88.2.2" && c.kind == WalkKind::Icmp && c.kernel));
+}
+
+/// Whether a TCP connect from `ns` to `ip:port` is answered (accepted or refused) within a
+/// second, as the probe counts it; and whether it was accepted.
+fn tcp_connect(ns: &str, ip: &str, port: u16) -> (bool, bool) {
+    let code = format!(
+        "import socket,sys\ns=socket.socket();s.settimeout(1)\ntry:\n s.connect(('{ip}',{port}));sys.exit(0)\nexcept ConnectionRefusedError:\n sys.exit(3)\nexcept Exception:\n sys.exit(4)"
+    );
+    let status = in_ns(ns, &["python3", "-c", &code]).status.code();
+    (matches!(status, Some(0) | Some(3)), status == Some(0))
+}
+
+#[test]
+fn masquerade_and_a_dnat_published_port() {
+    let mut w = Built::new();
+    let (c, h, p) = (w.ns("c"), w.ns("h"), w.ns("p"));
+    w.veth(&c, "eth0", Some("172.30.0.2/24"), &h, "vc", None);
+    w.bridge(&h, "br0", &["vc"]);
+    ip(&["-n", &h, "addr", "add", "172.30.0.1/24", "dev", "br0"]);
+    w.veth(
+        &h,
+        "eth0",
+        Some("192.168.77.1/24"),
+        &p,
+        "eth0",
+        Some("192.168.77.2/24"),
+    );
+    w.route(&c, &["default", "via", "172.30.0.1"]);
+    w.sysctl(&h, "net.ipv4.ip_forward", "1");
+    let ruleset = "table ip nvwalk {\n\
+        chain prerouting { type nat hook prerouting priority -100; \
+        iifname != \"br0\" tcp dport 8080 dnat to 172.30.0.2:80; }\n\
+        chain postrouting { type nat hook postrouting priority 100; \
+        ip saddr 172.30.0.0/24 oifname != \"br0\" masquerade; }\n}\n";
+    let file = w.lab.dir.path().join("nat.nft");
+    std::fs::write(&file, ruleset).unwrap();
+    let out = in_ns(&h, &["nft", "-f", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cells = w.check(
+        "masquerade and DNAT",
+        &[&c, &h, &p],
+        &["172.30.0.1", "172.30.0.2", "192.168.77.1", "192.168.77.2"],
+    );
+    // p has no route to the bridge's subnet: only masquerade brings c's echo reply back.
+    let c_to_p = cells
+        .iter()
+        .find(|x| x.from == c && x.target == "192.168.77.2" && x.kind == WalkKind::Icmp)
+        .unwrap();
+    assert!(
+        c_to_p.kernel && c_to_p.why.contains("seen there as 192.168.77.1"),
+        "{}",
+        c_to_p.why
+    );
+
+    // The published port: a listener in c accepts what p sends to h's address.
+    let mut listener = Command::new("ip")
+        .args(["netns", "exec", &c, "python3", "-c"])
+        .arg("import socket,time\ns=socket.socket();s.bind(('0.0.0.0',80));s.listen(8);time.sleep(20)")
+        .spawn()
+        .expect("listener");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let inv: Inventory =
+        serde_json::from_str(&w.lab.ok(&["inventory", "--all", "--json"])).unwrap();
+    let mut problems = Vec::new();
+    for (from, ip, port) in [
+        (&p, "192.168.77.1", 8080),
+        (&p, "192.168.77.1", 9),
+        (&c, "192.168.77.2", 9),
+        (&p, "172.30.0.2", 80),
+        (&h, "172.30.0.2", 80),
+    ] {
+        let (answered, accepted) = tcp_connect(from, ip, port);
+        let pred = predict(
+            &inv,
+            &Probe {
+                netns: from.to_string(),
+                src: None,
+                target: ip.parse().unwrap(),
+                kind: WalkKind::Tcp { port },
+            },
+        );
+        eprintln!(
+            "tcp {from} -> {ip}:{port}: kernel {answered} (accepted {accepted}), walk {:?} ({})",
+            pred.expected, pred.why
+        );
+        if pred.expected != Some(answered) {
+            problems.push(format!(
+                "{from} -> {ip}:{port}: walk {:?}, kernel {answered}",
+                pred.expected
+            ));
+        }
+        if port == 8080 {
+            assert!(accepted, "the published port is not accepted by c");
+            assert!(
+                pred.path
+                    .iter()
+                    .any(|h| h.step.contains("DNAT to 172.30.0.2")),
+                "{pred:#?}"
+            );
+            assert!(pred.why.contains(&c), "{}", pred.why);
+        }
+    }
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -244,7 +244,7 @@ impl World<'_> {
             return Ok("the namespace's own address: delivered locally".to_string());
         }
         Ok(format!(
-            "{what} reaches {delivered_in}{seen}, and the reply comes back by the same means"
+            "{what} reaches {delivered_in}{seen}, and the reply comes back"
         ))
     }
 
