@@ -656,9 +656,12 @@ impl World<'_> {
             if !own && !proxy {
                 continue;
             }
+            // arp_process checks the asker's address like any input (ip_route_input).
             if let Some(s) = sender {
-                if self.rp_filter(rx.to, s).is_err() {
-                    continue;
+                match self.rp_filter(rx.to, s) {
+                    Ok(()) => {}
+                    Err(Stop::No(_)) => continue,
+                    Err(unread) => return Err(unread),
                 }
             }
             let Some(rmac) = rlink.mac.clone() else {

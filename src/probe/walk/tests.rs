@@ -834,3 +834,36 @@ fn what_the_walk_cannot_follow_is_unknown_never_a_guess() {
     // The bridge floods the who-has; whether it reflects back out the ingress port is unread.
     expect(&w.go("a", "10.0.0.2", ARP), None, "hairpin flag");
 }
+
+#[test]
+fn gateways_on_link_and_through_a_connected_subnet() {
+    let mut w = pair();
+    let extra = |ip: &str| Address {
+        ip: ip.parse().unwrap(),
+        prefix_len: 32,
+        scope: "global".into(),
+    };
+    w.get("b").links[0].addresses.push(extra("192.0.2.1"));
+    w.get("b").links[0].addresses.push(extra("203.0.113.5"));
+    w.route("a", "192.0.2.0/24", Some("10.0.0.2"), "eth0");
+    expect(&w.go("a", "192.0.2.1", ICMP), Some(true), "reaches b");
+    // An on-link gateway outside every connected subnet is still asked for on the device.
+    w.route("a", "198.51.100.0/24", Some("203.0.113.5"), "eth0");
+    w.get("b").links[0].addresses.push(extra("198.51.100.7"));
+    let p = w.go("a", "198.51.100.7", ICMP);
+    expect(&p, Some(true), "reaches b");
+    assert!(p
+        .path
+        .iter()
+        .any(|h| h.step.contains("answers ARP for 203.0.113.5")));
+}
+
+#[test]
+fn a_macvlan_mode_the_walk_does_not_know_is_unknown() {
+    let w = macvlan_world(&["source"], false);
+    expect(
+        &w.go("mv0", "192.168.50.12", ICMP),
+        None,
+        "macvlan mode \"source\"",
+    );
+}
