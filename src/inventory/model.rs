@@ -1,6 +1,8 @@
 //! The inventory's data model: what netview knows about each namespace. Serialises to the
 //! JSON contract documented in docs/json.md (absent values are `null`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::containers::{Container, Network, RuntimeStatus};
@@ -45,6 +47,10 @@ pub struct NamespaceInventory {
     /// one entry per rule (and one with `rule: null` for a chain without rules).
     #[serde(default)]
     pub filter: Vec<FilterRule>,
+    /// IPv4 per-interface settings the packet walk needs (`rp_filter`, `proxy_arp`, a bridge
+    /// port's hairpin flag), keyed by interface name, plus `all` for `net.ipv4.conf.all`.
+    #[serde(default)]
+    pub conf: BTreeMap<String, LinkConf>,
     /// What could not be read (missing permission, missing nft binary...), one line each.
     #[serde(default)]
     pub errors: Vec<String>,
@@ -66,6 +72,7 @@ impl NamespaceInventory {
             fdb: Vec::new(),
             nat: Vec::new(),
             filter: Vec::new(),
+            conf: BTreeMap::new(),
             errors: Vec::new(),
         }
     }
@@ -76,6 +83,21 @@ impl NamespaceInventory {
 
     pub fn link_by_name(&self, name: &str) -> Option<&Link> {
         self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The kernel's effective `rp_filter` for `dev`: the larger of `all` and the interface's
+    /// own (0 off, 1 strict, 2 loose), or null when either could not be read.
+    pub fn rp_filter(&self, dev: &str) -> Option<u8> {
+        let all = self.conf.get("all")?.rp_filter?;
+        let own = self.conf.get(dev)?.rp_filter?;
+        Some(all.max(own))
+    }
+
+    /// The kernel's effective `proxy_arp` for `dev`: on when `all` or the interface's own is.
+    pub fn proxy_arp(&self, dev: &str) -> Option<bool> {
+        let all = self.conf.get("all")?.proxy_arp?;
+        let own = self.conf.get(dev)?.proxy_arp?;
+        Some(all || own)
     }
 
     /// Ports of the bridge called `bridge`, in index order.
@@ -295,6 +317,16 @@ pub struct FdbEntry {
     /// `self`, `master`, `permanent`, `static`, `offload`... as `bridge fdb` prints them.
     pub flags: Vec<String>,
     pub vlan: Option<u16>,
+}
+
+/// What `net.ipv4.conf.<dev>` (or `all`) says, and for a bridge port its hairpin flag; null
+/// when not read (or, for `hairpin`, when the interface is not a bridge port).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkConf {
+    pub rp_filter: Option<u8>,
+    pub proxy_arp: Option<bool>,
+    #[serde(default)]
+    pub hairpin: Option<bool>,
 }
 
 /// Who wrote a NAT or filter rule, where it can be told.
@@ -608,5 +640,35 @@ mod tests {
         assert_eq!(LinkKind::from_info_kind("macvlan"), LinkKind::Macvlan);
         let k: LinkKind = serde_json::from_value(json!("geneve")).unwrap();
         assert_eq!(k, LinkKind::Other("geneve".into()));
+    }
+
+    #[test]
+    fn rp_filter_is_the_larger_of_all_and_the_interface_and_proxy_arp_either() {
+        let mut ns = NamespaceInventory::empty("n", 1, NetnsSource::Named);
+        assert_eq!(ns.rp_filter("eth0"), None, "nothing read: unknown");
+        let conf = |rp, proxy| LinkConf {
+            rp_filter: Some(rp),
+            proxy_arp: Some(proxy),
+            hairpin: None,
+        };
+        ns.conf.insert("all".into(), conf(0, false));
+        ns.conf.insert("eth0".into(), conf(1, false));
+        ns.conf.insert("eth1".into(), conf(2, true));
+        assert_eq!(ns.rp_filter("eth0"), Some(1));
+        assert_eq!(ns.rp_filter("eth1"), Some(2));
+        assert_eq!(ns.proxy_arp("eth0"), Some(false));
+        assert_eq!(ns.proxy_arp("eth1"), Some(true));
+        ns.conf.insert("all".into(), conf(2, true));
+        assert_eq!(ns.rp_filter("eth0"), Some(2));
+        assert_eq!(ns.proxy_arp("eth0"), Some(true));
+        assert_eq!(ns.rp_filter("eth9"), None);
+    }
+
+    #[test]
+    fn inventories_without_conf_still_read() {
+        let mut v = serde_json::to_value(fixture()).unwrap();
+        v["namespaces"][0].as_object_mut().unwrap().remove("conf");
+        let back: Inventory = serde_json::from_value(v).unwrap();
+        assert!(back.namespaces[0].conf.is_empty());
     }
 }

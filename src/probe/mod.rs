@@ -16,6 +16,7 @@ pub mod rules;
 pub mod seen_as;
 pub mod tcp;
 pub mod topology;
+pub mod walk;
 
 use std::fmt;
 use std::net::IpAddr;
