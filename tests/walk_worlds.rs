@@ -3,7 +3,8 @@
 //! --all --json` matching the kernel on every cell (or `null` with a reason). Worlds: two
 //! bridges joined by a forwarding namespace with a missing return route; ip_forward off with
 //! blackhole and prohibit routes; strict rp_filter against an asymmetric path; a bridge behind
-//! nft masquerade with a DNAT-published port (checked with a TCP connect). Namespaces carry
+//! nft masquerade with a DNAT-published port (checked with a TCP connect); a Docker-like
+//! FORWARD policy drop with an accept for established traffic and a jumped chain. Namespaces carry
 //! the test's prefix and are removed in Drop, even when the test fails.
 
 #[path = "lab_common/mod.rs"]
@@ -329,6 +330,69 @@ fn strict_rp_filter_against_an_asymmetric_path() {
 
 /// Whether a TCP connect from `ns` to `ip:port` is answered (accepted or refused) within a
 /// second, as the probe counts it; and whether it was accepted.
+#[test]
+fn a_docker_like_forward_policy_drop_with_replies_let_through() {
+    // r forwards between a and b, but its FORWARD chain drops by policy, lets replies
+    // through (ct state established) and accepts new flows from a's side only, as Docker's
+    // FORWARD accepts what leaves a container's bridge and drops what comes in from outside;
+    // one host of a is dropped by a rule in a jumped chain (DOCKER-USER style).
+    let mut w = Built::new();
+    let (a1, a2, sa) = (w.ns("a1"), w.ns("a2"), w.ns("swa"));
+    let (b, r) = (w.ns("b"), w.ns("r"));
+    w.veth(&a1, "eth0", Some("10.83.0.2/24"), &sa, "pa1", None);
+    w.veth(&a2, "eth0", Some("10.83.0.3/24"), &sa, "pa2", None);
+    w.veth(&r, "ra", Some("10.83.0.1/24"), &sa, "pr", None);
+    w.bridge(&sa, "bra", &["pa1", "pa2", "pr"]);
+    w.veth(
+        &r,
+        "rb",
+        Some("10.84.0.1/24"),
+        &b,
+        "eth0",
+        Some("10.84.0.2/24"),
+    );
+    w.sysctl(&r, "net.ipv4.ip_forward", "1");
+    for ns in [&a1, &a2] {
+        w.route(ns, &["default", "via", "10.83.0.1"]);
+    }
+    w.route(&b, &["default", "via", "10.84.0.1"]);
+    let ruleset = "table ip filter {\n\
+        chain USER { ip saddr 10.83.0.3 drop; return; }\n\
+        chain FORWARD { type filter hook forward priority 0; policy drop; \
+        jump USER; ct state established,related accept; \
+        iifname \"ra\" oifname \"rb\" accept; }\n}\n";
+    let file = w.lab.dir.path().join("filter.nft");
+    std::fs::write(&file, ruleset).unwrap();
+    let out = in_ns(&r, &["nft", "-f", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cells = w.check(
+        "a Docker-like FORWARD policy drop",
+        &[&a1, &a2, &b, &r],
+        &[
+            "10.83.0.1",
+            "10.83.0.2",
+            "10.83.0.3",
+            "10.84.0.1",
+            "10.84.0.2",
+        ],
+    );
+    // a1 reaches b (accepted, and the reply is established); a2 is dropped in USER; b's
+    // new flows towards the bridge meet the policy.
+    let ok = cells
+        .iter()
+        .find(|c| c.from == a1 && c.target == "10.84.0.2" && c.kind == WalkKind::Icmp)
+        .unwrap();
+    assert!(ok.kernel, "{}", ok.why);
+    let why = refused_because(&cells, &a2, "10.84.0.2");
+    assert!(why.contains("chain USER"), "{why}");
+    let why = refused_because(&cells, &b, "10.83.0.2");
+    assert!(why.contains("policy of chain FORWARD"), "{why}");
+}
+
 fn tcp_connect(ns: &str, ip: &str, port: u16) -> (bool, bool) {
     let code = format!(
         "import socket,sys\ns=socket.socket();s.settimeout(1)\ntry:\n s.connect(('{ip}',{port}));sys.exit(0)\nexcept ConnectionRefusedError:\n sys.exit(3)\nexcept Exception:\n sys.exit(4)"
