@@ -15,80 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::rules::{self, Expectation};
+use super::cell::{Cell, CellResult, Expectation};
+use super::rules;
 use super::topology::{ProbeEndpoint, ProbeLab};
 use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
-
-/// One cell of the matrix: a probe of one kind from an endpoint to one target address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cell {
-    pub from: String,
-    /// The target endpoint's name, or the address itself when the user typed an address no
-    /// endpoint holds.
-    pub to: String,
-    pub target_ip: IpAddr,
-    pub kind: ProbeKind,
-    /// TCP only: the port.
-    pub port: Option<u16>,
-}
-
-/// A cell's observation next to its expectation. Serialises as one JSON result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CellResult {
-    pub cell: Cell,
-    pub observed: Observation,
-    pub expected: Expectation,
-}
-
-impl CellResult {
-    pub fn reachable(&self) -> bool {
-        self.observed.outcome.is_reachable(self.cell.kind)
-    }
-
-    /// Observed reachability differs from the expectation: a finding for the user.
-    pub fn mismatch(&self) -> bool {
-        self.reachable() != self.expected.reachable
-    }
-}
-
-impl Serialize for CellResult {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            from: &'a str,
-            to: &'a str,
-            target_ip: IpAddr,
-            kind: ProbeKind,
-            port: Option<u16>,
-            outcome: &'a ProbeOutcome,
-            detail: Option<&'a str>,
-            reachable: bool,
-            rtt_us: Option<u64>,
-            arp_mac: Option<&'a str>,
-            seen_as: Option<IpAddr>,
-            expected: bool,
-            why: &'a str,
-            mismatch: bool,
-        }
-        Json {
-            from: &self.cell.from,
-            to: &self.cell.to,
-            target_ip: self.cell.target_ip,
-            kind: self.cell.kind,
-            port: self.cell.port,
-            outcome: &self.observed.outcome,
-            detail: self.observed.outcome.detail(),
-            reachable: self.reachable(),
-            rtt_us: self.observed.rtt_us,
-            arp_mac: self.observed.arp_mac.as_deref(),
-            seen_as: self.observed.seen_as,
-            expected: self.expected.reachable,
-            why: &self.expected.why,
-            mismatch: self.mismatch(),
-        }
-        .serialize(s)
-    }
-}
 
 /// A finished matrix, in plan order.
 #[derive(Debug, Clone, Serialize)]
@@ -577,11 +507,7 @@ pub fn render_mismatches(results: &[CellResult]) -> String {
             r.cell.target_ip,
             r.cell.kind.name(),
             r.observed.outcome,
-            if r.expected.reachable {
-                "reachable"
-            } else {
-                "unreachable"
-            },
+            r.expected.word(),
             r.expected.why
         ));
     }

@@ -3,10 +3,12 @@
 //!
 //! - [`topology`]: what the probes know about a lab (endpoints and lab-wide facts).
 //! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
+//! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
 //! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
 
 pub mod arp;
+pub mod cell;
 pub mod from_lab;
 pub mod icmp;
 pub mod kernel;
@@ -159,7 +161,8 @@ pub enum ProbeError {
     NoInterface(String),
 }
 
-pub use matrix::{Cell, CellResult, MatrixRun, Prober};
+pub use cell::{Cell, CellResult, Expectation};
+pub use matrix::{MatrixRun, Prober};
 pub use topology::{
     EndpointAddress, IpvlanMode, LabFacts, MacvlanMode, NetMode, ProbeEndpoint, ProbeLab, Role,
 };

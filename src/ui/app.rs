@@ -12,7 +12,7 @@ use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
 use crate::lab::state::LabState;
 use crate::netns::{Netns, NetnsSource};
-use crate::probe::matrix::CellResult;
+use crate::probe::cell::CellResult;
 use crate::ui::keys::{self, Action, FilterAction};
 use crate::ui::labui::{self, Bench, LabJob, Overlay};
 use crate::ui::table::{TabTable, TableRow};

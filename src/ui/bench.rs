@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::lab::spec::NetworkMode;
 use crate::lab::state::LabState;
 use crate::lab::{Endpoint, Role};
-use crate::probe::matrix::{Cell, CellResult};
+use crate::probe::cell::{Cell, CellResult};
 use crate::probe::{ProbeKind, ProbeOutcome};
 
 /// A probe run: the planned cells, and the results as they arrive (same order).
@@ -282,11 +282,7 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
                 .rtt_us
                 .map(|us| format!(" in {:.2} ms", us as f64 / 1000.0))
                 .unwrap_or_default(),
-            if r.expected.reachable {
-                "reachable"
-            } else {
-                "unreachable"
-            },
+            r.expected.word(),
         ));
         out.push(format!("      why: {}", r.expected.why));
         if r.cell.kind == ProbeKind::Arp {

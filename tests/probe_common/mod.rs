@@ -252,7 +252,7 @@ pub fn rule_mismatches(run: &MatrixRun) -> Vec<String> {
                 r.cell.target_ip,
                 r.cell.kind.name(),
                 r.observed.outcome,
-                r.expected.reachable,
+                r.expected.word(),
                 r.expected.why
             )
         })

@@ -337,8 +337,8 @@ fn json_shape_is_the_contract() {
     let failed = CellResult {
         cell: cells[0].clone(),
         observed: Observation::outcome(ProbeOutcome::SendFailed("boom".into())),
-        expected: rules::Expectation {
-            reachable: true,
+        expected: Expectation {
+            reachable: Some(true),
             why: "w".into(),
         },
     };
