@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::lab::spec::NetworkMode;
+use crate::lab::spec::NetMode;
 use crate::lab::state::LabState;
 use crate::lab::{Endpoint, Role};
 use crate::probe::cell::{Cell, CellResult};
@@ -185,11 +185,11 @@ fn uplink(lab: &LabState, e: &Endpoint) -> Vec<Hop> {
     match (e.role, e.mode) {
         (Role::Host, _) => vec!["host".into(), lan, switch],
         (Role::Peer, _) | (Role::Router, _) => vec![e.name.clone(), switch],
-        (Role::Container, Some(NetworkMode::Bridge)) => {
+        (Role::Container, Some(NetMode::Bridge)) => {
             vec![e.name.clone(), docker, "host".into(), lan, switch]
         }
-        (Role::Container, Some(NetworkMode::Host)) => vec![e.name.clone(), lan, switch],
-        (Role::Container, Some(NetworkMode::Macvlan | NetworkMode::Ipvlan)) => {
+        (Role::Container, Some(NetMode::Host)) => vec![e.name.clone(), lan, switch],
+        (Role::Container, Some(NetMode::Macvlan(_) | NetMode::Ipvlan(_))) => {
             vec![e.name.clone(), e.parent.clone().unwrap_or(lan), switch]
         }
         (Role::Container, _) => vec![e.name.clone()],
@@ -217,9 +217,9 @@ pub fn path(lab: &LabState, endpoints: &[Endpoint], from: &str, to: &str) -> Vec
 
 fn describe_endpoint(e: &Endpoint) -> String {
     let what = match (e.role, e.mode) {
-        (Role::Container, Some(m)) => match &e.submode {
-            Some(s) => format!("{m} {s} container"),
-            None => format!("{m} container"),
+        (Role::Container, Some(m)) => match m.submode() {
+            Some(s) => format!("{} {s} container", m.name()),
+            None => format!("{} container", m.name()),
         },
         (r, _) => format!("{r:?}").to_lowercase(),
     };
