@@ -632,6 +632,9 @@ fn lab_add_help_lists_every_mode() {
     for word in [
         "bridge", "host", "none", "macvlan", "ipvlan", "private", "vepa", "passthru", "l2", "l3s",
     ] {
-        assert!(out.contains(&format!("- {word}:")), "{word} missing from:\n{out}");
+        assert!(
+            out.contains(&format!("- {word}:")),
+            "{word} missing from:\n{out}"
+        );
     }
 }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use netview::lab::{self, spec, ContainerSpec, LabError, LabSpec, NetworkMode};
 use netview::lab::spec::{IpvlanMode, MacvlanMode};
+use netview::lab::{self, spec, ContainerSpec, LabError, LabSpec, NetworkMode};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {

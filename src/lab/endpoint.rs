@@ -176,7 +176,9 @@ mod mode_fields {
         let parse_err = |e: crate::lab::LabError| D::Error::custom(e.to_string());
         Ok(match (f.mode, sub) {
             (None, None) => None,
-            (None, Some(s)) => return Err(D::Error::custom(format!("submode {s:?} without a mode"))),
+            (None, Some(s)) => {
+                return Err(D::Error::custom(format!("submode {s:?} without a mode")))
+            }
             (Some(NetworkMode::Macvlan), s) => Some(NetMode::Macvlan(match s {
                 Some(s) => s.parse::<MacvlanMode>().map_err(parse_err)?,
                 None => return Err(D::Error::custom("macvlan without its submode")),
@@ -186,7 +188,9 @@ mod mode_fields {
                 None => return Err(D::Error::custom("ipvlan without its submode")),
             })),
             (Some(m), Some(s)) => {
-                return Err(D::Error::custom(format!("mode {m} has no submode, got {s:?}")))
+                return Err(D::Error::custom(format!(
+                    "mode {m} has no submode, got {s:?}"
+                )))
             }
             (Some(NetworkMode::Bridge), None) => Some(NetMode::Bridge),
             (Some(NetworkMode::Host), None) => Some(NetMode::Host),
@@ -225,9 +229,21 @@ mod tests {
     fn the_mode_is_two_json_fields_and_reads_back_the_same() {
         for (mode, driver, sub) in [
             (None, serde_json::Value::Null, serde_json::Value::Null),
-            (Some(NetMode::Bridge), "bridge".into(), serde_json::Value::Null),
-            (Some(NetMode::Macvlan(MacvlanMode::Vepa)), "macvlan".into(), "vepa".into()),
-            (Some(NetMode::Ipvlan(IpvlanMode::L3s)), "ipvlan".into(), "l3s".into()),
+            (
+                Some(NetMode::Bridge),
+                "bridge".into(),
+                serde_json::Value::Null,
+            ),
+            (
+                Some(NetMode::Macvlan(MacvlanMode::Vepa)),
+                "macvlan".into(),
+                "vepa".into(),
+            ),
+            (
+                Some(NetMode::Ipvlan(IpvlanMode::L3s)),
+                "ipvlan".into(),
+                "l3s".into(),
+            ),
         ] {
             let v = serde_json::to_value(endpoint(mode)).unwrap();
             assert_eq!(v["mode"], driver);
@@ -239,8 +255,8 @@ mod tests {
 
     #[test]
     fn an_unknown_or_misplaced_submode_is_refused_not_defaulted() {
-        let mut v = serde_json::to_value(endpoint(Some(NetMode::Macvlan(MacvlanMode::Bridge))))
-            .unwrap();
+        let mut v =
+            serde_json::to_value(endpoint(Some(NetMode::Macvlan(MacvlanMode::Bridge)))).unwrap();
         v["submode"] = "sideways".into();
         assert!(serde_json::from_value::<Endpoint>(v.clone()).is_err());
         v["mode"] = "bridge".into();

@@ -64,7 +64,9 @@ impl CellResult {
 
     /// Observed reachability differs from the expectation: a finding for the user.
     pub fn mismatch(&self) -> bool {
-        self.expected.reachable.is_some_and(|e| e != self.reachable())
+        self.expected
+            .reachable
+            .is_some_and(|e| e != self.reachable())
     }
 }
 
@@ -106,7 +108,6 @@ impl Serialize for CellResult {
         .serialize(s)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use ipnet::{IpNet, Ipv4Net};
 
-use super::topology::{EndpointAddress, LabFacts, NetMode, ProbeEndpoint, ProbeLab};
+use super::topology::{
+    EndpointAddress, EndpointOrigin, LabFacts, NetMode, ProbeEndpoint, ProbeLab,
+};
 use crate::lab::endpoint::Endpoint;
 use crate::lab::state::LabState;
 use crate::lab::Lab;
@@ -56,6 +58,7 @@ pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
                 parent: e.parent.clone(),
                 nat: e.nat,
                 host_shim: e.host_shim,
+                origin: EndpointOrigin::Lab,
             }
         })
         .collect();

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::cell::{Cell, CellResult, Expectation};
 use super::rules;
-use super::topology::{ProbeEndpoint, ProbeLab};
+use super::topology::{EndpointOrigin, ProbeEndpoint, ProbeLab};
 use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
 
 /// A finished matrix, in plan order.
@@ -150,6 +150,27 @@ pub fn neighbour_entries_needed(lab: &ProbeLab, cells: &[Cell]) -> usize {
     pairs.len() * 2
 }
 
+/// Every cell's expectation: the rules' for cells among the lab's endpoints (and from one to a
+/// typed address), none for a cell whose source or target is a namespace outside the lab (the
+/// rules know only the lab's world; the packet walk will predict these).
+pub fn expect_cells(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
+    let outside = |name: &str| {
+        lab.endpoint(name)
+            .is_some_and(|e| e.origin != EndpointOrigin::Lab)
+    };
+    rules::expect_all(lab, cells)
+        .into_iter()
+        .zip(cells)
+        .map(|(e, c)| {
+            if outside(&c.from) || outside(&c.to) {
+                Expectation::unknown()
+            } else {
+                e
+            }
+        })
+        .collect()
+}
+
 /// One probe as a worker gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedProbe {
@@ -271,7 +292,7 @@ pub fn run_matrix(
             }
         }
     }
-    let expectations: Vec<Expectation> = rules::expect_all(lab, cells);
+    let expectations = expect_cells(lab, cells);
 
     prober.begin(&target_namespaces, timeout)?;
     let slots = Slots {

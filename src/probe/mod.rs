@@ -5,6 +5,7 @@
 //! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
 //! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
+//! - [`namespaces`]: endpoints outside the lab (any namespace, with the addresses it holds).
 //! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
 
 pub mod arp;
@@ -13,6 +14,7 @@ pub mod from_lab;
 pub mod icmp;
 pub mod kernel;
 pub mod matrix;
+pub mod namespaces;
 pub mod route;
 pub mod rules;
 pub mod seen_as;
@@ -164,5 +166,6 @@ pub enum ProbeError {
 pub use cell::{Cell, CellResult, Expectation};
 pub use matrix::{MatrixRun, Prober};
 pub use topology::{
-    EndpointAddress, IpvlanMode, LabFacts, MacvlanMode, NetMode, ProbeEndpoint, ProbeLab, Role,
+    EndpointAddress, EndpointOrigin, IpvlanMode, LabFacts, MacvlanMode, NetMode, ProbeEndpoint,
+    ProbeLab, Role,
 };

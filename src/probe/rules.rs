@@ -22,8 +22,8 @@
 
 use std::net::IpAddr;
 
-pub use super::cell::Expectation;
 use super::cell::Cell;
+pub use super::cell::Expectation;
 use super::topology::{IpvlanMode, MacvlanMode, NetMode, ProbeEndpoint, ProbeLab, Role};
 use super::ProbeKind;
 

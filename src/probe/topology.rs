@@ -62,6 +62,24 @@ pub struct ProbeEndpoint {
     /// which covers every child).
     #[serde(default)]
     pub host_shim: bool,
+    /// Where the endpoint comes from: the lab, or a namespace found on the host.
+    #[serde(default)]
+    pub origin: EndpointOrigin,
+}
+
+/// Where an endpoint comes from, which decides whether anything can be predicted about it.
+/// One more source (a Docker or Podman container, `docker:web`) is one more variant, resolved
+/// to its namespace the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointOrigin {
+    /// An endpoint of the sandbox lab: the rules know its wiring.
+    #[default]
+    Lab,
+    /// A network namespace as `netview inventory` names it (`root`, a name in /run/netns,
+    /// `pid:N`). Its `role` is the closest lab role (`host` for root, else `container`) and
+    /// means nothing to the rules: no prediction is made for its cells yet.
+    Namespace,
 }
 
 impl ProbeEndpoint {

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netview::probe::kernel::KernelProber;
 use netview::probe::matrix::{self, PlanOptions};
 use netview::probe::{
-    CellResult, EndpointAddress, MatrixRun, NetMode, ProbeEndpoint, ProbeKind, ProbeLab, Role,
+    CellResult, EndpointAddress, EndpointOrigin, MatrixRun, NetMode, ProbeEndpoint, ProbeKind,
+    ProbeLab, Role,
 };
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -133,6 +134,7 @@ pub fn endpoint(
         parent: None,
         nat: false,
         host_shim: false,
+        origin: EndpointOrigin::Lab,
     }
 }
 

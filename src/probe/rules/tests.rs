@@ -1,7 +1,7 @@
 //! Each prediction and its reason, pinned on the study post's sandbox.
 
 use super::*;
-use crate::probe::topology::{EndpointAddress, LabFacts, ProbeEndpoint};
+use crate::probe::topology::{EndpointAddress, EndpointOrigin, LabFacts, ProbeEndpoint};
 use std::path::PathBuf;
 
 fn ep(
@@ -34,6 +34,7 @@ fn ep(
         },
         nat: false,
         host_shim: false,
+        origin: EndpointOrigin::Lab,
     }
 }
 
