@@ -6,12 +6,16 @@
 //! their own); turning what was read into an endpoint is pure and unit-tested. Nothing here
 //! changes a namespace: it only reads.
 
+use std::net::IpAddr;
+
 use super::topology::{EndpointAddress, EndpointOrigin, ProbeEndpoint, Role};
 use crate::inventory::model::NamespaceInventory;
 use crate::netns::{self, Netns, NetnsError, NetnsSource};
 
-/// The probes' endpoint for a namespace, from its inventory: every non-loopback address with
-/// the interface holding it; the main interface is the one holding the first such address.
+/// The probes' endpoint for a namespace, from its inventory: every address with the interface
+/// holding it, but loopback and IPv6 link-local ones (fe80::/10 needs an interface scope the
+/// probes do not carry: every such cell failed to send, measured on a veth pair); the main
+/// interface is the one holding the first address.
 pub fn endpoint_of(ns: &Netns, inv: &NamespaceInventory) -> ProbeEndpoint {
     let addresses: Vec<EndpointAddress> = inv
         .links
@@ -19,7 +23,7 @@ pub fn endpoint_of(ns: &Netns, inv: &NamespaceInventory) -> ProbeEndpoint {
         .flat_map(|l| {
             l.addresses
                 .iter()
-                .filter(|a| !a.ip.is_loopback())
+                .filter(|a| !a.ip.is_loopback() && !is_ipv6_link_local(a.ip))
                 .map(move |a| EndpointAddress::new(a.ip, a.prefix_len, &l.name))
         })
         .collect();
@@ -44,6 +48,10 @@ pub fn endpoint_of(ns: &Netns, inv: &NamespaceInventory) -> ProbeEndpoint {
         host_shim: false,
         origin: EndpointOrigin::Namespace,
     }
+}
+
+fn is_ipv6_link_local(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
 
 /// Whether an endpoint is worth probing by default: it holds an address other than loopback.
@@ -123,7 +131,10 @@ mod tests {
         inv.links = vec![
             link("lo", &[("127.0.0.1", 8), ("::1", 128)]),
             link("eth0", &[("10.1.0.2", 24)]),
-            link("eth1", &[("10.2.0.2", 24), ("fd00::2", 64)]),
+            link(
+                "eth1",
+                &[("10.2.0.2", 24), ("fe80::1", 64), ("fd00::2", 64)],
+            ),
         ];
         let e = endpoint_of(&ns("a", NetnsSource::Named), &inv);
         assert_eq!(e.origin, EndpointOrigin::Namespace);

@@ -157,7 +157,7 @@ pub fn probe_all(lab: &ProbeLab, kinds: &[ProbeKind], timeout_ms: u64) -> Matrix
 }
 
 /// The interface and source address the kernel uses for `ip` inside `ns`, if on-link.
-fn kernel_route(ns: &str, ip: &str) -> Option<(String, String)> {
+pub fn kernel_route(ns: &str, ip: &str) -> Option<(String, String)> {
     let out = Command::new("ip")
         .args(["-n", ns, "-j", "route", "get", ip])
         .output()
