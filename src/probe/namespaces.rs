@@ -6,16 +6,14 @@
 //! their own); turning what was read into an endpoint is pure and unit-tested. Nothing here
 //! changes a namespace: it only reads.
 
-use std::net::IpAddr;
-
 use super::topology::{EndpointAddress, EndpointOrigin, ProbeEndpoint, Role};
 use crate::inventory::model::NamespaceInventory;
 use crate::netns::{self, Netns, NetnsError, NetnsSource};
 
-/// The probes' endpoint for a namespace, from its inventory: every address with the interface
-/// holding it, but loopback and IPv6 link-local ones (fe80::/10 needs an interface scope the
-/// probes do not carry: every such cell failed to send, measured on a veth pair); the main
-/// interface is the one holding the first address.
+/// The probes' endpoint for a namespace, from its inventory: every IPv4 address but loopback,
+/// with the interface holding it (the probes are IPv4 only: IPv6 cells, link-local ones
+/// first, all failed to send on a veth pair); the main interface is the one holding the
+/// first address.
 pub fn endpoint_of(ns: &Netns, inv: &NamespaceInventory) -> ProbeEndpoint {
     let addresses: Vec<EndpointAddress> = inv
         .links
@@ -23,7 +21,7 @@ pub fn endpoint_of(ns: &Netns, inv: &NamespaceInventory) -> ProbeEndpoint {
         .flat_map(|l| {
             l.addresses
                 .iter()
-                .filter(|a| !a.ip.is_loopback() && !is_ipv6_link_local(a.ip))
+                .filter(|a| a.ip.is_ipv4() && !a.ip.is_loopback())
                 .map(move |a| EndpointAddress::new(a.ip, a.prefix_len, &l.name))
         })
         .collect();
@@ -48,10 +46,6 @@ pub fn endpoint_of(ns: &Netns, inv: &NamespaceInventory) -> ProbeEndpoint {
         host_shim: false,
         origin: EndpointOrigin::Namespace,
     }
-}
-
-fn is_ipv6_link_local(ip: IpAddr) -> bool {
-    matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
 
 /// Whether an endpoint is worth probing by default: it holds an address other than loopback.
@@ -150,7 +144,6 @@ mod tests {
             [
                 ("10.1.0.2", "eth0"),
                 ("10.2.0.2", "eth1"),
-                ("fd00::2", "eth1")
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );
