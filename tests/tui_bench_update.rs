@@ -217,9 +217,16 @@ fn engine_errors_are_a_dismissable_message() {
 fn probes_fill_the_matrix_live_and_enter_explains_a_cell() {
     let mut m = with_lab();
     let cmds = keys(&mut m, "p");
+    // Planned once: the command runs exactly the cells the matrix lays out.
+    let [Command::RunProbes(plan)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(plan.cells, m.bench.matrix.cells);
     assert_eq!(
-        cmds,
-        vec![Command::RunProbes(Box::new(fixture::lab_state()))]
+        plan.lab,
+        netview::probe::from_lab::probe_lab(&netview::lab::Lab {
+            state: fixture::lab_state()
+        })
     );
     assert_eq!(m.tab, Tab::Matrix);
     assert!(m.bench.matrix.running);

@@ -52,6 +52,8 @@ pub struct Cell {
 /// A cell's observation next to its expectation. Serialises as one JSON result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellResult {
+    /// The cell's place in its run's plan, so a view files the result without searching.
+    pub index: usize,
     pub cell: Cell,
     pub observed: Observation,
     pub expected: Expectation,
@@ -115,6 +117,7 @@ mod tests {
 
     fn result(expected: Expectation, outcome: ProbeOutcome) -> CellResult {
         CellResult {
+            index: 0,
             cell: Cell {
                 from: "root".into(),
                 to: "10.0.0.2".into(),

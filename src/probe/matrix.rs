@@ -128,6 +128,14 @@ pub fn plan(lab: &ProbeLab, opts: &PlanOptions) -> Result<Vec<Cell>, ProbeError>
     Ok(cells)
 }
 
+/// A planned run: the endpoints and the cells, planned once and handed as they are to the
+/// runner (the TUI shows the same cells it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePlan {
+    pub lab: ProbeLab,
+    pub cells: Vec<Cell>,
+}
+
 /// About how many neighbour (ARP) entries the run makes the kernel create: one per source
 /// namespace and on-link target in another namespace, for the sender, and as many again on
 /// the answering side. The kernel's neighbour table is shared by all namespaces and capped
@@ -334,6 +342,7 @@ pub fn run_matrix(
                 continue; // the first report of a cell wins
             }
             let r = CellResult {
+                index: token,
                 cell: cells[token].clone(),
                 observed: obs,
                 expected: expectations[token].clone(),
@@ -349,6 +358,7 @@ pub fn run_matrix(
         .map(|(token, r)| {
             r.unwrap_or_else(|| {
                 let r = CellResult {
+                    index: token,
                     cell: cells[token].clone(),
                     observed: Observation::outcome(ProbeOutcome::SendFailed(
                         "the probe never reported".into(),
@@ -404,8 +414,9 @@ pub fn spawn_run<P: Prober + Send + 'static>(
     Ok((handle, rx))
 }
 
-/// The matrix as rows (sources) and columns (target addresses) for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The matrix as rows (sources) and columns (target addresses) for display: one grid layout
+/// for the CLI's text matrix and the TUI's matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Layout {
     /// Source names, in first-seen order.
     pub rows: Vec<String>,
@@ -413,44 +424,45 @@ pub struct Layout {
     pub columns: Vec<(String, IpAddr)>,
     /// The kinds present, in a fixed order (icmp, arp, tcp).
     pub kinds: Vec<ProbeKind>,
-    /// (row, column, kind) -> index into the results.
+    /// (row, column, kind) -> index of the cell in the sequence laid out (the plan).
     pub cells: BTreeMap<(usize, usize, ProbeKind), usize>,
+}
+
+impl Layout {
+    /// Lay cells out, in plan order.
+    pub fn of<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Layout {
+        let mut rows: HashMap<&str, usize> = HashMap::new();
+        let mut columns: HashMap<(&str, IpAddr), usize> = HashMap::new();
+        let mut l = Layout::default();
+        for (i, c) in cells.into_iter().enumerate() {
+            let row = *rows.entry(c.from.as_str()).or_insert_with(|| {
+                l.rows.push(c.from.clone());
+                l.rows.len() - 1
+            });
+            let col = *columns
+                .entry((c.to.as_str(), c.target_ip))
+                .or_insert_with(|| {
+                    l.columns.push((c.to.clone(), c.target_ip));
+                    l.columns.len() - 1
+                });
+            if !l.kinds.contains(&c.kind) {
+                l.kinds.push(c.kind);
+            }
+            l.cells.insert((row, col, c.kind), i);
+        }
+        l.kinds.sort();
+        l
+    }
+
+    /// The index of the cell of `kind` at (row, col), if one was planned.
+    pub fn index(&self, row: usize, col: usize, kind: ProbeKind) -> Option<usize> {
+        self.cells.get(&(row, col, kind)).copied()
+    }
 }
 
 /// Lay results out as a matrix.
 pub fn layout(results: &[CellResult]) -> Layout {
-    let mut rows: Vec<String> = Vec::new();
-    let mut columns: Vec<(String, IpAddr)> = Vec::new();
-    let mut kinds: Vec<ProbeKind> = Vec::new();
-    let mut cells = BTreeMap::new();
-    for (i, r) in results.iter().enumerate() {
-        let row = rows
-            .iter()
-            .position(|n| *n == r.cell.from)
-            .unwrap_or_else(|| {
-                rows.push(r.cell.from.clone());
-                rows.len() - 1
-            });
-        let col_key = (r.cell.to.clone(), r.cell.target_ip);
-        let col = columns
-            .iter()
-            .position(|c| *c == col_key)
-            .unwrap_or_else(|| {
-                columns.push(col_key);
-                columns.len() - 1
-            });
-        if !kinds.contains(&r.cell.kind) {
-            kinds.push(r.cell.kind);
-        }
-        cells.insert((row, col, r.cell.kind), i);
-    }
-    kinds.sort();
-    Layout {
-        rows,
-        columns,
-        kinds,
-        cells,
-    }
+    Layout::of(results.iter().map(|r| &r.cell))
 }
 
 /// One cell's marks: per kind, `✓` reached, `✗` not, `·` not probed; `!` when any kind of the

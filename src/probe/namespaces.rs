@@ -141,11 +141,8 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [
-                ("10.1.0.2", "eth0"),
-                ("10.2.0.2", "eth1"),
-            ]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            [("10.1.0.2", "eth0"), ("10.2.0.2", "eth1"),]
+                .map(|(a, b)| (a.to_string(), b.to_string()))
         );
         assert!(has_addresses(&e));
         assert_eq!(e.netns_path, PathBuf::from("/run/netns/a"));

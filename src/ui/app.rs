@@ -213,9 +213,9 @@ pub enum Command {
     CancelJob,
     /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
     CheckIpvlan,
-    /// Probe every pair of this lab (answers: [`Message::ProbeCell`]s, then
+    /// Probe these cells, planned by `update` (answers: [`Message::ProbeCell`]s, then
     /// [`Message::ProbesDone`]).
-    RunProbes(Box<LabState>),
+    RunProbes(Box<crate::probe::matrix::ProbePlan>),
     /// Show that this host-mode container shares the host's port 80.
     SharedPort(Box<LabState>, String),
     Quit,

@@ -425,7 +425,8 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
         .as_array()
         .expect("results")
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let kind = match r["kind"].as_str() {
                 Some("arp") => ProbeKind::Arp,
                 Some("tcp") => ProbeKind::Tcp,
@@ -442,6 +443,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                 _ => ProbeOutcome::SendFailed(detail),
             };
             CellResult {
+                index: i,
                 cell: Cell {
                     from: s(r, "from").expect("from"),
                     to: s(r, "to").expect("to"),

@@ -266,12 +266,15 @@ pub fn start_probes(model: &mut Model) -> Vec<Command> {
     match matrix::plan(&plab, &PlanOptions::default()) {
         Ok(cells) => {
             let (row, col) = (model.bench.matrix.row, model.bench.matrix.col);
-            model.bench.matrix = MatrixState::start(cells);
+            model.bench.matrix = MatrixState::start(cells.clone());
             model.bench.matrix.row = row;
             model.bench.matrix.col = col;
             clamp_cursor(&mut model.bench.matrix);
             model.tab = Tab::Matrix;
-            vec![Command::RunProbes(Box::new(lab))]
+            vec![Command::RunProbes(Box::new(matrix::ProbePlan {
+                lab: plab,
+                cells,
+            }))]
         }
         Err(e) => {
             model.bench.overlay = Some(Overlay::Error(e.to_string()));
@@ -281,14 +284,14 @@ pub fn start_probes(model: &mut Model) -> Vec<Command> {
 }
 
 fn clamp_cursor(m: &mut MatrixState) {
-    let g = m.grid();
-    m.row = m.row.min(g.rows.len().saturating_sub(1));
-    m.col = m.col.min(g.columns.len().saturating_sub(1));
+    let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
+    m.row = m.row.min(rows.saturating_sub(1));
+    m.col = m.col.min(cols.saturating_sub(1));
 }
 
 pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
     let m = &mut model.bench.matrix;
-    let g = m.grid();
+    let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
     let step = |v: usize, d: isize, n: usize| -> usize {
         if n == 0 {
             0
@@ -296,8 +299,8 @@ pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
             (v as isize + d).clamp(0, n as isize - 1) as usize
         }
     };
-    m.row = step(m.row, drow, g.rows.len());
-    m.col = step(m.col, dcol, g.columns.len());
+    m.row = step(m.row, drow, rows);
+    m.col = step(m.col, dcol, cols);
 }
 
 fn open_mode_chooser(model: &mut Model) -> Vec<Command> {

@@ -336,6 +336,7 @@ fn json_shape_is_the_contract() {
     assert!(r["why"].is_string());
     assert_eq!(r["mismatch"], false);
     let failed = CellResult {
+        index: 0,
         cell: cells[0].clone(),
         observed: Observation::outcome(ProbeOutcome::SendFailed("boom".into())),
         expected: Expectation {

@@ -181,7 +181,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     frame.render_widget(Paragraph::new(legend), rest);
 }
 
-fn kinds_label(g: &crate::ui::bench::Grid) -> String {
+fn kinds_label(g: &crate::probe::matrix::Layout) -> String {
     g.kinds
         .iter()
         .map(|k| k.name())
