@@ -229,7 +229,7 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
             out.push(format!("path   {}", p.join(" → ")));
         }
     }
-    let results = m.results_at(&g, m.row, m.col);
+    let results = m.results_at(g, m.row, m.col);
     if results.is_empty() {
         out.push(if m.running {
             "waiting for the probes…".into()
