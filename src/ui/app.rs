@@ -239,6 +239,8 @@ pub struct Model {
     pub namespaces: Vec<NsEntry>,
     /// The selected namespace, by inode, so it survives re-listing.
     pub selected: Option<u64>,
+    /// Namespaces marked with Space for `p` to probe among, by inode.
+    pub marked: std::collections::BTreeSet<u64>,
     pub tab: Tab,
     pub focus: Pane,
     /// Cursor in the current tab's (filtered) rows.
@@ -289,6 +291,7 @@ impl Model {
         Model {
             namespaces: Vec::new(),
             selected: None,
+            marked: Default::default(),
             tab: Tab::Links,
             focus: Pane::Namespaces,
             row: 0,
@@ -631,6 +634,13 @@ impl Model {
             Action::RemoveContainer => return labui::remove_selected(self),
             Action::LabToggle => return labui::toggle_lab(self),
             Action::Probe => return labui::start_probes(self),
+            Action::Mark => {
+                if let Some(id) = self.selected {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                }
+            }
             Action::Tour => return labui::start_tour(self),
             Action::Open => {
                 if self.tab == Tab::Matrix && !self.bench.matrix.cells.is_empty() {

@@ -251,18 +251,44 @@ fn start_job(model: &mut Model, job: LabJob) -> Vec<Command> {
 }
 
 /// Start the probes on the current lab.
+/// The namespaces `p` probes among when Space marked some, or when no lab is up: the marked
+/// ones, else every namespace whose inventory holds an address, and root. Pure: it uses the
+/// inventories already read.
+fn namespace_endpoints(model: &Model) -> Vec<crate::probe::ProbeEndpoint> {
+    use crate::netns::NetnsSource;
+    use crate::probe::namespaces::{endpoint_of, has_addresses};
+    model
+        .namespaces
+        .iter()
+        .filter(|e| model.marked.is_empty() || model.marked.contains(&e.netns.id))
+        .filter_map(|e| Some((e, endpoint_of(&e.netns, e.inventory.as_ref()?))))
+        .filter(|(e, p)| {
+            !model.marked.is_empty() || e.netns.source == NetnsSource::Root || has_addresses(p)
+        })
+        .map(|(_, p)| p)
+        .collect()
+}
+
 pub fn start_probes(model: &mut Model) -> Vec<Command> {
-    let Some(lab) = model.bench.lab.clone() else {
-        model.bench.overlay = Some(Overlay::Error(
-            "no lab is up: press n (or L) to build one first".into(),
-        ));
-        return Vec::new();
-    };
     if model.bench.matrix.running {
         model.message = Some("the probes are already running".into());
         return Vec::new();
     }
-    let plab = crate::probe::from_lab::probe_lab(&crate::lab::Lab { state: lab.clone() });
+    let plab = match model.bench.lab.as_ref() {
+        Some(lab) if model.marked.is_empty() => {
+            crate::probe::from_lab::probe_lab(&crate::lab::Lab { state: lab.clone() })
+        }
+        _ => crate::probe::ProbeLab {
+            endpoints: namespace_endpoints(model),
+            facts: crate::probe::LabFacts::default(),
+        },
+    };
+    if plab.endpoints.is_empty() {
+        model.bench.overlay = Some(Overlay::Error(
+            "nothing to probe: no namespace holds an address yet".into(),
+        ));
+        return Vec::new();
+    }
     match matrix::plan(&plab, &PlanOptions::default()) {
         Ok(cells) => {
             let (row, col) = (model.bench.matrix.row, model.bench.matrix.col);
