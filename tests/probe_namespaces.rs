@@ -168,6 +168,19 @@ fn namespaces_by_name_and_pid_agree_with_ping() {
             );
         }
     }
+    // The text matrix says how many cells have no prediction.
+    let text = Command::new(env!("CARGO_BIN_EXE_netview"))
+        .args(["probe", "--from", &a, "--to", &b, "--kind", "icmp"])
+        .env_remove("NETVIEW_PROBE_LAB")
+        .env("NETVIEW_STATE_DIR", empty_state.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(text.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("2 probes in") && stdout.contains("0 mismatches, 2 without a prediction"),
+        "{stdout}"
+    );
     let after: Vec<String> = ["a", "b", "c"].iter().map(|n| snapshot(&t, n)).collect();
     assert_eq!(
         before, after,

@@ -190,12 +190,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print!("{}", matrix::render_text(&run.results));
         let mismatches = matrix::render_mismatches(&run.results);
         let n = run.mismatches().count();
+        let unknown = run
+            .results
+            .iter()
+            .filter(|r| r.expected.reachable.is_none())
+            .count();
         println!(
-            "{} probes in {} ms, {} mismatch{}",
+            "{} probes in {} ms, {} mismatch{}{}",
             run.results.len(),
             run.elapsed_ms,
             n,
-            if n == 1 { "" } else { "es" }
+            if n == 1 { "" } else { "es" },
+            if unknown > 0 {
+                format!(", {unknown} without a prediction (outside the lab)")
+            } else {
+                String::new()
+            }
         );
         if !mismatches.is_empty() {
             println!("\nmismatches (observed differs from the kernel's expected behaviour):");

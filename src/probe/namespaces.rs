@@ -60,7 +60,10 @@ pub fn resolve(names: &[String]) -> Result<Vec<ProbeEndpoint>, NetnsError> {
         .iter()
         .map(|n| netns::find(n))
         .collect::<Result<_, _>>()?;
-    Ok(read(&wanted))
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(read(&wanted, &netns::discover()))
 }
 
 /// Every namespace netview finds that holds a non-loopback address, plus `root` (the host)
@@ -68,15 +71,15 @@ pub fn resolve(names: &[String]) -> Result<Vec<ProbeEndpoint>, NetnsError> {
 pub fn every_with_addresses() -> Vec<ProbeEndpoint> {
     let all = netns::discover();
     all.iter()
-        .zip(read(&all))
+        .zip(read(&all, &all))
         .filter(|(ns, e)| ns.source == NetnsSource::Root || has_addresses(e))
         .map(|(_, e)| e)
         .collect()
 }
 
-fn read(wanted: &[Netns]) -> Vec<ProbeEndpoint> {
-    let all = netns::discover();
-    let invs = crate::inventory::read::read_many(wanted, &all);
+/// Read the wanted namespaces' inventories (`all` resolves their cross-namespace links).
+fn read(wanted: &[Netns], all: &[Netns]) -> Vec<ProbeEndpoint> {
+    let invs = crate::inventory::read::read_many(wanted, all);
     wanted
         .iter()
         .zip(&invs)
