@@ -1,5 +1,5 @@
-//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", run from inside lab namespaces
-//! on dedicated threads, and the all-pairs matrix with the kernel's expected outcome and why.
+//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", run on dedicated threads inside
+//! the lab's namespaces or any other, and the all-pairs matrix with the expected outcome and why.
 //!
 //! - [`topology`]: what the probes know about a lab (endpoints and lab-wide facts).
 //! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
