@@ -128,7 +128,8 @@ fn invalid(msg: impl Into<String>) -> LabError {
     LabError::Invalid(msg.into())
 }
 
-/// Turn SIGINT/SIGTERM into a rollback request while something is being created.
+/// Turn SIGINT, SIGTERM, SIGHUP and SIGQUIT into a rollback request while something is being
+/// created.
 fn catch_signals() {
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
@@ -148,13 +149,19 @@ fn catch_signals() {
                 use tokio::signal::unix::{signal, SignalKind};
                 let int = signal(SignalKind::interrupt());
                 let term = signal(SignalKind::terminate());
+                // The terminal closing (an ssh session dropped) must not leave half a lab.
+                let hup = signal(SignalKind::hangup());
+                let quit = signal(SignalKind::quit());
                 let _ = tx.send(());
-                let (Ok(mut int), Ok(mut term)) = (int, term) else {
+                let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut quit)) = (int, term, hup, quit)
+                else {
                     return;
                 };
                 tokio::select! {
                     _ = int.recv() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                    _ = quit.recv() => {}
                 }
                 lab::request_interrupt();
             });

@@ -1,7 +1,7 @@
 //! Reading namespaces from the kernel: one dedicated thread per namespace enters it, opens a
 //! netlink socket there and dumps links, addresses, routes, neighbours and the bridge FDB one
 //! after another (the kernel runs one dump at a time per socket), then reads ip_forward and
-//! the NAT rules from the same thread.
+//! the NAT rules and filter chains from the same thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -180,17 +180,19 @@ fn read_unresolved(
         .filter(|o| o.id != ns.id)
         .map(|o| (o.name.clone(), o.path.clone()))
         .collect();
-    let (raw, nat) = netns::run_in(&ns.name, &ns.path, move || {
+    let (raw, rules) = netns::run_in(&ns.name, &ns.path, move || {
         let raw = dump_current_thread(&others);
-        // NAT is read from the same thread: `nft` started here runs in this namespace.
-        let nat = super::nat::read_nat_in_current_thread();
-        (raw, nat)
+        // NAT and filter rules are read from the same thread: `nft` started here runs in this
+        // namespace.
+        let rules = super::nat::read_rules_in_current_thread();
+        (raw, rules)
     })?;
     let raw = raw?;
     let (mut inv, pending) = convert::build(&ns.name, ns.id, ns.source, &raw);
     inv.process = ns.process.clone();
-    inv.nat = nat.0;
-    inv.errors = nat.1;
+    inv.nat = rules.nat;
+    inv.filter = rules.filter;
+    inv.errors = rules.errors;
     Ok((inv, pending))
 }
 

@@ -7,7 +7,9 @@
 
 mod discover;
 
-pub use discover::{current, discover, find, is_runtime_name, self_id, Netns, NetnsSource};
+pub use discover::{
+    current, discover, find, is_runtime_name, ns_inode, self_id, Netns, NetnsSource,
+};
 
 use std::fs::File;
 use std::os::fd::AsFd;

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::inventory::{
-    Address, FdbEntry, Link, LinkKind, LinkRef, NamespaceInventory, NatBackend, NatOwner, NatRule,
-    Neighbour, Route,
+    Address, FdbEntry, FilterRule, Link, LinkKind, LinkRef, NamespaceInventory, NatBackend,
+    NatOwner, NatRule, Neighbour, Route,
 };
 use crate::netns::{Netns, NetnsSource};
 
@@ -120,6 +120,23 @@ fn docker_nat(chain: &str, rule: &str) -> NatRule {
         table: "nat".into(),
         chain: chain.into(),
         rule: rule.into(),
+        owner: NatOwner::Docker,
+        backend: NatBackend::Nftables,
+        container: None,
+    }
+}
+
+/// A rule of Docker's filter chains; `policy` only for the FORWARD base chain.
+fn docker_filter(chain: &str, rule: Option<&str>) -> FilterRule {
+    let base = chain == "FORWARD";
+    FilterRule {
+        family: "ip".into(),
+        table: "filter".into(),
+        chain: chain.into(),
+        hook: base.then(|| "forward".to_string()),
+        policy: base.then(|| "drop".to_string()),
+        priority: base.then_some(0),
+        rule: rule.map(str::to_string),
         owner: NatOwner::Docker,
         backend: NatBackend::Nftables,
     }
@@ -248,6 +265,20 @@ fn root() -> NamespaceInventory {
         docker_nat(
             "DOCKER",
             "iifname != \"docker0\" meta l4proto tcp tcp dport 8080 counter dnat to 172.17.0.2:80",
+        ),
+    ];
+    ns.filter = vec![
+        docker_filter("DOCKER-USER", None),
+        docker_filter("FORWARD", Some("jump DOCKER-USER")),
+        docker_filter(
+            "FORWARD",
+            Some("oifname \"docker0\" ct state related,established accept"),
+        ),
+        docker_filter("FORWARD", Some("oifname \"docker0\" jump DOCKER")),
+        docker_filter("FORWARD", Some("iifname \"docker0\" oifname != \"docker0\" accept")),
+        docker_filter(
+            "DOCKER",
+            Some("iifname != \"docker0\" oifname \"docker0\" ip daddr 172.17.0.2 tcp dport 80 accept"),
         ),
     ];
     ns

@@ -38,7 +38,7 @@ pub enum Action {
     Mark,
     /// The guided tour of the study post.
     Tour,
-    /// Open what is under the cursor (a matrix cell's explanation).
+    /// Open what is under the cursor (a matrix cell's explanation, a container's namespace).
     Open,
     /// Ctrl-C: tear down what this session made and leave (while a lab job runs, it asks
     /// first, as `q` does).
@@ -273,16 +273,21 @@ pub const BINDINGS: &[Binding<Action>] = &[
     Binding {
         keys: &[ch('7')],
         action: Action::GoTab(6),
-        help: "Topology tab",
+        help: "Filter tab",
     },
     Binding {
         keys: &[ch('8')],
         action: Action::GoTab(7),
-        help: "Matrix tab (probes)",
+        help: "Topology tab",
     },
     Binding {
         keys: &[ch('9')],
         action: Action::GoTab(8),
+        help: "Matrix tab (probes)",
+    },
+    Binding {
+        keys: &[ch('0')],
+        action: Action::GoTab(9),
         help: "Lab tab (picture)",
     },
     Binding {

@@ -22,6 +22,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::Terminal;
 
 use crate::caps::Capability;
+use crate::containers::events::{self, EventFollower};
 use crate::inventory::watch::{self, WatchHandle};
 use crate::inventory::InventorySource;
 use crate::netns::Netns;
@@ -257,6 +258,8 @@ struct Executor {
     tx: Sender<Message>,
     jobs: Arc<ReadQueue>,
     watcher: Option<WatchHandle>,
+    /// Follows the container runtimes' events (dropped on quit: stops `podman events`).
+    containers: Option<EventFollower>,
 }
 
 impl Drop for Executor {
@@ -295,6 +298,11 @@ impl Executor {
                 // Should a second one ever be asked for, it runs before the old one stops,
                 // so no event is lost between.
                 self.watcher = Some(handle);
+            }
+            Command::FollowContainers => {
+                if self.containers.is_none() {
+                    self.containers = Some(follow_containers(self.tx.clone())?);
+                }
             }
             Command::LoadLab => {
                 let tx = self.tx.clone();
@@ -339,6 +347,53 @@ impl Executor {
         }
         Ok(())
     }
+}
+
+/// A burst of runtime events (`docker run` sends create, connect and start) becomes one ask
+/// once it has been quiet this long.
+const CONTAINER_QUIET: Duration = Duration::from_millis(20);
+
+/// Ask the runtimes now, then again after each burst of their events, on a thread of its
+/// own; every answer is a [`Message::ContainersRead`].
+fn follow_containers(tx: Sender<Message>) -> Result<EventFollower, UiError> {
+    use crate::containers::Runtime;
+    use crate::containers::{docker::DockerSource, podman::PodmanSource, PlacedWorld};
+    let (ev_tx, ev_rx) = mpsc::channel::<Runtime>();
+    let ev_tx = Mutex::new(ev_tx);
+    let follower = events::follow(
+        &DockerSource::from_env(),
+        &PodmanSource::standard(),
+        Arc::new(move |rt| {
+            if let Ok(t) = ev_tx.lock() {
+                let _ = t.send(rt);
+            }
+        }),
+    );
+    spawn_named("tui-containers", move || {
+        let sources = crate::containers::default_sources();
+        let mut placed = PlacedWorld::ask(&sources);
+        loop {
+            if tx
+                .send(Message::ContainersRead(Box::new(placed.clone())))
+                .is_err()
+            {
+                return;
+            }
+            let Ok(first) = ev_rx.recv() else { return };
+            let mut changed = std::collections::BTreeSet::from([first]);
+            // A burst ends when quiet, or after a few quiet periods at most.
+            let burst_end = std::time::Instant::now() + CONTAINER_QUIET * 5;
+            while let Ok(rt) = ev_rx.recv_timeout(CONTAINER_QUIET) {
+                changed.insert(rt);
+                if std::time::Instant::now() >= burst_end {
+                    break;
+                }
+            }
+            // Only the runtimes that changed are asked again.
+            placed = placed.refresh(&sources, &changed);
+        }
+    })?;
+    Ok(follower)
 }
 
 /// A read of the lab's state: None when no lab is up.
@@ -545,6 +600,7 @@ pub fn run_loop<B: Backend>(
         tx,
         jobs,
         watcher: None,
+        containers: None,
     };
     let size = terminal
         .size()
