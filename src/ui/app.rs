@@ -13,7 +13,7 @@ use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
 use crate::lab::state::LabState;
 use crate::netns::{Netns, NetnsSource};
-use crate::probe::matrix::CellResult;
+use crate::probe::cell::CellResult;
 use crate::ui::keys::{self, Action, FilterAction};
 use crate::ui::labui::{self, Bench, LabJob, Overlay};
 use crate::ui::table::{TabTable, TableRow};
@@ -260,9 +260,9 @@ pub enum Command {
     CancelJob,
     /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
     CheckIpvlan,
-    /// Probe every pair of this lab (answers: [`Message::ProbeCell`]s, then
+    /// Probe these cells, planned by `update` (answers: [`Message::ProbeCell`]s, then
     /// [`Message::ProbesDone`]).
-    RunProbes(Box<LabState>),
+    RunProbes(Box<crate::probe::matrix::ProbePlan>),
     /// Show that this host-mode container shares the host's port 80.
     SharedPort(Box<LabState>, String),
     Quit,
@@ -286,6 +286,8 @@ pub struct Model {
     pub namespaces: Vec<NsEntry>,
     /// The selected namespace, by inode, so it survives re-listing.
     pub selected: Option<u64>,
+    /// Namespaces marked with Space for `p` to probe among, by inode.
+    pub marked: std::collections::BTreeSet<u64>,
     pub tab: Tab,
     pub focus: Pane,
     /// Cursor in the current tab's (filtered) rows.
@@ -338,6 +340,7 @@ impl Model {
         Model {
             namespaces: Vec::new(),
             selected: None,
+            marked: Default::default(),
             tab: Tab::Links,
             focus: Pane::Namespaces,
             row: 0,
@@ -694,6 +697,13 @@ impl Model {
             Action::RemoveContainer => return labui::remove_selected(self),
             Action::LabToggle => return labui::toggle_lab(self),
             Action::Probe => return labui::start_probes(self),
+            Action::Mark => {
+                if let Some(id) = self.selected {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                }
+            }
             Action::Tour => return labui::start_tour(self),
             Action::Open => {
                 if self.tab == Tab::Matrix && !self.bench.matrix.cells.is_empty() {

@@ -447,8 +447,7 @@ pub fn lab_inventories() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
 /// The probe results of that lab (`netview probe --json` from the same run), as the matrix
 /// runner hands them over.
 pub fn matrix_results() -> Vec<crate::probe::CellResult> {
-    use crate::probe::matrix::{Cell, CellResult};
-    use crate::probe::rules::Expectation;
+    use crate::probe::cell::{Cell, CellResult, Expectation};
     use crate::probe::{Observation, ProbeKind, ProbeOutcome};
     let v: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/probe_results.json")).expect("probe fixture");
@@ -457,7 +456,8 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
         .as_array()
         .expect("results")
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let kind = match r["kind"].as_str() {
                 Some("arp") => ProbeKind::Arp,
                 Some("tcp") => ProbeKind::Tcp,
@@ -474,6 +474,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                 _ => ProbeOutcome::SendFailed(detail),
             };
             CellResult {
+                index: i,
                 cell: Cell {
                     from: s(r, "from").expect("from"),
                     to: s(r, "to").expect("to"),
@@ -488,7 +489,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                     seen_as: s(r, "seen_as").and_then(|x| x.parse().ok()),
                 },
                 expected: Expectation {
-                    reachable: r["expected"].as_bool().expect("expected"),
+                    reachable: r["expected"].as_bool(),
                     why: s(r, "why").unwrap_or_default(),
                 },
             }

@@ -34,6 +34,8 @@ pub enum Action {
     LabToggle,
     /// Run the probes.
     Probe,
+    /// Mark (or unmark) the selected namespace for the probes.
+    Mark,
     /// The guided tour of the study post.
     Tour,
     /// Open what is under the cursor (a matrix cell's explanation, a container's namespace).
@@ -307,6 +309,11 @@ pub const BINDINGS: &[Binding<Action>] = &[
         keys: &[ch('p')],
         action: Action::Probe,
         help: "run the probes (matrix)",
+    },
+    Binding {
+        keys: &[ch(' ')],
+        action: Action::Mark,
+        help: "mark a namespace for p",
     },
     Binding {
         keys: &[ch('t')],

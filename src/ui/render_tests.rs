@@ -286,3 +286,35 @@ fn tiny_terminals_do_not_panic() {
         render(&m, w, h);
     }
 }
+
+/// Without a lab: two namespaces marked with Space, probed with `p`, the matrix filled (every
+/// third cell unanswered). Outside the lab nothing is predicted, so no cell shows `!`.
+#[test]
+fn marked_namespaces_probed_without_a_lab() {
+    use crate::probe::{CellResult, Expectation, Observation, ProbeOutcome};
+    let mut m = model();
+    press(&mut m, " jj ");
+    let list = render(&m, 100, 30);
+    press(&mut m, "p");
+    let cells = m.bench.matrix.cells.clone();
+    assert!(!cells.is_empty());
+    for (index, cell) in cells.into_iter().enumerate() {
+        let outcome = if index % 3 == 0 {
+            ProbeOutcome::Timeout
+        } else {
+            ProbeOutcome::Reply
+        };
+        update(
+            &mut m,
+            Message::ProbeCell(CellResult {
+                index,
+                cell,
+                observed: Observation::outcome(outcome),
+                expected: Expectation::unknown(),
+            }),
+        );
+    }
+    update(&mut m, Message::ProbesDone(Ok(1000)));
+    insta::assert_snapshot!("marked_namespaces_list", list);
+    insta::assert_snapshot!("marked_namespaces_matrix", render(&m, 100, 30));
+}

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
 use crate::probe::kernel::KernelProber;
-use crate::probe::matrix::{self as probe_matrix, PlanOptions};
+use crate::probe::matrix::{self as probe_matrix, ProbePlan};
 use crate::probe::tcp::demonstrate_shared_port;
-use crate::probe::{from_lab, DEFAULT_TIMEOUT};
+use crate::probe::DEFAULT_TIMEOUT;
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
 use crate::ui::labui::{LabJob, Teardown};
 use crate::ui::render;
@@ -331,10 +331,10 @@ impl Executor {
                     let _ = tx.send(Message::IpvlanSupport(ipvlan_supported()));
                 })?;
             }
-            Command::RunProbes(lab) => {
+            Command::RunProbes(plan) => {
                 let tx = self.tx.clone();
                 spawn_ticking("tui-probes", tx.clone(), move || {
-                    let _ = tx.send(Message::ProbesDone(run_probes(*lab, &tx)));
+                    let _ = tx.send(Message::ProbesDone(run_probes(*plan, &tx)));
                 })?;
             }
             Command::SharedPort(lab, name) => {
@@ -465,11 +465,11 @@ fn ipvlan_supported() -> bool {
         .unwrap_or(true)
 }
 
-fn run_probes(lab: LabState, tx: &Sender<Message>) -> Result<u64, String> {
-    let plab = from_lab::probe_lab(&Lab { state: lab });
-    let cells = probe_matrix::plan(&plab, &PlanOptions::default()).map_err(|e| e.to_string())?;
-    let (handle, rx) = probe_matrix::spawn_run(KernelProber::new(), plab, cells, DEFAULT_TIMEOUT)
-        .map_err(|e| e.to_string())?;
+/// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them).
+fn run_probes(plan: ProbePlan, tx: &Sender<Message>) -> Result<u64, String> {
+    let (handle, rx) =
+        probe_matrix::spawn_run(KernelProber::new(), plan.lab, plan.cells, DEFAULT_TIMEOUT)
+            .map_err(|e| e.to_string())?;
     for r in rx {
         if tx.send(Message::ProbeCell(r)).is_err() {
             break;

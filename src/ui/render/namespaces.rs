@@ -10,12 +10,14 @@ use ratatui::Frame;
 use super::cut;
 use crate::ui::app::{Model, NsEntry, Pane};
 use crate::ui::theme::{
-    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_NETVIEW, MARK_SELECTED, MARK_SELF,
+    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_NETVIEW, MARK_PROBE, MARK_SELECTED, MARK_SELF,
 };
 
 fn item<'a>(model: &Model, e: &NsEntry, width: usize) -> ListItem<'a> {
     let theme = &model.theme;
-    let mark = if e.is_netview() {
+    let mark = if model.marked.contains(&e.netns.id) {
+        Span::styled(MARK_PROBE, theme.netview())
+    } else if e.is_netview() {
         Span::styled(MARK_NETVIEW, theme.netview())
     } else if e.netns.is_self {
         Span::raw(MARK_SELF)
