@@ -72,9 +72,11 @@ fn reports_changes_new_namespaces_and_releases_deleted_ones() {
     assert!(handle.watched().contains(&target.id));
     // Every namespace on the machine is watched, by one thread: not one thread each.
     // (A new thread takes its name once it runs: wait for it to.)
+    // The pool threads that opened the sockets inside each namespace (`netns:pool`) end
+    // once their work is done; wait for that too.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut watching = namespace_threads();
-    while watching.is_empty() && Instant::now() < deadline {
+    while watching != ["netns-watch"] && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
         watching = namespace_threads();
     }

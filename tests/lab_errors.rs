@@ -80,7 +80,7 @@ fn bad_lab_add_inputs() {
     let cases: Vec<(Vec<&str>, String)> = vec![
         (
             vec!["lab", "add", "x", "--mode", "overlay"],
-            "unknown mode \"overlay\"".into(),
+            "invalid value 'overlay' for '--mode <MODE>'".into(),
         ),
         (
             vec!["lab", "add", "sixteen-bytes-xx", "--mode", "none"],
@@ -96,7 +96,7 @@ fn bad_lab_add_inputs() {
                 "--macvlan-mode",
                 "nope",
             ],
-            "unknown macvlan mode".into(),
+            "invalid value 'nope' for '--macvlan-mode <MODE>'".into(),
         ),
         (
             vec![
@@ -618,4 +618,23 @@ fn every_subcommand_survives_duplicated_and_empty_arguments() {
     assert!(lab.netns().contains(&n1), "n1 survived every refusal");
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
+}
+
+/// `--help` lists every mode (clap value enums), so nobody has to guess the words.
+#[test]
+fn lab_add_help_lists_every_mode() {
+    let o = Command::new(BIN)
+        .args(["lab", "add", "--help"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    for word in [
+        "bridge", "host", "none", "macvlan", "ipvlan", "private", "vepa", "passthru", "l2", "l3s",
+    ] {
+        assert!(
+            out.contains(&format!("- {word}:")),
+            "{word} missing from:\n{out}"
+        );
+    }
 }

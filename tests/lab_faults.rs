@@ -134,7 +134,14 @@ fn kill_9_during_up_then_clean_leaves_nothing() {
 }
 
 #[test]
-fn sigint_during_add_rolls_back() {
+fn every_stop_signal_during_add_rolls_back() {
+    // SIGHUP is what a closed terminal (a dropped ssh session) sends; SIGQUIT is Ctrl-\.
+    for sig in ["INT", "TERM", "HUP", "QUIT"] {
+        signal_during_add_rolls_back(sig);
+    }
+}
+
+fn signal_during_add_rolls_back(sig: &str) {
     let lab = TestLab::new();
     lab.ok(&["lab", "up"]);
     let before = snapshot(&lab);
@@ -154,14 +161,14 @@ fn sigint_during_add_rolls_back() {
     }
     std::thread::sleep(Duration::from_millis(30));
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{sig}"), &child.id().to_string()])
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("interrupted"), "{err}");
-    assert_eq!(snapshot(&lab), before);
+    assert_eq!(out.status.code(), Some(1), "SIG{sig}: {err}");
+    assert!(err.contains("interrupted"), "SIG{sig}: {err}");
+    assert_eq!(snapshot(&lab), before, "SIG{sig}");
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
 }

@@ -63,7 +63,8 @@ impl TestNetns {
     /// Read the namespace's NAT rules the way the inventory does.
     fn read_nat(&self) -> (Vec<NatRule>, Vec<String>) {
         netview::netns::run_in(&self.name, Path::new(&self.path()), || {
-            netview::inventory::nat::read_nat_in_current_thread()
+            let read = netview::inventory::nat::read_rules_in_current_thread();
+            (read.nat, read.errors)
         })
         .expect("enter the test namespace")
     }
@@ -349,10 +350,10 @@ fn nat_rules_of_docker_netview_and_legacy_iptables_per_namespace() {
     assert_eq!(legacy.owner, NatOwner::Other);
 
     // --- The root namespace, read on a thread that never left it, does see its table ---
-    let root_rules = std::thread::spawn(netview::inventory::nat::read_nat_in_current_thread)
+    let root_rules = std::thread::spawn(netview::inventory::nat::read_rules_in_current_thread)
         .join()
         .unwrap()
-        .0;
+        .nat;
     assert!(
         root_rules
             .iter()

@@ -171,7 +171,7 @@ fn bad_input_and_no_lab() {
     let out = netview(Some(f.path()), &["--to", "nosuch"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("\"nosuch\" is neither a lab endpoint nor an address"));
+        .contains("\"nosuch\" is neither a lab endpoint, a namespace nor an address"));
     let out = netview(Some(f.path()), &["--timeout-ms", "0"]);
     assert_eq!(out.status.code(), Some(2));
     // Not root: one line, exit 2 (not a matrix of failures). The lab file must be readable.
@@ -201,14 +201,21 @@ fn bad_input_and_no_lab() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("run as root"), "{err}");
-    // No lab in an empty state directory: the user's mistake, exit 2.
+    // No lab in an empty state directory, and a name that is no namespace: exit 2.
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_netview"))
-        .arg("probe")
+        .args(["probe", "--from", "nv-no-such-namespace"])
         .env_remove("NETVIEW_PROBE_LAB")
         .env("NETVIEW_STATE_DIR", empty.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no lab: run `netview lab up`"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "\"nv-no-such-namespace\" is neither a lab endpoint, a namespace nor an address"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

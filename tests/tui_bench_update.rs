@@ -217,9 +217,16 @@ fn engine_errors_are_a_dismissable_message() {
 fn probes_fill_the_matrix_live_and_enter_explains_a_cell() {
     let mut m = with_lab();
     let cmds = keys(&mut m, "p");
+    // Planned once: the command runs exactly the cells the matrix lays out.
+    let [Command::RunProbes(plan)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(plan.cells, m.bench.matrix.cells);
     assert_eq!(
-        cmds,
-        vec![Command::RunProbes(Box::new(fixture::lab_state()))]
+        plan.lab,
+        netview::probe::from_lab::probe_lab(&netview::lab::Lab {
+            state: fixture::lab_state()
+        })
     );
     assert_eq!(m.tab, Tab::Matrix);
     assert!(m.bench.matrix.running);
@@ -554,4 +561,74 @@ fn q_from_the_help_during_a_job_gives_the_question_the_keyboard() {
     assert_eq!(keys(&mut m, "c"), vec![Command::CancelJob]);
     job_done(&mut m, job, Err(ROLLED_BACK.into()));
     assert!(m.quit);
+}
+
+fn probe_plan(cmds: &[Command]) -> &netview::probe::matrix::ProbePlan {
+    match cmds {
+        [Command::RunProbes(plan)] => plan,
+        other => panic!("expected one RunProbes, got {other:?}"),
+    }
+}
+
+/// The names of a plan's endpoints, and that none of them is a lab endpoint.
+fn namespace_names(plan: &netview::probe::matrix::ProbePlan) -> Vec<String> {
+    assert!(plan
+        .lab
+        .endpoints
+        .iter()
+        .all(|e| e.origin == netview::probe::EndpointOrigin::Namespace));
+    plan.lab.endpoints.iter().map(|e| e.name.clone()).collect()
+}
+
+#[test]
+fn p_without_a_lab_probes_every_namespace_holding_an_address() {
+    let mut m = model();
+    let cmds = keys(&mut m, "p");
+    let plan = probe_plan(&cmds);
+    let names = namespace_names(plan);
+    let with_addresses: Vec<String> = m
+        .namespaces
+        .iter()
+        .filter(|e| {
+            e.netns.name == "root"
+                || e.inventory.as_ref().is_some_and(|i| {
+                    i.links
+                        .iter()
+                        .flat_map(|l| &l.addresses)
+                        .any(|a| a.ip.is_ipv4() && !a.ip.is_loopback())
+                })
+        })
+        .map(|e| e.netns.name.clone())
+        .collect();
+    assert_eq!(names, with_addresses);
+    assert!(names.len() >= 2, "{names:?}");
+    assert_eq!(plan.cells, m.bench.matrix.cells, "planned once");
+    assert!(!plan.cells.is_empty());
+    assert_eq!(m.tab, Tab::Matrix);
+    // Enter explains the cell as for the lab.
+    key(&mut m, KeyCode::Enter);
+    assert_eq!(m.bench.overlay, Some(Overlay::Explain));
+}
+
+#[test]
+fn space_marks_namespaces_and_p_probes_among_the_marked_ones() {
+    let mut m = model();
+    let first = m.namespaces[0].netns.name.clone();
+    let third = m.namespaces[2].netns.name.clone();
+    keys(&mut m, " jj ");
+    assert_eq!(m.marked.len(), 2);
+    let cmds = keys(&mut m, "p");
+    assert_eq!(
+        namespace_names(probe_plan(&cmds)),
+        vec![first.clone(), third]
+    );
+    update(&mut m, Message::ProbesDone(Ok(1000)));
+    // Space again unmarks; marks win over the lab too.
+    keys(&mut m, " ");
+    update(
+        &mut m,
+        Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state())))),
+    );
+    let cmds = keys(&mut m, "p");
+    assert_eq!(namespace_names(probe_plan(&cmds)), vec![first]);
 }

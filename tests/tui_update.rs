@@ -100,14 +100,16 @@ fn number_keys_and_brackets_switch_tabs() {
     assert_eq!(m.tab, Tab::Routes);
     keys(&mut m, "]]");
     assert_eq!(m.tab, Tab::Bridges);
-    keys(&mut m, "9]");
+    keys(&mut m, "0]");
     assert_eq!(m.tab, Tab::Links, "] wraps after Lab");
     keys(&mut m, "[");
     assert_eq!(m.tab, Tab::Lab, "[ wraps before Links");
-    keys(&mut m, "8");
+    keys(&mut m, "9");
     assert_eq!(m.tab, Tab::Matrix);
+    keys(&mut m, "7");
+    assert_eq!(m.tab, Tab::Filter, "the filter tab is next to NAT");
     keys(&mut m, "0");
-    assert_eq!(m.tab, Tab::Matrix, "no tab 0");
+    assert_eq!(m.tab, Tab::Lab, "0 is the tenth tab");
 }
 
 #[test]
@@ -382,7 +384,12 @@ fn startup_lists_then_reads_every_namespace_and_selects_its_own() {
     let mut m = Model::new(Vec::new(), Theme::default());
     assert_eq!(
         m.start(),
-        vec![Command::ListNamespaces, Command::LoadLab, Command::WatchLab]
+        vec![
+            Command::ListNamespaces,
+            Command::LoadLab,
+            Command::WatchLab,
+            Command::FollowContainers
+        ]
     );
     let mut list: Vec<Netns> = fixture::host().into_iter().map(|(n, _)| n).collect();
     // netview runs in nv-c1 here.

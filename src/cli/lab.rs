@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use netview::lab::spec::{IpvlanMode, MacvlanMode};
 use netview::lab::{self, spec, ContainerSpec, LabError, LabSpec, NetworkMode};
 
 #[derive(Debug, clap::Subcommand)]
@@ -71,15 +72,15 @@ pub struct AddArgs {
     /// Container names (at most 15 bytes each).
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
-    /// bridge, host, none, macvlan or ipvlan.
-    #[arg(long, value_name = "MODE")]
-    pub mode: String,
-    /// bridge, private, vepa or passthru.
-    #[arg(long, value_name = "MODE")]
-    pub macvlan_mode: Option<String>,
-    /// l2, l3 or l3s.
-    #[arg(long, value_name = "MODE")]
-    pub ipvlan_mode: Option<String>,
+    /// The Docker network mode.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: NetworkMode,
+    /// macvlan's mode (with --mode macvlan; default bridge).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub macvlan_mode: Option<MacvlanMode>,
+    /// ipvlan's mode (with --mode ipvlan; default l2).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub ipvlan_mode: Option<IpvlanMode>,
     /// The macvlan/ipvlan parent (default the host's LAN interface).
     #[arg(long, value_name = "IF")]
     pub parent: Option<String>,
@@ -127,7 +128,8 @@ fn invalid(msg: impl Into<String>) -> LabError {
     LabError::Invalid(msg.into())
 }
 
-/// Turn SIGINT/SIGTERM into a rollback request while something is being created.
+/// Turn SIGINT, SIGTERM, SIGHUP and SIGQUIT into a rollback request while something is being
+/// created.
 fn catch_signals() {
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
@@ -147,13 +149,19 @@ fn catch_signals() {
                 use tokio::signal::unix::{signal, SignalKind};
                 let int = signal(SignalKind::interrupt());
                 let term = signal(SignalKind::terminate());
+                // The terminal closing (an ssh session dropped) must not leave half a lab.
+                let hup = signal(SignalKind::hangup());
+                let quit = signal(SignalKind::quit());
                 let _ = tx.send(());
-                let (Ok(mut int), Ok(mut term)) = (int, term) else {
+                let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut quit)) = (int, term, hup, quit)
+                else {
                     return;
                 };
                 tokio::select! {
                     _ = int.recv() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                    _ = quit.recv() => {}
                 }
                 lab::request_interrupt();
             });
@@ -231,19 +239,19 @@ fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
 }
 
 fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
-    let mode: NetworkMode = a.mode.parse()?;
+    let mode = a.mode;
     let mut base = ContainerSpec::new("", mode);
-    if let Some(m) = &a.macvlan_mode {
+    if let Some(m) = a.macvlan_mode {
         if mode != NetworkMode::Macvlan {
             return Err(invalid("--macvlan-mode is for --mode macvlan"));
         }
-        base.macvlan_mode = m.parse()?;
+        base.macvlan_mode = m;
     }
-    if let Some(m) = &a.ipvlan_mode {
+    if let Some(m) = a.ipvlan_mode {
         if mode != NetworkMode::Ipvlan {
             return Err(invalid("--ipvlan-mode is for --mode ipvlan"));
         }
-        base.ipvlan_mode = m.parse()?;
+        base.ipvlan_mode = m;
     }
     base.parent = a.parent.clone();
     base.subnet = match &a.subnet {
@@ -385,8 +393,8 @@ fn ls(a: LsArgs) -> anyhow::Result<()> {
         rows.push(vec![
             e.name.clone(),
             role.as_str().unwrap_or("?").to_string(),
-            e.mode.map(|m| m.to_string()).unwrap_or("-".into()),
-            e.submode.clone().unwrap_or("-".into()),
+            e.mode.map(|m| m.name()).unwrap_or("-").to_string(),
+            e.mode.and_then(|m| m.submode()).unwrap_or("-").to_string(),
             e.netns.clone().unwrap_or("(host's)".into()),
             e.ifname.clone(),
             e.addresses

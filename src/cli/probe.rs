@@ -1,12 +1,15 @@
-//! `netview probe`: the all-pairs reachability matrix with expected-versus-observed.
+//! `netview probe`: the all-pairs reachability matrix with expected-versus-observed, among the
+//! lab's endpoints and any namespace on this host.
 
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use netview::netns::NetnsError;
 use netview::probe::kernel::KernelProber;
 use netview::probe::matrix::{self, PlanOptions};
-use netview::probe::{ProbeError, ProbeKind, ProbeLab};
+use netview::probe::{namespaces, LabFacts, ProbeError, ProbeKind, ProbeLab};
 
 use super::UsageError;
 
@@ -28,10 +31,13 @@ pub enum KindArg {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Probe from this endpoint (repeatable; default: every endpoint).
+    /// Probe from this lab endpoint or namespace (`root`, a name in /run/netns, `pid:N`)
+    /// (repeatable; default: the lab's endpoints, or without a lab every namespace holding an
+    /// address, and root).
     #[arg(long = "from", value_name = "NAME")]
     pub from: Vec<String>,
-    /// Probe this endpoint's addresses, or this address (repeatable; default: every endpoint).
+    /// Probe every address of this lab endpoint or namespace, or this address (repeatable;
+    /// default: as for --from).
     #[arg(long = "to", value_name = "NAME|ADDRESS")]
     pub to: Vec<String>,
     /// Which probes (default: icmp and arp).
@@ -52,20 +58,61 @@ pub struct Args {
     pub check: bool,
 }
 
-/// The endpoints to probe. Until the lab engine's state can be read here, only a lab file
-/// named by `NETVIEW_PROBE_LAB` is accepted.
-// TODO(lead): read the lab's state (issue 3) and convert it to a ProbeLab here.
-fn load_endpoints() -> anyhow::Result<ProbeLab> {
+/// The lab's endpoints: from the lab file named by `NETVIEW_PROBE_LAB` (tests and
+/// `scripts/bench-probe` build their own namespaces this way), else from the lab's state;
+/// `None` when no lab is up.
+fn load_lab() -> anyhow::Result<Option<ProbeLab>> {
     if let Some(path) = std::env::var_os(LAB_FILE_ENV) {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.to_string_lossy()))?;
         return serde_json::from_str(&text)
+            .map(Some)
             .with_context(|| format!("bad lab file {}", path.to_string_lossy()));
     }
-    match netview::lab::Lab::load()? {
-        Some(lab) => Ok(netview::probe::from_lab::probe_lab(&lab)),
-        None => Err(UsageError("no lab: run `netview lab up`".into()).into()),
+    Ok(netview::lab::Lab::load()?.map(|lab| netview::probe::from_lab::probe_lab(&lab)))
+}
+
+/// Everything to probe among, and the sources and targets asked for: the lab's endpoints,
+/// then every namespace named in `--from`/`--to` that is not a lab endpoint; without a lab,
+/// the default sources and targets are every namespace holding an address, and root.
+fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)> {
+    let lab = load_lab()?;
+    let no_lab = lab.is_none();
+    let mut world = lab.unwrap_or(ProbeLab {
+        endpoints: Vec::new(),
+        facts: LabFacts::default(),
+    });
+    let mut names: Vec<String> = Vec::new();
+    for n in args.from.iter().chain(&args.to) {
+        let is_address = n.parse::<IpAddr>().is_ok();
+        if world.endpoint(n).is_none() && !is_address && !names.contains(n) {
+            names.push(n.clone());
+        }
     }
+    let found = namespaces::resolve(&names).map_err(|e| match e {
+        NetnsError::NotFound(n) => anyhow::Error::new(UsageError(format!(
+            "{n:?} is neither a lab endpoint, a namespace nor an address"
+        ))),
+        other => other.into(),
+    })?;
+    world.endpoints.extend(found);
+    let (mut from, mut to) = (args.from.clone(), args.to.clone());
+    if no_lab && (from.is_empty() || to.is_empty()) {
+        let every = namespaces::every_with_addresses();
+        let every_name: Vec<String> = every.iter().map(|e| e.name.clone()).collect();
+        for e in every {
+            if world.endpoint(&e.name).is_none() {
+                world.endpoints.push(e);
+            }
+        }
+        if from.is_empty() {
+            from = every_name.clone();
+        }
+        if to.is_empty() {
+            to = every_name;
+        }
+    }
+    Ok((world, from, to))
 }
 
 fn kinds(arg: Option<KindArg>) -> Vec<ProbeKind> {
@@ -101,17 +148,17 @@ fn require_probe_capabilities() -> anyhow::Result<()> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let lab = load_endpoints()?;
     require_probe_capabilities()?;
+    let (lab, from, to) = endpoints(&args)?;
     let opts = PlanOptions {
-        from: args.from.clone(),
-        to: args.to.clone(),
+        from,
+        to,
         kinds: kinds(args.kind),
         tcp_port: args.port,
     };
     let cells = matrix::plan(&lab, &opts).map_err(|e| match e {
         ProbeError::UnknownEndpoint(n) => anyhow::Error::new(UsageError(format!(
-            "{n:?} is neither a lab endpoint nor an address"
+            "{n:?} is neither a lab endpoint, a namespace nor an address"
         ))),
         other => other.into(),
     })?;
@@ -143,12 +190,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print!("{}", matrix::render_text(&run.results));
         let mismatches = matrix::render_mismatches(&run.results);
         let n = run.mismatches().count();
+        let unknown = run
+            .results
+            .iter()
+            .filter(|r| r.expected.reachable.is_none())
+            .count();
         println!(
-            "{} probes in {} ms, {} mismatch{}",
+            "{} probes in {} ms, {} mismatch{}{}",
             run.results.len(),
             run.elapsed_ms,
             n,
-            if n == 1 { "" } else { "es" }
+            if n == 1 { "" } else { "es" },
+            if unknown > 0 {
+                format!(", {unknown} without a prediction (outside the lab)")
+            } else {
+                String::new()
+            }
         );
         if !mismatches.is_empty() {
             println!("\nmismatches (observed differs from the kernel's expected behaviour):");

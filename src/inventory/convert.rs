@@ -3,13 +3,14 @@
 //! Names and orders follow iproute2 (`ip -d link`, `ip route`, `ip neigh`, `bridge fdb`) so a
 //! user comparing the two sees the same words.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoData, InfoIpVlan, InfoIpVtap, InfoKind, InfoMacVlan, InfoMacVtap, IpVlanMode,
-    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, MacVlanMode, State,
+    InfoBridgePort, InfoData, InfoIpVlan, InfoIpVtap, InfoKind, InfoMacVlan, InfoMacVtap,
+    InfoPortData, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
+    MacVlanMode, State,
 };
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
@@ -18,7 +19,7 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::AddressFamily;
 
 use super::model::{
-    Address, FdbEntry, Link, LinkKind, LinkRef, NamespaceInventory, Neighbour, Route,
+    Address, FdbEntry, Link, LinkConf, LinkKind, LinkRef, NamespaceInventory, Neighbour, Route,
 };
 
 /// The main routing table's id (`RT_TABLE_MAIN`).
@@ -36,6 +37,8 @@ pub struct RawNamespace {
     /// This namespace's nsid for each other namespace netview knows, by that namespace's name.
     pub nsids: HashMap<i32, String>,
     pub ip_forward: Option<bool>,
+    /// `net.ipv4.conf.<name>` settings read from /proc/sys, by interface name and `all`.
+    pub conf: BTreeMap<String, LinkConf>,
 }
 
 /// What netview keeps of one RTM_NEWLINK message. Messages are reduced to this as they
@@ -55,6 +58,8 @@ pub struct RawLink {
     /// IFLA_LINK: a veth's peer or a stacked device's lower device.
     pub lower: Option<u32>,
     pub link_netnsid: Option<i32>,
+    /// A bridge port's hairpin flag (IFLA_BRPORT_MODE in the port data).
+    pub hairpin: Option<bool>,
 }
 
 impl RawLink {
@@ -72,6 +77,7 @@ impl RawLink {
             controller: None,
             lower: None,
             link_netnsid: None,
+            hairpin: None,
         };
         for attr in &msg.attributes {
             match attr {
@@ -82,6 +88,16 @@ impl RawLink {
                 LinkAttribute::Controller(idx) => raw.controller = Some(*idx),
                 LinkAttribute::Link(idx) => raw.lower = Some(*idx),
                 LinkAttribute::LinkNetNsId(nsid) => raw.link_netnsid = Some(*nsid),
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let LinkInfo::PortData(InfoPortData::BridgePort(port)) = info {
+                            raw.hairpin = port.iter().find_map(|a| match a {
+                                InfoBridgePort::HairpinMode(on) => Some(*on),
+                                _ => None,
+                            });
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -358,6 +374,12 @@ pub fn build(
 ) -> (NamespaceInventory, Vec<PendingRef>) {
     let mut inv = NamespaceInventory::empty(name, id, source);
     inv.ip_forward = raw.ip_forward;
+    inv.conf = raw.conf.clone();
+    for rl in &raw.links {
+        if let Some(on) = rl.hairpin {
+            inv.conf.entry(rl.name.clone()).or_default().hairpin = Some(on);
+        }
+    }
     let names: HashMap<u32, &str> = raw
         .links
         .iter()
@@ -971,5 +993,45 @@ mod tests {
         assert_eq!(route_type_name(7), "unreachable");
         assert_eq!(flag_names(LinkFlags::Up), ["NO-CARRIER", "UP"]);
         assert_eq!(format_mac(&[0, 1, 0xab]), "00:01:ab");
+    }
+
+    #[test]
+    fn bridge_ports_keep_their_hairpin_flag_and_sysctls_carry_over() {
+        let port = |index, name, on| {
+            link(
+                index,
+                name,
+                up(),
+                vec![
+                    LinkAttribute::Controller(3),
+                    LinkAttribute::LinkInfo(vec![
+                        LinkInfo::Kind(InfoKind::Veth),
+                        LinkInfo::PortKind(netlink_packet_route::link::InfoPortKind::Bridge),
+                        LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                            InfoBridgePort::HairpinMode(on),
+                        ])),
+                    ]),
+                ],
+            )
+        };
+        let mut raw = RawNamespace {
+            links: [port(4, "p-on", true), port(5, "p-off", false)]
+                .iter()
+                .map(RawLink::from_message)
+                .collect(),
+            ..Default::default()
+        };
+        raw.conf.insert(
+            "p-on".into(),
+            LinkConf {
+                rp_filter: Some(1),
+                proxy_arp: Some(false),
+                hairpin: None,
+            },
+        );
+        let (inv, _) = build("nv-switch", 7, NetnsSource::Named, &raw);
+        assert_eq!(inv.conf["p-on"].hairpin, Some(true));
+        assert_eq!(inv.conf["p-on"].rp_filter, Some(1));
+        assert_eq!(inv.conf["p-off"].hairpin, Some(false));
     }
 }

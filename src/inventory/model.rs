@@ -1,17 +1,26 @@
 //! The inventory's data model: what netview knows about each namespace. Serialises to the
 //! JSON contract documented in docs/json.md (absent values are `null`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::containers::{Container, Network, RuntimeStatus};
 use crate::netns::NetnsSource;
 
-/// Everything netview read, one entry per namespace.
+/// Everything netview read, one entry per namespace, and the container runtimes' networks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
     pub namespaces: Vec<NamespaceInventory>,
+    /// Every network of every runtime that answered (what `docker network ls` lists).
+    #[serde(default)]
+    pub networks: Vec<Network>,
+    /// Each runtime netview asked, and whether it answered.
+    #[serde(default)]
+    pub runtimes: Vec<RuntimeStatus>,
 }
 
-/// One namespace's links, routes, neighbours, bridge FDB and NAT rules.
+/// One namespace's links, routes, neighbours, bridge FDB, NAT rules and filter chains.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamespaceInventory {
     /// `root`, the name in /run/netns, or `pid:N`.
@@ -24,6 +33,9 @@ pub struct NamespaceInventory {
     /// Whether this namespace was created by netview (an `nv-` name recorded in its state).
     #[serde(default)]
     pub netview: bool,
+    /// The containers whose network namespace this is (host-mode ones on the root namespace).
+    #[serde(default)]
+    pub containers: Vec<Container>,
     /// `net.ipv4.ip_forward`, or null when it could not be read.
     pub ip_forward: Option<bool>,
     pub links: Vec<Link>,
@@ -31,6 +43,14 @@ pub struct NamespaceInventory {
     pub neighbours: Vec<Neighbour>,
     pub fdb: Vec<FdbEntry>,
     pub nat: Vec<NatRule>,
+    /// The filter chains on the forward, input and output hooks and the chains they jump to,
+    /// one entry per rule (and one with `rule: null` for a chain without rules).
+    #[serde(default)]
+    pub filter: Vec<FilterRule>,
+    /// IPv4 per-interface settings the packet walk needs (`rp_filter`, `proxy_arp`, a bridge
+    /// port's hairpin flag), keyed by interface name, plus `all` for `net.ipv4.conf.all`.
+    #[serde(default)]
+    pub conf: BTreeMap<String, LinkConf>,
     /// What could not be read (missing permission, missing nft binary...), one line each.
     #[serde(default)]
     pub errors: Vec<String>,
@@ -44,12 +64,15 @@ impl NamespaceInventory {
             source,
             process: None,
             netview: false,
+            containers: Vec::new(),
             ip_forward: None,
             links: Vec::new(),
             routes: Vec::new(),
             neighbours: Vec::new(),
             fdb: Vec::new(),
             nat: Vec::new(),
+            filter: Vec::new(),
+            conf: BTreeMap::new(),
             errors: Vec::new(),
         }
     }
@@ -60,6 +83,21 @@ impl NamespaceInventory {
 
     pub fn link_by_name(&self, name: &str) -> Option<&Link> {
         self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The kernel's effective `rp_filter` for `dev`: the larger of `all` and the interface's
+    /// own (0 off, 1 strict, 2 loose), or null when either could not be read.
+    pub fn rp_filter(&self, dev: &str) -> Option<u8> {
+        let all = self.conf.get("all")?.rp_filter?;
+        let own = self.conf.get(dev)?.rp_filter?;
+        Some(all.max(own))
+    }
+
+    /// The kernel's effective `proxy_arp` for `dev`: on when `all` or the interface's own is.
+    pub fn proxy_arp(&self, dev: &str) -> Option<bool> {
+        let all = self.conf.get("all")?.proxy_arp?;
+        let own = self.conf.get(dev)?.proxy_arp?;
+        Some(all || own)
     }
 
     /// Ports of the bridge called `bridge`, in index order.
@@ -281,7 +319,17 @@ pub struct FdbEntry {
     pub vlan: Option<u16>,
 }
 
-/// Who wrote a NAT rule, where it can be told.
+/// What `net.ipv4.conf.<dev>` (or `all`) says, and for a bridge port its hairpin flag; null
+/// when not read (or, for `hairpin`, when the interface is not a bridge port).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkConf {
+    pub rp_filter: Option<u8>,
+    pub proxy_arp: Option<bool>,
+    #[serde(default)]
+    pub hairpin: Option<bool>,
+}
+
+/// Who wrote a NAT or filter rule, where it can be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NatOwner {
@@ -304,13 +352,13 @@ impl NatOwner {
     }
 }
 
-/// Which of the kernel's NAT back ends a rule lives in.
+/// Which of the kernel's back ends a NAT or filter rule lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NatBackend {
     /// nf_tables, whether written by nft itself or by iptables-nft.
     Nftables,
-    /// The legacy x_tables `nat` table (iptables-legacy).
+    /// The legacy x_tables `nat` or `filter` table (iptables-legacy).
     IptablesLegacy,
 }
 
@@ -323,6 +371,30 @@ pub struct NatRule {
     pub chain: String,
     /// nft syntax, e.g. `ip saddr 172.17.0.0/16 oifname != "docker0" masquerade`.
     pub rule: String,
+    pub owner: NatOwner,
+    pub backend: NatBackend,
+    /// The container whose address the rule names (a DNAT target, a hairpin), by name.
+    #[serde(default)]
+    pub container: Option<String>,
+}
+
+/// One rule of a filter chain (or a rule-less chain), with its chain's hook and policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRule {
+    /// `ip`, `ip6`, `inet`...
+    pub family: String,
+    pub table: String,
+    pub chain: String,
+    /// `forward`, `input` or `output` for a base chain; null for a chain reached by jump/goto.
+    pub hook: Option<String>,
+    /// `accept` or `drop` for a base chain; null for a regular chain.
+    pub policy: Option<String>,
+    /// A base chain's priority (lower runs first); null for a regular chain.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// nft syntax, e.g. `oifname "docker0" ct state related,established accept`; null when the
+    /// entry stands for a chain that has no rules.
+    pub rule: Option<String>,
     pub owner: NatOwner,
     pub backend: NatBackend,
 }
@@ -393,17 +465,31 @@ mod tests {
             rule: "ip saddr 172.17.0.0/16 oifname != \"docker0\" masquerade".into(),
             owner: NatOwner::Docker,
             backend: NatBackend::Nftables,
+            container: None,
+        });
+        ns.filter.push(FilterRule {
+            family: "ip".into(),
+            table: "filter".into(),
+            chain: "FORWARD".into(),
+            hook: Some("forward".into()),
+            policy: Some("drop".into()),
+            priority: Some(0),
+            rule: Some("jump DOCKER-USER".into()),
+            owner: NatOwner::Docker,
+            backend: NatBackend::Nftables,
         });
         Inventory {
             namespaces: vec![ns],
+            ..Default::default()
         }
     }
 
     #[test]
     fn json_shape_follows_the_contract() {
         let v = serde_json::to_value(fixture()).unwrap();
-        assert_eq!(keys(&v), ["namespaces"]);
+        assert_eq!(keys(&v), ["namespaces", "networks", "runtimes"]);
         let ns = &v["namespaces"][0];
+        assert_eq!(ns["containers"], json!([]), "an empty list when none");
         for k in [
             "name",
             "id",
@@ -453,6 +539,88 @@ mod tests {
             assert!(ns["nat"][0].get(k).is_some(), "nat lacks {k}");
         }
         assert_eq!(ns["nat"][0]["owner"], json!("docker"));
+        for k in [
+            "family", "table", "chain", "hook", "policy", "priority", "rule", "owner",
+        ] {
+            assert!(ns["filter"][0].get(k).is_some(), "filter lacks {k}");
+        }
+        assert_eq!(ns["filter"][0]["policy"], json!("drop"));
+    }
+
+    #[test]
+    fn containers_and_networks_follow_the_contract() {
+        use crate::containers::{Container, ContainerAddress, Network, Runtime};
+        let mut inv = fixture();
+        inv.namespaces[0].containers.push(Container {
+            runtime: Runtime::Podman,
+            id: "ab12".into(),
+            name: "web".into(),
+            image: "busybox".into(),
+            state: "running".into(),
+            networks: vec!["podman".into()],
+            pid: None,
+            addresses: vec![ContainerAddress {
+                network: "podman".into(),
+                ip: Some("10.88.0.2".parse().unwrap()),
+                mac: None,
+            }],
+            sandbox_key: Some("/run/netns/netns-1".into()),
+        });
+        inv.networks.push(Network {
+            runtime: Runtime::Docker,
+            id: "cd34".into(),
+            name: "bridge".into(),
+            driver: "bridge".into(),
+            subnets: vec!["172.17.0.0/16".parse().unwrap()],
+            gateways: vec!["172.17.0.1".parse().unwrap()],
+            interface: Some("docker0".into()),
+            parent: None,
+            mode: None,
+            containers: vec!["web".into()],
+        });
+        let v = serde_json::to_value(&inv).unwrap();
+        let c = &v["namespaces"][0]["containers"][0];
+        assert_eq!(
+            keys(c),
+            [
+                "addresses",
+                "id",
+                "image",
+                "name",
+                "networks",
+                "pid",
+                "runtime",
+                "state"
+            ]
+        );
+        assert_eq!(c["runtime"], json!("podman"));
+        assert_eq!(c["pid"], Value::Null);
+        assert_eq!(c["networks"], json!(["podman"]));
+        let n = &v["networks"][0];
+        assert_eq!(
+            keys(n),
+            [
+                "containers",
+                "driver",
+                "gateways",
+                "id",
+                "interface",
+                "mode",
+                "name",
+                "parent",
+                "runtime",
+                "subnets"
+            ]
+        );
+        assert_eq!(n["subnets"], json!(["172.17.0.0/16"]));
+        assert_eq!(n["gateways"], json!(["172.17.0.1"]));
+        assert_eq!(n["parent"], Value::Null);
+        // What an older netview wrote (no containers, networks or runtimes) still reads.
+        let old = json!({"namespaces": [{"name": "root", "id": 1, "source": "root",
+            "process": null, "ip_forward": null, "links": [], "routes": [], "neighbours": [],
+            "fdb": [], "nat": []}]});
+        let back: Inventory = serde_json::from_value(old).unwrap();
+        assert!(back.networks.is_empty() && back.namespaces[0].containers.is_empty());
     }
 
     #[test]
@@ -472,5 +640,35 @@ mod tests {
         assert_eq!(LinkKind::from_info_kind("macvlan"), LinkKind::Macvlan);
         let k: LinkKind = serde_json::from_value(json!("geneve")).unwrap();
         assert_eq!(k, LinkKind::Other("geneve".into()));
+    }
+
+    #[test]
+    fn rp_filter_is_the_larger_of_all_and_the_interface_and_proxy_arp_either() {
+        let mut ns = NamespaceInventory::empty("n", 1, NetnsSource::Named);
+        assert_eq!(ns.rp_filter("eth0"), None, "nothing read: unknown");
+        let conf = |rp, proxy| LinkConf {
+            rp_filter: Some(rp),
+            proxy_arp: Some(proxy),
+            hairpin: None,
+        };
+        ns.conf.insert("all".into(), conf(0, false));
+        ns.conf.insert("eth0".into(), conf(1, false));
+        ns.conf.insert("eth1".into(), conf(2, true));
+        assert_eq!(ns.rp_filter("eth0"), Some(1));
+        assert_eq!(ns.rp_filter("eth1"), Some(2));
+        assert_eq!(ns.proxy_arp("eth0"), Some(false));
+        assert_eq!(ns.proxy_arp("eth1"), Some(true));
+        ns.conf.insert("all".into(), conf(2, true));
+        assert_eq!(ns.rp_filter("eth0"), Some(2));
+        assert_eq!(ns.proxy_arp("eth0"), Some(true));
+        assert_eq!(ns.rp_filter("eth9"), None);
+    }
+
+    #[test]
+    fn inventories_without_conf_still_read() {
+        let mut v = serde_json::to_value(fixture()).unwrap();
+        v["namespaces"][0].as_object_mut().unwrap().remove("conf");
+        let back: Inventory = serde_json::from_value(v).unwrap();
+        assert!(back.namespaces[0].conf.is_empty());
     }
 }

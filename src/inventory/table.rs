@@ -78,6 +78,21 @@ pub fn render_namespace(ns: &NamespaceInventory) -> String {
         if ns.netview { ", netview" } else { "" },
         fwd
     ));
+    for c in &ns.containers {
+        out.push_str(&format!(
+            "   container {} ({}, {}, id {}, image {}, networks {})\n",
+            c.name,
+            c.runtime,
+            c.state,
+            c.short_id(),
+            c.image,
+            if c.networks.is_empty() {
+                "-".to_string()
+            } else {
+                c.networks.join(",")
+            }
+        ));
+    }
     for e in &ns.errors {
         out.push_str(&format!("!! {e}\n"));
     }
@@ -187,7 +202,10 @@ pub fn render_namespace(ns: &NamespaceInventory) -> String {
                 vec![
                     format!("{} {}", r.family, r.table),
                     r.chain.clone(),
-                    r.owner.as_str().to_string(),
+                    match &r.container {
+                        Some(c) => format!("{} ({c})", r.owner.as_str()),
+                        None => r.owner.as_str().to_string(),
+                    },
                     r.rule.clone(),
                 ]
             })
@@ -195,14 +213,206 @@ pub fn render_namespace(ns: &NamespaceInventory) -> String {
         out.push_str("\nnat\n");
         out.push_str(&align(&["TABLE", "CHAIN", "OWNER", "RULE"], &rows));
     }
+    if !ns.filter.is_empty() {
+        let rows: Vec<Vec<String>> = ns
+            .filter
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} {}", r.family, r.table),
+                    r.chain.clone(),
+                    dash(r.hook.as_ref()),
+                    dash(r.policy.as_ref()),
+                    r.owner.as_str().to_string(),
+                    r.rule.clone().unwrap_or_else(|| "(no rules)".to_string()),
+                ]
+            })
+            .collect();
+        out.push_str("\nfilter\n");
+        out.push_str(&align(
+            &["TABLE", "CHAIN", "HOOK", "POLICY", "OWNER", "RULE"],
+            &rows,
+        ));
+    }
     out
 }
 
-/// The whole inventory, namespace after namespace.
+/// The runtimes' networks, as `docker network ls` with `inspect`'s details.
+pub fn render_networks(inv: &Inventory) -> String {
+    let join = |v: Vec<String>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    let rows: Vec<Vec<String>> = inv
+        .networks
+        .iter()
+        .map(|n| {
+            vec![
+                n.runtime.to_string(),
+                n.name.clone(),
+                n.driver.clone(),
+                join(n.subnets.iter().map(|s| s.to_string()).collect()),
+                join(n.gateways.iter().map(|g| g.to_string()).collect()),
+                n.interface
+                    .clone()
+                    .or_else(|| n.parent.clone())
+                    .unwrap_or_else(|| "-".into()),
+                dash(n.mode.as_ref()),
+                join(n.containers.clone()),
+            ]
+        })
+        .collect();
+    align(
+        &[
+            "RUNTIME",
+            "NETWORK",
+            "DRIVER",
+            "SUBNET",
+            "GATEWAY",
+            "DEVICE",
+            "MODE",
+            "CONTAINERS",
+        ],
+        &rows,
+    )
+}
+
+/// The whole inventory, namespace after namespace, then the runtimes' networks and the
+/// runtimes that are installed but could not be asked.
 pub fn render(inv: &Inventory) -> String {
-    inv.namespaces
+    let mut out = inv
+        .namespaces
         .iter()
         .map(render_namespace)
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    if !inv.networks.is_empty() {
+        out.push_str("\n== container networks\n");
+        out.push_str(&render_networks(inv));
+    }
+    for s in inv.runtimes.iter().filter(|s| !s.answered && s.installed) {
+        if let Some(e) = &s.error {
+            out.push_str(&format!("!! {e}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::containers::{Container, Network, Runtime};
+    use crate::netns::NetnsSource;
+
+    #[test]
+    fn containers_and_networks_are_named_in_the_text() {
+        let mut ns = NamespaceInventory::empty("pid:15675", 4026532900, NetnsSource::Process);
+        ns.containers.push(Container {
+            runtime: Runtime::Docker,
+            id: "0123456789abcdef0123".into(),
+            name: "web".into(),
+            image: "busybox".into(),
+            state: "running".into(),
+            networks: vec!["bridge".into()],
+            pid: Some(15675),
+            addresses: vec![],
+            sandbox_key: None,
+        });
+        let inv = Inventory {
+            namespaces: vec![ns],
+            networks: vec![Network {
+                runtime: Runtime::Docker,
+                id: "ab".into(),
+                name: "my_macvlan".into(),
+                driver: "macvlan".into(),
+                subnets: vec!["192.168.50.0/24".parse().unwrap()],
+                gateways: vec!["192.168.50.1".parse().unwrap()],
+                interface: None,
+                parent: Some("enp0s8".into()),
+                mode: Some("bridge".into()),
+                containers: vec!["mac1".into()],
+            }],
+            runtimes: vec![],
+        };
+        let text = render(&inv);
+        assert!(
+            text.contains(
+                "container web (docker, running, id 0123456789ab, image busybox, networks bridge)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("my_macvlan"), "{text}");
+        let line = text.lines().find(|l| l.contains("my_macvlan")).unwrap();
+        for w in [
+            "macvlan",
+            "192.168.50.0/24",
+            "192.168.50.1",
+            "enp0s8",
+            "bridge",
+            "mac1",
+        ] {
+            assert!(line.contains(w), "{line}");
+        }
+    }
+
+    use crate::inventory::model::{FilterRule, NatBackend, NatOwner};
+
+    #[test]
+    fn filter_chains_are_listed_with_hook_and_policy() {
+        let mut ns = NamespaceInventory::empty("root", 1, NetnsSource::Root);
+        let entry = |chain: &str, hook: Option<&str>, rule: Option<&str>| FilterRule {
+            family: "ip".into(),
+            table: "filter".into(),
+            chain: chain.into(),
+            hook: hook.map(str::to_string),
+            policy: hook.map(|_| "drop".to_string()),
+            priority: hook.map(|_| 0),
+            rule: rule.map(str::to_string),
+            owner: NatOwner::Docker,
+            backend: NatBackend::Nftables,
+        };
+        ns.filter
+            .push(entry("FORWARD", Some("forward"), Some("jump DOCKER-USER")));
+        ns.filter.push(entry("DOCKER-USER", None, None));
+        let text = render_namespace(&ns);
+        let section = &text[text.find("\nfilter\n").expect("a filter section")..];
+        let lines: Vec<Vec<&str>> = section
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            lines[0],
+            ["TABLE", "CHAIN", "HOOK", "POLICY", "OWNER", "RULE"]
+        );
+        assert_eq!(
+            lines[1],
+            [
+                "ip",
+                "filter",
+                "FORWARD",
+                "forward",
+                "drop",
+                "docker",
+                "jump",
+                "DOCKER-USER"
+            ]
+        );
+        assert_eq!(
+            lines[2],
+            [
+                "ip",
+                "filter",
+                "DOCKER-USER",
+                "-",
+                "-",
+                "docker",
+                "(no",
+                "rules)"
+            ]
+        );
+    }
 }

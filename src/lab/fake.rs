@@ -152,6 +152,14 @@ impl Ops for FakeOps {
             ));
         }
         self.netns.insert(name.into(), tag.into());
+        // As the real kernel side does: a new namespace never inherits the root's forwarding.
+        self.sysctls.insert(
+            (
+                Ns::named(name),
+                crate::lab::driver::bridge::IP_FORWARD.into(),
+            ),
+            "0".into(),
+        );
         self.next_netns_ino += 1;
         self.netns_ids.insert(
             name.into(),
@@ -202,6 +210,7 @@ impl Ops for FakeOps {
         }
         self.nft.remove(&ns);
         self.routes.retain(|(n, ..)| *n != ns);
+        self.sysctls.retain(|(n, _), _| *n != ns);
         Ok(())
     }
 

@@ -127,6 +127,14 @@ fn new_netns_body(w: &mut Worker, path: &Path, tag: &str) -> Result<(), LabError
             .await
     })
     .map_err(|e| nl("tag lo", e))?;
+    // A new namespace copies the root's IPv4 settings (net.core.devconf_inherit_init_net=0
+    // means "inherit" for IPv4), and Docker sets the root's ip_forward to 1: set it here, so
+    // the lab's namespaces forward only where the lab says so (docker0's host).
+    std::fs::write(
+        Path::new("/proc/sys").join(super::driver::bridge::IP_FORWARD),
+        "0\n",
+    )
+    .map_err(|e| kernel("set ip_forward in a new namespace", e))?;
     OpenOptions::new()
         .write(true)
         .create_new(true)

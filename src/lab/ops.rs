@@ -85,7 +85,8 @@ pub struct ChildFacts {
 /// Kernel actions. Every method that changes something is one "step" for fault injection.
 pub trait Ops {
     /// Create a namespace in /run/netns, tagging its `lo` with `tag` before it becomes
-    /// visible, and bring `lo` up.
+    /// visible, bring `lo` up, and set its ip_forward to 0 (a new namespace would copy the
+    /// root's, which Docker turns on).
     fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError>;
     /// Create several namespaces (in parallel where the kernel allows). Returns the names
     /// made and the first error; the caller undoes the made ones if it cares.

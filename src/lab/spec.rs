@@ -21,35 +21,108 @@ fn invalid(msg: impl Into<String>) -> LabError {
 }
 
 /// Docker's network drivers, as the lab builds them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
+    /// A veth into docker0, with masquerade.
     Bridge,
+    /// The host's own stack.
     Host,
+    /// A namespace with only lo.
     None,
+    /// A macvlan child of the parent: its own MAC on the LAN.
     Macvlan,
+    /// An ipvlan child of the parent: the parent's MAC.
     Ipvlan,
 }
 
 /// Macvlan's four modes (how children reach each other through the parent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MacvlanMode {
+    /// Children reach each other inside the parent.
     #[default]
     Bridge,
+    /// Children never reach each other.
     Private,
+    /// Children reach each other only through the upstream switch (hairpin).
     Vepa,
+    /// One child takes the parent over.
     Passthru,
 }
 
 /// Ipvlan's three modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum IpvlanMode {
+    /// Children share the parent's MAC and answer ARP.
     #[default]
     L2,
+    /// Routed: no ARP, no broadcast.
     L3,
+    /// l3 with netfilter (conntrack) on the children's traffic.
     L3s,
+}
+
+/// How a container is wired, as Docker's network drivers do it, with the driver's own mode:
+/// the one typed network mode from the lab's spec through its endpoints to the probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetMode {
+    /// A veth into docker0 in the host.
+    Bridge,
+    /// No namespace of its own: the host's stack.
+    Host,
+    /// A namespace with only `lo`.
+    None,
+    /// A macvlan child of `parent`.
+    Macvlan(MacvlanMode),
+    /// An ipvlan child of `parent`.
+    Ipvlan(IpvlanMode),
+}
+
+impl NetMode {
+    /// `mode` as `lab ls` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetMode::Bridge => "bridge",
+            NetMode::Host => "host",
+            NetMode::None => "none",
+            NetMode::Macvlan(_) => "macvlan",
+            NetMode::Ipvlan(_) => "ipvlan",
+        }
+    }
+
+    /// `submode` as `lab ls` prints it.
+    pub fn submode(self) -> Option<&'static str> {
+        match self {
+            NetMode::Macvlan(MacvlanMode::Bridge) => Some("bridge"),
+            NetMode::Macvlan(MacvlanMode::Private) => Some("private"),
+            NetMode::Macvlan(MacvlanMode::Vepa) => Some("vepa"),
+            NetMode::Macvlan(MacvlanMode::Passthru) => Some("passthru"),
+            NetMode::Ipvlan(IpvlanMode::L2) => Some("l2"),
+            NetMode::Ipvlan(IpvlanMode::L3) => Some("l3"),
+            NetMode::Ipvlan(IpvlanMode::L3s) => Some("l3s"),
+            _ => None,
+        }
+    }
+}
+
+impl NetMode {
+    /// The driver without its submode.
+    pub fn driver(self) -> NetworkMode {
+        match self {
+            NetMode::Bridge => NetworkMode::Bridge,
+            NetMode::Host => NetworkMode::Host,
+            NetMode::None => NetworkMode::None,
+            NetMode::Macvlan(_) => NetworkMode::Macvlan,
+            NetMode::Ipvlan(_) => NetworkMode::Ipvlan,
+        }
+    }
 }
 
 macro_rules! word_enum {
@@ -529,10 +602,18 @@ impl ContainerSpec {
 
     /// The submode word for listings (`bridge`, `l2`...), if the mode has one.
     pub fn submode(&self) -> Option<String> {
+        self.net_mode().submode().map(String::from)
+    }
+
+    /// The driver and its mode as one typed value (the submode fields count only for their
+    /// own driver).
+    pub fn net_mode(&self) -> NetMode {
         match self.mode {
-            NetworkMode::Macvlan => Some(self.macvlan_mode.to_string()),
-            NetworkMode::Ipvlan => Some(self.ipvlan_mode.to_string()),
-            _ => None,
+            NetworkMode::Bridge => NetMode::Bridge,
+            NetworkMode::Host => NetMode::Host,
+            NetworkMode::None => NetMode::None,
+            NetworkMode::Macvlan => NetMode::Macvlan(self.macvlan_mode),
+            NetworkMode::Ipvlan => NetMode::Ipvlan(self.ipvlan_mode),
         }
     }
 

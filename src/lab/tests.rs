@@ -59,6 +59,36 @@ fn mix() -> Vec<ContainerSpec> {
 }
 
 #[test]
+fn every_namespace_the_lab_makes_sets_ip_forward_itself() {
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    let mut e = Engine::new(&mut ops, d.clone(), P.into());
+    e.up(LabSpec::default()).unwrap();
+    e.add(&[c("n1", NetworkMode::None), c("b1", NetworkMode::Bridge)])
+        .unwrap();
+    drop(e);
+    let key = super::driver::bridge::IP_FORWARD.to_string();
+    for (ns, want) in [
+        ("nv-u-switch", "0"),
+        ("nv-u-peer", "0"),
+        ("nv-u-router", "0"),
+        ("nv-u-n1", "0"),
+        ("nv-u-b1", "0"),
+        // docker0's host forwards, as Docker's does.
+        ("nv-u-host", "1"),
+    ] {
+        // Set explicitly (not the fake's default): a new namespace would copy the root's.
+        assert_eq!(
+            ops.sysctls
+                .get(&(Ns::named(ns), key.clone()))
+                .map(String::as_str),
+            Some(want),
+            "{ns}"
+        );
+    }
+}
+
+#[test]
 fn up_add_down_leaves_nothing() {
     let (_t, d) = dir();
     let mut ops = FakeOps::new();

@@ -53,7 +53,8 @@ pub fn validate(ops: &mut dyn Ops, st: &LabState) -> Result<(), LabError> {
         let n = st.ns_name(part);
         if existing.contains(&n) {
             return Err(LabError::Invalid(format!(
-                "namespace {n} already exists (not made by this lab); run `netview clean` or pick another NETVIEW_PREFIX"
+                "namespace {n} already exists ({}); run `netview clean` or pick another NETVIEW_PREFIX",
+                super::driver::whose_netns(ops, st, &n)
             )));
         }
     }

@@ -43,6 +43,12 @@ fn inode_of(path: &Path) -> Option<(u64, u64)> {
     fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// The inode of the namespace file at `path` (a /proc/PID/ns/net link, a bind mount such as
+/// Docker's SandboxKey), by `stat`: nothing is entered.
+pub fn ns_inode(path: &Path) -> Option<u64> {
+    inode_of(path).map(|(_, ino)| ino)
+}
+
 /// The inode of the namespace the calling thread is in.
 pub fn self_id() -> Option<u64> {
     inode_of(Path::new("/proc/thread-self/ns/net")).map(|(_, ino)| ino)

@@ -10,7 +10,9 @@
 mod discover;
 pub mod pool;
 
-pub use discover::{current, discover, find, is_runtime_name, self_id, Netns, NetnsSource};
+pub use discover::{
+    current, discover, find, is_runtime_name, ns_inode, self_id, Netns, NetnsSource,
+};
 
 use std::fs::File;
 use std::os::fd::AsFd;

@@ -6,35 +6,16 @@ use std::path::PathBuf;
 
 use ipnet::{IpNet, Ipv4Net};
 
-use super::topology::{EndpointAddress, LabFacts, NetMode, ProbeEndpoint, ProbeLab};
+use super::topology::{
+    EndpointAddress, EndpointOrigin, LabFacts, NetMode, ProbeEndpoint, ProbeLab,
+};
 use crate::lab::endpoint::Endpoint;
-use crate::lab::spec::{IpvlanMode, MacvlanMode, NetworkMode};
 use crate::lab::state::LabState;
 use crate::lab::Lab;
 
 /// The probes' view of a lab.
 pub fn probe_lab(lab: &Lab) -> ProbeLab {
     from_state(&lab.state, &lab.endpoints())
-}
-
-fn net_mode(e: &Endpoint) -> Option<NetMode> {
-    let sub = e.submode.as_deref();
-    Some(match e.mode? {
-        NetworkMode::Bridge => NetMode::Bridge,
-        NetworkMode::Host => NetMode::Host,
-        NetworkMode::None => NetMode::None,
-        NetworkMode::Macvlan => NetMode::Macvlan(match sub {
-            Some("private") => MacvlanMode::Private,
-            Some("vepa") => MacvlanMode::Vepa,
-            Some("passthru") => MacvlanMode::Passthru,
-            _ => MacvlanMode::Bridge,
-        }),
-        NetworkMode::Ipvlan => NetMode::Ipvlan(match sub {
-            Some("l3") => IpvlanMode::L3,
-            Some("l3s") => IpvlanMode::L3s,
-            _ => IpvlanMode::L2,
-        }),
-    })
 }
 
 /// Build the probes' lab from the lab's state and its endpoints.
@@ -46,7 +27,7 @@ pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
             // Which interface holds an address: docker0 holds the docker subnet's, a shim its
             // own, the endpoint's main interface the rest.
             let ifname_of = |a: &Ipv4Net| {
-                if docker_net.contains(&a.addr()) && e.mode != Some(NetworkMode::Bridge) {
+                if docker_net.contains(&a.addr()) && e.mode != Some(NetMode::Bridge) {
                     st.spec.docker.bridge.clone()
                 } else if let Some(s) = st.shims.iter().find(|s| s.ip.addr() == a.addr()) {
                     s.ifname.clone()
@@ -57,7 +38,7 @@ pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
             ProbeEndpoint {
                 name: e.name.clone(),
                 role: e.role,
-                mode: net_mode(e),
+                mode: e.mode,
                 // A host-mode container and the host share one path: that is how the planner
                 // and the rules recognise one stack.
                 netns_path: match &e.stack_netns {
@@ -77,6 +58,7 @@ pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
                 parent: e.parent.clone(),
                 nat: e.nat,
                 host_shim: e.host_shim,
+                origin: EndpointOrigin::Lab,
             }
         })
         .collect();

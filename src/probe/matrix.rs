@@ -15,80 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::rules::{self, Expectation};
-use super::topology::{ProbeEndpoint, ProbeLab};
+use super::cell::{Cell, CellResult, Expectation};
+use super::rules;
+use super::topology::{EndpointOrigin, ProbeEndpoint, ProbeLab};
 use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
-
-/// One cell of the matrix: a probe of one kind from an endpoint to one target address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cell {
-    pub from: String,
-    /// The target endpoint's name, or the address itself when the user typed an address no
-    /// endpoint holds.
-    pub to: String,
-    pub target_ip: IpAddr,
-    pub kind: ProbeKind,
-    /// TCP only: the port.
-    pub port: Option<u16>,
-}
-
-/// A cell's observation next to its expectation. Serialises as one JSON result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CellResult {
-    pub cell: Cell,
-    pub observed: Observation,
-    pub expected: Expectation,
-}
-
-impl CellResult {
-    pub fn reachable(&self) -> bool {
-        self.observed.outcome.is_reachable(self.cell.kind)
-    }
-
-    /// Observed reachability differs from the expectation: a finding for the user.
-    pub fn mismatch(&self) -> bool {
-        self.reachable() != self.expected.reachable
-    }
-}
-
-impl Serialize for CellResult {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            from: &'a str,
-            to: &'a str,
-            target_ip: IpAddr,
-            kind: ProbeKind,
-            port: Option<u16>,
-            outcome: &'a ProbeOutcome,
-            detail: Option<&'a str>,
-            reachable: bool,
-            rtt_us: Option<u64>,
-            arp_mac: Option<&'a str>,
-            seen_as: Option<IpAddr>,
-            expected: bool,
-            why: &'a str,
-            mismatch: bool,
-        }
-        Json {
-            from: &self.cell.from,
-            to: &self.cell.to,
-            target_ip: self.cell.target_ip,
-            kind: self.cell.kind,
-            port: self.cell.port,
-            outcome: &self.observed.outcome,
-            detail: self.observed.outcome.detail(),
-            reachable: self.reachable(),
-            rtt_us: self.observed.rtt_us,
-            arp_mac: self.observed.arp_mac.as_deref(),
-            seen_as: self.observed.seen_as,
-            expected: self.expected.reachable,
-            why: &self.expected.why,
-            mismatch: self.mismatch(),
-        }
-        .serialize(s)
-    }
-}
 
 /// A finished matrix, in plan order.
 #[derive(Debug, Clone, Serialize)]
@@ -198,6 +128,14 @@ pub fn plan(lab: &ProbeLab, opts: &PlanOptions) -> Result<Vec<Cell>, ProbeError>
     Ok(cells)
 }
 
+/// A planned run: the endpoints and the cells, planned once and handed as they are to the
+/// runner (the TUI shows the same cells it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePlan {
+    pub lab: ProbeLab,
+    pub cells: Vec<Cell>,
+}
+
 /// About how many neighbour (ARP) entries the run makes the kernel create: one per source
 /// namespace and on-link target in another namespace, for the sender, and as many again on
 /// the answering side. The kernel's neighbour table is shared by all namespaces and capped
@@ -218,6 +156,27 @@ pub fn neighbour_entries_needed(lab: &ProbeLab, cells: &[Cell]) -> usize {
         }
     }
     pairs.len() * 2
+}
+
+/// Every cell's expectation: the rules' for cells among the lab's endpoints (and from one to a
+/// typed address), none for a cell whose source or target is a namespace outside the lab (the
+/// rules know only the lab's world; the packet walk will predict these).
+pub fn expect_cells(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
+    let outside = |name: &str| {
+        lab.endpoint(name)
+            .is_some_and(|e| e.origin != EndpointOrigin::Lab)
+    };
+    rules::expect_all(lab, cells)
+        .into_iter()
+        .zip(cells)
+        .map(|(e, c)| {
+            if outside(&c.from) || outside(&c.to) {
+                Expectation::unknown()
+            } else {
+                e
+            }
+        })
+        .collect()
 }
 
 /// One probe as a worker gets it.
@@ -341,7 +300,7 @@ pub fn run_matrix(
             }
         }
     }
-    let expectations: Vec<Expectation> = rules::expect_all(lab, cells);
+    let expectations = expect_cells(lab, cells);
 
     prober.begin(&target_namespaces, timeout)?;
     let slots = Slots {
@@ -383,6 +342,7 @@ pub fn run_matrix(
                 continue; // the first report of a cell wins
             }
             let r = CellResult {
+                index: token,
                 cell: cells[token].clone(),
                 observed: obs,
                 expected: expectations[token].clone(),
@@ -398,6 +358,7 @@ pub fn run_matrix(
         .map(|(token, r)| {
             r.unwrap_or_else(|| {
                 let r = CellResult {
+                    index: token,
                     cell: cells[token].clone(),
                     observed: Observation::outcome(ProbeOutcome::SendFailed(
                         "the probe never reported".into(),
@@ -453,8 +414,9 @@ pub fn spawn_run<P: Prober + Send + 'static>(
     Ok((handle, rx))
 }
 
-/// The matrix as rows (sources) and columns (target addresses) for display.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The matrix as rows (sources) and columns (target addresses) for display: one grid layout
+/// for the CLI's text matrix and the TUI's matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Layout {
     /// Source names, in first-seen order.
     pub rows: Vec<String>,
@@ -462,44 +424,45 @@ pub struct Layout {
     pub columns: Vec<(String, IpAddr)>,
     /// The kinds present, in a fixed order (icmp, arp, tcp).
     pub kinds: Vec<ProbeKind>,
-    /// (row, column, kind) -> index into the results.
+    /// (row, column, kind) -> index of the cell in the sequence laid out (the plan).
     pub cells: BTreeMap<(usize, usize, ProbeKind), usize>,
+}
+
+impl Layout {
+    /// Lay cells out, in plan order.
+    pub fn of<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Layout {
+        let mut rows: HashMap<&str, usize> = HashMap::new();
+        let mut columns: HashMap<(&str, IpAddr), usize> = HashMap::new();
+        let mut l = Layout::default();
+        for (i, c) in cells.into_iter().enumerate() {
+            let row = *rows.entry(c.from.as_str()).or_insert_with(|| {
+                l.rows.push(c.from.clone());
+                l.rows.len() - 1
+            });
+            let col = *columns
+                .entry((c.to.as_str(), c.target_ip))
+                .or_insert_with(|| {
+                    l.columns.push((c.to.clone(), c.target_ip));
+                    l.columns.len() - 1
+                });
+            if !l.kinds.contains(&c.kind) {
+                l.kinds.push(c.kind);
+            }
+            l.cells.insert((row, col, c.kind), i);
+        }
+        l.kinds.sort();
+        l
+    }
+
+    /// The index of the cell of `kind` at (row, col), if one was planned.
+    pub fn index(&self, row: usize, col: usize, kind: ProbeKind) -> Option<usize> {
+        self.cells.get(&(row, col, kind)).copied()
+    }
 }
 
 /// Lay results out as a matrix.
 pub fn layout(results: &[CellResult]) -> Layout {
-    let mut rows: Vec<String> = Vec::new();
-    let mut columns: Vec<(String, IpAddr)> = Vec::new();
-    let mut kinds: Vec<ProbeKind> = Vec::new();
-    let mut cells = BTreeMap::new();
-    for (i, r) in results.iter().enumerate() {
-        let row = rows
-            .iter()
-            .position(|n| *n == r.cell.from)
-            .unwrap_or_else(|| {
-                rows.push(r.cell.from.clone());
-                rows.len() - 1
-            });
-        let col_key = (r.cell.to.clone(), r.cell.target_ip);
-        let col = columns
-            .iter()
-            .position(|c| *c == col_key)
-            .unwrap_or_else(|| {
-                columns.push(col_key);
-                columns.len() - 1
-            });
-        if !kinds.contains(&r.cell.kind) {
-            kinds.push(r.cell.kind);
-        }
-        cells.insert((row, col, r.cell.kind), i);
-    }
-    kinds.sort();
-    Layout {
-        rows,
-        columns,
-        kinds,
-        cells,
-    }
+    Layout::of(results.iter().map(|r| &r.cell))
 }
 
 /// One cell's marks: per kind, `✓` reached, `✗` not, `·` not probed; `!` when any kind of the
@@ -577,11 +540,7 @@ pub fn render_mismatches(results: &[CellResult]) -> String {
             r.cell.target_ip,
             r.cell.kind.name(),
             r.observed.outcome,
-            if r.expected.reachable {
-                "reachable"
-            } else {
-                "unreachable"
-            },
+            r.expected.word(),
             r.expected.why
         ));
     }

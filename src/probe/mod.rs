@@ -1,21 +1,26 @@
-//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", run from inside lab namespaces
-//! on dedicated threads, and the all-pairs matrix with the kernel's expected outcome and why.
+//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", run on dedicated threads inside
+//! the lab's namespaces or any other, and the all-pairs matrix with the expected outcome and why.
 //!
 //! - [`topology`]: what the probes know about a lab (endpoints and lab-wide facts).
 //! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
+//! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
+//! - [`namespaces`]: endpoints outside the lab (any namespace, with the addresses it holds).
 //! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
 
 pub mod arp;
+pub mod cell;
 pub mod from_lab;
 pub mod icmp;
 pub mod kernel;
 pub mod matrix;
+pub mod namespaces;
 pub mod route;
 pub mod rules;
 pub mod seen_as;
 pub mod tcp;
 pub mod topology;
+pub mod walk;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -159,7 +164,9 @@ pub enum ProbeError {
     NoInterface(String),
 }
 
-pub use matrix::{Cell, CellResult, MatrixRun, Prober};
+pub use cell::{Cell, CellResult, Expectation};
+pub use matrix::{MatrixRun, Prober};
 pub use topology::{
-    EndpointAddress, IpvlanMode, LabFacts, MacvlanMode, NetMode, ProbeEndpoint, ProbeLab, Role,
+    EndpointAddress, EndpointOrigin, IpvlanMode, LabFacts, MacvlanMode, NetMode, ProbeEndpoint,
+    ProbeLab, Role,
 };

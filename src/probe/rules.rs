@@ -22,29 +22,21 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
-
-use super::matrix::Cell;
+use super::cell::Cell;
+pub use super::cell::Expectation;
 use super::topology::{IpvlanMode, MacvlanMode, NetMode, ProbeEndpoint, ProbeLab, Role};
 use super::ProbeKind;
 
-/// What the rules predict for one cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Expectation {
-    pub reachable: bool,
-    pub why: String,
-}
-
 fn yes(why: impl Into<String>) -> Expectation {
     Expectation {
-        reachable: true,
+        reachable: Some(true),
         why: why.into(),
     }
 }
 
 fn no(why: impl Into<String>) -> Expectation {
     Expectation {
-        reachable: false,
+        reachable: Some(false),
         why: why.into(),
     }
 }
@@ -228,7 +220,7 @@ pub fn expect_all(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
         .iter()
         .map(|cell| {
             let base = expect(lab, cell);
-            if base.reachable || !world.hairpin || cell.kind == ProbeKind::Arp {
+            if base.reachable == Some(true) || !world.hairpin || cell.kind == ProbeKind::Arp {
                 return base;
             }
             let Some(src) = lab.endpoint(&cell.from) else {
@@ -382,7 +374,7 @@ fn icmp(w: &World, src: &ProbeEndpoint, place: Place, target: Target) -> Expecta
             ),
             T::Macvlan(mode) => {
                 let h = host_to_macvlan(w, mode);
-                if !h.reachable {
+                if h.reachable != Some(true) {
                     no(format!("the host forwards it out enp0s8, but {}", h.why))
                 } else if nat {
                     yes(format!("the host forwards and masquerades it; {}", h.why))

@@ -9,52 +9,9 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-// One domain type each for the role and the submodes, shared with the lab that builds them.
+// One domain type each for the role and the network mode, shared with the lab that builds them.
 pub use crate::lab::endpoint::Role;
-pub use crate::lab::spec::{IpvlanMode, MacvlanMode};
-
-/// How a container is wired, as Docker's network drivers do it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetMode {
-    /// A veth into docker0 in the host.
-    Bridge,
-    /// No namespace of its own: the host's stack.
-    Host,
-    /// A namespace with only `lo`.
-    None,
-    /// A macvlan child of `parent`.
-    Macvlan(MacvlanMode),
-    /// An ipvlan child of `parent`.
-    Ipvlan(IpvlanMode),
-}
-
-impl NetMode {
-    /// `mode` as `lab ls` prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            NetMode::Bridge => "bridge",
-            NetMode::Host => "host",
-            NetMode::None => "none",
-            NetMode::Macvlan(_) => "macvlan",
-            NetMode::Ipvlan(_) => "ipvlan",
-        }
-    }
-
-    /// `submode` as `lab ls` prints it.
-    pub fn submode(self) -> Option<&'static str> {
-        match self {
-            NetMode::Macvlan(MacvlanMode::Bridge) => Some("bridge"),
-            NetMode::Macvlan(MacvlanMode::Private) => Some("private"),
-            NetMode::Macvlan(MacvlanMode::Vepa) => Some("vepa"),
-            NetMode::Macvlan(MacvlanMode::Passthru) => Some("passthru"),
-            NetMode::Ipvlan(IpvlanMode::L2) => Some("l2"),
-            NetMode::Ipvlan(IpvlanMode::L3) => Some("l3"),
-            NetMode::Ipvlan(IpvlanMode::L3s) => Some("l3s"),
-            _ => None,
-        }
-    }
-}
+pub use crate::lab::spec::{IpvlanMode, MacvlanMode, NetMode};
 
 /// One address of an endpoint and the interface that holds it (inside its namespace).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +62,24 @@ pub struct ProbeEndpoint {
     /// which covers every child).
     #[serde(default)]
     pub host_shim: bool,
+    /// Where the endpoint comes from: the lab, or a namespace found on the host.
+    #[serde(default)]
+    pub origin: EndpointOrigin,
+}
+
+/// Where an endpoint comes from, which decides whether anything can be predicted about it.
+/// One more source (a Docker or Podman container, `docker:web`) is one more variant, resolved
+/// to its namespace the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointOrigin {
+    /// An endpoint of the sandbox lab: the rules know its wiring.
+    #[default]
+    Lab,
+    /// A network namespace as `netview inventory` names it (`root`, a name in /run/netns,
+    /// `pid:N`). Its `role` is the closest lab role (`host` for root, else `container`) and
+    /// means nothing to the rules: no prediction is made for its cells yet.
+    Namespace,
 }
 
 impl ProbeEndpoint {

@@ -8,18 +8,19 @@ use std::collections::BTreeSet;
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::caps::Capability;
+use crate::containers::{Container, PlacedWorld, Runtime};
 use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
 use crate::lab::state::LabState;
 use crate::netns::{Netns, NetnsSource};
-use crate::probe::matrix::CellResult;
+use crate::probe::cell::CellResult;
 use crate::ui::keys::{self, Action, FilterAction};
 use crate::ui::labui::{self, Bench, LabJob, Overlay};
 use crate::ui::table::{TabTable, TableRow};
 use crate::ui::theme::Theme;
 use crate::ui::topology::topology;
 
-/// The tabs on the right, in key order (1-7).
+/// The tabs on the right, in key order (1-9, then 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Links,
@@ -28,6 +29,8 @@ pub enum Tab {
     Neighbours,
     Bridges,
     Nat,
+    /// The filter chains (forward, input, output) with their policies.
+    Filter,
     Topology,
     /// The probe matrix (lab bench).
     Matrix,
@@ -36,13 +39,14 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 9] = [
+    pub const ALL: [Tab; 10] = [
         Tab::Links,
         Tab::Addresses,
         Tab::Routes,
         Tab::Neighbours,
         Tab::Bridges,
         Tab::Nat,
+        Tab::Filter,
         Tab::Topology,
         Tab::Matrix,
         Tab::Lab,
@@ -61,24 +65,35 @@ impl Tab {
             Tab::Neighbours => "Neighbours",
             Tab::Bridges => "Bridges",
             Tab::Nat => "NAT",
+            Tab::Filter => "Filter",
             Tab::Topology => "Topology",
             Tab::Matrix => "Matrix",
             Tab::Lab => "Lab",
         }
     }
 
-    /// A shorter title for narrow terminals.
+    /// A shorter title for narrow terminals: all ten fit the table pane of a 100-column
+    /// terminal (71 columns; the short bar is 69).
     pub fn short_title(self) -> &'static str {
         match self {
             Tab::Addresses => "Addr",
+            Tab::Routes => "Rte",
             Tab::Neighbours => "Neigh",
+            Tab::Bridges => "Brdg",
+            Tab::Filter => "Filt",
             Tab::Topology => "Topo",
+            Tab::Matrix => "Mtx",
             other => other.title(),
         }
     }
 
     pub fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    /// The number key that selects the tab: 1-9, and 0 for the tenth.
+    pub fn key(self) -> usize {
+        (self.index() + 1) % 10
     }
 }
 
@@ -96,6 +111,8 @@ pub struct NsEntry {
     pub inventory: Option<NamespaceInventory>,
     /// Why the last read failed (for example, no permission to enter it).
     pub error: Option<String>,
+    /// The containers living in it (from the runtimes; also copied into `inventory`).
+    pub containers: Vec<Container>,
 }
 
 impl NsEntry {
@@ -104,7 +121,24 @@ impl NsEntry {
             netns,
             inventory: None,
             error: None,
+            containers: Vec::new(),
         }
+    }
+
+    /// `web (docker)`, or `web, db (docker)`, for a namespace of containers. None for the
+    /// root namespace: its host-mode containers share the host's stack, and it stays `root`.
+    pub fn container_label(&self) -> Option<String> {
+        if self.netns.source == NetnsSource::Root {
+            return None;
+        }
+        self.containers_text()
+    }
+
+    /// The containers' names and runtime, whatever the namespace.
+    pub fn containers_text(&self) -> Option<String> {
+        let first = self.containers.first()?;
+        let names: Vec<&str> = self.containers.iter().map(|c| c.name.as_str()).collect();
+        Some(format!("{} ({})", names.join(", "), first.runtime))
     }
 
     pub fn source_label(&self) -> &'static str {
@@ -120,14 +154,21 @@ impl NsEntry {
         self.inventory.as_ref().is_some_and(|i| i.netview)
     }
 
-    /// Whether the namespace's name or its process label matches (then all its rows show).
+    /// Whether the namespace's name, its process label, or one of its containers' names, ids,
+    /// images or networks matches (then all its rows show).
     fn label_matches(&self, needle: &str) -> bool {
+        let containers = self.containers.iter().flat_map(|c| {
+            [c.name.as_str(), c.id.as_str(), c.image.as_str()]
+                .into_iter()
+                .chain(c.networks.iter().map(String::as_str))
+        });
         [
             Some(self.netns.name.as_str()),
             self.netns.process.as_deref(),
         ]
         .into_iter()
         .flatten()
+        .chain(containers)
         .any(|s| s.to_lowercase().contains(needle))
     }
 
@@ -162,6 +203,9 @@ pub enum Message {
         id: u64,
         result: Result<NamespaceInventory, String>,
     },
+    /// What the container runtimes answered, placed on namespaces
+    /// ([`Command::FollowContainers`]; again after every runtime event).
+    ContainersRead(Box<PlacedWorld>),
     /// SIGTERM, SIGINT or SIGHUP: stop a running job (rolled back), tear down what this
     /// session made and leave.
     Terminate,
@@ -202,6 +246,9 @@ pub enum Command {
     /// Start the watcher on this set of namespaces (once: it keeps watching namespaces that
     /// appear later and drops those that vanish).
     Watch(Vec<Netns>),
+    /// Ask the container runtimes now and after each of their events (answers:
+    /// [`Message::ContainersRead`]).
+    FollowContainers,
     /// Read the lab's state (answer: [`Message::LabLoaded`]).
     LoadLab,
     /// Watch the lab's state file; every change is a [`Message::LabLoaded`].
@@ -213,9 +260,9 @@ pub enum Command {
     CancelJob,
     /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
     CheckIpvlan,
-    /// Probe every pair of this lab (answers: [`Message::ProbeCell`]s, then
+    /// Probe these cells, planned by `update` (answers: [`Message::ProbeCell`]s, then
     /// [`Message::ProbesDone`]).
-    RunProbes(Box<LabState>),
+    RunProbes(Box<crate::probe::matrix::ProbePlan>),
     /// Show that this host-mode container shares the host's port 80.
     SharedPort(Box<LabState>, String),
     Quit,
@@ -239,6 +286,8 @@ pub struct Model {
     pub namespaces: Vec<NsEntry>,
     /// The selected namespace, by inode, so it survives re-listing.
     pub selected: Option<u64>,
+    /// Namespaces marked with Space for `p` to probe among, by inode.
+    pub marked: std::collections::BTreeSet<u64>,
     pub tab: Tab,
     pub focus: Pane,
     /// Cursor in the current tab's (filtered) rows.
@@ -256,6 +305,8 @@ pub struct Model {
     pub quit: bool,
     /// The lab bench: the lab, dialogs, the matrix, the tour.
     pub bench: Bench,
+    /// The container runtimes' containers and networks, as last answered.
+    pub containers: PlacedWorld,
     /// Namespaces with a read in flight, and those that changed again meanwhile.
     reading: BTreeSet<u64>,
     reread: BTreeSet<u64>,
@@ -289,6 +340,7 @@ impl Model {
         Model {
             namespaces: Vec::new(),
             selected: None,
+            marked: Default::default(),
             tab: Tab::Links,
             focus: Pane::Namespaces,
             row: 0,
@@ -301,6 +353,7 @@ impl Model {
             page_rows: 20,
             quit: false,
             bench: Bench::default(),
+            containers: PlacedWorld::default(),
             reading: BTreeSet::new(),
             reread: BTreeSet::new(),
             listing: false,
@@ -349,7 +402,12 @@ impl Model {
     /// The commands to run when the UI starts.
     pub fn start(&mut self) -> Vec<Command> {
         self.listing = true;
-        vec![Command::ListNamespaces, Command::LoadLab, Command::WatchLab]
+        vec![
+            Command::ListNamespaces,
+            Command::LoadLab,
+            Command::WatchLab,
+            Command::FollowContainers,
+        ]
     }
 
     pub fn is_reading(&self, id: u64) -> bool {
@@ -368,16 +426,24 @@ impl Model {
         self.namespaces.iter_mut().find(|e| e.netns.id == id)
     }
 
-    /// The rows of `tab` for one namespace, unfiltered.
-    fn tab_rows(tab: Tab, inv: &NamespaceInventory) -> TabTable {
+    /// The rows of `tab` for one namespace, unfiltered. The root namespace's Bridges tab ends
+    /// with the runtimes' networks.
+    fn tab_rows(&self, tab: Tab, inv: &NamespaceInventory) -> TabTable {
         use crate::ui::render;
         match tab {
+            Tab::Bridges if inv.source == NetnsSource::Root => {
+                let mut t = render::bridges::table(inv);
+                t.rows
+                    .extend(render::bridges::network_rows(&self.containers.world));
+                t
+            }
             Tab::Links => render::links::table(inv),
             Tab::Addresses => render::addresses::table(inv),
             Tab::Routes => render::routes::table(inv),
             Tab::Neighbours => render::neighbours::table(inv),
             Tab::Bridges => render::bridges::table(inv),
             Tab::Nat => render::nat::table(inv),
+            Tab::Filter => render::filter::table(inv),
             Tab::Topology | Tab::Matrix | Tab::Lab => TabTable {
                 header: &[],
                 rows: Vec::new(),
@@ -397,7 +463,7 @@ impl Model {
                     || e.label_matches(&needle)
                     || (!self.tab.is_global()
                         && e.inventory.as_ref().is_some_and(|inv| {
-                            Self::tab_rows(self.tab, inv)
+                            self.tab_rows(self.tab, inv)
                                 .rows
                                 .iter()
                                 .any(|r| r.matches(&needle))
@@ -458,7 +524,7 @@ impl Model {
         }
         let empty = NamespaceInventory::empty("", 0, NetnsSource::Root);
         let entry = self.selected_entry();
-        let table = Self::tab_rows(
+        let table = self.tab_rows(
             self.tab,
             entry.and_then(|e| e.inventory.as_ref()).unwrap_or(&empty),
         );
@@ -631,10 +697,20 @@ impl Model {
             Action::RemoveContainer => return labui::remove_selected(self),
             Action::LabToggle => return labui::toggle_lab(self),
             Action::Probe => return labui::start_probes(self),
+            Action::Mark => {
+                if let Some(id) = self.selected {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                }
+            }
             Action::Tour => return labui::start_tour(self),
             Action::Open => {
                 if self.tab == Tab::Matrix && !self.bench.matrix.cells.is_empty() {
                     self.bench.overlay = Some(Overlay::Explain);
+                }
+                if self.tab == Tab::Bridges {
+                    self.jump_to_container_row();
                 }
             }
             Action::Help => self.help = true,
@@ -731,6 +807,95 @@ impl Model {
         }
     }
 
+    /// Enter on a network's container row (Bridges tab): select that container's namespace.
+    fn jump_to_container_row(&mut self) {
+        let Some(row) = self.view.rows.get(self.row) else {
+            return;
+        };
+        let Some((runtime, name)) = crate::ui::render::bridges::container_of_row(row) else {
+            return;
+        };
+        let target = self.namespaces.iter().find(|e| {
+            e.containers
+                .iter()
+                .any(|c| c.runtime == runtime && c.name == name)
+        });
+        match target {
+            Some(e) => {
+                self.selected = Some(e.netns.id);
+                self.row = 0;
+                self.focus = Pane::Table;
+                self.tab = Tab::Links;
+                // The filter would hide it if it does not match.
+                if !self.filter.is_empty() && !e.label_matches(&self.needle()) {
+                    self.filter.clear();
+                }
+            }
+            None => {
+                self.message = Some(format!(
+                    "{name} ({runtime}) is not running, so it has no namespace"
+                ))
+            }
+        }
+    }
+
+    /// New answers from the runtimes: each namespace gets its containers. A container whose
+    /// namespace is not listed yet (just started: the watcher finds process-held namespaces
+    /// only on its next scan of /proc) makes the list be read again now.
+    fn on_containers_read(&mut self, placed: PlacedWorld) -> Vec<Command> {
+        self.containers = placed;
+        let unknown = self
+            .containers
+            .by_netns
+            .keys()
+            .any(|id| self.entry(*id).is_none());
+        for e in &mut self.namespaces {
+            e.containers = self.containers.on(e.netns.id);
+            if let Some(inv) = &mut e.inventory {
+                inv.containers = e.containers.clone();
+            }
+        }
+        self.order_namespaces();
+        self.invalidate();
+        if unknown {
+            self.request_list()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Order the list: root, then the namespaces of containers by container name, then the
+    /// others as discovery gave them. A restarted container (a new pid, a new namespace) so
+    /// keeps its place.
+    fn order_namespaces(&mut self) {
+        self.namespaces.sort_by_cached_key(|e| {
+            let label = e.container_label();
+            let group = match (e.netns.source, &label) {
+                (NetnsSource::Root, _) => 0,
+                (_, Some(_)) => 1,
+                (_, None) => 2,
+            };
+            (group, label.unwrap_or_default())
+        });
+    }
+
+    /// The runtimes that are installed but could not be asked, for the status bar.
+    pub fn unreachable_runtimes(&self) -> Vec<String> {
+        self.containers.world.unreachable()
+    }
+
+    /// How many containers of each runtime are known.
+    pub fn container_counts(&self) -> Vec<(Runtime, usize)> {
+        let mut out: Vec<(Runtime, usize)> = Vec::new();
+        for c in &self.containers.world.containers {
+            match out.iter_mut().find(|(r, _)| *r == c.runtime) {
+                Some((_, n)) => *n += 1,
+                None => out.push((c.runtime, 1)),
+            }
+        }
+        out
+    }
+
     fn on_namespaces_listed(&mut self, list: Vec<Netns>) -> Vec<Command> {
         let mut cmds = Vec::new();
         let before: BTreeSet<u64> = self.namespaces.iter().map(|e| e.netns.id).collect();
@@ -750,7 +915,12 @@ impl Model {
                     None => NsEntry::new(netns),
                 },
             )
+            .map(|mut e| {
+                e.containers = self.containers.on(e.netns.id);
+                e
+            })
             .collect();
+        self.order_namespaces();
         if self.selected.is_none() || !after.contains(&self.selected.unwrap_or(0)) {
             self.selected = self
                 .namespaces
@@ -796,7 +966,8 @@ impl Model {
             return Vec::new();
         };
         match result {
-            Ok(inv) => {
+            Ok(mut inv) => {
+                inv.containers = entry.containers.clone();
                 entry.inventory = Some(inv);
                 entry.error = None;
             }
@@ -834,6 +1005,7 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             labui::revalidate(model);
             cmds
         }
+        Message::ContainersRead(placed) => model.on_containers_read(*placed),
         Message::Terminate => labui::terminate(model),
         Message::LabLoaded(r) => labui::on_lab_loaded(model, r.map(|o| o.map(|b| *b))),
         Message::LabJobDone { job, result } => labui::on_job_done(model, job, result),

@@ -1,18 +1,19 @@
 //! The lab bench's pure parts: the probe matrix as it fills in, the path a packet takes
 //! between two endpoints, and the explanation of one cell.
 
-use std::net::IpAddr;
-
-use crate::lab::spec::NetworkMode;
+use crate::lab::spec::NetMode;
 use crate::lab::state::LabState;
 use crate::lab::{Endpoint, Role};
-use crate::probe::matrix::{Cell, CellResult};
+use crate::probe::cell::{Cell, CellResult};
+use crate::probe::matrix::Layout;
 use crate::probe::{ProbeKind, ProbeOutcome};
 
-/// A probe run: the planned cells, and the results as they arrive (same order).
+/// A probe run: the planned cells, laid out once, and the results as they arrive (same order).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MatrixState {
     pub cells: Vec<Cell>,
+    /// The cells' rows and columns, the same layout as the CLI's text matrix.
+    pub grid: Layout,
     pub results: Vec<Option<CellResult>>,
     pub running: bool,
     pub elapsed_ms: Option<u64>,
@@ -21,14 +22,6 @@ pub struct MatrixState {
     /// Cursor: source row, target column.
     pub row: usize,
     pub col: usize,
-}
-
-/// The matrix's rows (sources) and columns (target name, address), in plan order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Grid {
-    pub rows: Vec<String>,
-    pub columns: Vec<(String, IpAddr)>,
-    pub kinds: Vec<ProbeKind>,
 }
 
 /// How one kind of one cell came out.
@@ -67,6 +60,7 @@ impl MatrixState {
     pub fn start(cells: Vec<Cell>) -> Self {
         let results = vec![None; cells.len()];
         MatrixState {
+            grid: Layout::of(&cells),
             cells,
             results,
             running: true,
@@ -74,9 +68,11 @@ impl MatrixState {
         }
     }
 
-    /// Put a result in its planned place.
+    /// Put a result in its planned place (the index it carries); a result that is not this
+    /// plan's cell (a late one from an earlier run) is dropped.
     pub fn record(&mut self, r: CellResult) {
-        if let Some(i) = self.cells.iter().position(|c| *c == r.cell) {
+        let i = r.index;
+        if self.cells.get(i) == Some(&r.cell) {
             self.results[i] = Some(r);
         }
     }
@@ -93,36 +89,13 @@ impl MatrixState {
             .count()
     }
 
-    pub fn grid(&self) -> Grid {
-        let mut g = Grid::default();
-        for c in &self.cells {
-            if !g.rows.contains(&c.from) {
-                g.rows.push(c.from.clone());
-            }
-            let col = (c.to.clone(), c.target_ip);
-            if !g.columns.contains(&col) {
-                g.columns.push(col);
-            }
-            if !g.kinds.contains(&c.kind) {
-                g.kinds.push(c.kind);
-            }
-        }
-        g.kinds.sort();
-        g
-    }
-
-    fn index_of(&self, from: &str, to: &(String, IpAddr), kind: ProbeKind) -> Option<usize> {
-        self.cells
-            .iter()
-            .position(|c| c.from == from && c.to == to.0 && c.target_ip == to.1 && c.kind == kind)
+    pub fn grid(&self) -> &Layout {
+        &self.grid
     }
 
     /// The mark of one kind at (row, col) of `grid`.
-    pub fn mark(&self, grid: &Grid, row: usize, col: usize, kind: ProbeKind) -> Mark {
-        let (Some(from), Some(to)) = (grid.rows.get(row), grid.columns.get(col)) else {
-            return Mark::NotProbed;
-        };
-        match self.index_of(from, to, kind) {
+    pub fn mark(&self, grid: &Layout, row: usize, col: usize, kind: ProbeKind) -> Mark {
+        match grid.index(row, col, kind) {
             None => Mark::NotProbed,
             Some(i) => match &self.results[i] {
                 None => Mark::Waiting,
@@ -137,14 +110,11 @@ impl MatrixState {
     }
 
     /// Every result at (row, col), one per kind probed.
-    pub fn results_at(&self, grid: &Grid, row: usize, col: usize) -> Vec<&CellResult> {
-        let (Some(from), Some(to)) = (grid.rows.get(row), grid.columns.get(col)) else {
-            return Vec::new();
-        };
+    pub fn results_at(&self, grid: &Layout, row: usize, col: usize) -> Vec<&CellResult> {
         grid.kinds
             .iter()
-            .filter_map(|&k| self.index_of(from, to, k))
-            .filter_map(|i| self.results[i].as_ref())
+            .filter_map(|&k| grid.index(row, col, k))
+            .filter_map(|i| self.results.get(i)?.as_ref())
             .collect()
     }
 
@@ -185,11 +155,11 @@ fn uplink(lab: &LabState, e: &Endpoint) -> Vec<Hop> {
     match (e.role, e.mode) {
         (Role::Host, _) => vec!["host".into(), lan, switch],
         (Role::Peer, _) | (Role::Router, _) => vec![e.name.clone(), switch],
-        (Role::Container, Some(NetworkMode::Bridge)) => {
+        (Role::Container, Some(NetMode::Bridge)) => {
             vec![e.name.clone(), docker, "host".into(), lan, switch]
         }
-        (Role::Container, Some(NetworkMode::Host)) => vec![e.name.clone(), lan, switch],
-        (Role::Container, Some(NetworkMode::Macvlan | NetworkMode::Ipvlan)) => {
+        (Role::Container, Some(NetMode::Host)) => vec![e.name.clone(), lan, switch],
+        (Role::Container, Some(NetMode::Macvlan(_) | NetMode::Ipvlan(_))) => {
             vec![e.name.clone(), e.parent.clone().unwrap_or(lan), switch]
         }
         (Role::Container, _) => vec![e.name.clone()],
@@ -217,9 +187,9 @@ pub fn path(lab: &LabState, endpoints: &[Endpoint], from: &str, to: &str) -> Vec
 
 fn describe_endpoint(e: &Endpoint) -> String {
     let what = match (e.role, e.mode) {
-        (Role::Container, Some(m)) => match &e.submode {
-            Some(s) => format!("{m} {s} container"),
-            None => format!("{m} container"),
+        (Role::Container, Some(m)) => match m.submode() {
+            Some(s) => format!("{} {s} container", m.name()),
+            None => format!("{} container", m.name()),
         },
         (r, _) => format!("{r:?}").to_lowercase(),
     };
@@ -259,7 +229,7 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
             out.push(format!("path   {}", p.join(" → ")));
         }
     }
-    let results = m.results_at(&g, m.row, m.col);
+    let results = m.results_at(g, m.row, m.col);
     if results.is_empty() {
         out.push(if m.running {
             "waiting for the probes…".into()
@@ -282,11 +252,7 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
                 .rtt_us
                 .map(|us| format!(" in {:.2} ms", us as f64 / 1000.0))
                 .unwrap_or_default(),
-            if r.expected.reachable {
-                "reachable"
-            } else {
-                "unreachable"
-            },
+            r.expected.word(),
         ));
         out.push(format!("      why: {}", r.expected.why));
         if r.cell.kind == ProbeKind::Arp {
@@ -331,10 +297,23 @@ mod tests {
     }
 
     #[test]
+    fn a_result_is_filed_by_its_index_and_a_stale_one_is_dropped() {
+        let results = fixture::matrix_results();
+        let mut m = MatrixState::start(results.iter().map(|r| r.cell.clone()).collect());
+        let mut stale = results[1].clone();
+        stale.index = 0; // another cell's place: from an earlier plan
+        m.record(stale);
+        assert_eq!(m.done(), 0);
+        m.record(results[1].clone());
+        assert_eq!(m.results[1].as_ref(), Some(&results[1]));
+        assert_eq!(m.done(), 1);
+    }
+
+    #[test]
     fn results_fill_their_planned_cells() {
         let results = fixture::matrix_results();
         let mut m = MatrixState::start(results.iter().map(|r| r.cell.clone()).collect());
-        let g = m.grid();
+        let g = m.grid().clone();
         assert_eq!(m.mark(&g, 0, 0, ProbeKind::Icmp), Mark::Waiting);
         for r in results {
             m.record(r);

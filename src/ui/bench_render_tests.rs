@@ -169,7 +169,7 @@ fn explanation_of_nat() {
 fn lab_picture_with_the_selected_path() {
     let mut m = probed(Theme::default(), usize::MAX);
     select(&mut m, "mv1", "peer");
-    keys(&mut m, "9");
+    keys(&mut m, "0");
     assert_eq!(m.tab, Tab::Lab);
     insta::assert_snapshot!(render(&m, 100, 30));
 }
@@ -178,7 +178,7 @@ fn lab_picture_with_the_selected_path() {
 fn lab_picture_80x24() {
     let mut m = probed(Theme::monochrome(), usize::MAX);
     select(&mut m, "br1", "router");
-    keys(&mut m, "9");
+    keys(&mut m, "0");
     insta::assert_snapshot!(render(&m, 80, 24));
 }
 
@@ -303,7 +303,7 @@ fn tiny_terminals_do_not_panic_on_the_bench() {
     key(&mut m, KeyCode::Enter);
     views.push(m.clone());
     let mut m = probed(Theme::default(), 30);
-    keys(&mut m, "9");
+    keys(&mut m, "0");
     views.push(m.clone());
     let mut m = model(Theme::default());
     keys(&mut m, "nm");

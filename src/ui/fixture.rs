@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::inventory::{
-    Address, FdbEntry, Link, LinkKind, LinkRef, NamespaceInventory, NatBackend, NatOwner, NatRule,
-    Neighbour, Route,
+    Address, FdbEntry, FilterRule, Link, LinkKind, LinkRef, NamespaceInventory, NatBackend,
+    NatOwner, NatRule, Neighbour, Route,
 };
 use crate::netns::{Netns, NetnsSource};
 
@@ -120,6 +120,23 @@ fn docker_nat(chain: &str, rule: &str) -> NatRule {
         table: "nat".into(),
         chain: chain.into(),
         rule: rule.into(),
+        owner: NatOwner::Docker,
+        backend: NatBackend::Nftables,
+        container: None,
+    }
+}
+
+/// A rule of Docker's filter chains; `policy` only for the FORWARD base chain.
+fn docker_filter(chain: &str, rule: Option<&str>) -> FilterRule {
+    let base = chain == "FORWARD";
+    FilterRule {
+        family: "ip".into(),
+        table: "filter".into(),
+        chain: chain.into(),
+        hook: base.then(|| "forward".to_string()),
+        policy: base.then(|| "drop".to_string()),
+        priority: base.then_some(0),
+        rule: rule.map(str::to_string),
         owner: NatOwner::Docker,
         backend: NatBackend::Nftables,
     }
@@ -248,6 +265,20 @@ fn root() -> NamespaceInventory {
         docker_nat(
             "DOCKER",
             "iifname != \"docker0\" meta l4proto tcp tcp dport 8080 counter dnat to 172.17.0.2:80",
+        ),
+    ];
+    ns.filter = vec![
+        docker_filter("DOCKER-USER", None),
+        docker_filter("FORWARD", Some("jump DOCKER-USER")),
+        docker_filter(
+            "FORWARD",
+            Some("oifname \"docker0\" ct state related,established accept"),
+        ),
+        docker_filter("FORWARD", Some("oifname \"docker0\" jump DOCKER")),
+        docker_filter("FORWARD", Some("iifname \"docker0\" oifname != \"docker0\" accept")),
+        docker_filter(
+            "DOCKER",
+            Some("iifname != \"docker0\" oifname \"docker0\" ip daddr 172.17.0.2 tcp dport 80 accept"),
         ),
     ];
     ns
@@ -416,8 +447,7 @@ pub fn lab_inventories() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
 /// The probe results of that lab (`netview probe --json` from the same run), as the matrix
 /// runner hands them over.
 pub fn matrix_results() -> Vec<crate::probe::CellResult> {
-    use crate::probe::matrix::{Cell, CellResult};
-    use crate::probe::rules::Expectation;
+    use crate::probe::cell::{Cell, CellResult, Expectation};
     use crate::probe::{Observation, ProbeKind, ProbeOutcome};
     let v: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/probe_results.json")).expect("probe fixture");
@@ -426,7 +456,8 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
         .as_array()
         .expect("results")
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let kind = match r["kind"].as_str() {
                 Some("arp") => ProbeKind::Arp,
                 Some("tcp") => ProbeKind::Tcp,
@@ -443,6 +474,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                 _ => ProbeOutcome::SendFailed(detail),
             };
             CellResult {
+                index: i,
                 cell: Cell {
                     from: s(r, "from").expect("from"),
                     to: s(r, "to").expect("to"),
@@ -457,7 +489,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                     seen_as: s(r, "seen_as").and_then(|x| x.parse().ok()),
                 },
                 expected: Expectation {
-                    reachable: r["expected"].as_bool().expect("expected"),
+                    reachable: r["expected"].as_bool(),
                     why: s(r, "why").unwrap_or_default(),
                 },
             }

@@ -34,9 +34,11 @@ pub enum Action {
     LabToggle,
     /// Run the probes.
     Probe,
+    /// Mark (or unmark) the selected namespace for the probes.
+    Mark,
     /// The guided tour of the study post.
     Tour,
-    /// Open what is under the cursor (a matrix cell's explanation).
+    /// Open what is under the cursor (a matrix cell's explanation, a container's namespace).
     Open,
     /// Ctrl-C: tear down what this session made and leave (while a lab job runs, it asks
     /// first, as `q` does).
@@ -271,16 +273,21 @@ pub const BINDINGS: &[Binding<Action>] = &[
     Binding {
         keys: &[ch('7')],
         action: Action::GoTab(6),
-        help: "Topology tab",
+        help: "Filter tab",
     },
     Binding {
         keys: &[ch('8')],
         action: Action::GoTab(7),
-        help: "Matrix tab (probes)",
+        help: "Topology tab",
     },
     Binding {
         keys: &[ch('9')],
         action: Action::GoTab(8),
+        help: "Matrix tab (probes)",
+    },
+    Binding {
+        keys: &[ch('0')],
+        action: Action::GoTab(9),
         help: "Lab tab (picture)",
     },
     Binding {
@@ -302,6 +309,11 @@ pub const BINDINGS: &[Binding<Action>] = &[
         keys: &[ch('p')],
         action: Action::Probe,
         help: "run the probes (matrix)",
+    },
+    Binding {
+        keys: &[ch(' ')],
+        action: Action::Mark,
+        help: "mark a namespace for p",
     },
     Binding {
         keys: &[ch('t')],

@@ -8,7 +8,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::inventory::NamespaceInventory;
 use crate::lab::spec::{ContainerSpec, NetworkMode};
 use crate::lab::state::LabState;
-use crate::probe::matrix::{self, CellResult, PlanOptions};
+use crate::probe::cell::CellResult;
+use crate::probe::matrix::{self, PlanOptions};
 use crate::ui::app::{Command, Model, Tab};
 use crate::ui::bench::MatrixState;
 use crate::ui::form::{Form, MODES};
@@ -250,27 +251,56 @@ fn start_job(model: &mut Model, job: LabJob) -> Vec<Command> {
 }
 
 /// Start the probes on the current lab.
+/// The namespaces `p` probes among when Space marked some, or when no lab is up: the marked
+/// ones, else every namespace whose inventory holds an address, and root. Pure: it uses the
+/// inventories already read.
+fn namespace_endpoints(model: &Model) -> Vec<crate::probe::ProbeEndpoint> {
+    use crate::netns::NetnsSource;
+    use crate::probe::namespaces::{endpoint_of, has_addresses};
+    model
+        .namespaces
+        .iter()
+        .filter(|e| model.marked.is_empty() || model.marked.contains(&e.netns.id))
+        .filter_map(|e| Some((e, endpoint_of(&e.netns, e.inventory.as_ref()?))))
+        .filter(|(e, p)| {
+            !model.marked.is_empty() || e.netns.source == NetnsSource::Root || has_addresses(p)
+        })
+        .map(|(_, p)| p)
+        .collect()
+}
+
 pub fn start_probes(model: &mut Model) -> Vec<Command> {
-    let Some(lab) = model.bench.lab.clone() else {
-        model.bench.overlay = Some(Overlay::Error(
-            "no lab is up: press n (or L) to build one first".into(),
-        ));
-        return Vec::new();
-    };
     if model.bench.matrix.running {
         model.message = Some("the probes are already running".into());
         return Vec::new();
     }
-    let plab = crate::probe::from_lab::probe_lab(&crate::lab::Lab { state: lab.clone() });
+    let plab = match model.bench.lab.as_ref() {
+        Some(lab) if model.marked.is_empty() => {
+            crate::probe::from_lab::probe_lab(&crate::lab::Lab { state: lab.clone() })
+        }
+        _ => crate::probe::ProbeLab {
+            endpoints: namespace_endpoints(model),
+            facts: crate::probe::LabFacts::default(),
+        },
+    };
+    if plab.endpoints.is_empty() {
+        model.bench.overlay = Some(Overlay::Error(
+            "nothing to probe: no namespace holds an address yet".into(),
+        ));
+        return Vec::new();
+    }
     match matrix::plan(&plab, &PlanOptions::default()) {
         Ok(cells) => {
             let (row, col) = (model.bench.matrix.row, model.bench.matrix.col);
-            model.bench.matrix = MatrixState::start(cells);
+            model.bench.matrix = MatrixState::start(cells.clone());
             model.bench.matrix.row = row;
             model.bench.matrix.col = col;
             clamp_cursor(&mut model.bench.matrix);
             model.tab = Tab::Matrix;
-            vec![Command::RunProbes(Box::new(lab))]
+            vec![Command::RunProbes(Box::new(matrix::ProbePlan {
+                lab: plab,
+                cells,
+            }))]
         }
         Err(e) => {
             model.bench.overlay = Some(Overlay::Error(e.to_string()));
@@ -280,14 +310,14 @@ pub fn start_probes(model: &mut Model) -> Vec<Command> {
 }
 
 fn clamp_cursor(m: &mut MatrixState) {
-    let g = m.grid();
-    m.row = m.row.min(g.rows.len().saturating_sub(1));
-    m.col = m.col.min(g.columns.len().saturating_sub(1));
+    let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
+    m.row = m.row.min(rows.saturating_sub(1));
+    m.col = m.col.min(cols.saturating_sub(1));
 }
 
 pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
     let m = &mut model.bench.matrix;
-    let g = m.grid();
+    let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
     let step = |v: usize, d: isize, n: usize| -> usize {
         if n == 0 {
             0
@@ -295,8 +325,8 @@ pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
             (v as isize + d).clamp(0, n as isize - 1) as usize
         }
     };
-    m.row = step(m.row, drow, g.rows.len());
-    m.col = step(m.col, dcol, g.columns.len());
+    m.row = step(m.row, drow, rows);
+    m.col = step(m.col, dcol, cols);
 }
 
 fn open_mode_chooser(model: &mut Model) -> Vec<Command> {

@@ -42,7 +42,7 @@ fn press_code(model: &mut Model, code: KeyCode) {
 
 fn tab_model(tab: Tab) -> Model {
     let mut m = model();
-    press(&mut m, &(tab.index() + 1).to_string());
+    press(&mut m, &tab.key().to_string());
     assert_eq!(m.tab, tab);
     m
 }
@@ -75,6 +75,11 @@ fn bridges_tab() {
 #[test]
 fn nat_tab() {
     insta::assert_snapshot!(render(&tab_model(Tab::Nat), 100, 30));
+}
+
+#[test]
+fn filter_tab() {
+    insta::assert_snapshot!(render(&tab_model(Tab::Filter), 100, 30));
 }
 
 #[test]
@@ -173,7 +178,7 @@ fn help_lists_every_binding() {
 fn no_color_draws_no_colour_but_keeps_marks() {
     let mut m = Model::from_inventories(fixture::host(), Vec::new(), Theme::monochrome());
     press(&mut m, "l");
-    for tab in ["1", "5", "7"] {
+    for tab in ["1", "5", "8"] {
         press(&mut m, tab);
         let t = terminal(&m, 100, 30);
         let buf = t.backend().buffer();
@@ -246,7 +251,7 @@ fn ten_thousand_links_stay_responsive() {
     let mut m = busy_model(10_000);
     let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
     let start = std::time::Instant::now();
-    for keys in ["l", "j", "G", "7", "j", "1", "/", "v", "e"] {
+    for keys in ["l", "j", "G", "8", "j", "1", "/", "v", "e"] {
         press(&mut m, keys);
         t.draw(|f| draw(f, &m)).unwrap();
     }
@@ -273,11 +278,43 @@ fn tiny_terminals_do_not_panic() {
         (30, 40),
         (200, 4),
     ] {
-        for keys in ["", "?", "?", "l5", "7", "/x"] {
+        for keys in ["", "?", "?", "l5", "8", "/x"] {
             press(&mut m, keys);
             render(&m, w, h);
         }
         press_code(&mut m, KeyCode::Esc);
         render(&m, w, h);
     }
+}
+
+/// Without a lab: two namespaces marked with Space, probed with `p`, the matrix filled (every
+/// third cell unanswered). Outside the lab nothing is predicted, so no cell shows `!`.
+#[test]
+fn marked_namespaces_probed_without_a_lab() {
+    use crate::probe::{CellResult, Expectation, Observation, ProbeOutcome};
+    let mut m = model();
+    press(&mut m, " jj ");
+    let list = render(&m, 100, 30);
+    press(&mut m, "p");
+    let cells = m.bench.matrix.cells.clone();
+    assert!(!cells.is_empty());
+    for (index, cell) in cells.into_iter().enumerate() {
+        let outcome = if index % 3 == 0 {
+            ProbeOutcome::Timeout
+        } else {
+            ProbeOutcome::Reply
+        };
+        update(
+            &mut m,
+            Message::ProbeCell(CellResult {
+                index,
+                cell,
+                observed: Observation::outcome(outcome),
+                expected: Expectation::unknown(),
+            }),
+        );
+    }
+    update(&mut m, Message::ProbesDone(Ok(1000)));
+    insta::assert_snapshot!("marked_namespaces_list", list);
+    insta::assert_snapshot!("marked_namespaces_matrix", render(&m, 100, 30));
 }

@@ -22,6 +22,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::Terminal;
 
 use crate::caps::Capability;
+use crate::containers::events::{self, EventFollower};
 use crate::inventory::watch::{self, WatchHandle};
 use crate::inventory::InventorySource;
 use crate::netns::Netns;
@@ -31,9 +32,9 @@ use std::time::{Duration, Instant};
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
 use crate::probe::kernel::KernelProber;
-use crate::probe::matrix::{self as probe_matrix, PlanOptions};
+use crate::probe::matrix::{self as probe_matrix, ProbePlan};
 use crate::probe::tcp::demonstrate_shared_port;
-use crate::probe::{from_lab, DEFAULT_TIMEOUT};
+use crate::probe::DEFAULT_TIMEOUT;
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
 use crate::ui::labui::{LabJob, Teardown};
 use crate::ui::render;
@@ -257,6 +258,8 @@ struct Executor {
     tx: Sender<Message>,
     jobs: Arc<ReadQueue>,
     watcher: Option<WatchHandle>,
+    /// Follows the container runtimes' events (dropped on quit: stops `podman events`).
+    containers: Option<EventFollower>,
 }
 
 impl Drop for Executor {
@@ -296,6 +299,11 @@ impl Executor {
                 // so no event is lost between.
                 self.watcher = Some(handle);
             }
+            Command::FollowContainers => {
+                if self.containers.is_none() {
+                    self.containers = Some(follow_containers(self.tx.clone())?);
+                }
+            }
             Command::LoadLab => {
                 let tx = self.tx.clone();
                 spawn_named("tui-lab-load", move || {
@@ -323,10 +331,10 @@ impl Executor {
                     let _ = tx.send(Message::IpvlanSupport(ipvlan_supported()));
                 })?;
             }
-            Command::RunProbes(lab) => {
+            Command::RunProbes(plan) => {
                 let tx = self.tx.clone();
                 spawn_ticking("tui-probes", tx.clone(), move || {
-                    let _ = tx.send(Message::ProbesDone(run_probes(*lab, &tx)));
+                    let _ = tx.send(Message::ProbesDone(run_probes(*plan, &tx)));
                 })?;
             }
             Command::SharedPort(lab, name) => {
@@ -339,6 +347,53 @@ impl Executor {
         }
         Ok(())
     }
+}
+
+/// A burst of runtime events (`docker run` sends create, connect and start) becomes one ask
+/// once it has been quiet this long.
+const CONTAINER_QUIET: Duration = Duration::from_millis(20);
+
+/// Ask the runtimes now, then again after each burst of their events, on a thread of its
+/// own; every answer is a [`Message::ContainersRead`].
+fn follow_containers(tx: Sender<Message>) -> Result<EventFollower, UiError> {
+    use crate::containers::Runtime;
+    use crate::containers::{docker::DockerSource, podman::PodmanSource, PlacedWorld};
+    let (ev_tx, ev_rx) = mpsc::channel::<Runtime>();
+    let ev_tx = Mutex::new(ev_tx);
+    let follower = events::follow(
+        &DockerSource::from_env(),
+        &PodmanSource::standard(),
+        Arc::new(move |rt| {
+            if let Ok(t) = ev_tx.lock() {
+                let _ = t.send(rt);
+            }
+        }),
+    );
+    spawn_named("tui-containers", move || {
+        let sources = crate::containers::default_sources();
+        let mut placed = PlacedWorld::ask(&sources);
+        loop {
+            if tx
+                .send(Message::ContainersRead(Box::new(placed.clone())))
+                .is_err()
+            {
+                return;
+            }
+            let Ok(first) = ev_rx.recv() else { return };
+            let mut changed = std::collections::BTreeSet::from([first]);
+            // A burst ends when quiet, or after a few quiet periods at most.
+            let burst_end = std::time::Instant::now() + CONTAINER_QUIET * 5;
+            while let Ok(rt) = ev_rx.recv_timeout(CONTAINER_QUIET) {
+                changed.insert(rt);
+                if std::time::Instant::now() >= burst_end {
+                    break;
+                }
+            }
+            // Only the runtimes that changed are asked again.
+            placed = placed.refresh(&sources, &changed);
+        }
+    })?;
+    Ok(follower)
 }
 
 /// A read of the lab's state: None when no lab is up.
@@ -410,11 +465,11 @@ fn ipvlan_supported() -> bool {
         .unwrap_or(true)
 }
 
-fn run_probes(lab: LabState, tx: &Sender<Message>) -> Result<u64, String> {
-    let plab = from_lab::probe_lab(&Lab { state: lab });
-    let cells = probe_matrix::plan(&plab, &PlanOptions::default()).map_err(|e| e.to_string())?;
-    let (handle, rx) = probe_matrix::spawn_run(KernelProber::new(), plab, cells, DEFAULT_TIMEOUT)
-        .map_err(|e| e.to_string())?;
+/// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them).
+fn run_probes(plan: ProbePlan, tx: &Sender<Message>) -> Result<u64, String> {
+    let (handle, rx) =
+        probe_matrix::spawn_run(KernelProber::new(), plan.lab, plan.cells, DEFAULT_TIMEOUT)
+            .map_err(|e| e.to_string())?;
     for r in rx {
         if tx.send(Message::ProbeCell(r)).is_err() {
             break;
@@ -545,6 +600,7 @@ pub fn run_loop<B: Backend>(
         tx,
         jobs,
         watcher: None,
+        containers: None,
     };
     let size = terminal
         .size()

@@ -9,6 +9,8 @@ pub const MARK_SELECTED: &str = "▶ ";
 pub const MARK_FOCUS: &str = "▶";
 pub const MARK_NETVIEW: &str = "◆";
 pub const MARK_SELF: &str = "●";
+/// A namespace marked (Space) for the probes.
+pub const MARK_PROBE: &str = "+";
 pub const MARK_ERROR: &str = "!";
 pub const MARK_LOADING: &str = "…";
 /// A matrix cell whose observation differs from the expectation.

@@ -84,9 +84,26 @@ fn branch(i: usize, n: usize) -> &'static str {
     }
 }
 
-/// Draw the connections of every namespace in `all`.
+/// Draw the connections of every namespace in `all`. A namespace of containers is named by
+/// them: `eth0 @ web (docker)`.
 pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
     let index = Index::new(all);
+    let labels: HashMap<&str, String> = all
+        .iter()
+        .filter(|ns| ns.source != crate::netns::NetnsSource::Root)
+        .filter_map(|ns| {
+            let first = ns.containers.first()?;
+            let names: Vec<&str> = ns.containers.iter().map(|c| c.name.as_str()).collect();
+            Some((
+                ns.name.as_str(),
+                format!("{} ({})", names.join(", "), first.runtime),
+            ))
+        })
+        .collect();
+    let describe = |ns: &str, link: &Link| match labels.get(ns) {
+        Some(label) => describe(label, link),
+        None => describe(ns, link),
+    };
     let mut groups = Vec::new();
     // Links already drawn somewhere, so the later sections only show what is left.
     let mut shown: HashSet<LinkKey> = HashSet::new();

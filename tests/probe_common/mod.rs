@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netview::probe::kernel::KernelProber;
 use netview::probe::matrix::{self, PlanOptions};
 use netview::probe::{
-    CellResult, EndpointAddress, MatrixRun, NetMode, ProbeEndpoint, ProbeKind, ProbeLab, Role,
+    CellResult, EndpointAddress, EndpointOrigin, MatrixRun, NetMode, ProbeEndpoint, ProbeKind,
+    ProbeLab, Role,
 };
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -133,6 +134,7 @@ pub fn endpoint(
         parent: None,
         nat: false,
         host_shim: false,
+        origin: EndpointOrigin::Lab,
     }
 }
 
@@ -155,7 +157,7 @@ pub fn probe_all(lab: &ProbeLab, kinds: &[ProbeKind], timeout_ms: u64) -> Matrix
 }
 
 /// The interface and source address the kernel uses for `ip` inside `ns`, if on-link.
-fn kernel_route(ns: &str, ip: &str) -> Option<(String, String)> {
+pub fn kernel_route(ns: &str, ip: &str) -> Option<(String, String)> {
     let out = Command::new("ip")
         .args(["-n", ns, "-j", "route", "get", ip])
         .output()
@@ -252,7 +254,7 @@ pub fn rule_mismatches(run: &MatrixRun) -> Vec<String> {
                 r.cell.target_ip,
                 r.cell.kind.name(),
                 r.observed.outcome,
-                r.expected.reachable,
+                r.expected.word(),
                 r.expected.why
             )
         })

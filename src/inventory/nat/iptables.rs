@@ -10,28 +10,50 @@ pub struct SavedRule {
     pub args: Vec<String>,
 }
 
+/// One table of iptables-save output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedTable {
+    /// Every chain in listing order with its policy (`ACCEPT`, `DROP`; `None` for a user
+    /// chain, which iptables-save prints with `-`).
+    pub chains: Vec<(String, Option<String>)>,
+    pub rules: Vec<SavedRule>,
+}
+
 /// The `-A` lines of the `*nat` table in iptables-save output.
 pub fn parse_save(text: &str) -> Vec<SavedRule> {
-    let mut rules = Vec::new();
-    let mut in_nat = false;
+    parse_save_table(text, "nat").rules
+}
+
+/// The chains and `-A` lines of one table (`nat`, `filter`) in iptables-save output.
+pub fn parse_save_table(text: &str, table: &str) -> SavedTable {
+    let mut saved = SavedTable::default();
+    let mut in_table = false;
     for line in text.lines() {
         let line = line.trim();
-        if let Some(table) = line.strip_prefix('*') {
-            in_nat = table == "nat";
+        if let Some(name) = line.strip_prefix('*') {
+            in_table = name == table;
             continue;
         }
-        if !in_nat {
+        if !in_table {
+            continue;
+        }
+        if let Some(chain) = line.strip_prefix(':') {
+            let mut words = chain.split_whitespace();
+            if let Some(name) = words.next() {
+                let policy = words.next().filter(|p| *p != "-").map(str::to_string);
+                saved.chains.push((name.to_string(), policy));
+            }
             continue;
         }
         let words = split_words(line);
         if words.len() >= 2 && words[0] == "-A" {
-            rules.push(SavedRule {
+            saved.rules.push(SavedRule {
                 chain: words[1].clone(),
                 args: words[2..].to_vec(),
             });
         }
     }
-    rules
+    saved
 }
 
 /// Split an iptables-save line as the shell would: on spaces, honouring double quotes and
@@ -250,6 +272,7 @@ fn render_match(
             _ => None,
         },
         "addrtype" => render_addrtype(options).map(|p| MatchRendering::Parts(p, false)),
+        "conntrack" | "state" => render_ctstate(options).map(|p| MatchRendering::Parts(p, false)),
         "multiport" => render_multiport(options, protocol).map(|p| MatchRendering::Parts(p, true)),
         _ => None,
     };
@@ -280,6 +303,20 @@ fn render_addrtype(options: &[String]) -> Option<Vec<String>> {
         i += 1;
     }
     Some(parts)
+}
+
+/// `-m conntrack --ctstate RELATED,ESTABLISHED` / `-m state --state INVALID` as `ct state
+/// related,established`; any other conntrack option keeps the iptables text.
+fn render_ctstate(options: &[String]) -> Option<Vec<String>> {
+    match options {
+        [flag, states] if flag == "--ctstate" || flag == "--state" => {
+            Some(vec![format!("ct state {}", states.to_lowercase())])
+        }
+        [bang, flag, states] if bang == "!" && (flag == "--ctstate" || flag == "--state") => {
+            Some(vec![format!("ct state != {}", states.to_lowercase())])
+        }
+        _ => None,
+    }
 }
 
 fn render_multiport(options: &[String], protocol: Option<&str>) -> Option<Vec<String>> {
@@ -315,6 +352,22 @@ fn render_multiport(options: &[String], protocol: Option<&str>) -> Option<Vec<St
 
 /// Render `-j TARGET options...`, or `None` to keep the iptables text.
 fn render_target(target: &str, options: &[String]) -> Option<String> {
+    match (target, options) {
+        // iptables-save spells out the default.
+        ("REJECT", []) => return Some("reject".to_string()),
+        ("REJECT", [flag, with]) if flag == "--reject-with" => {
+            return Some(match with.as_str() {
+                "icmp-port-unreachable" | "icmp6-port-unreachable" => "reject".to_string(),
+                "tcp-reset" => "reject with tcp reset".to_string(),
+                other => format!("reject with icmpx type {other}"),
+            });
+        }
+        ("LOG", [flag, prefix]) if flag == "--log-prefix" => {
+            return Some(format!("log prefix \"{}\"", prefix.replace('"', "\\\"")));
+        }
+        ("LOG", []) => return Some("log".to_string()),
+        _ => {}
+    }
     let mut flags: Vec<&str> = Vec::new();
     let mut to: Option<String> = None;
     let mut i = 0;
@@ -451,12 +504,65 @@ mod tests {
                 "-s 10.0.0.0/8 -m conntrack ! --ctstate NEW,RELATED -m statistic --mode random --probability 0.25 -j KUBE-SEP-1",
                 false
             ),
-            "ip saddr 10.0.0.0/8 -m conntrack ! --ctstate NEW,RELATED -m statistic --mode random --probability 0.25 jump KUBE-SEP-1"
+            "ip saddr 10.0.0.0/8 ct state != new,related -m statistic --mode random --probability 0.25 jump KUBE-SEP-1"
+        );
+        assert_eq!(
+            render_line(
+                "-m conntrack --ctstate DNAT --ctorigdst 10.0.0.1 -j ACCEPT",
+                false
+            ),
+            "-m conntrack --ctstate DNAT --ctorigdst 10.0.0.1 accept"
+        );
+        assert_eq!(
+            render_line("-j LOG --log-level 4", false),
+            "-j LOG --log-level 4"
+        );
+    }
+
+    #[test]
+    fn filter_matches_and_targets() {
+        assert_eq!(
+            render_line(
+                "-o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                false
+            ),
+            r#"oifname "docker0" ct state related,established accept"#
+        );
+        assert_eq!(
+            render_line("-m state ! --state INVALID -j DROP", false),
+            "ct state != invalid drop"
+        );
+        assert_eq!(
+            render_line(
+                "-s 10.9.0.0/16 -j REJECT --reject-with icmp-port-unreachable",
+                false
+            ),
+            "ip saddr 10.9.0.0/16 reject"
+        );
+        assert_eq!(
+            render_line("-p tcp -j REJECT --reject-with tcp-reset", false),
+            "meta l4proto tcp reject with tcp reset"
         );
         assert_eq!(
             render_line("-j LOG --log-prefix \"nat: \"", false),
-            r#"-j LOG --log-prefix "nat: ""#
+            r#"log prefix "nat: ""#
         );
+    }
+
+    #[test]
+    fn filter_chains_keep_their_policies() {
+        let save = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [1:84]\n:MINE - [0:0]\n-A FORWARD -j MINE\nCOMMIT\n";
+        let table = parse_save_table(save, "filter");
+        assert_eq!(
+            table.chains,
+            vec![
+                ("INPUT".to_string(), Some("ACCEPT".to_string())),
+                ("FORWARD".to_string(), Some("DROP".to_string())),
+                ("MINE".to_string(), None),
+            ]
+        );
+        assert_eq!(table.rules.len(), 1);
+        assert!(parse_save(save).is_empty());
     }
 
     #[test]

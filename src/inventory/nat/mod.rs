@@ -1,5 +1,6 @@
 //! NAT rules of a namespace: nftables nat chains (native and iptables-nft) and legacy
-//! iptables.
+//! iptables; and the reading both NAT and filter chains share ([`read_rules_with`] runs nft
+//! once for both, [`crate::inventory::filter`] selects and converts the filter chains).
 //!
 //! - nftables: only when the namespace has a table (one nfnetlink dump, [`tables`]; most
 //!   container namespaces have none and forking `nft` there is most of their read),
@@ -27,9 +28,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::model::{NatBackend, NatRule};
+use super::model::{FilterRule, NatBackend, NatRule};
 
-pub use owner::attribute_owner;
+pub use owner::{attribute_owner, named_addresses};
 
 /// Why something could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -118,53 +119,74 @@ impl NatHost for ThreadHost {
     }
 }
 
-/// Read every NAT rule of the namespace the calling thread is in. Must be called on a thread
-/// that entered the namespace (child processes such as `nft` inherit the thread's namespace).
-/// Returns the rules and one line per thing that could not be read.
-pub fn read_nat_in_current_thread() -> (Vec<NatRule>, Vec<String>) {
-    read_nat_with(&ThreadHost)
+/// What one namespace's rule listings hold: its NAT rules, its filter chains, and one line per
+/// thing that could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesRead {
+    pub nat: Vec<NatRule>,
+    pub filter: Vec<FilterRule>,
+    pub errors: Vec<String>,
 }
 
-/// [`read_nat_in_current_thread`] over any [`NatHost`].
+/// Read every NAT rule and filter chain of the namespace the calling thread is in. Must be
+/// called on a thread that entered the namespace (child processes such as `nft` inherit the
+/// thread's namespace). `nft` runs once for both.
+pub fn read_rules_in_current_thread() -> RulesRead {
+    read_rules_with(&ThreadHost)
+}
+
+/// [`read_rules_in_current_thread`], NAT part only, over any [`NatHost`].
 pub fn read_nat_with(host: &dyn NatHost) -> (Vec<NatRule>, Vec<String>) {
-    let mut rules = Vec::new();
-    let mut errors = Vec::new();
-    read_nftables(host, &mut rules, &mut errors);
-    for ipv6 in [false, true] {
-        read_legacy(host, ipv6, &mut rules, &mut errors);
-    }
-    (rules, errors)
+    let read = read_rules_with(host);
+    (read.nat, read.errors)
 }
 
-fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<String>) {
+/// [`read_rules_in_current_thread`] over any [`NatHost`].
+pub fn read_rules_with(host: &dyn NatHost) -> RulesRead {
+    let mut read = RulesRead::default();
+    read_nftables(host, &mut read);
+    for ipv6 in [false, true] {
+        read_legacy(host, ipv6, &mut read);
+    }
+    read
+}
+
+fn read_nftables(host: &dyn NatHost, read: &mut RulesRead) {
+    let errors = &mut read.errors;
     // No table: no rule, and nothing for `nft` to list. When the kernel cannot be asked
     // (EPERM without CAP_NET_ADMIN, no nf_tables), `nft` is run and reports what it finds.
     if let Ok(0) = host.nft_table_count() {
         return;
     }
     let Some(nft) = host.find_program("nft") else {
-        errors.push("nft not installed: nftables NAT rules not read".to_string());
+        errors.push("nft not installed: nftables NAT and filter rules not read".to_string());
         return;
     };
     let json = match host.nft_json(&nft) {
         Ok(json) => json,
         Err(e) => {
-            errors.push(format!("nftables NAT rules not read: {e}"));
+            errors.push(format!("nftables NAT and filter rules not read: {e}"));
             return;
         }
     };
     let ruleset = match nft::NftRuleset::from_json(&json) {
         Ok(ruleset) => ruleset,
         Err(e) => {
-            errors.push(format!("nftables NAT rules not read: {e}"));
+            errors.push(format!("nftables NAT and filter rules not read: {e}"));
             return;
         }
     };
     let nat_rules = ruleset.nat_rules();
+    let filter_chains = crate::inventory::filter::filter_chains(&ruleset);
+    let filter_rules = ruleset.rules_of(&filter_chains);
 
     // nft's text rendering, only for rules whose JSON lost an extension's arguments or that
     // the crate could not decode.
-    let text = if nat_rules.iter().any(|r| r.has_xt() || r.undecoded) {
+    let text = if nat_rules
+        .iter()
+        .chain(filter_rules.iter())
+        .any(|r| r.has_xt() || r.undecoded)
+    {
         match host.run(&nft, &["-a", "-s", "list", "ruleset"]) {
             Ok(text) => Some(nft::NftText::parse(&text)),
             Err(e) => {
@@ -179,42 +201,48 @@ fn read_nftables(host: &dyn NatHost, rules: &mut Vec<NatRule>, errors: &mut Vec<
         None
     };
 
-    let undecoded: Vec<&nft::NftRule> = nat_rules.iter().copied().filter(|r| r.undecoded).collect();
-    if let Some(first) = undecoded.first() {
-        errors.push(format!(
-            "the nftables crate could not decode {} NAT rule(s) (first: {} {} chain {}); \
-             shown {}",
-            undecoded.len(),
-            first.family,
-            first.table,
-            first.chain,
-            if text.is_some() {
-                "as nft prints them"
-            } else {
-                "partly as nft JSON"
-            }
-        ));
+    for (what, rules) in [("NAT", &nat_rules), ("filter", &filter_rules)] {
+        let undecoded: Vec<&nft::NftRule> = rules.iter().copied().filter(|r| r.undecoded).collect();
+        if let Some(first) = undecoded.first() {
+            errors.push(format!(
+                "the nftables crate could not decode {} {what} rule(s) (first: {} {} chain {}); \
+                 shown {}",
+                undecoded.len(),
+                first.family,
+                first.table,
+                first.chain,
+                if text.is_some() {
+                    "as nft prints them"
+                } else {
+                    "partly as nft JSON"
+                }
+            ));
+        }
     }
 
+    let render = |rule: &nft::NftRule| match (&text, rule.has_xt() || rule.undecoded, rule.handle) {
+        (Some(text), true, Some(handle)) => text
+            .rule(&rule.family, &rule.table, handle, &rule.xts)
+            .unwrap_or_else(|| rule.text.clone()),
+        _ => rule.text.clone(),
+    };
     for rule in nat_rules {
-        let rendered = match (&text, rule.has_xt() || rule.undecoded, rule.handle) {
-            (Some(text), true, Some(handle)) => text
-                .rule(&rule.family, &rule.table, handle, &rule.xts)
-                .unwrap_or_else(|| rule.text.clone()),
-            _ => rule.text.clone(),
-        };
-        rules.push(NatRule {
+        let rendered = render(rule);
+        read.nat.push(NatRule {
             owner: attribute_owner(&rule.table, &rule.chain, &rendered),
             family: rule.family.clone(),
             table: rule.table.clone(),
             chain: rule.chain.clone(),
             rule: rendered,
             backend: NatBackend::Nftables,
+            container: None,
         });
     }
+    read.filter =
+        crate::inventory::filter::nft_entries(&ruleset, &filter_chains, &filter_rules, render);
 }
 
-fn read_legacy(host: &dyn NatHost, ipv6: bool, rules: &mut Vec<NatRule>, errors: &mut Vec<String>) {
+fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
     let (names_path, program, family) = if ipv6 {
         (
             "/proc/thread-self/net/ip6_tables_names",
@@ -233,7 +261,7 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, rules: &mut Vec<NatRule>, errors:
         // No x_tables module loaded: no legacy table anywhere.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return,
         Err(source) => {
-            errors.push(
+            read.errors.push(
                 NatReadError::Proc {
                     path: names_path.to_string(),
                     source,
@@ -243,32 +271,45 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, rules: &mut Vec<NatRule>, errors:
             return;
         }
     };
-    if !names.lines().any(|l| l.trim() == "nat") {
-        return;
-    }
-    let Some(save) = host.find_program(program) else {
-        errors.push(format!(
-            "legacy {family} nat table in use but {program} not installed: its rules not read"
-        ));
-        return;
-    };
-    let output = match host.run(&save, &["-t", "nat"]) {
-        Ok(output) => output,
-        Err(e) => {
-            errors.push(format!("legacy {family} nat rules not read: {e}"));
-            return;
+    for table in ["nat", "filter"] {
+        // Listing a table that does not exist would create it.
+        if !names.lines().any(|l| l.trim() == table) {
+            continue;
         }
-    };
-    for saved in iptables::parse_save(&output) {
-        let rendered = iptables::render(&saved.args, ipv6);
-        rules.push(NatRule {
-            owner: attribute_owner("nat", &saved.chain, &rendered),
-            family: family.to_string(),
-            table: "nat".to_string(),
-            chain: saved.chain,
-            rule: rendered,
-            backend: NatBackend::IptablesLegacy,
-        });
+        let Some(save) = host.find_program(program) else {
+            read.errors.push(format!(
+                "legacy {family} {table} table in use but {program} not installed: its rules \
+                 not read"
+            ));
+            return;
+        };
+        let output = match host.run(&save, &["-t", table]) {
+            Ok(output) => output,
+            Err(e) => {
+                read.errors
+                    .push(format!("legacy {family} {table} rules not read: {e}"));
+                continue;
+            }
+        };
+        let saved = iptables::parse_save_table(&output, table);
+        if table == "nat" {
+            for saved in saved.rules {
+                let rendered = iptables::render(&saved.args, ipv6);
+                read.nat.push(NatRule {
+                    owner: attribute_owner("nat", &saved.chain, &rendered),
+                    family: family.to_string(),
+                    table: "nat".to_string(),
+                    chain: saved.chain,
+                    rule: rendered,
+                    backend: NatBackend::IptablesLegacy,
+                    container: None,
+                });
+            }
+        } else {
+            read.filter.extend(crate::inventory::filter::legacy_entries(
+                &saved, family, ipv6,
+            ));
+        }
     }
 }
 

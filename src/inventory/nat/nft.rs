@@ -1,5 +1,5 @@
-//! nftables NAT chains from `nft -j list ruleset`: which chains count as NAT, and each of their
-//! rules rendered in nft syntax.
+//! nftables chains from `nft -j list ruleset`: which chains count as NAT (or filter: the
+//! selection is the caller's), and each of their rules rendered in nft syntax.
 //!
 //! The JSON is decoded object by object with the `nftables` crate's typed schema, so one
 //! object the crate cannot decode (it lags behind nft in places) costs only that object's
@@ -23,6 +23,14 @@ pub struct NftChain {
     pub name: String,
     /// A base chain of type `nat` (hooked into prerouting/postrouting/...).
     pub nat_base: bool,
+    /// A base chain's type (`filter`, `nat`, `route`); `None` for a regular chain.
+    pub kind: Option<String>,
+    /// A base chain's hook (`forward`, `input`, ...).
+    pub hook: Option<String>,
+    /// A base chain's priority (nft prints the number in JSON).
+    pub priority: Option<i64>,
+    /// A base chain's policy (`accept`, `drop`).
+    pub policy: Option<String>,
 }
 
 /// One rule, rendered.
@@ -108,6 +116,15 @@ impl NftRuleset {
     /// by jump/goto in the same table (iptables-nft's `DOCKER`, kube-proxy's `KUBE-*`).
     /// Returned as (family, table, chain) keys.
     pub fn nat_chains(&self) -> HashSet<(String, String, String)> {
+        self.chains_reached_from(|c| c.nat_base)
+    }
+
+    /// Every base chain `is_root` selects, and every regular chain reached from one by
+    /// jump/goto (directly or through a verdict map) in the same table.
+    pub fn chains_reached_from(
+        &self,
+        is_root: impl Fn(&NftChain) -> bool,
+    ) -> HashSet<(String, String, String)> {
         let mut targets: HashMap<(&str, &str, &str), Vec<&str>> = HashMap::new();
         for rule in &self.rules {
             let entry = targets
@@ -125,7 +142,7 @@ impl NftRuleset {
         let mut queue: VecDeque<(String, String, String)> = self
             .chains
             .iter()
-            .filter(|c| c.nat_base)
+            .filter(|c| is_root(c))
             .map(|c| (c.family.clone(), c.table.clone(), c.name.clone()))
             .collect();
         while let Some(key) = queue.pop_front() {
@@ -146,7 +163,11 @@ impl NftRuleset {
 
     /// The rules of the NAT chains, in the ruleset's order.
     pub fn nat_rules(&self) -> Vec<&NftRule> {
-        let chains = self.nat_chains();
+        self.rules_of(&self.nat_chains())
+    }
+
+    /// The rules of `chains`, in the ruleset's order.
+    pub fn rules_of(&self, chains: &HashSet<(String, String, String)>) -> Vec<&NftRule> {
         self.rules
             .iter()
             .filter(|r| chains.contains(&(r.family.clone(), r.table.clone(), r.chain.clone())))
@@ -161,6 +182,10 @@ fn decode_chain(value: &Value) -> Option<NftChain> {
             table: chain.table.to_string(),
             name: chain.name.to_string(),
             nat_base: chain._type == Some(NfChainType::NAT),
+            kind: chain._type.as_ref().map(word),
+            hook: chain.hook.as_ref().map(word),
+            priority: chain.prio.map(i64::from),
+            policy: chain.policy.as_ref().map(word),
         }),
         // A chain the crate cannot decode still has plain string fields.
         Err(_) => Some(NftChain {
@@ -168,6 +193,10 @@ fn decode_chain(value: &Value) -> Option<NftChain> {
             table: str_field(value, "table")?,
             name: str_field(value, "name")?,
             nat_base: value.get("type").and_then(Value::as_str) == Some("nat"),
+            kind: str_field(value, "type"),
+            hook: str_field(value, "hook"),
+            priority: value.get("prio").and_then(Value::as_i64),
+            policy: str_field(value, "policy"),
         }),
     }
 }

@@ -34,16 +34,69 @@ pub fn attribute_owner(table: &str, chain: &str, rule: &str) -> NatOwner {
     if is_docker_chain(chain)
         || words
             .iter()
-            .any(|w| is_docker_chain(w) || is_docker_interface(w))
+            .any(|w| is_docker_chain(w) || is_docker_interface(w) || is_docker_dns(w))
         || comment.contains("docker")
+        || is_hairpin_masquerade(&words)
     {
         return NatOwner::Docker;
     }
     NatOwner::Other
 }
 
+/// `DOCKER`, `DOCKER-USER`, `DOCKER-INGRESS`..., and the embedded DNS server's chains in a
+/// user-network container's namespace (`DOCKER_OUTPUT`, `DOCKER_POSTROUTING`).
 fn is_docker_chain(name: &str) -> bool {
-    name == "DOCKER" || name.starts_with("DOCKER-")
+    name == "DOCKER" || name.starts_with("DOCKER-") || name.starts_with("DOCKER_")
+}
+
+/// Docker's embedded DNS server, 127.0.0.11 (with a port in DNAT targets).
+fn is_docker_dns(word: &str) -> bool {
+    word.strip_prefix("127.0.0.11")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':') || rest == "/32")
+}
+
+/// The masquerade Docker adds for a published port so that a container reaches itself
+/// through its own published port: `ip saddr A ip daddr A tcp dport P masquerade`, with one
+/// and the same address on both sides.
+fn is_hairpin_masquerade(words: &[&str]) -> bool {
+    let after = |key: &str| {
+        words
+            .windows(2)
+            .find(|w| w[0] == key)
+            .map(|w| w[1].trim_end_matches("/32"))
+    };
+    words.contains(&"masquerade")
+        && matches!((after("saddr"), after("daddr")), (Some(s), Some(d))
+            if s == d && s.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// The single addresses a rule names (`ip daddr 172.17.0.2`, `dnat to 172.17.0.2:80`,
+/// `[fd00::2]:80`), not the networks (`172.17.0.0/16`).
+pub fn named_addresses(rule: &str) -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    for w in words(rule) {
+        let w = w
+            .strip_suffix("/32")
+            .or_else(|| w.strip_suffix("/128"))
+            .unwrap_or(w);
+        let ip = w.parse::<std::net::IpAddr>().ok().or_else(|| {
+            // An address with a port: `A:P` for IPv4, `[A]:P` for IPv6.
+            if let Some(rest) = w.strip_prefix('[') {
+                return rest.split_once(']')?.0.parse().ok();
+            }
+            let (a, port) = w.rsplit_once(':')?;
+            port.parse::<u16>().ok()?;
+            a.parse::<std::net::Ipv4Addr>()
+                .ok()
+                .map(std::net::IpAddr::V4)
+        });
+        if let Some(ip) = ip {
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
 }
 
 /// `docker0`, `docker_gwbridge`, or a user-defined network's `br-` + 12 hex digits.
@@ -132,6 +185,84 @@ mod tests {
             ),
             NatOwner::Docker
         );
+    }
+
+    #[test]
+    fn docker_hairpin_and_embedded_dns() {
+        // Measured on Docker 20.10: these were `other`.
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "POSTROUTING",
+                "ip saddr 172.17.0.4 ip daddr 172.17.0.4 tcp dport 80 masquerade"
+            ),
+            NatOwner::Docker
+        );
+        assert_eq!(
+            attribute_owner("nat", "OUTPUT", "ip daddr 127.0.0.11 jump DOCKER_OUTPUT"),
+            NatOwner::Docker
+        );
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "DOCKER_OUTPUT",
+                "ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:50514"
+            ),
+            NatOwner::Docker
+        );
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "DOCKER_POSTROUTING",
+                "ip saddr 127.0.0.11 tcp sport 38745 snat to :53"
+            ),
+            NatOwner::Docker
+        );
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "POSTROUTING",
+                "ip daddr 127.0.0.11 jump DOCKER_POSTROUTING"
+            ),
+            NatOwner::Docker
+        );
+        // Masquerade between two different hosts, or of a network, is no hairpin.
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "POSTROUTING",
+                "ip saddr 10.0.0.4 ip daddr 10.0.0.5 masquerade"
+            ),
+            NatOwner::Other
+        );
+        assert_eq!(
+            attribute_owner(
+                "nat",
+                "POSTROUTING",
+                "ip saddr 127.0.0.1 ip daddr 127.0.0.110 masquerade"
+            ),
+            NatOwner::Other
+        );
+    }
+
+    #[test]
+    fn rules_name_single_addresses_not_networks() {
+        let ips =
+            |r: &str| -> Vec<String> { named_addresses(r).iter().map(|i| i.to_string()).collect() };
+        assert_eq!(
+            ips("iifname != \"docker0\" tcp dport 8080 dnat to 172.17.0.2:80"),
+            ["172.17.0.2"]
+        );
+        assert_eq!(
+            ips("ip saddr 172.17.0.4 ip daddr 172.17.0.4 tcp dport 80 masquerade"),
+            ["172.17.0.4"]
+        );
+        assert!(ips("ip saddr 172.17.0.0/16 oifname != \"docker0\" masquerade").is_empty());
+        assert_eq!(
+            ips("ip6 daddr fd00::2/128 dnat to [fd00::3]:80"),
+            ["fd00::2", "fd00::3"]
+        );
+        assert_eq!(ips("ip daddr 10.0.0.9/32 return"), ["10.0.0.9"]);
     }
 
     #[test]

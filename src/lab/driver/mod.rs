@@ -235,6 +235,15 @@ pub fn make_container_netns(
     Ok(name)
 }
 
+/// Who made an existing namespace that the lab wanted to create, as its `lo` tag says.
+pub fn whose_netns(ops: &mut dyn Ops, state: &LabState, ns: &str) -> &'static str {
+    match ops.netns_tag(ns) {
+        Some(t) if t == state.tag => "tagged as this lab's, but not in its state",
+        Some(t) if super::state::is_netview_tag(&t) => "made by another netview lab",
+        _ => "not made by netview",
+    }
+}
+
 /// Names that must be free: the container and its namespace.
 pub fn check_new_name(
     ops: &mut dyn Ops,
@@ -257,13 +266,9 @@ pub fn check_new_name(
     if c.mode != NetworkMode::Host {
         let ns = state.ns_name(&c.name);
         if ops.list_netns()?.contains(&ns) {
-            let seen = match ops.netns_tag(&ns) {
-                Some(t) if t == state.tag => "tagged as this lab's, but not in its state",
-                Some(t) if super::state::is_netview_tag(&t) => "made by another netview lab",
-                _ => "not made by netview",
-            };
             return Err(LabError::Invalid(format!(
-                "namespace {ns} already exists ({seen})"
+                "namespace {ns} already exists ({})",
+                whose_netns(ops, state, &ns)
             )));
         }
     }

@@ -1,7 +1,7 @@
 //! The planner, the runner (with a fake prober, no root), the JSON shape and the text layout.
 
 use super::*;
-use crate::probe::topology::{EndpointAddress, LabFacts, NetMode, Role};
+use crate::probe::topology::{EndpointAddress, EndpointOrigin, LabFacts, NetMode, Role};
 use std::collections::HashSet;
 
 fn ep(name: &str, addrs: &[(&str, u8)]) -> ProbeEndpoint {
@@ -20,6 +20,7 @@ fn ep(name: &str, addrs: &[(&str, u8)]) -> ProbeEndpoint {
         parent: None,
         nat: false,
         host_shim: false,
+        origin: EndpointOrigin::Lab,
     }
 }
 
@@ -335,10 +336,11 @@ fn json_shape_is_the_contract() {
     assert!(r["why"].is_string());
     assert_eq!(r["mismatch"], false);
     let failed = CellResult {
+        index: 0,
         cell: cells[0].clone(),
         observed: Observation::outcome(ProbeOutcome::SendFailed("boom".into())),
-        expected: rules::Expectation {
-            reachable: true,
+        expected: Expectation {
+            reachable: Some(true),
             why: "w".into(),
         },
     };

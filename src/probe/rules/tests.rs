@@ -1,7 +1,7 @@
 //! Each prediction and its reason, pinned on the study post's sandbox.
 
 use super::*;
-use crate::probe::topology::{EndpointAddress, LabFacts, ProbeEndpoint};
+use crate::probe::topology::{EndpointAddress, EndpointOrigin, LabFacts, ProbeEndpoint};
 use std::path::PathBuf;
 
 fn ep(
@@ -34,6 +34,7 @@ fn ep(
         },
         nat: false,
         host_shim: false,
+        origin: EndpointOrigin::Lab,
     }
 }
 
@@ -125,7 +126,8 @@ fn check(
     };
     let e = expect(lab, &cell);
     assert_eq!(
-        e.reachable, reachable,
+        e.reachable,
+        Some(reachable),
         "{from} -> {to} {ip} {kind:?}: {}",
         e.why
     );
@@ -866,24 +868,24 @@ fn a_run_that_also_probes_from_the_host_teaches_a_private_child() {
         port: None,
     };
     let alone = vec![c("p1", "host", "192.168.50.11", Icmp)];
-    assert!(!expect_all(&l, &alone)[0].reachable);
+    assert_eq!(expect_all(&l, &alone)[0].reachable, Some(false));
     let together = vec![
         c("p1", "host", "192.168.50.11", Icmp),
         c("host", "p1", "192.168.50.194", Arp),
         c("p1", "host", "192.168.50.11", Arp),
     ];
     let e = expect_all(&l, &together);
-    assert!(e[0].reachable, "{}", e[0].why);
+    assert_eq!(e[0].reachable, Some(true), "{}", e[0].why);
     assert!(e[0].why.contains("taught it the host's MAC"));
     // The child's own who-has still goes unanswered.
-    assert!(!e[2].reachable);
+    assert_eq!(e[2].reachable, Some(false));
     // Without hairpin the host's who-has never reaches the child.
     let l = lab(
         vec![mv("p1", MacvlanMode::Private, "192.168.50.194")],
         false,
         false,
     );
-    assert!(!expect_all(&l, &together)[0].reachable);
+    assert_eq!(expect_all(&l, &together)[0].reachable, Some(false));
 }
 
 #[test]

@@ -10,7 +10,8 @@ use crate::ui::keys::{
     Binding, BINDINGS, DIALOG_BINDINGS, FILTER_BINDINGS, FORM_BINDINGS, TOUR_BINDINGS,
 };
 use crate::ui::theme::{
-    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_MISMATCH, MARK_NETVIEW, MARK_PATH, MARK_SELF,
+    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_MISMATCH, MARK_NETVIEW, MARK_PATH, MARK_PROBE,
+    MARK_SELF,
 };
 
 type Section = Vec<(String, String)>;
@@ -51,6 +52,7 @@ fn marks() -> Section {
     for (mark, meaning) in [
         (MARK_NETVIEW, "made by netview"),
         (MARK_SELF, "netview runs here"),
+        (MARK_PROBE, "marked for the probes"),
         (MARK_ERROR, "could not read"),
         (MARK_LOADING, "being read"),
         (MARK_FOCUS, "selection, focused pane"),

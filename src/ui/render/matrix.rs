@@ -85,7 +85,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
 
     let mut lines = Vec::new();
     let mut head = vec![Span::styled(
-        format!("{:<row_w$}", format!("from\\to ({})", kinds_label(&g))),
+        format!("{:<row_w$}", format!("from\\to ({})", kinds_label(g))),
         theme.header(),
     )];
     if head[0].content.chars().count() > row_w {
@@ -115,7 +115,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             name_style,
         )];
         for &ci in &cols {
-            let marks: Vec<Mark> = g.kinds.iter().map(|&k| m.mark(&g, ri, ci, k)).collect();
+            let marks: Vec<Mark> = g.kinds.iter().map(|&k| m.mark(g, ri, ci, k)).collect();
             let mismatch = marks.iter().any(|mk| mk.mismatch());
             let mut text: String = marks.iter().map(|mk| mk.symbol()).collect();
             if mismatch {
@@ -149,7 +149,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let marks: String = g
                 .kinds
                 .iter()
-                .map(|&k| format!("{} {}", k.name(), m.mark(&g, m.row, m.col, k).symbol()))
+                .map(|&k| format!("{} {}", k.name(), m.mark(g, m.row, m.col, k).symbol()))
                 .collect::<Vec<_>>()
                 .join("  ");
             format!("▶ {from} → {to} {ip}: {marks}   Enter: explain, 9: path")
@@ -171,7 +171,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             cut(
                 &format!(
                     "cell = {}: ✓ reached ✗ not · not probed … waiting ! not as expected",
-                    kinds_label(&g)
+                    kinds_label(g)
                 ),
                 w,
             ),
@@ -181,7 +181,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     frame.render_widget(Paragraph::new(legend), rest);
 }
 
-fn kinds_label(g: &crate::ui::bench::Grid) -> String {
+fn kinds_label(g: &crate::probe::matrix::Layout) -> String {
     g.kinds
         .iter()
         .map(|k| k.name())

@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod bridges;
 pub mod dialog;
+pub mod filter;
 pub mod help;
 pub mod lab;
 pub mod links;

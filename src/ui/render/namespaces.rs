@@ -1,5 +1,6 @@
-//! The namespace list on the left: name, how it was found, the process holding it, how many
-//! links it has, and marks for netview's own namespaces, netview's namespace and errors.
+//! The namespace list on the left: the containers living in it (name and runtime) or its
+//! name, how it was found, the process holding it, how many links it has, and marks for
+//! netview's own namespaces, netview's namespace and errors.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span, Text};
@@ -9,12 +10,14 @@ use ratatui::Frame;
 use super::cut;
 use crate::ui::app::{Model, NsEntry, Pane};
 use crate::ui::theme::{
-    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_NETVIEW, MARK_SELECTED, MARK_SELF,
+    MARK_ERROR, MARK_FOCUS, MARK_LOADING, MARK_NETVIEW, MARK_PROBE, MARK_SELECTED, MARK_SELF,
 };
 
 fn item<'a>(model: &Model, e: &NsEntry, width: usize) -> ListItem<'a> {
     let theme = &model.theme;
-    let mark = if e.is_netview() {
+    let mark = if model.marked.contains(&e.netns.id) {
+        Span::styled(MARK_PROBE, theme.netview())
+    } else if e.is_netview() {
         Span::styled(MARK_NETVIEW, theme.netview())
     } else if e.netns.is_self {
         Span::raw(MARK_SELF)
@@ -32,16 +35,29 @@ fn item<'a>(model: &Model, e: &NsEntry, width: usize) -> ListItem<'a> {
     };
     // mark, name, source (5), count (4): name takes what is left.
     let name_w = width.saturating_sub(1 + 1 + 5 + 1 + 4).max(4);
+    // A container's namespace is named by the container first, its own name second.
+    let container = e.container_label();
     let first = Line::from(vec![
         mark,
         Span::raw(format!(
             "{:<name_w$} {:<5} {:>4}",
-            cut(&e.netns.name, name_w),
+            cut(container.as_deref().unwrap_or(&e.netns.name), name_w),
             source,
             count
         )),
     ]);
     let mut lines = vec![first];
+    if container.is_some() {
+        lines.push(Line::styled(
+            format!("  {}", cut(&e.netns.name, width.saturating_sub(2))),
+            theme.dim(),
+        ));
+    } else if let Some(host_mode) = e.containers_text() {
+        lines.push(Line::styled(
+            format!("  host mode: {}", cut(&host_mode, width.saturating_sub(13))),
+            theme.dim(),
+        ));
+    }
     if let Some(label) = model.bench.label_for(&e.netns.name) {
         lines.push(Line::styled(
             format!("  {MARK_NETVIEW} {}", cut(&label, width.saturating_sub(4))),

@@ -57,8 +57,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Some(l) => format!(", lab up ({} containers)", l.containers.len()),
             None => ", no lab".to_string(),
         };
+        // Containers by runtime, and the runtimes that are there but could not be asked.
+        let mut containers: String = model
+            .container_counts()
+            .iter()
+            .map(|(rt, n)| format!(", {n} {rt}"))
+            .collect();
+        for why in model.unreachable_runtimes() {
+            containers.push_str(&format!(", {MARK_ERROR} {why}"));
+        }
         Span::raw(format!(
-            "{} namespaces, {} read{lab}",
+            "{} namespaces, {} read{lab}{containers}",
             model.namespaces.len(),
             read
         ))

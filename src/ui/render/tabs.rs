@@ -12,8 +12,7 @@ use crate::ui::app::{Model, Tab};
 fn labels(level: u8, current: Tab) -> Vec<(String, bool)> {
     Tab::ALL
         .iter()
-        .enumerate()
-        .map(|(i, &tab)| {
+        .map(|&tab| {
             let active = tab == current;
             let title = match level {
                 0 => tab.title(),
@@ -21,10 +20,10 @@ fn labels(level: u8, current: Tab) -> Vec<(String, bool)> {
             };
             let text = match (level, active) {
                 // Brackets mark the current tab without relying on colour.
-                (_, true) => format!("[{} {}]", i + 1, title),
-                (0, false) => format!(" {} {} ", i + 1, title),
-                (1, false) => format!("{} {}", i + 1, title),
-                (_, false) => format!("{}", i + 1),
+                (_, true) => format!("[{} {}]", tab.key(), title),
+                (0, false) => format!(" {} {} ", tab.key(), title),
+                (1, false) => format!("{} {}", tab.key(), title),
+                (_, false) => format!("{}", tab.key()),
             };
             (text, active)
         })

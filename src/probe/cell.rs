@@ -1,0 +1,156 @@
+//! One cell of the probe matrix (a probe of one kind from a source to one target address), what
+//! is expected of it and what was observed: the types the planner, the rules, the runner and
+//! the views share, in a module of their own so none of them imports another for them.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{Observation, ProbeKind, ProbeOutcome};
+
+/// What is predicted for one cell: reachable or not, or no prediction (`None`), and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expectation {
+    /// `None` when no prediction is made for the path (outside the lab, until the packet walk
+    /// predicts it); such a cell is never a mismatch.
+    pub reachable: Option<bool>,
+    pub why: String,
+}
+
+impl Expectation {
+    /// No prediction for a path outside the lab.
+    pub fn unknown() -> Self {
+        Expectation {
+            reachable: None,
+            why: "no prediction is made for this path yet (it is outside the lab)".into(),
+        }
+    }
+
+    /// The prediction in one word, for text output.
+    pub fn word(&self) -> &'static str {
+        match self.reachable {
+            Some(true) => "reachable",
+            Some(false) => "unreachable",
+            None => "unknown",
+        }
+    }
+}
+
+/// One cell of the matrix: a probe of one kind from an endpoint to one target address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub from: String,
+    /// The target endpoint's name, or the address itself when the user typed an address no
+    /// endpoint holds.
+    pub to: String,
+    pub target_ip: IpAddr,
+    pub kind: ProbeKind,
+    /// TCP only: the port.
+    pub port: Option<u16>,
+}
+
+/// A cell's observation next to its expectation. Serialises as one JSON result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellResult {
+    /// The cell's place in its run's plan, so a view files the result without searching.
+    pub index: usize,
+    pub cell: Cell,
+    pub observed: Observation,
+    pub expected: Expectation,
+}
+
+impl CellResult {
+    pub fn reachable(&self) -> bool {
+        self.observed.outcome.is_reachable(self.cell.kind)
+    }
+
+    /// Observed reachability differs from the expectation: a finding for the user.
+    pub fn mismatch(&self) -> bool {
+        self.expected
+            .reachable
+            .is_some_and(|e| e != self.reachable())
+    }
+}
+
+impl Serialize for CellResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            from: &'a str,
+            to: &'a str,
+            target_ip: IpAddr,
+            kind: ProbeKind,
+            port: Option<u16>,
+            outcome: &'a ProbeOutcome,
+            detail: Option<&'a str>,
+            reachable: bool,
+            rtt_us: Option<u64>,
+            arp_mac: Option<&'a str>,
+            seen_as: Option<IpAddr>,
+            expected: Option<bool>,
+            why: &'a str,
+            mismatch: bool,
+        }
+        Json {
+            from: &self.cell.from,
+            to: &self.cell.to,
+            target_ip: self.cell.target_ip,
+            kind: self.cell.kind,
+            port: self.cell.port,
+            outcome: &self.observed.outcome,
+            detail: self.observed.outcome.detail(),
+            reachable: self.reachable(),
+            rtt_us: self.observed.rtt_us,
+            arp_mac: self.observed.arp_mac.as_deref(),
+            seen_as: self.observed.seen_as,
+            expected: self.expected.reachable,
+            why: &self.expected.why,
+            mismatch: self.mismatch(),
+        }
+        .serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(expected: Expectation, outcome: ProbeOutcome) -> CellResult {
+        CellResult {
+            index: 0,
+            cell: Cell {
+                from: "root".into(),
+                to: "10.0.0.2".into(),
+                target_ip: "10.0.0.2".parse().unwrap(),
+                kind: ProbeKind::Icmp,
+                port: None,
+            },
+            observed: Observation::outcome(outcome),
+            expected,
+        }
+    }
+
+    #[test]
+    fn no_prediction_is_null_in_json_and_never_a_mismatch() {
+        for outcome in [ProbeOutcome::Reply, ProbeOutcome::Timeout] {
+            let r = result(Expectation::unknown(), outcome);
+            assert!(!r.mismatch());
+            let v = serde_json::to_value(&r).unwrap();
+            assert!(v["expected"].is_null(), "{v}");
+            assert_eq!(v["mismatch"], false);
+            assert!(v["why"].as_str().unwrap().contains("no prediction"));
+        }
+    }
+
+    #[test]
+    fn a_prediction_is_a_bool_in_json_and_a_mismatch_when_it_differs() {
+        let e = Expectation {
+            reachable: Some(true),
+            why: "same switch".into(),
+        };
+        let r = result(e.clone(), ProbeOutcome::Timeout);
+        assert!(r.mismatch());
+        assert_eq!(serde_json::to_value(&r).unwrap()["expected"], true);
+        assert!(!result(e, ProbeOutcome::Reply).mismatch());
+    }
+}

@@ -1,0 +1,480 @@
+//! Layer 2: where a frame sent out of an interface ends up. Follows veth pairs across
+//! namespaces, Linux bridges (flooding, the bridge's own stack, hairpin ports), macvlan
+//! (drivers/net/macvlan.c: bridge-mode siblings switched inside the parent, private/VEPA/
+//! passthru frames sent out to the wire, the reflected-broadcast rules of
+//! `macvlan_handle_frame`/`macvlan_process_broadcast`, the parent's stack never receiving its
+//! children's frames) and ipvlan (children share the parent's MAC; l2 children get broadcasts;
+//! unicast to the shared MAC is handed out by IP address).
+//!
+//! Unicast is followed like a flood and the receivers filtered by MAC: on the tree-shaped
+//! worlds netview sees, that is where a learning bridge delivers.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::inventory::{Link, LinkKind};
+
+use super::{Hop, World};
+
+/// An interface: (namespace index, link index) into the inventory.
+pub(super) type IfId = (usize, usize);
+
+/// Where a frame goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Dst {
+    Broadcast,
+    Mac(String),
+}
+
+/// A frame: its source MAC, destination, and the IPv4 destination inside (ipvlan hands
+/// frames to its children by it).
+#[derive(Debug, Clone)]
+pub(super) struct Frame {
+    pub src_mac: String,
+    pub dst: Dst,
+    pub ip_dst: Option<Ipv4Addr>,
+}
+
+/// An interface whose stack received the frame, with the hops that led there.
+#[derive(Debug, Clone)]
+pub(super) struct Delivery {
+    pub to: IfId,
+    pub path: Vec<Hop>,
+}
+
+/// Everything a frame reached: stacks that received it, and devices it arrived at (a packet
+/// socket on a device sees a frame there even when macvlan then hands it to a child).
+#[derive(Debug, Default)]
+pub(super) struct Reach {
+    pub stacks: Vec<Delivery>,
+    pub arrivals: Vec<Delivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum At {
+    Tx(IfId),
+    Wire(IfId),
+    Arrive(IfId),
+    BridgeIn { bridge: IfId, port: Option<IfId> },
+    Stack(IfId),
+}
+
+fn same_mac(a: Option<&str>, b: &str) -> bool {
+    a.is_some_and(|a| a.eq_ignore_ascii_case(b))
+}
+
+impl World<'_> {
+    pub(super) fn link(&self, id: IfId) -> &Link {
+        &self.inv.namespaces[id.0].links[id.1]
+    }
+
+    pub(super) fn ns_name(&self, id: IfId) -> &str {
+        &self.inv.namespaces[id.0].name
+    }
+
+    pub(super) fn hop(&self, id: IfId, step: impl Into<String>) -> Hop {
+        Hop {
+            netns: self.ns_name(id).to_string(),
+            dev: self.link(id).name.clone(),
+            step: step.into(),
+        }
+    }
+
+    pub(super) fn find(&self, netns: &str, dev: &str) -> Option<IfId> {
+        let n = self.inv.namespaces.iter().position(|n| n.name == netns)?;
+        let l = self.inv.namespaces[n]
+            .links
+            .iter()
+            .position(|l| l.name == dev)?;
+        Some((n, l))
+    }
+
+    /// The link a stacked device sits on, or why it is not known.
+    pub(super) fn parent_of(&self, id: IfId) -> Result<IfId, String> {
+        let link = self.link(id);
+        let unknown = || {
+            format!(
+                "the lower device of {} {} in {} is not known",
+                link.kind,
+                link.name,
+                self.ns_name(id)
+            )
+        };
+        let r = link.parent.as_ref().ok_or_else(unknown)?;
+        match (&r.netns, &r.name) {
+            (Some(ns), Some(name)) => self.find(ns, name).ok_or_else(unknown),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// The stacked children (`kind`) of `parent`, wherever they live.
+    pub(super) fn children(&self, parent: IfId, kinds: &[LinkKind]) -> Vec<IfId> {
+        let pns = self.ns_name(parent);
+        let pname = &self.link(parent).name;
+        let mut out = Vec::new();
+        for (n, ns) in self.inv.namespaces.iter().enumerate() {
+            for (l, link) in ns.links.iter().enumerate() {
+                if !kinds.contains(&link.kind) {
+                    continue;
+                }
+                let Some(r) = &link.parent else { continue };
+                if r.name.as_deref() == Some(pname.as_str()) && r.netns.as_deref() == Some(pns) {
+                    out.push((n, l));
+                }
+            }
+        }
+        out
+    }
+
+    fn mode(&self, id: IfId) -> &str {
+        self.link(id).mode.as_deref().unwrap_or("")
+    }
+
+    pub(super) fn holds(&self, id: IfId, ip: Ipv4Addr) -> bool {
+        self.link(id)
+            .addresses
+            .iter()
+            .any(|a| a.ip == IpAddr::V4(ip))
+    }
+
+    /// Follow a frame sent by the stack of `from`.
+    pub(super) fn send_frame(&self, from: IfId, frame: &Frame) -> Result<Reach, String> {
+        const MACVLAN: &[LinkKind] = &[LinkKind::Macvlan, LinkKind::Macvtap];
+        const IPVLAN: &[LinkKind] = &[LinkKind::Ipvlan, LinkKind::Ipvtap];
+        let mut reach = Reach::default();
+        let mut seen: HashSet<At> = HashSet::new();
+        let mut work: Vec<(At, Vec<Hop>)> = vec![(At::Tx(from), Vec::new())];
+        let bcast = frame.dst == Dst::Broadcast;
+        while let Some((at, path)) = work.pop() {
+            if !seen.insert(at.clone()) {
+                continue;
+            }
+            let mut go = |next: At, hop: Hop| {
+                let mut p = path.clone();
+                p.push(hop);
+                work.push((next, p));
+            };
+            match at {
+                At::Tx(i) => {
+                    let link = self.link(i);
+                    if !link.is_up() {
+                        continue;
+                    }
+                    match &link.kind {
+                        k if MACVLAN.contains(k) => {
+                            let parent = self.parent_of(i)?;
+                            let mode = self.mode(i);
+                            match mode {
+                                "bridge" => {
+                                    let mut to_sibling = false;
+                                    for s in self.children(parent, MACVLAN) {
+                                        if s == i || self.mode(s) != "bridge" {
+                                            continue;
+                                        }
+                                        let dst_here = match &frame.dst {
+                                            Dst::Broadcast => true,
+                                            Dst::Mac(m) => same_mac(self.link(s).mac.as_deref(), m),
+                                        };
+                                        if dst_here {
+                                            to_sibling |= !bcast;
+                                            go(At::Stack(s), self.hop(s, "macvlan bridge mode switches it to this sibling"));
+                                        }
+                                    }
+                                    if !to_sibling {
+                                        go(
+                                            At::Wire(parent),
+                                            self.hop(parent, "sent out through the macvlan parent"),
+                                        );
+                                    }
+                                }
+                                "private" | "vepa" | "passthru" => {
+                                    go(At::Wire(parent), self.hop(parent, format!("macvlan {mode} mode sends it out through the parent")));
+                                }
+                                other => {
+                                    return Err(format!(
+                                        "macvlan mode {other:?} of {} is not modelled",
+                                        link.name
+                                    ))
+                                }
+                            }
+                        }
+                        k if IPVLAN.contains(k) => {
+                            let parent = self.parent_of(i)?;
+                            let l2 = self.mode(i) == "l2";
+                            let siblings = self.children(parent, IPVLAN);
+                            if bcast {
+                                if !l2 {
+                                    continue;
+                                }
+                                for s in siblings
+                                    .iter()
+                                    .copied()
+                                    .filter(|s| *s != i && self.mode(*s) == "l2")
+                                {
+                                    go(
+                                        At::Stack(s),
+                                        self.hop(
+                                            s,
+                                            "ipvlan l2 hands the broadcast to this sibling",
+                                        ),
+                                    );
+                                }
+                                go(
+                                    At::Wire(parent),
+                                    self.hop(parent, "sent out through the ipvlan parent"),
+                                );
+                            } else if let Some(s) = frame.ip_dst.and_then(|ip| {
+                                siblings
+                                    .iter()
+                                    .copied()
+                                    .find(|s| *s != i && self.holds(*s, ip))
+                            }) {
+                                go(
+                                    At::Stack(s),
+                                    self.hop(s, "ipvlan delivers it to this sibling by IP address"),
+                                );
+                            } else {
+                                go(
+                                    At::Wire(parent),
+                                    self.hop(parent, "sent out through the ipvlan parent"),
+                                );
+                            }
+                        }
+                        LinkKind::Bridge => {
+                            go(
+                                At::BridgeIn {
+                                    bridge: i,
+                                    port: None,
+                                },
+                                self.hop(i, "the bridge sends it to its ports"),
+                            );
+                        }
+                        LinkKind::Loopback => {}
+                        _ => go(At::Wire(i), self.hop(i, "sent")),
+                    }
+                }
+                At::Wire(i) => {
+                    let link = self.link(i);
+                    match &link.kind {
+                        LinkKind::Veth => {
+                            let peer = link.peer.as_ref().and_then(|r| match (&r.netns, &r.name) {
+                                (Some(n), Some(d)) => self.find(n, d),
+                                _ => None,
+                            });
+                            let Some(peer) = peer else {
+                                return Err(format!(
+                                    "the peer of veth {} in {} is in a namespace netview cannot see",
+                                    link.name,
+                                    self.ns_name(i)
+                                ));
+                            };
+                            if self.link(peer).is_up() {
+                                go(
+                                    At::Arrive(peer),
+                                    self.hop(peer, "arrives over the veth pair"),
+                                );
+                            }
+                        }
+                        LinkKind::Bridge => {
+                            go(
+                                At::BridgeIn {
+                                    bridge: i,
+                                    port: None,
+                                },
+                                self.hop(i, "the bridge sends it to its ports"),
+                            );
+                        }
+                        LinkKind::Dummy | LinkKind::Loopback => {}
+                        other => {
+                            return Err(format!(
+                                "frames leaving {other} {} in {} go where netview cannot follow",
+                                link.name,
+                                self.ns_name(i)
+                            ))
+                        }
+                    }
+                }
+                At::Arrive(i) => {
+                    reach.arrivals.push(Delivery {
+                        to: i,
+                        path: path.clone(),
+                    });
+                    let link = self.link(i);
+                    let ns = &self.inv.namespaces[i.0];
+                    if let Some(master) = &link.master {
+                        let Some(b) = ns.links.iter().position(|l| &l.name == master) else {
+                            return Err(format!(
+                                "the master {master} of {} is not known",
+                                link.name
+                            ));
+                        };
+                        if ns.links[b].kind != LinkKind::Bridge {
+                            return Err(format!(
+                                "{} is enslaved to a {}, which is not modelled",
+                                link.name, ns.links[b].kind
+                            ));
+                        }
+                        go(
+                            At::BridgeIn {
+                                bridge: (i.0, b),
+                                port: Some(i),
+                            },
+                            self.hop((i.0, b), "the bridge receives it"),
+                        );
+                        continue;
+                    }
+                    let macvlans = self.children(i, MACVLAN);
+                    let ipvlans = self.children(i, IPVLAN);
+                    if !macvlans.is_empty() {
+                        if let Some(pt) = macvlans
+                            .iter()
+                            .copied()
+                            .find(|c| self.mode(*c) == "passthru")
+                        {
+                            go(
+                                At::Stack(pt),
+                                self.hop(pt, "the passthru child takes every frame of its parent"),
+                            );
+                            if bcast {
+                                go(
+                                    At::Stack(i),
+                                    self.hop(i, "the parent's stack gets the broadcast too"),
+                                );
+                            }
+                            continue;
+                        }
+                        if bcast {
+                            let src = macvlans
+                                .iter()
+                                .copied()
+                                .find(|c| same_mac(self.link(*c).mac.as_deref(), &frame.src_mac));
+                            let modes: &[&str] = match src.map(|s| self.mode(s)) {
+                                Some("private") => {
+                                    if let Some(s) = src {
+                                        go(At::Stack(s), self.hop(s, "a private child's reflected broadcast goes back only to itself"));
+                                    }
+                                    continue;
+                                }
+                                Some("vepa") => &["vepa", "bridge"],
+                                Some(_) => &["vepa"],
+                                None => &["vepa", "bridge", "private"],
+                            };
+                            for c in macvlans
+                                .iter()
+                                .copied()
+                                .filter(|c| Some(*c) != src && modes.contains(&self.mode(*c)))
+                            {
+                                go(
+                                    At::Stack(c),
+                                    self.hop(c, "macvlan hands the broadcast to this child"),
+                                );
+                            }
+                            go(At::Stack(i), self.hop(i, "received"));
+                        } else if let Some(c) =
+                            macvlans.iter().copied().find(|c| match &frame.dst {
+                                Dst::Mac(m) => same_mac(self.link(*c).mac.as_deref(), m),
+                                Dst::Broadcast => false,
+                            })
+                        {
+                            go(
+                                At::Stack(c),
+                                self.hop(c, "macvlan hands it to the child by its MAC"),
+                            );
+                        } else {
+                            go(At::Stack(i), self.hop(i, "received"));
+                        }
+                        continue;
+                    }
+                    if !ipvlans.is_empty() {
+                        if bcast {
+                            for c in ipvlans.iter().copied().filter(|c| self.mode(*c) == "l2") {
+                                go(
+                                    At::Stack(c),
+                                    self.hop(c, "ipvlan l2 hands the broadcast to this child"),
+                                );
+                            }
+                        } else if let Some(c) = frame
+                            .ip_dst
+                            .and_then(|ip| ipvlans.iter().copied().find(|c| self.holds(*c, ip)))
+                        {
+                            go(
+                                At::Stack(c),
+                                self.hop(c, "ipvlan hands it to the child by IP address"),
+                            );
+                            continue;
+                        }
+                        go(At::Stack(i), self.hop(i, "received"));
+                        continue;
+                    }
+                    go(At::Stack(i), self.hop(i, "received"));
+                }
+                At::BridgeIn { bridge, port } => {
+                    let ns = &self.inv.namespaces[bridge.0];
+                    let bname = &ns.links[bridge.1].name;
+                    let to_own_stack = match &frame.dst {
+                        Dst::Broadcast => true,
+                        Dst::Mac(m) => {
+                            same_mac(ns.links[bridge.1].mac.as_deref(), m)
+                                || ns
+                                    .bridge_ports(bname)
+                                    .any(|p| same_mac(p.mac.as_deref(), m))
+                        }
+                    };
+                    if port.is_some() && to_own_stack {
+                        go(
+                            At::Stack(bridge),
+                            self.hop(bridge, "the bridge's own stack receives it"),
+                        );
+                        if !bcast {
+                            continue;
+                        }
+                    }
+                    for (l, p) in ns.links.iter().enumerate() {
+                        if p.master.as_deref() != Some(bname.as_str()) || !p.is_up() {
+                            continue;
+                        }
+                        if port == Some((bridge.0, l)) {
+                            match ns.conf.get(&p.name).and_then(|c| c.hairpin) {
+                                Some(true) => {
+                                    go(
+                                        At::Wire((bridge.0, l)),
+                                        self.hop(
+                                            (bridge.0, l),
+                                            "the hairpin port sends it back out where it came from",
+                                        ),
+                                    );
+                                }
+                                Some(false) => {}
+                                None => {
+                                    return Err(format!(
+                                        "the hairpin flag of bridge port {} in {} was not read",
+                                        p.name, ns.name
+                                    ))
+                                }
+                            }
+                            continue;
+                        }
+                        go(
+                            At::Wire((bridge.0, l)),
+                            self.hop(
+                                (bridge.0, l),
+                                format!("bridge {bname} forwards it to this port"),
+                            ),
+                        );
+                    }
+                }
+                At::Stack(i) => {
+                    let link = self.link(i);
+                    let accepts = match &frame.dst {
+                        Dst::Broadcast => !link.has_flag("NOARP") || frame.ip_dst.is_some(),
+                        Dst::Mac(m) => same_mac(link.mac.as_deref(), m),
+                    };
+                    if accepts && link.is_up() {
+                        reach.stacks.push(Delivery { to: i, path });
+                    }
+                }
+            }
+        }
+        Ok(reach)
+    }
+}

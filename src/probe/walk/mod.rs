@@ -1,0 +1,737 @@
+//! The packet walk: the expected outcome of a probe from what the inventory read, hop by hop.
+//!
+//! Given the live [`Inventory`] and a [`Probe`] (source namespace and address, target address,
+//! kind), the walk follows the request through routing ([`route`]: longest-prefix match over
+//! the main table, on-link and gateway next hops, local and broadcast delivery, blackhole/
+//! unreachable/prohibit routes, `ip_forward` per namespace, strict and loose `rp_filter`),
+//! layer 2 ([`l2`]: ARP inside one L2 domain or by proxy ARP, veth, bridges with hairpin,
+//! macvlan and ipvlan modes) and NAT ([`nat`]: masquerade/SNAT "seen as", DNAT, the reply's
+//! reverse translation), and for ICMP and TCP the reply back. It returns a [`Prediction`]:
+//! `expected` true or false with the deciding hop's reason, or `None` ("unknown") with a reason
+//! naming what it could not model; it never guesses.
+//!
+//! Filtering is a seam ([`filter::Filters`]) called at the output, forward and input hooks;
+//! [`predict`] evaluates the filter chains the inventory read ([`filter::InventoryFilters`])
+//! until the inventory reads filter chains and an evaluator plugs in through [`predict_with`].
+//!
+//! Not modelled (each makes the cell unknown or is stated here): IPv6; policy routing (only the
+//! main table is read); ARP answers also depend on `arp_ignore`/`arp_filter`, taken as the
+//! defaults (0: a namespace answers for any of its addresses on any interface); ARP caches
+//! filled by earlier probes.
+//!
+//! Pure: no I/O. `rules.rs` still supplies the matrix's expectations; this module is proved
+//! against it and against real probes before it replaces it.
+
+pub mod filter;
+mod l2;
+mod nat;
+mod route;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::Serialize;
+
+use crate::inventory::{Inventory, LinkKind};
+
+use filter::{CtState, FilterVerdict, Filters, Hook, InventoryFilters, PacketFacts, Protocol};
+use l2::{Dst, Frame, IfId};
+use nat::{NatEval, NatHook, NatPacket};
+
+/// What is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkKind {
+    Icmp,
+    Arp,
+    Tcp { port: u16 },
+}
+
+/// One probe: from a namespace (and optionally a source address in it) to an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub netns: String,
+    /// The source address; the kernel's choice for the route when absent.
+    pub src: Option<Ipv4Addr>,
+    pub target: IpAddr,
+    pub kind: WalkKind,
+}
+
+/// One step of the path: where the packet (or frame) was and what happened there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    pub netns: String,
+    pub dev: String,
+    pub step: String,
+}
+
+/// The walk's verdict for one probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prediction {
+    /// true: answered; false: not; `None`: the walk met something it does not model.
+    pub expected: Option<bool>,
+    /// The request's hops, then the reply's.
+    pub path: Vec<Hop>,
+    /// The deciding hop's reason, one sentence.
+    pub why: String,
+}
+
+const IPVLAN_PARENT: &str = "ipvlan children and their parent's own stack cannot reach each \
+other (ipvlan design, as Docker documents: the host is isolated from its ipvlan containers)";
+
+/// Why a leg stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stop {
+    No(String),
+    Unknown(String),
+}
+
+/// The inventory, indexed for the walk, and the filter seam.
+pub(crate) struct World<'a> {
+    inv: &'a Inventory,
+    filter: &'a dyn Filters,
+    /// Neighbours learned during this probe's exchange: a namespace that answers a who-has
+    /// addressed to it records the asker's MAC (net/ipv4/arp.c, `neigh_event_ns`), so its
+    /// reply needs no ARP of its own. (interface, address, MAC).
+    learned: std::cell::RefCell<Vec<(IfId, Ipv4Addr, String)>>,
+}
+
+/// A translation done on the request, reversed on the reply where it was done.
+#[derive(Debug, Clone)]
+struct NatRecord {
+    ns: usize,
+    orig_src: Ipv4Addr,
+    new_src: Ipv4Addr,
+    orig_dst: Ipv4Addr,
+    new_dst: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Packet {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: Protocol,
+    dport: Option<u16>,
+    ct: CtState,
+}
+
+/// Predict `probe` over `inv`, with the filter chains the inventory read.
+pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
+    predict_with(inv, &InventoryFilters::new(inv), probe)
+}
+
+/// Predict `probe` over `inv`, asking `filter` at every hook.
+pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Prediction {
+    let world = World {
+        inv,
+        filter,
+        learned: Default::default(),
+    };
+    let mut path = Vec::new();
+    let result = world.walk(probe, &mut path);
+    let (expected, why) = match result {
+        Ok(why) => (Some(true), why),
+        Err(Stop::No(why)) => (Some(false), why),
+        Err(Stop::Unknown(why)) => (None, format!("unknown: {why}")),
+    };
+    Prediction {
+        expected,
+        path,
+        why,
+    }
+}
+
+fn unknown<T>(why: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::Unknown(why.into()))
+}
+
+fn no<T>(why: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::No(why.into()))
+}
+
+impl World<'_> {
+    fn walk(&self, probe: &Probe, path: &mut Vec<Hop>) -> Result<String, Stop> {
+        let Some(src_ns) = self
+            .inv
+            .namespaces
+            .iter()
+            .position(|n| n.name == probe.netns)
+        else {
+            return unknown(format!("no namespace {} in the inventory", probe.netns));
+        };
+        let IpAddr::V4(target) = probe.target else {
+            return unknown("IPv6 paths are not modelled");
+        };
+        let ns = &self.inv.namespaces[src_ns];
+        if probe.kind == WalkKind::Arp {
+            if route::owner_link(ns, target).is_some() {
+                return no("the address is the source's own: nobody else answers ARP for it");
+            }
+            let Some(r) = route::lookup(ns, target) else {
+                return no(format!("{} has no route to {target}", ns.name));
+            };
+            // An ARP probe (like arping) asks for the target itself on the route's interface,
+            // even when the route goes through a gateway: a router answers for any of its
+            // addresses there (arp_ignore 0), measured in tests/walk_worlds.rs.
+            if r.route_type != "unicast" {
+                return no(format!(
+                    "the route to {target} in {} is a {} route: there is no interface to ask on",
+                    ns.name, r.route_type
+                ));
+            }
+            let Some(out) = r.dev.as_deref().and_then(|d| self.find(&ns.name, d)) else {
+                return unknown("the route names no interface netview read");
+            };
+            let sender = probe.src.or_else(|| route::source_for(ns, r));
+            let (answerer, _) = self.arp(out, target, sender, true, path)?;
+            return Ok(format!(
+                "{} in {} answers the who-has for {target} with its MAC",
+                self.link(answerer).name,
+                self.ns_name(answerer)
+            ));
+        }
+        let (protocol, dport) = match probe.kind {
+            WalkKind::Tcp { port } => (Protocol::Tcp, Some(port)),
+            _ => (Protocol::Icmp, None),
+        };
+        let src = match probe.src {
+            Some(s) => s,
+            None => match route::owner_link(ns, target) {
+                Some(_) => target,
+                // A route without a usable source (blackhole, prohibit) is decided by the leg.
+                None => match route::lookup(ns, target) {
+                    Some(r) => route::source_for(ns, r).unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    None => return no(format!("{} has no route to {target}", ns.name)),
+                },
+            },
+        };
+        let request = Packet {
+            src,
+            dst: target,
+            protocol,
+            dport,
+            ct: CtState::New,
+        };
+        let mut records = Vec::new();
+        let (at, arrived) = self
+            .leg(src_ns, request, path, &mut records)
+            .map_err(|s| prefix(s, ""))?;
+        let delivered_in = self.inv.namespaces[at].name.clone();
+        let reply = Packet {
+            src: arrived.dst,
+            dst: arrived.src,
+            protocol,
+            dport: None,
+            ct: CtState::Established,
+        };
+        let (back, returned) = self
+            .leg(at, reply, path, &mut records)
+            .map_err(|s| prefix(s, "the request arrives but the reply does not come back: "))?;
+        if back != src_ns || returned.dst != src {
+            return no(format!(
+                "the reply is delivered to {} in {}, not to the source",
+                returned.dst, self.inv.namespaces[back].name
+            ));
+        }
+        let seen = if arrived.src != src {
+            format!(", seen there as {}", arrived.src)
+        } else {
+            String::new()
+        };
+        let what = match probe.kind {
+            WalkKind::Tcp { .. } => "the TCP SYN",
+            _ => "the echo request",
+        };
+        if at == src_ns {
+            return Ok("the namespace's own address: delivered locally".to_string());
+        }
+        Ok(format!(
+            "{what} reaches {delivered_in}{seen}, and the reply comes back"
+        ))
+    }
+
+    /// Route a packet from namespace `start` (as if sent by its own stack) until a namespace
+    /// delivers it locally. Returns that namespace and the packet as delivered (after NAT).
+    fn leg(
+        &self,
+        start: usize,
+        mut pkt: Packet,
+        path: &mut Vec<Hop>,
+        records: &mut Vec<NatRecord>,
+    ) -> Result<(usize, Packet), Stop> {
+        let mut ns = start;
+        let mut iif: Option<String> = None;
+        for _ in 0..32 {
+            let nsi = &self.inv.namespaces[ns];
+            if let Some(dev) = route::owner_link(nsi, pkt.dst) {
+                if let Some(i) = &iif {
+                    self.check_filter(ns, Hook::Input, &pkt, Some(i), None)?;
+                }
+                path.push(Hop {
+                    netns: nsi.name.clone(),
+                    dev: dev.to_string(),
+                    step: format!("{} is delivered to the local stack", pkt.dst),
+                });
+                return Ok((ns, pkt));
+            }
+            if route::is_subnet_broadcast(nsi, pkt.dst) {
+                return unknown(
+                    "echo to a broadcast address depends on icmp_echo_ignore_broadcasts, which \
+                     netview does not read",
+                );
+            }
+            let Some(r) = route::lookup(nsi, pkt.dst) else {
+                return no(format!("{} has no route to {}", nsi.name, pkt.dst));
+            };
+            match r.route_type.as_str() {
+                "unicast" => {}
+                "blackhole" => {
+                    return no(format!(
+                        "a blackhole route in {} ({}) drops it silently",
+                        nsi.name, r.dst
+                    ))
+                }
+                "unreachable" => {
+                    return no(format!(
+                        "an unreachable route in {} ({}) refuses it: host unreachable",
+                        nsi.name, r.dst
+                    ))
+                }
+                "prohibit" => {
+                    return no(format!(
+                        "a prohibit route in {} ({}) refuses it: administratively prohibited",
+                        nsi.name, r.dst
+                    ))
+                }
+                other => return unknown(format!("a route of type {other} in {}", nsi.name)),
+            }
+            if iif.is_some() {
+                match nsi.ip_forward {
+                    Some(true) => {}
+                    Some(false) => {
+                        return no(format!(
+                            "ip_forward is off in {}: it does not route packets between its \
+                             interfaces",
+                            nsi.name
+                        ))
+                    }
+                    None => return unknown(format!("ip_forward of {} was not read", nsi.name)),
+                }
+            }
+            let Some(dev) = r.dev.clone() else {
+                return unknown(format!("a route in {} names no interface", nsi.name));
+            };
+            let Some(out) = self.find(&nsi.name, &dev) else {
+                return unknown(format!("interface {dev} of {} was not read", nsi.name));
+            };
+            let hook = if iif.is_some() {
+                Hook::Forward
+            } else {
+                Hook::Output
+            };
+            self.check_filter(ns, hook, &pkt, iif.as_deref(), Some(&dev))?;
+            if pkt.ct == CtState::New {
+                let before = pkt;
+                if iif.is_none() {
+                    self.nat(ns, NatHook::Output, &mut pkt, None, Some(&dev), path)?;
+                }
+                let masq_src = route::source_for(nsi, r);
+                self.snat(ns, &mut pkt, iif.as_deref(), &dev, masq_src, path)?;
+                if pkt.src != before.src || pkt.dst != before.dst {
+                    records.push(NatRecord {
+                        ns,
+                        orig_src: before.src,
+                        new_src: pkt.src,
+                        orig_dst: before.dst,
+                        new_dst: pkt.dst,
+                    });
+                }
+            }
+            let out_link = self.link(out);
+            if matches!(out_link.kind, LinkKind::Ipvlan | LinkKind::Ipvtap)
+                && out_link.mode.as_deref() != Some("l2")
+            {
+                // ipvlan l3/l3s (Documentation/networking/ipvlan.rst): no ARP; a sibling
+                // holding the address gets it by IP, anything else is routed by the parent's
+                // namespace as its own output, except the parent's own addresses.
+                let parent = self.parent_of(out).map_err(Stop::Unknown)?;
+                let kinds = [LinkKind::Ipvlan, LinkKind::Ipvtap];
+                if let Some(s) = self
+                    .children(parent, &kinds)
+                    .into_iter()
+                    .find(|s| *s != out && self.holds(*s, pkt.dst))
+                {
+                    path.push(self.hop(s, "ipvlan delivers it to this sibling by IP address"));
+                    ns = s.0;
+                    iif = Some(self.link(s).name.clone());
+                    continue;
+                }
+                if route::owner_link(&self.inv.namespaces[parent.0], pkt.dst).is_some() {
+                    return no(IPVLAN_PARENT);
+                }
+                path.push(self.hop(
+                    parent,
+                    "ipvlan l3 hands it to the parent's namespace, which routes it",
+                ));
+                ns = parent.0;
+                iif = None;
+                continue;
+            }
+            let nexthop = match &r.gateway {
+                Some(g) => match g.parse::<Ipv4Addr>() {
+                    Ok(g) => g,
+                    Err(_) => return unknown(format!("gateway {g} in {}", nsi.name)),
+                },
+                None => pkt.dst,
+            };
+            let sender = if route::owner_link(nsi, pkt.src).is_some() {
+                Some(pkt.src)
+            } else {
+                route::source_for(nsi, r)
+            };
+            path.push(self.hop(
+                out,
+                match &r.gateway {
+                    Some(g) => format!("routed by {} via {g}", r.dst),
+                    None => format!("routed on-link by {}", r.dst),
+                },
+            ));
+            let (_, mac) = self.arp(out, nexthop, sender, false, path)?;
+            let frame = Frame {
+                src_mac: out_link.mac.clone().unwrap_or_default(),
+                dst: Dst::Mac(mac.clone()),
+                ip_dst: Some(pkt.dst),
+            };
+            let reach = self.send_frame(out, &frame).map_err(Stop::Unknown)?;
+            let Some(rx) = reach.stacks.into_iter().next() else {
+                return no(format!(
+                    "the frame for {nexthop} ({mac}) leaves {dev} in {} but never reaches it",
+                    nsi.name
+                ));
+            };
+            path.extend(rx.path.iter().cloned());
+            ns = rx.to.0;
+            let in_dev = self.link(rx.to).name.clone();
+            // Prerouting: the reply's reverse translation, or DNAT for a new flow.
+            if pkt.ct == CtState::Established {
+                for rec in records.iter().filter(|r| r.ns == ns) {
+                    if pkt.dst == rec.new_src {
+                        pkt.dst = rec.orig_src;
+                    }
+                    if pkt.src == rec.new_dst {
+                        pkt.src = rec.orig_dst;
+                    }
+                }
+            } else {
+                let before = pkt;
+                self.nat(ns, NatHook::Prerouting, &mut pkt, Some(&in_dev), None, path)?;
+                if pkt.dst != before.dst {
+                    records.push(NatRecord {
+                        ns,
+                        orig_src: before.src,
+                        new_src: pkt.src,
+                        orig_dst: before.dst,
+                        new_dst: pkt.dst,
+                    });
+                }
+            }
+            self.rp_filter(rx.to, pkt.src)?;
+            iif = Some(in_dev);
+        }
+        unknown("the path is longer than 32 hops")
+    }
+
+    fn check_filter(
+        &self,
+        ns: usize,
+        hook: Hook,
+        pkt: &Packet,
+        iif: Option<&str>,
+        oif: Option<&str>,
+    ) -> Result<(), Stop> {
+        let facts = PacketFacts {
+            protocol: pkt.protocol.number(),
+            src: pkt.src.into(),
+            dst: pkt.dst.into(),
+            // A probe's source port is the kernel's pick; rules on it are not matched.
+            sport: None,
+            dport: pkt.dport,
+            iif: iif.map(str::to_string),
+            oif: oif.map(str::to_string),
+            ct: pkt.ct,
+        };
+        let name = &self.inv.namespaces[ns].name;
+        match self.filter.verdict(name, hook, &facts) {
+            FilterVerdict::Accept { .. } => Ok(()),
+            FilterVerdict::Drop { by } => no(format!(
+                "{} in {name} drops it at the {} hook",
+                filter::describe(&by),
+                hook.as_str()
+            )),
+            FilterVerdict::Reject { by } => no(format!(
+                "{} in {name} rejects it at the {} hook",
+                filter::describe(&by),
+                hook.as_str()
+            )),
+            FilterVerdict::Unknown { why } => unknown(why),
+        }
+    }
+
+    /// DNAT (prerouting, output) on a new flow.
+    fn nat(
+        &self,
+        ns: usize,
+        hook: NatHook,
+        pkt: &mut Packet,
+        iif: Option<&str>,
+        oif: Option<&str>,
+        path: &mut Vec<Hop>,
+    ) -> Result<(), Stop> {
+        let nsi = &self.inv.namespaces[ns];
+        let np = NatPacket {
+            protocol: pkt.protocol,
+            src: pkt.src,
+            dst: pkt.dst,
+            dport: pkt.dport,
+            iif,
+            oif,
+            dst_is_local: route::owner_link(nsi, pkt.dst).is_some(),
+        };
+        match nat::evaluate(&nsi.nat, hook, &np) {
+            NatEval::Untouched => Ok(()),
+            NatEval::Dnat { to, port, rule } => {
+                path.push(Hop {
+                    netns: nsi.name.clone(),
+                    dev: iif.or(oif).unwrap_or("").to_string(),
+                    step: format!("DNAT to {to} ({rule})"),
+                });
+                pkt.dst = to;
+                if port.is_some() {
+                    pkt.dport = port;
+                }
+                Ok(())
+            }
+            NatEval::Unknown { rule } => unknown(format!(
+                "NAT rule \"{rule}\" in {} is not modelled",
+                nsi.name
+            )),
+            NatEval::Masquerade { rule } | NatEval::Snat { rule, .. } => unknown(format!(
+                "source NAT rule \"{rule}\" outside postrouting in {}",
+                nsi.name
+            )),
+        }
+    }
+
+    /// Postrouting: masquerade or SNAT on a new flow.
+    fn snat(
+        &self,
+        ns: usize,
+        pkt: &mut Packet,
+        iif: Option<&str>,
+        oif: &str,
+        masq_src: Option<Ipv4Addr>,
+        path: &mut Vec<Hop>,
+    ) -> Result<(), Stop> {
+        let nsi = &self.inv.namespaces[ns];
+        let np = NatPacket {
+            protocol: pkt.protocol,
+            src: pkt.src,
+            dst: pkt.dst,
+            dport: pkt.dport,
+            iif,
+            oif: Some(oif),
+            dst_is_local: false,
+        };
+        let (to, rule) = match nat::evaluate(&nsi.nat, NatHook::Postrouting, &np) {
+            NatEval::Untouched => return Ok(()),
+            NatEval::Masquerade { rule } => match masq_src {
+                Some(a) => (a, rule),
+                None => {
+                    return unknown(format!(
+                        "{oif} in {} has no address to masquerade to",
+                        nsi.name
+                    ))
+                }
+            },
+            NatEval::Snat { to, rule } => (to, rule),
+            NatEval::Unknown { rule } => {
+                return unknown(format!(
+                    "NAT rule \"{rule}\" in {} is not modelled",
+                    nsi.name
+                ))
+            }
+            NatEval::Dnat { rule, .. } => {
+                return unknown(format!(
+                    "DNAT rule \"{rule}\" in postrouting in {}",
+                    nsi.name
+                ))
+            }
+        };
+        path.push(Hop {
+            netns: nsi.name.clone(),
+            dev: oif.to_string(),
+            step: format!("source rewritten to {to} ({rule})"),
+        });
+        pkt.src = to;
+        Ok(())
+    }
+
+    /// Reverse-path filtering of a packet from `src` arriving on `at`.
+    fn rp_filter(&self, at: IfId, src: Ipv4Addr) -> Result<(), Stop> {
+        let nsi = &self.inv.namespaces[at.0];
+        let dev = &self.link(at).name;
+        if route::owner_link(nsi, src).is_some() {
+            return Ok(());
+        }
+        let back = route::lookup(nsi, src).filter(|r| r.route_type == "unicast");
+        if back.is_some_and(|r| r.dev.as_deref() == Some(dev.as_str())) {
+            return Ok(());
+        }
+        match nsi.rp_filter(dev) {
+            Some(0) => Ok(()),
+            Some(1) => no(format!(
+                "strict reverse-path filtering (rp_filter=1) in {} drops it: the route back to \
+                 {src} does not leave by {dev}, where it came in",
+                nsi.name
+            )),
+            Some(_) if back.is_some() => Ok(()),
+            Some(_) => no(format!(
+                "loose reverse-path filtering (rp_filter=2) in {} drops it: no route back to {src}",
+                nsi.name
+            )),
+            None => unknown(format!(
+                "the route back to {src} does not leave {dev} in {} and its rp_filter was not read",
+                nsi.name
+            )),
+        }
+    }
+
+    /// Resolve `target` from `from` by ARP. `probe`: an ARP probe's packet socket, which sees
+    /// the answer arrive at the device even when the stack never gets it. Returns who answered
+    /// and the MAC it answered with.
+    fn arp(
+        &self,
+        from: IfId,
+        target: Ipv4Addr,
+        sender: Option<Ipv4Addr>,
+        probe: bool,
+        path: &mut Vec<Hop>,
+    ) -> Result<(IfId, String), Stop> {
+        let link = self.link(from);
+        let ns_name = self.ns_name(from).to_string();
+        if link.has_flag("NOARP") {
+            return no(format!(
+                "{} in {ns_name} does not do ARP (NOARP): it cannot resolve {target}",
+                link.name
+            ));
+        }
+        let Some(from_mac) = link.mac.clone() else {
+            return unknown(format!(
+                "the MAC of {} in {ns_name} was not read",
+                link.name
+            ));
+        };
+        if !probe {
+            let known = self
+                .learned
+                .borrow()
+                .iter()
+                .find_map(|(at, ip, mac)| (*at == from && *ip == target).then(|| mac.clone()));
+            if let Some(mac) = known {
+                path.push(self.hop(
+                    from,
+                    format!("already knows {target}'s MAC from its who-has"),
+                ));
+                return Ok((from, mac));
+            }
+        }
+        let who_has = Frame {
+            src_mac: from_mac.clone(),
+            dst: Dst::Broadcast,
+            ip_dst: None,
+        };
+        let reach = self.send_frame(from, &who_has).map_err(Stop::Unknown)?;
+        let mut answered_but_lost = None;
+        for rx in reach.stacks.iter().filter(|d| d.to != from) {
+            let rns = &self.inv.namespaces[rx.to.0];
+            let rlink = self.link(rx.to);
+            if rlink.has_flag("NOARP") {
+                continue;
+            }
+            let own = route::owner_link(rns, target).is_some() && !target.is_loopback();
+            let proxy = !own
+                && rns.proxy_arp(&rlink.name) == Some(true)
+                && rns.ip_forward == Some(true)
+                && route::lookup(rns, target).is_some_and(|r| {
+                    r.route_type == "unicast" && r.dev.as_deref() != Some(rlink.name.as_str())
+                });
+            if !own && !proxy {
+                continue;
+            }
+            // arp_process checks the asker's address like any input (ip_route_input).
+            if let Some(s) = sender {
+                match self.rp_filter(rx.to, s) {
+                    Ok(()) => {}
+                    Err(Stop::No(_)) => continue,
+                    Err(unread) => return Err(unread),
+                }
+            }
+            let Some(rmac) = rlink.mac.clone() else {
+                continue;
+            };
+            let reply = Frame {
+                src_mac: rmac.clone(),
+                dst: Dst::Mac(from_mac.clone()),
+                ip_dst: sender,
+            };
+            let back = self.send_frame(rx.to, &reply).map_err(Stop::Unknown)?;
+            let got = if probe {
+                back.arrivals
+                    .iter()
+                    .chain(back.stacks.iter())
+                    .find(|d| d.to == from)
+            } else {
+                back.stacks.iter().find(|d| d.to == from)
+            };
+            match got {
+                Some(d) => {
+                    if let Some(s) = sender.filter(|_| own) {
+                        self.learned.borrow_mut().push((rx.to, s, from_mac.clone()));
+                    }
+                    path.extend(rx.path.iter().cloned());
+                    path.push(self.hop(
+                        rx.to,
+                        if proxy {
+                            format!("answers ARP for {target} by proxy ARP")
+                        } else {
+                            format!("answers ARP for {target}")
+                        },
+                    ));
+                    path.extend(d.path.iter().cloned());
+                    return Ok((rx.to, rmac));
+                }
+                None => answered_but_lost = Some(rx.to),
+            }
+        }
+        match answered_but_lost {
+            Some(a) => no(format!(
+                "{} in {} answers ARP for {target}, but its answer never reaches {} in {ns_name}",
+                self.link(a).name,
+                self.ns_name(a),
+                link.name
+            )),
+            None => no(format!(
+                "nobody that {} in {ns_name} reaches at layer 2 answers ARP for {target}",
+                link.name
+            )),
+        }
+    }
+}
+
+fn prefix(stop: Stop, text: &str) -> Stop {
+    match stop {
+        Stop::No(s) => Stop::No(format!("{text}{s}")),
+        Stop::Unknown(s) => Stop::Unknown(format!("{text}{s}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;
