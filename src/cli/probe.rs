@@ -175,10 +175,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let prober = KernelProber::new();
     let timeout = Duration::from_millis(args.timeout_ms);
-    let run = matrix::run_matrix(
+    // Cells outside the lab are predicted by the packet walk over every namespace's inventory.
+    let walk = netview::probe::namespaces::walk_world_if_needed(&lab);
+    let run = matrix::run_matrix_with(
         &prober,
         &lab,
         &cells,
+        walk.as_ref(),
         timeout,
         matrix::DEFAULT_MAX_PARALLEL_SOURCES,
         &mut |_| {},

@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::cell::{Cell, CellResult, Expectation};
 use super::rules;
 use super::topology::{EndpointOrigin, ProbeEndpoint, ProbeLab};
+use super::walk;
 use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
 
 /// A finished matrix, in plan order.
@@ -158,10 +159,19 @@ pub fn neighbour_entries_needed(lab: &ProbeLab, cells: &[Cell]) -> usize {
     pairs.len() * 2
 }
 
+/// What the packet walk predicts from: the live inventory of every namespace, and which of
+/// its namespaces each probe endpoint is (found by the caller, by namespace inode).
+#[derive(Debug, Clone, Default)]
+pub struct WalkWorld {
+    pub inventory: crate::inventory::model::Inventory,
+    /// Endpoint name -> the inventory's name of its namespace.
+    pub netns_of: HashMap<String, String>,
+}
+
 /// Every cell's expectation: the rules' for cells among the lab's endpoints (and from one to a
-/// typed address), none for a cell whose source or target is a namespace outside the lab (the
-/// rules know only the lab's world; the packet walk will predict these).
-pub fn expect_cells(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
+/// typed address); for a cell whose source or target is a namespace outside the lab, the
+/// packet walk's over `walk`, or none without it (the rules know only the lab's world).
+pub fn expect_cells(lab: &ProbeLab, cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation> {
     let outside = |name: &str| {
         lab.endpoint(name)
             .is_some_and(|e| e.origin != EndpointOrigin::Lab)
@@ -170,13 +180,48 @@ pub fn expect_cells(lab: &ProbeLab, cells: &[Cell]) -> Vec<Expectation> {
         .into_iter()
         .zip(cells)
         .map(|(e, c)| {
-            if outside(&c.from) || outside(&c.to) {
-                Expectation::unknown()
-            } else {
-                e
+            if !(outside(&c.from) || outside(&c.to)) {
+                return e;
+            }
+            match walk {
+                Some(w) => walk_expectation(w, c),
+                None => Expectation::unknown(),
             }
         })
         .collect()
+}
+
+/// The packet walk's prediction of one cell.
+fn walk_expectation(w: &WalkWorld, cell: &Cell) -> Expectation {
+    let Some(netns) = w.netns_of.get(&cell.from) else {
+        return Expectation {
+            reachable: None,
+            why: format!(
+                "{} was not in the inventory read for the prediction",
+                cell.from
+            ),
+        };
+    };
+    let kind = match cell.kind {
+        ProbeKind::Icmp => walk::WalkKind::Icmp,
+        ProbeKind::Arp => walk::WalkKind::Arp,
+        ProbeKind::Tcp => walk::WalkKind::Tcp {
+            port: cell.port.unwrap_or(80),
+        },
+    };
+    let p = walk::predict(
+        &w.inventory,
+        &walk::Probe {
+            netns: netns.clone(),
+            src: None,
+            target: cell.target_ip,
+            kind,
+        },
+    );
+    Expectation {
+        reachable: p.expected,
+        why: p.why,
+    }
 }
 
 /// One probe as a worker gets it.
@@ -265,6 +310,19 @@ pub fn run_matrix(
     max_parallel: usize,
     on_result: &mut dyn FnMut(&CellResult),
 ) -> Result<MatrixRun, ProbeError> {
+    run_matrix_with(prober, lab, cells, None, timeout, max_parallel, on_result)
+}
+
+/// [`run_matrix`], with the packet walk predicting the cells outside the lab over `walk`.
+pub fn run_matrix_with(
+    prober: &dyn Prober,
+    lab: &ProbeLab,
+    cells: &[Cell],
+    walk: Option<&WalkWorld>,
+    timeout: Duration,
+    max_parallel: usize,
+    on_result: &mut dyn FnMut(&CellResult),
+) -> Result<MatrixRun, ProbeError> {
     let start = Instant::now();
     // Group the cells by source, keeping plan order, and number the ICMP probes.
     let base = id_base();
@@ -300,7 +358,7 @@ pub fn run_matrix(
             }
         }
     }
-    let expectations = expect_cells(lab, cells);
+    let expectations = expect_cells(lab, cells, walk);
 
     prober.begin(&target_namespaces, timeout)?;
     let slots = Slots {
@@ -390,16 +448,18 @@ pub fn spawn_run<P: Prober + Send + 'static>(
     prober: P,
     lab: ProbeLab,
     cells: Vec<Cell>,
+    walk: Option<WalkWorld>,
     timeout: Duration,
 ) -> Result<MatrixThread, ProbeError> {
     let (tx, rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("probe-matrix".into())
         .spawn(move || {
-            run_matrix(
+            run_matrix_with(
                 &prober,
                 &lab,
                 &cells,
+                walk.as_ref(),
                 timeout,
                 DEFAULT_MAX_PARALLEL_SOURCES,
                 &mut |r| {

@@ -6,7 +6,8 @@
 //! their own); turning what was read into an endpoint is pure and unit-tested. Nothing here
 //! changes a namespace: it only reads.
 
-use super::topology::{EndpointAddress, EndpointOrigin, ProbeEndpoint, Role};
+use super::matrix::WalkWorld;
+use super::topology::{EndpointAddress, EndpointOrigin, ProbeEndpoint, ProbeLab, Role};
 use crate::inventory::model::NamespaceInventory;
 use crate::netns::{self, Netns, NetnsError, NetnsSource};
 
@@ -75,6 +76,40 @@ pub fn every_with_addresses() -> Vec<ProbeEndpoint> {
         .filter(|(ns, e)| ns.source == NetnsSource::Root || has_addresses(e))
         .map(|(_, e)| e)
         .collect()
+}
+
+/// [`walk_world`] when some endpoint is outside the lab (the lab's own cells are predicted by
+/// the rules, which need no inventory).
+pub fn walk_world_if_needed(lab: &ProbeLab) -> Option<WalkWorld> {
+    lab.endpoints
+        .iter()
+        .any(|e| e.origin != EndpointOrigin::Lab)
+        .then(|| walk_world(lab))
+}
+
+/// What the packet walk needs to predict cells among these endpoints: the inventory of every
+/// namespace on the host (a path may cross any of them), and which namespace each endpoint
+/// is, told by the inode of its namespace file.
+pub fn walk_world(lab: &ProbeLab) -> WalkWorld {
+    use std::os::unix::fs::MetadataExt;
+    let all = netns::discover();
+    let namespaces = crate::inventory::read::read_many(&all, &all);
+    let netns_of = lab
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let ino = std::fs::metadata(&e.netns_path).ok()?.ino();
+            let ns = namespaces.iter().find(|n| n.id == ino)?;
+            Some((e.name.clone(), ns.name.clone()))
+        })
+        .collect();
+    WalkWorld {
+        inventory: crate::inventory::model::Inventory {
+            namespaces,
+            ..Default::default()
+        },
+        netns_of,
+    }
 }
 
 /// Read the wanted namespaces' inventories (`all` resolves their cross-namespace links).

@@ -78,7 +78,8 @@ pub enum EndpointOrigin {
     Lab,
     /// A network namespace as `netview inventory` names it (`root`, a name in /run/netns,
     /// `pid:N`). Its `role` is the closest lab role (`host` for root, else `container`) and
-    /// means nothing to the rules: no prediction is made for its cells yet.
+    /// means nothing to the rules: its cells are predicted by the packet walk over the
+    /// inventory (`matrix::WalkWorld`).
     Namespace,
 }
 

@@ -409,6 +409,7 @@ fn spawn_run_streams_cells_from_a_background_thread() {
         FakeProber::new(Duration::from_millis(10), everything),
         lab,
         cells,
+        None,
         Duration::from_millis(50),
     )
     .unwrap();
@@ -435,4 +436,65 @@ fn an_empty_plan_is_an_empty_run() {
     assert!(run.elapsed_ms < 400);
     assert!(render_text(&run.results).contains("from"));
     assert_eq!(render_mismatches(&run.results), "");
+}
+
+#[test]
+fn cells_outside_the_lab_are_predicted_by_the_walk_when_an_inventory_is_given() {
+    use crate::inventory::model::{Address, Inventory, Link, LinkKind, NamespaceInventory};
+    use crate::netns::NetnsSource;
+    let mut lab = lab_of(2);
+    for e in lab.endpoints.iter_mut() {
+        e.origin = EndpointOrigin::Namespace;
+    }
+    let cells = plan(
+        &lab,
+        &PlanOptions {
+            kinds: vec![ProbeKind::Icmp],
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap();
+    // Without an inventory: no prediction.
+    assert!(expect_cells(&lab, &cells, None)
+        .iter()
+        .all(|e| e.reachable.is_none()));
+    // e0's namespace holds 10.0.0.1 on an interface that leads nowhere: its own address is
+    // delivered locally, e1's is on-link but nobody answers ARP there.
+    let mut ns = NamespaceInventory::empty("n0", 1, NetnsSource::Named);
+    ns.links.push(Link {
+        index: 2,
+        name: "eth0".into(),
+        kind: LinkKind::Physical,
+        mode: None,
+        state: "UP".into(),
+        flags: vec!["BROADCAST".into(), "UP".into(), "LOWER_UP".into()],
+        mac: Some("02:00:00:00:00:02".into()),
+        mtu: Some(1500),
+        master: None,
+        parent: None,
+        peer: None,
+        addresses: vec![Address {
+            ip: "10.0.0.1".parse().unwrap(),
+            prefix_len: 24,
+            scope: "global".into(),
+        }],
+    });
+    let walk = WalkWorld {
+        inventory: Inventory {
+            namespaces: vec![ns],
+            ..Default::default()
+        },
+        netns_of: [("e0".to_string(), "n0".to_string())].into_iter().collect(),
+    };
+    let got = expect_cells(&lab, &cells, Some(&walk));
+    for (c, e) in cells.iter().zip(&got) {
+        match (c.from.as_str(), c.target_ip.to_string().as_str()) {
+            ("e0", "10.0.0.1") => assert_eq!(e.reachable, Some(true), "{}", e.why),
+            ("e1", _) => {
+                assert_eq!(e.reachable, None);
+                assert!(e.why.contains("not in the inventory"), "{}", e.why);
+            }
+            _ => assert!(e.reachable.is_some(), "{:?}: {}", c, e.why),
+        }
+    }
 }
