@@ -7,4 +7,5 @@ pub mod inventory;
 pub mod lab;
 pub mod netns;
 pub mod probe;
+pub mod programs;
 pub mod ui;

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::http::{self, HttpError};
+use super::http;
 use super::{
     Container, ContainerAddress, ContainerSource, Network, Runtime, RuntimeAnswer, SourceError,
 };
@@ -43,39 +43,21 @@ impl DockerSource {
 
     fn get(&self, path: &str, deadline: Instant) -> Result<Vec<u8>, SourceError> {
         let rt = Runtime::Docker;
-        let resp = http::get(&self.socket, path, deadline).map_err(|e| match e {
-            HttpError::Connect(io) if io.kind() == std::io::ErrorKind::NotFound => {
+        http::get_from_runtime(rt, &self.socket, path, deadline, |io| {
+            // No socket: installed but not running, or not installed at all.
+            if io.kind() == std::io::ErrorKind::NotFound {
                 if super::find_program("dockerd").is_some()
                     || super::find_program("docker").is_some()
                 {
-                    SourceError::NotRunning {
+                    return SourceError::NotRunning {
                         runtime: rt,
                         socket: self.socket.clone(),
-                    }
-                } else {
-                    SourceError::NotInstalled { runtime: rt }
+                    };
                 }
+                return SourceError::NotInstalled { runtime: rt };
             }
-            HttpError::Connect(io) => SourceError::from_io(rt, &self.socket, io),
-            HttpError::Timeout => SourceError::Timeout {
-                runtime: rt,
-                timeout: super::ANSWER_TIMEOUT,
-            },
-            HttpError::Io(io) => SourceError::from_io(rt, &self.socket, io),
-            other => SourceError::BadAnswer {
-                runtime: rt,
-                what: path.to_string(),
-                detail: other.to_string(),
-            },
-        })?;
-        if resp.status != 200 {
-            return Err(SourceError::Status {
-                runtime: rt,
-                path: path.to_string(),
-                status: resp.status,
-            });
-        }
-        Ok(resp.body)
+            SourceError::from_io(rt, &self.socket, io)
+        })
     }
 }
 

@@ -192,3 +192,36 @@ pub fn open_stream(
     let pending = buf.split_off(head_len);
     Ok((status, LineStream { stream, pending }))
 }
+
+/// GET `path` from a runtime's API socket: the body of a 200 answer, or the failure as the
+/// runtime's error (`on_connect` says what a failed connection means for this runtime).
+pub fn get_from_runtime(
+    rt: super::Runtime,
+    socket: &Path,
+    path: &str,
+    deadline: Instant,
+    on_connect: impl FnOnce(std::io::Error) -> super::SourceError,
+) -> Result<Vec<u8>, super::SourceError> {
+    use super::SourceError;
+    let resp = get(socket, path, deadline).map_err(|e| match e {
+        HttpError::Connect(io) => on_connect(io),
+        HttpError::Io(io) => SourceError::from_io(rt, socket, io),
+        HttpError::Timeout => SourceError::Timeout {
+            runtime: rt,
+            timeout: super::ANSWER_TIMEOUT,
+        },
+        other => SourceError::BadAnswer {
+            runtime: rt,
+            what: path.to_string(),
+            detail: other.to_string(),
+        },
+    })?;
+    if resp.status != 200 {
+        return Err(SourceError::Status {
+            runtime: rt,
+            path: path.to_string(),
+            status: resp.status,
+        });
+    }
+    Ok(resp.body)
+}

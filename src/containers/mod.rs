@@ -565,19 +565,7 @@ pub fn namespace_of<'a>(
 
 /// Look `name` up in PATH and the usual bin directories, without running anything.
 pub fn find_program(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(
-            ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"]
-                .iter()
-                .map(PathBuf::from),
-        )
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    crate::programs::find(name)
 }
 
 #[cfg(test)]

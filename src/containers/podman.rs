@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::docker::{clean_text, is_device_name, is_valid_id, is_valid_name};
-use super::http::{self, HttpError};
+use super::http;
 use super::{
     find_program, Container, ContainerSource, Network, Runtime, RuntimeAnswer, SourceError,
 };
@@ -43,28 +43,9 @@ impl PodmanSource {
 
     fn api(&self, path: &str, deadline: Instant) -> Result<Vec<u8>, SourceError> {
         let rt = Runtime::Podman;
-        let resp = http::get(&self.socket, path, deadline).map_err(|e| match e {
-            HttpError::Connect(io) | HttpError::Io(io) => {
-                SourceError::from_io(rt, &self.socket, io)
-            }
-            HttpError::Timeout => SourceError::Timeout {
-                runtime: rt,
-                timeout: super::ANSWER_TIMEOUT,
-            },
-            other => SourceError::BadAnswer {
-                runtime: rt,
-                what: path.to_string(),
-                detail: other.to_string(),
-            },
-        })?;
-        if resp.status != 200 {
-            return Err(SourceError::Status {
-                runtime: rt,
-                path: path.to_string(),
-                status: resp.status,
-            });
-        }
-        Ok(resp.body)
+        http::get_from_runtime(rt, &self.socket, path, deadline, |io| {
+            SourceError::from_io(rt, &self.socket, io)
+        })
     }
 }
 

@@ -65,7 +65,7 @@ pub struct ThreadHost;
 
 impl NatHost for ThreadHost {
     fn find_program(&self, name: &str) -> Option<PathBuf> {
-        find_in_path(name)
+        crate::programs::find(name)
     }
 
     fn nft_table_count(&self) -> io::Result<usize> {
@@ -311,24 +311,6 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
             ));
         }
     }
-}
-
-/// Look `name` up in PATH and in the sbin directories (which a non-root PATH often lacks),
-/// without running anything.
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(
-            ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"]
-                .iter()
-                .map(PathBuf::from),
-        )
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 fn first_line(text: &str) -> String {
