@@ -77,6 +77,15 @@ pub struct Prediction {
 const IPVLAN_PARENT: &str = "ipvlan children and their parent's own stack cannot reach each \
 other (ipvlan design, as Docker documents: the host is isolated from its ipvlan containers)";
 
+/// Whether the namespace's loopback device is there and down (an inventory without `lo`, as
+/// hand-made test worlds are, counts as up).
+fn loopback_down(nsi: &crate::inventory::model::NamespaceInventory) -> bool {
+    nsi.links
+        .iter()
+        .find(|l| l.kind == crate::inventory::model::LinkKind::Loopback)
+        .is_some_and(|lo| !lo.flags.iter().any(|f| f == "UP"))
+}
+
 /// Why a leg stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stop {
@@ -264,6 +273,13 @@ impl World<'_> {
             if let Some(dev) = route::owner_link(nsi, pkt.dst) {
                 if let Some(i) = &iif {
                     self.check_filter(ns, Hook::Input, &pkt, Some(i), None)?;
+                } else if loopback_down(nsi) {
+                    // Found by probing a namespace made with `ip netns add` and no `lo up`.
+                    return no(format!(
+                        "lo is down in {}: a namespace delivers what it sends to its own \
+                         addresses through lo, so the packet goes nowhere",
+                        nsi.name
+                    ));
                 }
                 path.push(Hop {
                     netns: nsi.name.clone(),

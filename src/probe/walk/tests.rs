@@ -260,6 +260,19 @@ fn own_address_is_local_and_has_no_arp() {
         "delivered locally",
     );
     expect(&w.go("a", "10.0.0.1", ARP), Some(false), "source's own");
+    // With lo down (`ip netns add` leaves it down) nothing local answers.
+    let mut w = pair();
+    w.link("a", "lo", LinkKind::Loopback, Some("127.0.0.1/8"))
+        .flags = vec!["LOOPBACK".into()];
+    expect(&w.go("a", "10.0.0.1", ICMP), Some(false), "lo is down in a");
+    let mut w = pair();
+    w.link("a", "lo", LinkKind::Loopback, Some("127.0.0.1/8"))
+        .flags = vec!["LOOPBACK".into(), "UP".into()];
+    expect(
+        &w.go("a", "10.0.0.1", ICMP),
+        Some(true),
+        "delivered locally",
+    );
 }
 
 #[test]
