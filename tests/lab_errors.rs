@@ -638,3 +638,28 @@ fn lab_add_help_lists_every_mode() {
         );
     }
 }
+
+#[test]
+fn lab_ls_json_with_no_lab_has_every_key() {
+    let lab = TestLab::new();
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["lab", "ls", "--json"])).unwrap();
+    assert_eq!(v["endpoints"], serde_json::json!([]));
+    let options = v["options"].as_object().expect("an object");
+    for key in [
+        "hairpin",
+        "real",
+        "parent",
+        "prefix",
+        "generation",
+        "state_file",
+    ] {
+        assert!(options.contains_key(key), "{key} missing: {v}");
+    }
+    assert_eq!(v["options"]["prefix"], lab.prefix.as_str());
+    assert!(v["options"]["generation"].is_null());
+    assert!(v["options"]["state_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("state.json"));
+    lab.assert_nothing_left();
+}

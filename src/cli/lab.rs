@@ -344,42 +344,47 @@ fn run_command(cmd: LabCommand) -> anyhow::Result<ExitCode> {
 fn ls(a: LsArgs) -> anyhow::Result<()> {
     let loaded = lab::Lab::load().context("reading the lab state")?;
     if a.json {
+        // Every key is always there: with no lab, what only a lab has is null (the prefix
+        // and the state file are the ones a `lab up` would use).
         #[derive(serde::Serialize)]
         struct Options<'a> {
-            hairpin: bool,
-            real: bool,
+            hairpin: Option<bool>,
+            real: Option<bool>,
             parent: Option<&'a str>,
-            prefix: &'a str,
-            generation: u64,
+            prefix: String,
+            generation: Option<u64>,
             state_file: PathBuf,
         }
         #[derive(serde::Serialize)]
         struct Listing<'a> {
             endpoints: Vec<lab::Endpoint>,
-            options: Option<Options<'a>>,
+            options: Options<'a>,
         }
         let out = match &loaded {
             Some(l) => Listing {
                 endpoints: l.endpoints(),
-                options: Some(Options {
-                    hairpin: l.state.spec.options.hairpin,
-                    real: l.state.spec.options.real,
+                options: Options {
+                    hairpin: Some(l.state.spec.options.hairpin),
+                    real: Some(l.state.spec.options.real),
                     parent: l.state.spec.options.parent.as_deref(),
-                    prefix: &l.state.prefix,
-                    generation: l.state.generation,
+                    prefix: l.state.prefix.clone(),
+                    generation: Some(l.state.generation),
                     state_file: lab::state_path(),
-                }),
+                },
             },
             None => Listing {
                 endpoints: Vec::new(),
-                options: None,
+                options: Options {
+                    hairpin: None,
+                    real: None,
+                    parent: None,
+                    prefix: lab::prefix(),
+                    generation: None,
+                    state_file: lab::state_path(),
+                },
             },
         };
-        let mut text = serde_json::to_string_pretty(&out)?;
-        if out.options.is_none() {
-            // No lab: still an object, so `.options.x` lookups work.
-            text = text.replace("\"options\": null", "\"options\": {}");
-        }
+        let text = serde_json::to_string_pretty(&out)?;
         println!("{text}");
         return Ok(());
     }

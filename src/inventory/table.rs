@@ -67,10 +67,10 @@ pub fn render_namespace(ns: &NamespaceInventory) -> String {
         None => "?",
     };
     out.push_str(&format!(
-        "== netns {} (id {}, {:?}{}{}) ip_forward {}\n",
+        "== netns {} (id {}, {}{}{}) ip_forward {}\n",
         ns.name,
         ns.id,
-        ns.source,
+        ns.source.word(),
         ns.process
             .as_deref()
             .map(|p| format!(", {p}"))
@@ -344,6 +344,9 @@ mod tests {
             ),
             "{text}"
         );
+        // The header names the source with the JSON's word, not a Debug name.
+        assert!(text.contains("(id 4026532900, process"), "{text}");
+        assert!(!text.contains("Process"), "{text}");
         assert!(text.contains("my_macvlan"), "{text}");
         let line = text.lines().find(|l| l.contains("my_macvlan")).unwrap();
         for w in [

@@ -22,6 +22,17 @@ pub enum NetnsSource {
     Process,
 }
 
+impl NetnsSource {
+    /// The word the JSON uses (`root`, `named`, `process`), for text output too.
+    pub fn word(self) -> &'static str {
+        match self {
+            NetnsSource::Root => "root",
+            NetnsSource::Named => "named",
+            NetnsSource::Process => "process",
+        }
+    }
+}
+
 /// One network namespace, identified by its nsfs inode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Netns {
@@ -33,7 +44,8 @@ pub struct Netns {
     /// A path that opens the namespace.
     #[serde(skip)]
     pub path: PathBuf,
-    /// For namespaces held by processes: which process, e.g. `nginx (pid 812, containerd-shim-runc-v2)`.
+    /// For namespaces held by processes: which process, e.g. `nginx (pid 812, containerd-shim)`
+    /// (the kernel's 15-byte `comm`: `containerd-shim-runc-v2` shows as `containerd-shim`).
     pub process: Option<String>,
     /// Whether netview itself runs in this namespace.
     pub is_self: bool,

@@ -363,7 +363,7 @@ fn isolated() -> NamespaceInventory {
 
 /// Every namespace of the fixture, root first, each with what was read from it.
 pub fn host() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
-    const NGINX: &str = "nginx (pid 1234, containerd-shim-runc-v2)";
+    const NGINX: &str = "nginx (pid 1234, containerd-shim)";
     let mut nginx = container(
         "pid:1234",
         NGINX_ID,
