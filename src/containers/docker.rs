@@ -62,11 +62,7 @@ impl DockerSource {
 }
 
 fn bad(what: &str, e: impl std::fmt::Display) -> SourceError {
-    SourceError::BadAnswer {
-        runtime: Runtime::Docker,
-        what: what.to_string(),
-        detail: e.to_string(),
-    }
+    SourceError::bad_answer(Runtime::Docker, what, e)
 }
 
 impl ContainerSource for DockerSource {

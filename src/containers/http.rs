@@ -210,11 +210,7 @@ pub fn get_from_runtime(
             runtime: rt,
             timeout: super::ANSWER_TIMEOUT,
         },
-        other => SourceError::BadAnswer {
-            runtime: rt,
-            what: path.to_string(),
-            detail: other.to_string(),
-        },
+        other => SourceError::bad_answer(rt, path, other),
     })?;
     if resp.status != 200 {
         return Err(SourceError::Status {

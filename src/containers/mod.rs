@@ -163,6 +163,15 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// An answer of `runtime` about `what` that could not be read.
+    pub fn bad_answer(runtime: Runtime, what: &str, e: impl std::fmt::Display) -> Self {
+        SourceError::BadAnswer {
+            runtime,
+            what: what.to_string(),
+            detail: e.to_string(),
+        }
+    }
+
     /// Map an I/O error met while talking to a runtime at `path`.
     pub fn from_io(runtime: Runtime, path: &Path, e: std::io::Error) -> Self {
         use std::io::ErrorKind;

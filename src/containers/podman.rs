@@ -50,11 +50,7 @@ impl PodmanSource {
 }
 
 fn bad(what: &str, e: impl std::fmt::Display) -> SourceError {
-    SourceError::BadAnswer {
-        runtime: Runtime::Podman,
-        what: what.to_string(),
-        detail: e.to_string(),
-    }
+    SourceError::bad_answer(Runtime::Podman, what, e)
 }
 
 impl ContainerSource for PodmanSource {

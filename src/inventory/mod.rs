@@ -54,15 +54,9 @@ impl InventorySource for KernelSource {
 /// The namespaces the lab's state says netview created (a namespace merely named `nv-...`
 /// by someone else is not one of them).
 pub fn lab_namespaces(state: &crate::lab::state::LabState) -> std::collections::BTreeSet<String> {
-    use crate::lab::journal::Undo;
     state
-        .objects
-        .iter()
-        .chain(state.containers.iter().flat_map(|c| c.objects.iter()))
-        .filter_map(|u| match u {
-            Undo::DeleteNetns { name, .. } => Some(name.clone()),
-            _ => None,
-        })
+        .recorded_netns()
+        .map(|(name, _)| name.to_string())
         .collect()
 }
 

@@ -158,18 +158,6 @@ struct Replay {
     errors: Vec<LabError>,
 }
 
-/// The namespaces a state records as made by netview.
-fn recorded_netns(st: &LabState) -> Vec<&str> {
-    st.objects
-        .iter()
-        .chain(st.containers.iter().flat_map(|c| c.objects.iter()))
-        .filter_map(|u| match u {
-            Undo::DeleteNetns { name, .. } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Undo everything the journal recorded, newest first, and return the failure joined with any
 /// errors the rollback met (the failure keeps its kind, so input errors still exit 2).
 fn rollback(ops: &mut dyn Ops, state: &LabState, j: &Journal, cause: LabError) -> LabError {
@@ -219,7 +207,7 @@ impl<'a> Engine<'a> {
             .cloned()
             .unwrap_or_else(|| LabState::new(prefix, LabSpec::default()));
         let recorded: Vec<String> = st
-            .map(|s| recorded_netns(s).into_iter().map(String::from).collect())
+            .map(|s| s.recorded_netns().map(|(n, _)| n.to_string()).collect())
             .unwrap_or_default();
         let deleted: Vec<&str> = pending
             .undo
@@ -537,15 +525,8 @@ impl<'a> Engine<'a> {
         }
         let recorded_ids: Vec<(String, Option<ops::NetnsId>)> = st
             .iter()
-            .flat_map(|s| {
-                s.objects
-                    .iter()
-                    .chain(s.containers.iter().flat_map(|c| c.objects.iter()))
-            })
-            .filter_map(|u| match u {
-                Undo::DeleteNetns { name, id } => Some((name.clone(), *id)),
-                _ => None,
-            })
+            .flat_map(|s| s.recorded_netns())
+            .map(|(name, id)| (name.to_string(), id))
             .collect();
         if let Some(st) = st.as_mut() {
             while let Some(c) = st.containers.pop() {

@@ -14,7 +14,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Pending, Undo};
-use super::ops::Ns;
+use super::ops::{NetnsId, Ns};
 use super::spec::{check_ifname, ContainerSpec, LabSpec, NetworkMode};
 use super::LabError;
 
@@ -139,6 +139,18 @@ impl LabState {
 
     pub fn container(&self, name: &str) -> Option<&ContainerState> {
         self.containers.iter().find(|c| c.spec.name == name)
+    }
+
+    /// Every namespace this state records as made by netview (the world's and the
+    /// containers'), with the identity recorded when it was made.
+    pub fn recorded_netns(&self) -> impl Iterator<Item = (&str, Option<NetnsId>)> {
+        self.objects
+            .iter()
+            .chain(self.containers.iter().flat_map(|c| c.objects.iter()))
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, id } => Some((name.as_str(), *id)),
+                _ => None,
+            })
     }
 }
 
