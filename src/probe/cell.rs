@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::walk::Hop;
 use super::{Observation, ProbeKind, ProbeOutcome};
 
 /// What is predicted for one cell: reachable or not, or no prediction (`None`), and why.
@@ -15,6 +16,9 @@ pub struct Expectation {
     /// predicts it); such a cell is never a mismatch.
     pub reachable: Option<bool>,
     pub why: String,
+    /// The hops the packet walk followed (request, then reply); empty when the expectation
+    /// did not come from the walk.
+    pub path: Vec<Hop>,
 }
 
 impl Expectation {
@@ -23,6 +27,7 @@ impl Expectation {
         Expectation {
             reachable: None,
             why: "no prediction is made for this path yet (it is outside the lab)".into(),
+            path: Vec::new(),
         }
     }
 
@@ -89,6 +94,7 @@ impl Serialize for CellResult {
             seen_as: Option<IpAddr>,
             expected: Option<bool>,
             why: &'a str,
+            path: &'a [Hop],
             mismatch: bool,
         }
         Json {
@@ -105,6 +111,7 @@ impl Serialize for CellResult {
             seen_as: self.observed.seen_as,
             expected: self.expected.reachable,
             why: &self.expected.why,
+            path: &self.expected.path,
             mismatch: self.mismatch(),
         }
         .serialize(s)
@@ -147,6 +154,7 @@ mod tests {
         let e = Expectation {
             reachable: Some(true),
             why: "same switch".into(),
+            path: Vec::new(),
         };
         let r = result(e.clone(), ProbeOutcome::Timeout);
         assert!(r.mismatch());

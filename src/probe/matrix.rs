@@ -200,6 +200,7 @@ fn walk_expectation(w: &WalkWorld, cell: &Cell) -> Expectation {
                 "{} was not in the inventory read for the prediction",
                 cell.from
             ),
+            path: Vec::new(),
         };
     };
     let kind = match cell.kind {
@@ -221,6 +222,7 @@ fn walk_expectation(w: &WalkWorld, cell: &Cell) -> Expectation {
     Expectation {
         reachable: p.expected,
         why: p.why,
+        path: p.path,
     }
 }
 

@@ -31,6 +31,7 @@ fn yes(why: impl Into<String>) -> Expectation {
     Expectation {
         reachable: Some(true),
         why: why.into(),
+        path: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ fn no(why: impl Into<String>) -> Expectation {
     Expectation {
         reachable: Some(false),
         why: why.into(),
+        path: Vec::new(),
     }
 }
 
@@ -204,6 +206,7 @@ pub fn expect(lab: &ProbeLab, cell: &Cell) -> Expectation {
             Expectation {
                 reachable: e.reachable,
                 why: format!("TCP follows the IP path: {}", e.why),
+                path: e.path,
             }
         }
     }

@@ -491,6 +491,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                 expected: Expectation {
                     reachable: r["expected"].as_bool(),
                     why: s(r, "why").unwrap_or_default(),
+                    path: Vec::new(),
                 },
             }
         })

@@ -342,6 +342,7 @@ fn json_shape_is_the_contract() {
         expected: Expectation {
             reachable: Some(true),
             why: "w".into(),
+            path: Vec::new(),
         },
     };
     let f = serde_json::to_value(&failed).unwrap();
