@@ -223,9 +223,32 @@ impl Journal {
     }
 }
 
-/// Counts kernel steps; fails the Nth when asked (test hook) and stops when interrupted.
-pub struct Counted<'a> {
+/// What a [`Gated`] kernel asks before each change: go on, or fail that step.
+pub trait Gate {
+    /// Called before the change `what` (e.g. "add veth") reaches the kernel.
+    fn before(&mut self, what: &'static str) -> Result<(), LabError>;
+}
+
+/// Forwards every kernel action to `inner`, asking its gate before each change; queries pass
+/// through. One forwarding layer for the step counter below and for the tests' fault models.
+pub struct Gated<'a, G> {
     inner: &'a mut dyn Ops,
+    pub gate: G,
+}
+
+impl<'a, G: Gate> Gated<'a, G> {
+    pub fn with_gate(inner: &'a mut dyn Ops, gate: G) -> Self {
+        Gated { inner, gate }
+    }
+
+    /// The ungated kernel, for rollback.
+    pub fn inner(&mut self) -> &mut dyn Ops {
+        self.inner
+    }
+}
+
+/// Counts kernel steps; fails the Nth when asked (test hook) and stops when interrupted.
+pub struct Steps {
     step: usize,
     fail_at: Option<usize>,
     /// Panic at the Nth step (test hook): a panic half-way must roll back like a failure.
@@ -233,24 +256,29 @@ pub struct Counted<'a> {
     delay: Option<std::time::Duration>,
 }
 
-impl<'a> Counted<'a> {
+/// The kernel as the engine drives it: every change counted by [`Steps`].
+pub type Counted<'a> = Gated<'a, Steps>;
+
+impl<'a> Gated<'a, Steps> {
     pub fn new(inner: &'a mut dyn Ops, fail_at: Option<usize>) -> Self {
         let delay = std::env::var(STEP_DELAY_ENV)
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(std::time::Duration::from_millis);
-        Counted {
+        Gated::with_gate(
             inner,
-            step: 0,
-            fail_at,
-            panic_at: None,
-            delay,
-        }
+            Steps {
+                step: 0,
+                fail_at,
+                panic_at: None,
+                delay,
+            },
+        )
     }
 
     /// Panic at step `n` instead of failing (test hook).
     pub fn with_panic_at(mut self, n: Option<usize>) -> Self {
-        self.panic_at = n;
+        self.gate.panic_at = n;
         self
     }
 
@@ -258,13 +286,10 @@ impl<'a> Counted<'a> {
     pub fn fail_at_from_env() -> Option<usize> {
         std::env::var(FAIL_AT_STEP_ENV).ok()?.trim().parse().ok()
     }
+}
 
-    /// The uncounted kernel, for rollback.
-    pub fn inner(&mut self) -> &mut dyn Ops {
-        self.inner
-    }
-
-    fn tick(&mut self, what: &str) -> Result<(), LabError> {
+impl Gate for Steps {
+    fn before(&mut self, what: &'static str) -> Result<(), LabError> {
         if let Some(d) = self.delay {
             std::thread::sleep(d);
         }
@@ -285,9 +310,9 @@ impl<'a> Counted<'a> {
     }
 }
 
-impl Ops for Counted<'_> {
+impl<G: Gate> Ops for Gated<'_, G> {
     fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError> {
-        self.tick("create namespace")?;
+        self.gate.before("create namespace")?;
         self.inner.create_netns(name, tag)
     }
     fn create_netns_many(
@@ -299,7 +324,7 @@ impl Ops for Counted<'_> {
         let mut go = Vec::new();
         let mut err = None;
         for n in names {
-            match self.tick("create namespace") {
+            match self.gate.before("create namespace") {
                 Ok(()) => go.push(n.clone()),
                 Err(e) => {
                     err = Some(e);
@@ -311,15 +336,15 @@ impl Ops for Counted<'_> {
         (made, err.or(e2))
     }
     fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {
-        self.tick("delete namespace")?;
+        self.gate.before("delete namespace")?;
         self.inner.delete_netns(name)
     }
     fn add_veth(&mut self, ns: &Ns, n: &str, pns: &Ns, p: &str) -> Result<(), LabError> {
-        self.tick("add veth")?;
+        self.gate.before("add veth")?;
         self.inner.add_veth(ns, n, pns, p)
     }
     fn add_bridge(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
-        self.tick("add bridge")?;
+        self.gate.before("add bridge")?;
         self.inner.add_bridge(ns, name)
     }
     fn add_macvlan(
@@ -330,7 +355,7 @@ impl Ops for Counted<'_> {
         mode: MacvlanMode,
         target: &Ns,
     ) -> Result<(), LabError> {
-        self.tick("add macvlan")?;
+        self.gate.before("add macvlan")?;
         self.inner.add_macvlan(ns, parent, name, mode, target)
     }
     fn add_ipvlan(
@@ -341,35 +366,35 @@ impl Ops for Counted<'_> {
         mode: IpvlanMode,
         target: &Ns,
     ) -> Result<(), LabError> {
-        self.tick("add ipvlan")?;
+        self.gate.before("add ipvlan")?;
         self.inner.add_ipvlan(ns, parent, name, mode, target)
     }
     fn delete_link(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
-        self.tick("delete link")?;
+        self.gate.before("delete link")?;
         self.inner.delete_link(ns, name)
     }
     fn set_alias(&mut self, ns: &Ns, link: &str, alias: &str) -> Result<(), LabError> {
-        self.tick("set alias")?;
+        self.gate.before("set alias")?;
         self.inner.set_alias(ns, link, alias)
     }
     fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<(), LabError> {
-        self.tick("set up")?;
+        self.gate.before("set up")?;
         self.inner.set_up(ns, link, up)
     }
     fn set_master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<(), LabError> {
-        self.tick("set master")?;
+        self.gate.before("set master")?;
         self.inner.set_master(ns, link, master)
     }
     fn set_promisc(&mut self, ns: &Ns, link: &str, on: bool) -> Result<(), LabError> {
-        self.tick("set promisc")?;
+        self.gate.before("set promisc")?;
         self.inner.set_promisc(ns, link, on)
     }
     fn set_hairpin(&mut self, ns: &Ns, port: &str, on: bool) -> Result<(), LabError> {
-        self.tick("set hairpin")?;
+        self.gate.before("set hairpin")?;
         self.inner.set_hairpin(ns, port, on)
     }
     fn add_addr(&mut self, ns: &Ns, link: &str, addr: Ipv4Net) -> Result<(), LabError> {
-        self.tick("add address")?;
+        self.gate.before("add address")?;
         self.inner.add_addr(ns, link, addr)
     }
     fn add_route(
@@ -379,11 +404,11 @@ impl Ops for Counted<'_> {
         gw: Option<Ipv4Addr>,
         dev: Option<&str>,
     ) -> Result<(), LabError> {
-        self.tick("add route")?;
+        self.gate.before("add route")?;
         self.inner.add_route(ns, dest, gw, dev)
     }
     fn set_sysctl(&mut self, ns: &Ns, key: &str, value: &str) -> Result<(), LabError> {
-        self.tick("set sysctl")?;
+        self.gate.before("set sysctl")?;
         self.inner.set_sysctl(ns, key, value)
     }
     fn nft_table(
@@ -391,7 +416,7 @@ impl Ops for Counted<'_> {
         ns: &Ns,
         rules: Option<&[crate::lab::firewall::NftObject]>,
     ) -> Result<(), LabError> {
-        self.tick("nftables")?;
+        self.gate.before("nftables")?;
         self.inner.nft_table(ns, rules)
     }
     fn link(&mut self, ns: &Ns, name: &str) -> Result<Option<LinkFacts>, LabError> {

@@ -3,17 +3,13 @@
 //! namespace is left alone, no lock race with a concurrent clean, a dry run changes nothing,
 //! and the next command recovers from a `kill -9` at any step.
 
-use std::net::Ipv4Addr;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
-
 use super::fake::FakeOps;
-use super::firewall::NftObject;
-use super::journal::{Pending, Undo};
-use super::ops::{LinkFacts, NetnsId, Ns, Ops};
-use super::spec::{ContainerSpec, IpvlanMode, LabSpec, MacvlanMode, NetworkMode};
+use super::journal::{Gate, Gated, Pending, Undo};
+use super::ops::{Ns, Ops};
+use super::spec::{ContainerSpec, LabSpec, MacvlanMode, NetworkMode};
 use super::state::{StateDir, PENDING_FILE, STATE_FILE};
 use super::{Engine, LabError};
 
@@ -357,8 +353,7 @@ fn a_dry_run_clean_of_an_empty_directory_changes_nothing() {
 /// A kernel that dies at its Nth change, as under `kill -9`: from then on nothing changes
 /// (the rollback of a dead process never runs), and `pending.json` is kept as it was at the
 /// moment of death (a dead process never removes it).
-struct Dies<'a> {
-    inner: &'a mut FakeOps,
+struct Death {
     at: usize,
     step: usize,
     pending: PathBuf,
@@ -366,8 +361,22 @@ struct Dies<'a> {
     at_death: Option<Option<Vec<u8>>>,
 }
 
-impl Dies<'_> {
-    fn change(&mut self) -> Result<(), LabError> {
+type Dies<'a> = Gated<'a, Death>;
+
+fn dies_at<'a>(ops: &'a mut FakeOps, at: usize, dir: &Path) -> Dies<'a> {
+    Gated::with_gate(
+        ops,
+        Death {
+            at,
+            step: 0,
+            pending: dir.join(PENDING_FILE),
+            at_death: None,
+        },
+    )
+}
+
+impl Gate for Death {
+    fn before(&mut self, _what: &'static str) -> Result<(), LabError> {
         if self.at_death.is_some() {
             return Err(LabError::kernel(
                 "a step after the kill",
@@ -384,8 +393,10 @@ impl Dies<'_> {
         }
         Ok(())
     }
+}
 
-    /// Put back what the dead process left on disk.
+impl Death {
+    /// Put back what the dead process left on disk; false when it never died.
     fn bury(self) -> bool {
         match self.at_death {
             Some(Some(bytes)) => {
@@ -402,120 +413,6 @@ impl Dies<'_> {
     }
 }
 
-impl Ops for Dies<'_> {
-    fn create_netns(&mut self, name: &str, tag: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.create_netns(name, tag)
-    }
-    fn delete_netns(&mut self, name: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.delete_netns(name)
-    }
-    fn add_veth(&mut self, ns: &Ns, n: &str, pns: &Ns, p: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.add_veth(ns, n, pns, p)
-    }
-    fn add_bridge(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.add_bridge(ns, name)
-    }
-    fn add_macvlan(
-        &mut self,
-        ns: &Ns,
-        parent: &str,
-        name: &str,
-        mode: MacvlanMode,
-        target: &Ns,
-    ) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.add_macvlan(ns, parent, name, mode, target)
-    }
-    fn add_ipvlan(
-        &mut self,
-        ns: &Ns,
-        parent: &str,
-        name: &str,
-        mode: IpvlanMode,
-        target: &Ns,
-    ) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.add_ipvlan(ns, parent, name, mode, target)
-    }
-    fn delete_link(&mut self, ns: &Ns, name: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.delete_link(ns, name)
-    }
-    fn set_alias(&mut self, ns: &Ns, link: &str, alias: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.set_alias(ns, link, alias)
-    }
-    fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.set_up(ns, link, up)
-    }
-    fn set_master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.set_master(ns, link, master)
-    }
-    fn set_promisc(&mut self, ns: &Ns, link: &str, on: bool) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.set_promisc(ns, link, on)
-    }
-    fn set_hairpin(&mut self, ns: &Ns, port: &str, on: bool) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.set_hairpin(ns, port, on)
-    }
-    fn add_addr(&mut self, ns: &Ns, link: &str, addr: Ipv4Net) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.add_addr(ns, link, addr)
-    }
-    fn add_route(
-        &mut self,
-        ns: &Ns,
-        dest: Ipv4Net,
-        gw: Option<Ipv4Addr>,
-        dev: Option<&str>,
-    ) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.add_route(ns, dest, gw, dev)
-    }
-    fn set_sysctl(&mut self, ns: &Ns, key: &str, value: &str) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.set_sysctl(ns, key, value)
-    }
-    fn nft_table(&mut self, ns: &Ns, rules: Option<&[NftObject]>) -> Result<(), LabError> {
-        self.change()?;
-        self.inner.nft_table(ns, rules)
-    }
-    fn link(&mut self, ns: &Ns, name: &str) -> Result<Option<LinkFacts>, LabError> {
-        self.inner.link(ns, name)
-    }
-    fn get_sysctl(&mut self, ns: &Ns, key: &str) -> Result<String, LabError> {
-        self.inner.get_sysctl(ns, key)
-    }
-    fn ipvlan_supported(&mut self, ns: &Ns) -> Result<bool, LabError> {
-        self.inner.ipvlan_supported(ns)
-    }
-    fn list_netns(&mut self) -> Result<Vec<String>, LabError> {
-        self.inner.list_netns()
-    }
-    fn netns_tag(&mut self, name: &str) -> Option<String> {
-        self.inner.netns_tag(name)
-    }
-    fn tagged_links(&mut self, ns: &Ns, tag: &str) -> Result<Vec<String>, LabError> {
-        self.inner.tagged_links(ns, tag)
-    }
-    fn nft_table_exists(&mut self, ns: &Ns) -> Result<bool, LabError> {
-        self.inner.nft_table_exists(ns)
-    }
-    fn netns_unbound(&mut self, name: &str) -> bool {
-        self.inner.netns_unbound(name)
-    }
-    fn netns_id(&mut self, name: &str) -> Option<NetnsId> {
-        self.inner.netns_id(name)
-    }
-}
-
 #[test]
 fn after_a_kill_9_at_any_step_the_next_command_recovers() {
     // `lab add` killed at every step: the next `lab add` of the same containers undoes the
@@ -525,15 +422,9 @@ fn after_a_kill_9_at_any_step_the_next_command_recovers() {
         let (_t, d) = dir();
         let mut ops = FakeOps::new();
         lab_with(&mut ops, &d, &[]);
-        let mut dies = Dies {
-            inner: &mut ops,
-            at: n,
-            step: 0,
-            pending: d.join(PENDING_FILE),
-            at_death: None,
-        };
+        let mut dies = dies_at(&mut ops, n, &d);
         let r = Engine::new(&mut dies, d.clone(), P.into()).add(&mix());
-        if !dies.bury() {
+        if !dies.gate.bury() {
             r.unwrap();
             break;
         }
@@ -565,15 +456,9 @@ fn after_a_kill_9_at_any_step_the_next_command_recovers() {
     for n in 1..200 {
         let (_t, d) = dir();
         let mut ops = FakeOps::new();
-        let mut dies = Dies {
-            inner: &mut ops,
-            at: n,
-            step: 0,
-            pending: d.join(PENDING_FILE),
-            at_death: None,
-        };
+        let mut dies = dies_at(&mut ops, n, &d);
         let r = Engine::new(&mut dies, d.clone(), P.into()).up(LabSpec::default());
-        if !dies.bury() {
+        if !dies.gate.bury() {
             r.unwrap();
             break;
         }
@@ -600,15 +485,9 @@ fn the_replay_puts_the_kernel_back_exactly() {
             .add(&[c("b0", NetworkMode::Bridge)])
             .unwrap();
         let before = kernel(&ops);
-        let mut dies = Dies {
-            inner: &mut ops,
-            at: n,
-            step: 0,
-            pending: d.join(PENDING_FILE),
-            at_death: None,
-        };
+        let mut dies = dies_at(&mut ops, n, &d);
         let r = Engine::new(&mut dies, d.clone(), P.into()).add(&mix());
-        if !dies.bury() {
+        if !dies.gate.bury() {
             r.unwrap();
             break;
         }
