@@ -121,9 +121,9 @@ impl MatrixState {
         }
     }
 
-    /// Scroll the selected cell's explanation by `by` lines, within its `lines`.
-    pub fn scroll_explanation(&mut self, by: isize, lines: usize) {
-        let top = (self.explain_scroll() as isize + by).clamp(0, lines.saturating_sub(1) as isize);
+    /// Scroll the selected cell's explanation by `by` lines, to at most `max_top`.
+    pub fn scroll_explanation(&mut self, by: isize, max_top: usize) {
+        let top = (self.explain_scroll() as isize + by).clamp(0, max_top as isize);
         self.scroll = (self.row, self.col, top as usize);
     }
 
@@ -443,13 +443,13 @@ mod tests {
     fn the_explanation_scroll_belongs_to_its_cell() {
         let mut m = finished();
         assert!(m.select("mv1", "peer"));
-        m.scroll_explanation(5, 40);
+        m.scroll_explanation(5, 39);
         assert_eq!(m.explain_scroll(), 5);
-        m.scroll_explanation(100, 40);
+        m.scroll_explanation(100, 39);
         assert_eq!(m.explain_scroll(), 39);
-        m.scroll_explanation(-100, 40);
+        m.scroll_explanation(-100, 39);
         assert_eq!(m.explain_scroll(), 0);
-        m.scroll_explanation(3, 40);
+        m.scroll_explanation(3, 39);
         assert!(m.select("mv1", "router"));
         assert_eq!(m.explain_scroll(), 0, "another cell starts at its top");
     }

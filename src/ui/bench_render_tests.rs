@@ -179,7 +179,13 @@ fn explanation_with_hops_scrolled() {
         "{first}"
     );
     assert!(first.contains("PgDn/PgUp: scroll"), "{first}");
-    key(&mut m, KeyCode::PageDown);
+    update(
+        &mut m,
+        Message::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
     key(&mut m, KeyCode::PageDown);
     let screen = render(&m, 100, 30);
     assert_ne!(first, screen, "PgDn scrolls");
@@ -189,7 +195,19 @@ fn explanation_with_hops_scrolled() {
         "{screen}"
     );
     insta::assert_snapshot!(screen);
+    // Past the end the last page stays full.
+    for _ in 0..10 {
+        key(&mut m, KeyCode::PageDown);
+    }
+    let end = render(&m, 100, 30);
+    assert!(end.contains("–57 of 57"), "{end}");
+    assert!(
+        end.lines().next().unwrap().contains("╔ Why?"),
+        "a full box: {end}"
+    );
+    // The first PgUp from there moves what shows (no press is lost past the end).
     key(&mut m, KeyCode::PageUp);
+    assert_ne!(render(&m, 100, 30), end, "PgUp from the end");
     key(&mut m, KeyCode::PageUp);
     assert_eq!(render(&m, 100, 30), first, "PgUp scrolls back to the top");
 }

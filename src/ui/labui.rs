@@ -319,10 +319,15 @@ fn clamp_cursor(m: &mut MatrixState) {
     m.col = m.col.min(cols.saturating_sub(1));
 }
 
-/// Scroll the explanation overlay by `by` lines (within the explanation's length).
-fn scroll_explanation(model: &mut Model, by: isize) {
+/// Scroll the explanation overlay by `pages` pages of the terminal's height, no further
+/// than a page before its end (the overlay shows the last page full from about there).
+fn scroll_explanation(model: &mut Model, pages: isize) {
     let lines = crate::ui::bench::explain(&model.bench.matrix, model.bench.lab.as_ref()).len();
-    model.bench.matrix.scroll_explanation(by, lines);
+    let page = model.page_rows.max(1);
+    model
+        .bench
+        .matrix
+        .scroll_explanation(pages * page as isize, lines.saturating_sub(page));
 }
 
 pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
@@ -554,8 +559,8 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
                 Some(DialogAction::Down) => move_matrix(model, 1, 0),
                 Some(DialogAction::Left) => move_matrix(model, 0, -1),
                 Some(DialogAction::Right) => move_matrix(model, 0, 1),
-                Some(DialogAction::PageDown) => scroll_explanation(model, 10),
-                Some(DialogAction::PageUp) => scroll_explanation(model, -10),
+                Some(DialogAction::PageDown) => scroll_explanation(model, 1),
+                Some(DialogAction::PageUp) => scroll_explanation(model, -1),
                 _ => {}
             }
             Vec::new()

@@ -178,17 +178,24 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             };
             // Borders, the cell's line and the key line around the body (the longest key
             // line, so the box never cuts it).
+            let head_rows = head.map_or(0, rows_of);
             let keys_rows = rows_of(&keys_line(body.len(), body.len().saturating_sub(1)));
-            let room = usize::from(area.height).saturating_sub(3 + keys_rows);
-            let fits = body_rows <= room;
-            let top = if fits {
+            let room = usize::from(area.height).saturating_sub(2 + head_rows + keys_rows);
+            // Scrolled at most so far that the last page is full.
+            let mut last_page = body.len();
+            let mut tail = 0;
+            while last_page > 0 && tail + rows_of(&body[last_page - 1]) <= room {
+                last_page -= 1;
+                tail += rows_of(&body[last_page]);
+            }
+            let top = if body_rows <= room {
                 0
             } else {
                 model
                     .bench
                     .matrix
                     .explain_scroll()
-                    .min(body.len().saturating_sub(1))
+                    .min(last_page.min(body.len().saturating_sub(1)))
             };
             let mut shown = 0;
             let mut used = 0;
@@ -209,7 +216,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     .map(|l| Line::styled(l.clone(), style_of(l))),
             );
             let keys_line = keys_line(top, shown);
-            let h = 1
+            let h = head_rows
                 + body[top..top + shown].iter().map(rows_of).sum::<usize>()
                 + rows_of(&keys_line)
                 + 2;
