@@ -218,10 +218,15 @@ fn probes_fill_the_matrix_live_and_enter_explains_a_cell() {
     let mut m = with_lab();
     let cmds = keys(&mut m, "p");
     // Planned once: the command runs exactly the cells the matrix lays out.
-    let [Command::RunProbes(plan)] = cmds.as_slice() else {
+    let [Command::RunProbes(job)] = cmds.as_slice() else {
         panic!("{cmds:?}")
     };
+    let plan = &job.plan;
     assert_eq!(plan.cells, m.bench.matrix.cells);
+    // The walk predicts over the inventory the model holds, handed over with the plan.
+    let held: Vec<_> = m.inventories().into_iter().cloned().collect();
+    assert_eq!(job.inventory.namespaces, held);
+    assert_eq!(held.len(), 7);
     assert_eq!(
         plan.lab,
         netview::probe::from_lab::probe_lab(&netview::lab::Lab {
@@ -254,7 +259,16 @@ fn probes_fill_the_matrix_live_and_enter_explains_a_cell() {
     key(&mut m, KeyCode::Enter);
     assert_eq!(m.bench.overlay, Some(Overlay::Explain));
     let text = netview::ui::bench::explain(&m.bench.matrix, m.bench.lab.as_ref()).join("\n");
-    assert!(text.contains("path   mv1 → enp0s8 → host"), "{text}");
+    // The packet walk's hop, not a path guessed from the lab's plan.
+    assert!(
+        text.contains("hops (1, request then reply: namespace, device, step):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1  nv-mv1  eth0  routed on-link by 192.168.50.0/24"),
+        "{text}"
+    );
+    assert!(!text.contains("path   "), "{text}");
     assert!(
         text.contains("expected unreachable  → as expected"),
         "{text}"
@@ -565,7 +579,7 @@ fn q_from_the_help_during_a_job_gives_the_question_the_keyboard() {
 
 fn probe_plan(cmds: &[Command]) -> &netview::probe::matrix::ProbePlan {
     match cmds {
-        [Command::RunProbes(plan)] => plan,
+        [Command::RunProbes(job)] => &job.plan,
         other => panic!("expected one RunProbes, got {other:?}"),
     }
 }

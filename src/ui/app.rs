@@ -260,9 +260,9 @@ pub enum Command {
     CancelJob,
     /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
     CheckIpvlan,
-    /// Probe these cells, planned by `update` (answers: [`Message::ProbeCell`]s, then
-    /// [`Message::ProbesDone`]).
-    RunProbes(Box<crate::probe::matrix::ProbePlan>),
+    /// Probe these cells, planned by `update`, predicting over the inventory it holds
+    /// (answers: [`Message::ProbeCell`]s, then [`Message::ProbesDone`]).
+    RunProbes(Box<crate::ui::bench::ProbeJob>),
     /// Show that this host-mode container shares the host's port 80.
     SharedPort(Box<LabState>, String),
     Quit,
@@ -333,6 +333,9 @@ pub struct TabView {
     pub group_column: Option<usize>,
     pub rows: Vec<TableRow>,
     pub total: usize,
+    /// The Topology tab: per row, the devices it draws as (namespace, device), so the
+    /// selected matrix cell's path can light them. Empty on the other tabs.
+    pub devices: Vec<Vec<(String, String)>>,
 }
 
 impl Model {
@@ -369,6 +372,7 @@ impl Model {
                 group_column: None,
                 rows: Vec::new(),
                 total: 0,
+                devices: Vec::new(),
             },
         }
     }
@@ -496,21 +500,25 @@ impl Model {
         if self.tab == Tab::Topology {
             let groups = topology(&self.inventories());
             let total = groups.iter().map(|g| g.lines.len()).sum();
-            let rows = groups
+            let (rows, devices) = groups
                 .into_iter()
                 .filter(|g| g.matches(&needle))
                 .flat_map(|g| g.lines)
-                .map(|l| TableRow {
-                    cells: vec![l],
-                    detail: String::new(),
+                .map(|l| {
+                    let row = TableRow {
+                        cells: vec![l.text],
+                        detail: String::new(),
+                    };
+                    (row, l.devices)
                 })
-                .collect();
+                .unzip();
             return TabView {
                 header: &[],
                 drop_order: &[],
                 group_column: None,
                 rows,
                 total,
+                devices,
             };
         }
         if self.tab.is_global() {
@@ -520,6 +528,7 @@ impl Model {
                 group_column: None,
                 rows: Vec::new(),
                 total: 0,
+                devices: Vec::new(),
             };
         }
         let empty = NamespaceInventory::empty("", 0, NetnsSource::Root);
@@ -541,6 +550,7 @@ impl Model {
             group_column: table.group_column,
             rows,
             total,
+            devices: Vec::new(),
         }
     }
 

@@ -1,12 +1,24 @@
-//! The lab bench's pure parts: the probe matrix as it fills in, the path a packet takes
-//! between two endpoints, and the explanation of one cell.
+//! The lab bench's pure parts: the probe matrix as it fills in, where the selected cell's
+//! packets go (the packet walk's hops, for the pictures to highlight), and the explanation
+//! of one cell with its hops.
 
-use crate::lab::spec::NetMode;
+use std::collections::BTreeSet;
+
+use crate::inventory::model::Inventory;
 use crate::lab::state::LabState;
 use crate::lab::{Endpoint, Role};
 use crate::probe::cell::{Cell, CellResult};
-use crate::probe::matrix::Layout;
+use crate::probe::matrix::{Layout, ProbePlan};
+use crate::probe::walk::Hop;
 use crate::probe::{ProbeKind, ProbeOutcome};
+
+/// What `p` hands the runtime: the cells `update` planned and the live inventory the model
+/// holds (the packet walk predicts over it, so the probe thread reads no namespace again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeJob {
+    pub plan: ProbePlan,
+    pub inventory: Inventory,
+}
 
 /// A probe run: the planned cells, laid out once, and the results as they arrive (same order).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -22,6 +34,9 @@ pub struct MatrixState {
     /// Cursor: source row, target column.
     pub row: usize,
     pub col: usize,
+    /// How many lines the explanation is scrolled down, and at which cell (row, column):
+    /// another cell's explanation starts at its top.
+    pub scroll: (usize, usize, usize),
 }
 
 /// How one kind of one cell came out.
@@ -89,6 +104,49 @@ impl MatrixState {
             .count()
     }
 
+    /// Results without a prediction (`expected: null`): what the walk could not model.
+    pub fn unknowns(&self) -> usize {
+        self.results
+            .iter()
+            .flatten()
+            .filter(|r| r.expected.reachable.is_none())
+            .count()
+    }
+
+    /// How far the selected cell's explanation is scrolled.
+    pub fn explain_scroll(&self) -> usize {
+        match self.scroll {
+            (r, c, by) if (r, c) == (self.row, self.col) => by,
+            _ => 0,
+        }
+    }
+
+    /// Scroll the selected cell's explanation by `by` lines, to at most `max_top`.
+    pub fn scroll_explanation(&mut self, by: isize, max_top: usize) {
+        let top = (self.explain_scroll() as isize + by).clamp(0, max_top as isize);
+        self.scroll = (self.row, self.col, top as usize);
+    }
+
+    /// Where the selected cell's packets go (see [`OnPath`]).
+    pub fn on_path(&self) -> OnPath {
+        let g = self.grid();
+        let mut on = OnPath::default();
+        let Some((from, to)) = self.selected_pair() else {
+            return on;
+        };
+        on.endpoints = [from, to].into_iter().collect();
+        for r in self.results_at(g, self.row, self.col) {
+            on.hops = on.hops.max(r.expected.path.len());
+            on.devices.extend(
+                r.expected
+                    .path
+                    .iter()
+                    .map(|h| (h.netns.clone(), h.dev.clone())),
+            );
+        }
+        on
+    }
+
     pub fn grid(&self) -> &Layout {
         &self.grid
     }
@@ -144,45 +202,33 @@ impl MatrixState {
     }
 }
 
-/// A node of the lab picture a packet passes (an endpoint, an interface, the switch).
-pub type Hop = String;
-
-/// From an endpoint up to the LAN switch: what it hangs off.
-fn uplink(lab: &LabState, e: &Endpoint) -> Vec<Hop> {
-    let lan = lab.spec.host_lan_ifname().to_string();
-    let switch = lab.spec.switch.bridge.clone();
-    let docker = lab.spec.docker.bridge.clone();
-    match (e.role, e.mode) {
-        (Role::Host, _) => vec!["host".into(), lan, switch],
-        (Role::Peer, _) | (Role::Router, _) => vec![e.name.clone(), switch],
-        (Role::Container, Some(NetMode::Bridge)) => {
-            vec![e.name.clone(), docker, "host".into(), lan, switch]
-        }
-        (Role::Container, Some(NetMode::Host)) => vec![e.name.clone(), lan, switch],
-        (Role::Container, Some(NetMode::Macvlan(_) | NetMode::Ipvlan(_))) => {
-            vec![e.name.clone(), e.parent.clone().unwrap_or(lan), switch]
-        }
-        (Role::Container, _) => vec![e.name.clone()],
-    }
+/// Where the selected cell's packets go, for the pictures to highlight: every (namespace,
+/// device) of the packet walk's hops of each kind probed there, and the cell's two endpoints
+/// (so a cell whose expectation has no path still shows its ends).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnPath {
+    /// (namespace, device) of every hop.
+    pub devices: BTreeSet<(String, String)>,
+    /// The cell's source and target names.
+    pub endpoints: BTreeSet<String>,
+    /// How many hops the longest path has (the walk's count, request then reply).
+    pub hops: usize,
 }
 
-/// The nodes a packet from `from` to `to` passes, joined where their uplinks meet (nothing
-/// joins for a `none` container: then only the source).
-pub fn path(lab: &LabState, endpoints: &[Endpoint], from: &str, to: &str) -> Vec<Hop> {
-    let find = |n: &str| endpoints.iter().find(|e| e.name == n);
-    let (Some(a), Some(b)) = (find(from), find(to)) else {
-        return Vec::new();
-    };
-    let up_a = uplink(lab, a);
-    let up_b = uplink(lab, b);
-    for (i, hop) in up_a.iter().enumerate() {
-        if let Some(j) = up_b.iter().position(|h| h == hop) {
-            let mut p: Vec<Hop> = up_a[..=i].to_vec();
-            p.extend(up_b[..j].iter().rev().cloned());
-            return p;
-        }
+impl OnPath {
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty() && self.endpoints.is_empty()
     }
-    vec![up_a[0].clone()]
+
+    pub fn device(&self, netns: &str, dev: &str) -> bool {
+        self.devices
+            .iter()
+            .any(|(n, d)| n.as_str() == netns && d.as_str() == dev)
+    }
+
+    pub fn netns(&self, netns: &str) -> bool {
+        self.devices.iter().any(|(n, _)| n.as_str() == netns)
+    }
 }
 
 fn describe_endpoint(e: &Endpoint) -> String {
@@ -207,9 +253,40 @@ fn outcome_words(kind: ProbeKind, o: &ProbeOutcome) -> (usize, usize) {
     (sent, received)
 }
 
-/// The explanation of the cell at the cursor, as lines: the path, then per kind probed the
-/// observed and expected outcome, the reason, the MAC that answered ARP, the address the
-/// target saw, and the packets sent and received.
+/// The hops of one path, one line each: number, namespace, device and what happened there
+/// (columns aligned within the path).
+fn hop_lines(path: &[Hop]) -> Vec<String> {
+    let ns_w = path
+        .iter()
+        .map(|h| h.netns.chars().count())
+        .max()
+        .unwrap_or(0);
+    let dev_w = path
+        .iter()
+        .map(|h| h.dev.chars().count())
+        .max()
+        .unwrap_or(0);
+    let n_w = path.len().to_string().len();
+    path.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            format!(
+                "      {:>n_w$}  {:<ns_w$}  {:<dev_w$}  {}",
+                i + 1,
+                h.netns,
+                h.dev,
+                h.step
+            )
+            .trim_end()
+            .to_string()
+        })
+        .collect()
+}
+
+/// The explanation of the cell at the cursor, as lines: the endpoints, then per kind probed
+/// the observed and expected outcome, the deciding step's reason, the MAC that answered ARP,
+/// the address the target saw, the packets sent and received, and the packet walk's hops
+/// (request, then reply).
 pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
     let g = m.grid();
     let (Some(from), Some((to, ip))) = (g.rows.get(m.row), g.columns.get(m.col)) else {
@@ -224,10 +301,6 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
         if let Some(b) = eps.iter().find(|e| e.name == *to) {
             out.push(format!("to     {}", describe_endpoint(b)));
         }
-        let p = path(lab, &eps, from, to);
-        if !p.is_empty() {
-            out.push(format!("path   {}", p.join(" → ")));
-        }
     }
     let results = m.results_at(g, m.row, m.col);
     if results.is_empty() {
@@ -240,7 +313,9 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
     for r in results {
         let kind = r.cell.kind.name();
         let verdict = if r.mismatch() {
-            "! MISMATCH: the kernel did not do what the rules predict"
+            "! MISMATCH: the kernel did not do what netview predicted"
+        } else if r.expected.reachable.is_none() {
+            "not predicted"
         } else {
             "as expected"
         };
@@ -268,6 +343,15 @@ pub fn explain(m: &MatrixState, lab: Option<&LabState>) -> Vec<String> {
         }
         let (sent, received) = outcome_words(r.cell.kind, &r.observed.outcome);
         out.push(format!("      packets: {sent} sent, {received} received"));
+        match r.expected.path.len() {
+            0 => out.push("      hops: none".into()),
+            n => {
+                out.push(format!(
+                    "      hops ({n}, request then reply: namespace, device, step):"
+                ));
+                out.extend(hop_lines(&r.expected.path));
+            }
+        }
     }
     out
 }
@@ -277,23 +361,97 @@ mod tests {
     use super::*;
     use crate::ui::fixture;
 
+    fn finished() -> MatrixState {
+        let results = fixture::matrix_results();
+        let mut m = MatrixState::start(results.iter().map(|r| r.cell.clone()).collect());
+        for r in results {
+            m.record(r);
+        }
+        m
+    }
+
     #[test]
-    fn macvlan_child_to_host_meets_at_the_parent() {
-        let lab = fixture::lab_state();
-        let eps = crate::lab::endpoints(&lab);
-        assert_eq!(
-            path(&lab, &eps, "mv1", "host"),
-            vec!["mv1", "enp0s8", "host"]
+    fn the_explanation_lists_every_hop_of_every_kind_in_order() {
+        let mut m = finished();
+        assert!(m.select("mv1", "peer"));
+        let lines = explain(&m, Some(&fixture::lab_state()));
+        let text = lines.join("\n");
+        let results = m.results_at(m.grid(), m.row, m.col);
+        assert_eq!(results.len(), 2, "icmp and arp");
+        for r in &results {
+            let n = r.expected.path.len();
+            assert!(
+                text.contains(&format!("hops ({n}, request then reply")),
+                "{text}"
+            );
+            // Each hop once, numbered in order, with its namespace, device and step.
+            for (i, h) in r.expected.path.iter().enumerate() {
+                let at = lines
+                    .iter()
+                    .find(|l| {
+                        l.trim_start().starts_with(&format!("{} ", i + 1))
+                            && l.contains(&h.netns)
+                            && l.contains(&h.dev)
+                            && l.ends_with(&h.step)
+                    })
+                    .is_some();
+                assert!(at, "hop {} {h:?} missing in {text}", i + 1);
+            }
+        }
+        assert!(
+            text.contains("1  nv-mv1     eth0    routed on-link by 192.168.50.0/24"),
+            "{text}"
         );
-        assert_eq!(
-            path(&lab, &eps, "mv1", "peer"),
-            vec!["mv1", "enp0s8", "lan0", "peer"]
+        assert!(
+            !text.contains("path   "),
+            "the guessed path is gone: {text}"
         );
-        assert_eq!(
-            path(&lab, &eps, "br1", "router"),
-            vec!["br1", "docker0", "host", "enp0s8", "lan0", "router"]
-        );
-        assert_eq!(path(&lab, &eps, "none1", "peer"), vec!["none1"]);
+    }
+
+    #[test]
+    fn a_cell_without_a_path_or_a_prediction_says_so() {
+        let mut m = finished();
+        assert!(m.select("none1", "peer"));
+        let text = explain(&m, None).join("\n");
+        assert!(text.contains("hops: none"), "{text}");
+        for r in m.results.iter_mut().flatten() {
+            r.expected = crate::probe::cell::Expectation::unknown();
+        }
+        let text = explain(&m, None).join("\n");
+        assert!(text.contains("expected unknown  → not predicted"), "{text}");
+        assert!(!text.contains("as expected"), "{text}");
+        assert_eq!(m.unknowns(), m.cells.len());
+    }
+
+    #[test]
+    fn on_path_holds_the_hops_devices_and_the_cells_ends() {
+        let mut m = finished();
+        assert!(m.select("mv1", "peer"));
+        let on = m.on_path();
+        assert!(on.device("nv-host", "enp0s8"), "{on:?}");
+        assert!(on.device("nv-switch", "p-peer"), "{on:?}");
+        assert!(on.netns("nv-peer"));
+        assert!(!on.device("nv-switch", "p-router"), "{on:?}");
+        assert!(!on.netns("nv-router"));
+        assert_eq!(on.endpoints, ["mv1".to_string(), "peer".to_string()].into());
+        assert_eq!(on.hops, 30);
+        m.row = usize::MAX;
+        assert!(m.on_path().is_empty());
+    }
+
+    #[test]
+    fn the_explanation_scroll_belongs_to_its_cell() {
+        let mut m = finished();
+        assert!(m.select("mv1", "peer"));
+        m.scroll_explanation(5, 39);
+        assert_eq!(m.explain_scroll(), 5);
+        m.scroll_explanation(100, 39);
+        assert_eq!(m.explain_scroll(), 39);
+        m.scroll_explanation(-100, 39);
+        assert_eq!(m.explain_scroll(), 0);
+        m.scroll_explanation(3, 39);
+        assert!(m.select("mv1", "router"));
+        assert_eq!(m.explain_scroll(), 0, "another cell starts at its top");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Snapshots of the lab bench on TestBackend, from the fixed lab of a real run
 //! ([`crate::ui::fixture::lab_state`], its inventory and its probe results): the form (valid
 //! and with errors), the mode chooser, the matrix (filling in, done, 80x24 monochrome), the
-//! explanation, the lab picture with a path, each tour step, the quit question and the one
-//! while a lab job runs.
+//! explanation with the packet walk's hops, the lab picture and the topology with the
+//! selected cell's path, each tour step, the quit question and the one while a lab job runs.
 
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -162,6 +162,69 @@ fn explanation_of_nat() {
     key(&mut m, KeyCode::Enter);
     let screen = render(&m, 100, 30);
     assert!(screen.contains("seen as: 192.168.50.11"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+/// The explanation lists the walk's hops; PgDn scrolls to the reply's and the cell's line
+/// stays on top.
+#[test]
+fn explanation_with_hops_scrolled() {
+    let mut m = probed(Theme::default(), usize::MAX);
+    select(&mut m, "mv1", "peer");
+    key(&mut m, KeyCode::Enter);
+    let first = render(&m, 100, 30);
+    assert!(first.contains("hops (30, request then reply"), "{first}");
+    assert!(
+        first.contains("1  nv-mv1     eth0    routed on-link by 192.168.50.0/24"),
+        "{first}"
+    );
+    assert!(first.contains("PgDn/PgUp: scroll"), "{first}");
+    update(
+        &mut m,
+        Message::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
+    key(&mut m, KeyCode::PageDown);
+    let screen = render(&m, 100, 30);
+    assert_ne!(first, screen, "PgDn scrolls");
+    assert!(screen.contains("║mv1 → peer 192.168.50.12"), "{screen}");
+    assert!(
+        screen.contains("30  nv-mv1     eth0    192.168.50.193 is delivered to the local stack"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+    // Past the end the last page stays full.
+    for _ in 0..10 {
+        key(&mut m, KeyCode::PageDown);
+    }
+    let end = render(&m, 100, 30);
+    assert!(end.contains("–57 of 57"), "{end}");
+    assert!(
+        end.lines().next().unwrap().contains("╔ Why?"),
+        "a full box: {end}"
+    );
+    // The first PgUp from there moves what shows (no press is lost past the end).
+    key(&mut m, KeyCode::PageUp);
+    assert_ne!(render(&m, 100, 30), end, "PgUp from the end");
+    key(&mut m, KeyCode::PageUp);
+    assert_eq!(render(&m, 100, 30), first, "PgUp scrolls back to the top");
+}
+
+/// The topology tab lights the devices the selected cell's hops pass, with `»` as well as
+/// the style, so it reads without colour.
+#[test]
+fn topology_with_the_selected_path() {
+    let mut m = probed(Theme::monochrome(), usize::MAX);
+    select(&mut m, "mv1", "peer");
+    keys(&mut m, "8");
+    assert_eq!(m.tab, Tab::Topology);
+    let screen = render(&m, 100, 30);
+    assert!(screen.contains("» path of mv1 → peer: 30 hops"), "{screen}");
+    let marked: Vec<&str> = screen.lines().filter(|l| l.contains("» ")).collect();
+    assert!(marked.iter().any(|l| l.contains("p-peer")), "{screen}");
+    assert!(!marked.iter().any(|l| l.contains("p-router")), "{screen}");
     insta::assert_snapshot!(screen);
 }
 

@@ -427,7 +427,10 @@ pub fn lab_state() -> crate::lab::state::LabState {
     serde_json::from_str(include_str!("fixtures/lab_state.json")).expect("lab state fixture")
 }
 
-/// The live inventory of that lab's namespaces (read from the same run).
+/// The live inventory of that lab's namespaces (read from the same run), with the two things
+/// today's reader reads and that run's did not: every bridge port's hairpin flag (off: the
+/// lab's spec says `hairpin: false`) and the parent of mv1's macvlan child (`enp0s8` in the
+/// host, as the lab's state records it), so the packet walk can follow every cell.
 pub fn lab_inventories() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
     #[derive(serde::Deserialize)]
     struct Dump {
@@ -435,20 +438,65 @@ pub fn lab_inventories() -> Vec<(Netns, Result<NamespaceInventory, String>)> {
     }
     let dump: Dump = serde_json::from_str(include_str!("fixtures/lab_inventory.json"))
         .expect("lab inventory fixture");
+    let lab = lab_state();
+    let host_ns = lab.host_ns.name().unwrap_or("root").to_string();
     dump.namespaces
         .into_iter()
-        .map(|inv| {
+        .map(|mut inv| {
+            let ports: Vec<String> = inv
+                .links
+                .iter()
+                .filter(|l| l.master.is_some())
+                .map(|l| l.name.clone())
+                .collect();
+            for p in ports {
+                inv.conf.entry(p).or_default().hairpin = Some(false);
+            }
+            for c in &lab.containers {
+                if c.netns.as_deref() != Some(inv.name.as_str()) {
+                    continue;
+                }
+                let Some(parent) = &c.parent else { continue };
+                if let Some(l) = inv
+                    .links
+                    .iter_mut()
+                    .find(|l| l.name == c.ifname && l.kind.has_lower_device() && l.parent.is_none())
+                {
+                    l.parent = r(&host_ns, parent);
+                }
+            }
             let ns = netns(&inv.name, inv.id, NetnsSource::Named, None);
             (ns, Ok(inv))
         })
         .collect()
 }
 
+/// Which namespace of [`lab_inventories`] each endpoint of [`lab_state`] is.
+pub fn lab_netns_of(name: &str) -> String {
+    let lab = lab_state();
+    match lab.container(name) {
+        Some(c) => c
+            .netns
+            .clone()
+            .unwrap_or_else(|| lab.host_ns.name().unwrap_or("root").to_string()),
+        None => lab.ns_name(name),
+    }
+}
+
 /// The probe results of that lab (`netview probe --json` from the same run), as the matrix
-/// runner hands them over.
+/// runner hands them over: observed as the kernel answered then, expected (verdict, reason
+/// and path) as the packet walk predicts over [`lab_inventories`]. The walk's verdicts agree
+/// with the ones the rules gave in that run on every cell (checked below).
 pub fn matrix_results() -> Vec<crate::probe::CellResult> {
     use crate::probe::cell::{Cell, CellResult, Expectation};
-    use crate::probe::{Observation, ProbeKind, ProbeOutcome};
+    use crate::probe::{walk, Observation, ProbeKind, ProbeOutcome};
+    let world = crate::inventory::model::Inventory {
+        namespaces: lab_inventories()
+            .into_iter()
+            .filter_map(|(_, r)| r.ok())
+            .collect(),
+        ..Default::default()
+    };
     let v: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/probe_results.json")).expect("probe fixture");
     let s = |r: &serde_json::Value, k: &str| r[k].as_str().map(str::to_string);
@@ -473,15 +521,31 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                 "Unreachable" => ProbeOutcome::Unreachable(detail),
                 _ => ProbeOutcome::SendFailed(detail),
             };
+            let cell = Cell {
+                from: s(r, "from").expect("from"),
+                to: s(r, "to").expect("to"),
+                target_ip: s(r, "target_ip").expect("ip").parse().expect("ip"),
+                kind,
+                port: r["port"].as_u64().map(|p| p as u16),
+            };
+            let predicted = walk::predict(
+                &world,
+                &walk::Probe {
+                    netns: lab_netns_of(&cell.from),
+                    src: None,
+                    target: cell.target_ip,
+                    kind: match kind {
+                        ProbeKind::Icmp => walk::WalkKind::Icmp,
+                        ProbeKind::Arp => walk::WalkKind::Arp,
+                        ProbeKind::Tcp => walk::WalkKind::Tcp {
+                            port: cell.port.unwrap_or(80),
+                        },
+                    },
+                },
+            );
             CellResult {
                 index: i,
-                cell: Cell {
-                    from: s(r, "from").expect("from"),
-                    to: s(r, "to").expect("to"),
-                    target_ip: s(r, "target_ip").expect("ip").parse().expect("ip"),
-                    kind,
-                    port: r["port"].as_u64().map(|p| p as u16),
-                },
+                cell,
                 observed: Observation {
                     outcome,
                     rtt_us: r["rtt_us"].as_u64(),
@@ -489,11 +553,42 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                     seen_as: s(r, "seen_as").and_then(|x| x.parse().ok()),
                 },
                 expected: Expectation {
-                    reachable: r["expected"].as_bool(),
-                    why: s(r, "why").unwrap_or_default(),
-                    path: Vec::new(),
+                    reachable: predicted.expected,
+                    why: predicted.why,
+                    path: predicted.path,
                 },
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The walk's verdicts over the lab fixture are the rules' verdicts of the recorded run
+    /// (so the snapshots show what that run expected), and every cell that leaves its
+    /// namespace has a path.
+    #[test]
+    fn the_walk_agrees_with_the_recorded_run_on_every_cell() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("fixtures/probe_results.json")).unwrap();
+        let recorded = v["results"].as_array().unwrap();
+        let results = super::matrix_results();
+        assert_eq!(results.len(), recorded.len());
+        for (r, rec) in results.iter().zip(recorded) {
+            assert_eq!(
+                r.expected.reachable,
+                rec["expected"].as_bool(),
+                "{} -> {} {:?}: {}",
+                r.cell.from,
+                r.cell.to,
+                r.cell.kind,
+                r.expected.why
+            );
+        }
+        let mv1_peer = results
+            .iter()
+            .find(|r| r.cell.from == "mv1" && r.cell.to == "peer")
+            .unwrap();
+        assert!(mv1_peer.expected.path.len() > 4, "{mv1_peer:#?}");
+    }
 }

@@ -60,6 +60,9 @@ pub enum DialogAction {
     Down,
     Left,
     Right,
+    /// The explanation: scroll down or up.
+    PageDown,
+    PageUp,
 }
 
 /// Keys in the new-container form (other printable keys are typed into the field).
@@ -403,6 +406,16 @@ pub const DIALOG_BINDINGS: &[Binding<DialogAction>] = &[
         keys: &[plain(KeyCode::Right), ch('l')],
         action: DialogAction::Right,
         help: "next column",
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageDown)],
+        action: DialogAction::PageDown,
+        help: "explanation: scroll down",
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageUp)],
+        action: DialogAction::PageUp,
+        help: "explanation: scroll up",
     },
 ];
 

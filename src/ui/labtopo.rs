@@ -1,38 +1,53 @@
 //! The picture of the lab: the host with docker0 and enp0s8, the LAN switch, the peer and the
 //! router, and every container attached where it really is (a docker0 port, a macvlan/ipvlan
 //! child of its parent), with addresses. Drawn from the live inventory (so what other tools
-//! plugged into the same bridges and parents shows too), named with the lab's state. Pure.
+//! plugged into the same bridges and parents shows too), named with the lab's state. Each
+//! line says what it draws, so the selected cell's path (the packet walk's hops) lights the
+//! lines it passes. Pure.
 
 use crate::inventory::{Link, LinkKind, NamespaceInventory};
 use crate::lab::spec::NetworkMode;
 use crate::lab::state::LabState;
+use crate::ui::bench::OnPath;
 
-/// One line of the picture; `keys` are the nodes it draws (it is on a packet's path when
-/// they all are: a switch port is keyed by the switch and what is plugged into it).
+/// Something a line of the picture draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PicNode {
+    /// A namespace (by its inventory name): on the path when a hop is in it.
+    Netns(String),
+    /// A device (namespace, device): on the path when a hop is at it.
+    Dev(String, String),
+    /// A lab endpoint by name: on the path when it is the cell's source or target.
+    Endpoint(String),
+}
+
+/// One line of the picture and what it draws; it is on the path when any of those is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PicLine {
-    pub keys: Vec<String>,
+    pub keys: Vec<PicNode>,
     pub text: String,
 }
 
 impl PicLine {
-    pub fn on_path(&self, hops: &[String]) -> bool {
-        !self.keys.is_empty() && self.keys.iter().all(|k| hops.contains(k))
+    pub fn on_path(&self, on: &OnPath) -> bool {
+        self.keys.iter().any(|k| match k {
+            PicNode::Netns(ns) => on.netns(ns),
+            PicNode::Dev(ns, dev) => on.device(ns, dev),
+            PicNode::Endpoint(name) => on.endpoints.contains(name),
+        })
     }
 }
 
-fn line(key: Option<&str>, text: String) -> PicLine {
-    PicLine {
-        keys: key.map(str::to_string).into_iter().collect(),
-        text,
-    }
+fn line(keys: Vec<PicNode>, text: String) -> PicLine {
+    PicLine { keys, text }
 }
 
-fn line2(a: &str, b: &str, text: String) -> PicLine {
-    PicLine {
-        keys: vec![a.to_string(), b.to_string()],
-        text,
-    }
+fn dev(ns: &str, dev: &str) -> PicNode {
+    PicNode::Dev(ns.to_string(), dev.to_string())
+}
+
+fn endpoint(name: &str) -> PicNode {
+    PicNode::Endpoint(name.to_string())
 }
 
 fn addrs(link: &Link) -> String {
@@ -99,11 +114,11 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
         None => "",
     };
     out.push(line(
-        Some("host"),
+        vec![PicNode::Netns(host_ns.clone()), endpoint("host")],
         format!("host  [{host_ns}]{fwd}  (docker1 in the post)"),
     ));
     let Some(host) = host else {
-        out.push(line(None, "  … not read yet".into()));
+        out.push(line(Vec::new(), "  … not read yet".into()));
         return out;
     };
     // Bridges in the host (docker0) with their ports.
@@ -118,7 +133,7 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
             "  no NAT rule"
         };
         out.push(line(
-            Some(&br.name),
+            vec![dev(&host.name, &br.name)],
             format!("├─ {} {} (bridge){nat}", br.name, addrs(br)),
         ));
         let ports: Vec<&Link> = host
@@ -132,18 +147,18 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
             } else {
                 "├─"
             };
-            let (key, text) = match peer_of(p) {
+            let mut keys = vec![dev(&host.name, &p.name)];
+            let text = match peer_of(p) {
                 Some((ns, name, a)) => {
                     let w = who(lab, &ns);
                     let m = mode_of(lab, &w);
-                    (
-                        w.clone(),
-                        format!("│  {branch} port {} ⇄ {w} {name} {a}  {m}", p.name),
-                    )
+                    keys.push(dev(&ns, &name));
+                    keys.push(endpoint(&w));
+                    format!("│  {branch} port {} ⇄ {w} {name} {a}  {m}", p.name)
                 }
-                None => (p.name.clone(), format!("│  {branch} port {}", p.name)),
+                None => format!("│  {branch} port {}", p.name),
             };
-            out.push(line(Some(&key), text.trim_end().to_string()));
+            out.push(line(keys, text.trim_end().to_string()));
         }
     }
     // The LAN card and every child of it (or of any other parent in the host).
@@ -174,10 +189,11 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
             ""
         };
         out.push(line(
-            Some(&p.name),
+            vec![dev(&host.name, &p.name)],
             format!("├─ {} {}{promisc}{kind}", p.name, addrs(p)),
         ));
-        let mut kids: Vec<(String, String)> = Vec::new();
+        // (the child's lab name, what the line draws, the line).
+        let mut kids: Vec<(String, Vec<PicNode>, String)> = Vec::new();
         let child_line = |w: &str, c: &Link| {
             let mode = format!("{} {}", c.kind.as_str(), c.mode.clone().unwrap_or_default());
             format!("{mode} child ⇄ {w} {} {}", c.name, addrs(c))
@@ -187,7 +203,8 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
                 let Some(r) = &c.parent else { continue };
                 if r.netns.as_deref() == Some(&host.name) && r.name.as_deref() == Some(&p.name) {
                     let w = who(lab, &inv.name);
-                    kids.push((w.clone(), child_line(&w, c)));
+                    let keys = vec![dev(&inv.name, &c.name), endpoint(&w)];
+                    kids.push((w.clone(), keys, child_line(&w, c)));
                 }
             }
         }
@@ -197,7 +214,7 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
             c.parent.as_deref() == Some(p.name.as_str())
                 && matches!(c.spec.mode, NetworkMode::Macvlan | NetworkMode::Ipvlan)
         }) {
-            if kids.iter().any(|(k, _)| *k == c.spec.name) {
+            if kids.iter().any(|(k, _, _)| *k == c.spec.name) {
                 continue;
             }
             let live = c
@@ -216,15 +233,16 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
                     c.ip.map(|i| i.to_string()).unwrap_or_default()
                 ),
             };
-            kids.push((c.spec.name.clone(), text));
+            let mut keys = vec![endpoint(&c.spec.name)];
+            if let Some(ns) = &c.netns {
+                keys.push(dev(ns, &c.ifname));
+            }
+            kids.push((c.spec.name.clone(), keys, text));
         }
-        for (i, (key, text)) in kids.iter().enumerate() {
-            let branch = if i + 1 == kids.len() {
-                "└─"
-            } else {
-                "├─"
-            };
-            out.push(line(Some(key), format!("│  {branch} {}", text.trim_end())));
+        let n = kids.len();
+        for (i, (_, keys, text)) in kids.into_iter().enumerate() {
+            let branch = if i + 1 == n { "└─" } else { "├─" };
+            out.push(line(keys, format!("│  {branch} {}", text.trim_end())));
         }
     }
     for c in lab
@@ -233,7 +251,7 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
         .filter(|c| c.spec.mode == NetworkMode::Host)
     {
         out.push(line(
-            Some(&c.spec.name),
+            vec![endpoint(&c.spec.name)],
             format!("└─ {} shares the host's stack (host mode)", c.spec.name),
         ));
     }
@@ -241,7 +259,7 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
     let sw_ns = lab.ns_name("switch");
     let sw = lab.spec.switch.bridge.clone();
     out.push(line(
-        Some(&sw),
+        vec![dev(&sw_ns, &sw)],
         format!("switch {sw}  [{sw_ns}]  (the LAN 192.168.50.0/24)"),
     ));
     if let Some(swi) = find(&sw_ns) {
@@ -256,7 +274,8 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
             } else {
                 "├─"
             };
-            let (key, text) = match peer_of(p) {
+            let mut keys = vec![dev(&sw_ns, &p.name)];
+            let text = match peer_of(p) {
                 Some((ns, name, a)) => {
                     let w = who(lab, &ns);
                     let what = match w.as_str() {
@@ -264,24 +283,28 @@ pub fn picture(lab: &LabState, all: &[&NamespaceInventory]) -> Vec<PicLine> {
                         "router" => format!("  far {} (the internet)", lab.spec.router.far),
                         _ => String::new(),
                     };
-                    // The host's port is on a path through its LAN card.
-                    let node = if w == "host" { lan.clone() } else { w.clone() };
-                    (node, format!("{branch} port ⇄ {w} {name} {a}{what}"))
+                    keys.push(dev(&ns, &name));
+                    // The host's own line stands for the host; this is only its LAN port.
+                    if w != "host" {
+                        keys.push(endpoint(&w));
+                    }
+                    format!("{branch} port ⇄ {w} {name} {a}{what}")
                 }
-                None => (p.name.clone(), format!("{branch} port {}", p.name)),
+                None => format!("{branch} port {}", p.name),
             };
-            out.push(line2(&sw, &key, text));
+            out.push(line(keys, text));
         }
     }
-    let isolated: Vec<&str> = lab
+    for c in lab
         .containers
         .iter()
         .filter(|c| c.spec.mode == NetworkMode::None)
-        .map(|c| c.spec.name.as_str())
-        .collect();
-    for n in isolated {
+    {
+        let n = &c.spec.name;
+        let mut keys = vec![endpoint(n)];
+        keys.extend(c.netns.clone().map(PicNode::Netns));
         out.push(line(
-            Some(n),
+            keys,
             format!("{n}  only lo: attached to nothing (none)"),
         ));
     }
@@ -316,14 +339,55 @@ mod tests {
         assert!(text[pos("⇄ router")].contains("198.51.100.1/32"));
         assert!(text[pos("none1")].contains("only lo"));
         assert!(text[pos("h1")].contains("host's stack"));
-        assert_eq!(pic[pos("⇄ mv1")].keys, vec!["mv1".to_string()]);
-        // mv1 → peer passes the host's LAN card and the switch, not the router's port.
-        let hops: Vec<String> = ["mv1", "enp0s8", "lan0", "peer"]
-            .iter()
-            .map(|s| s.to_string())
+        assert_eq!(
+            pic[pos("⇄ mv1")].keys,
+            vec![dev("nv-mv1", "eth0"), endpoint("mv1")]
+        );
+    }
+
+    /// The walk's hops of mv1 → peer light the lines they pass: mv1's child, the host's LAN
+    /// card, the switch, its host and peer ports and the peer, not the router's port nor
+    /// docker0's; a cell without hops lights only its two ends.
+    #[test]
+    fn the_selected_cells_hops_light_the_lines_they_pass() {
+        let lab = fixture::lab_state();
+        let invs: Vec<NamespaceInventory> = fixture::lab_inventories()
+            .into_iter()
+            .filter_map(|(_, r)| r.ok())
             .collect();
-        assert!(pic[pos("⇄ peer")].on_path(&hops));
-        assert!(pic[pos("⇄ host enp0s8")].on_path(&hops));
-        assert!(!pic[pos("⇄ router")].on_path(&hops));
+        let refs: Vec<&NamespaceInventory> = invs.iter().collect();
+        let pic = picture(&lab, &refs);
+        let results = fixture::matrix_results();
+        let mut m =
+            crate::ui::bench::MatrixState::start(results.iter().map(|r| r.cell.clone()).collect());
+        for r in results {
+            m.record(r);
+        }
+        let lit = |m: &crate::ui::bench::MatrixState| -> Vec<&str> {
+            let on = m.on_path();
+            pic.iter()
+                .filter(|l| l.on_path(&on))
+                .map(|l| l.text.as_str())
+                .collect()
+        };
+        assert!(m.select("mv1", "peer"));
+        let text = lit(&m);
+        let has = |needle: &str| text.iter().any(|l| l.contains(needle));
+        assert!(has("⇄ mv1 eth0"), "{text:#?}");
+        assert!(has("├─ enp0s8 192.168.50.11/24"), "{text:#?}");
+        assert!(has("switch lan0"), "{text:#?}");
+        assert!(has("port ⇄ host enp0s8"), "{text:#?}");
+        assert!(has("port ⇄ peer eth0"), "{text:#?}");
+        assert!(!has("⇄ router"), "{text:#?}");
+        assert!(!has("docker0"), "{text:#?}");
+        assert!(!has("⇄ br1"), "{text:#?}");
+        // none1 has no route: no hops, only its own line (and the target's).
+        assert!(m.select("none1", "br1"));
+        let text = lit(&m);
+        assert_eq!(text.len(), 2, "{text:#?}");
+        assert!(
+            text[0].contains("⇄ br1") && text[1].starts_with("none1"),
+            "{text:#?}"
+        );
     }
 }

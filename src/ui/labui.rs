@@ -11,7 +11,7 @@ use crate::lab::state::LabState;
 use crate::probe::cell::CellResult;
 use crate::probe::matrix::{self, PlanOptions};
 use crate::ui::app::{Command, Model, Tab};
-use crate::ui::bench::MatrixState;
+use crate::ui::bench::{MatrixState, ProbeJob};
 use crate::ui::form::{Form, MODES};
 use crate::ui::keys::{self, DialogAction, FormAction};
 use crate::ui::tour::{self, StepKind, TourState};
@@ -297,9 +297,13 @@ pub fn start_probes(model: &mut Model) -> Vec<Command> {
             model.bench.matrix.col = col;
             clamp_cursor(&mut model.bench.matrix);
             model.tab = Tab::Matrix;
-            vec![Command::RunProbes(Box::new(matrix::ProbePlan {
-                lab: plab,
-                cells,
+            let inventory = crate::inventory::model::Inventory {
+                namespaces: model.inventories().into_iter().cloned().collect(),
+                ..Default::default()
+            };
+            vec![Command::RunProbes(Box::new(ProbeJob {
+                plan: matrix::ProbePlan { lab: plab, cells },
+                inventory,
             }))]
         }
         Err(e) => {
@@ -313,6 +317,17 @@ fn clamp_cursor(m: &mut MatrixState) {
     let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
     m.row = m.row.min(rows.saturating_sub(1));
     m.col = m.col.min(cols.saturating_sub(1));
+}
+
+/// Scroll the explanation overlay by `pages` pages of the terminal's height, no further
+/// than a page before its end (the overlay shows the last page full from about there).
+fn scroll_explanation(model: &mut Model, pages: isize) {
+    let lines = crate::ui::bench::explain(&model.bench.matrix, model.bench.lab.as_ref()).len();
+    let page = model.page_rows.max(1);
+    model
+        .bench
+        .matrix
+        .scroll_explanation(pages * page as isize, lines.saturating_sub(page));
 }
 
 pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
@@ -544,6 +559,8 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
                 Some(DialogAction::Down) => move_matrix(model, 1, 0),
                 Some(DialogAction::Left) => move_matrix(model, 0, -1),
                 Some(DialogAction::Right) => move_matrix(model, 0, 1),
+                Some(DialogAction::PageDown) => scroll_explanation(model, 1),
+                Some(DialogAction::PageUp) => scroll_explanation(model, -1),
                 _ => {}
             }
             Vec::new()

@@ -29,13 +29,16 @@ use crate::netns::Netns;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::inventory::model::Inventory;
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
 use crate::probe::kernel::KernelProber;
-use crate::probe::matrix::{self as probe_matrix, ProbePlan};
+use crate::probe::matrix::{self as probe_matrix, WalkWorld};
 use crate::probe::tcp::demonstrate_shared_port;
+use crate::probe::ProbeLab;
 use crate::probe::DEFAULT_TIMEOUT;
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
+use crate::ui::bench::ProbeJob;
 use crate::ui::labui::{LabJob, Teardown};
 use crate::ui::render;
 use crate::ui::theme::Theme;
@@ -331,10 +334,10 @@ impl Executor {
                     let _ = tx.send(Message::IpvlanSupport(ipvlan_supported()));
                 })?;
             }
-            Command::RunProbes(plan) => {
+            Command::RunProbes(job) => {
                 let tx = self.tx.clone();
                 spawn_ticking("tui-probes", tx.clone(), move || {
-                    let _ = tx.send(Message::ProbesDone(run_probes(*plan, &tx)));
+                    let _ = tx.send(Message::ProbesDone(run_probes(*job, &tx)));
                 })?;
             }
             Command::SharedPort(lab, name) => {
@@ -465,15 +468,37 @@ fn ipvlan_supported() -> bool {
         .unwrap_or(true)
 }
 
-/// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them).
-fn run_probes(plan: ProbePlan, tx: &Sender<Message>) -> Result<u64, String> {
-    // Cells outside the lab are predicted by the packet walk over the inventory read here.
-    let walk = crate::probe::namespaces::walk_world_if_needed(&plan.lab);
+/// What the packet walk predicts from: the inventory the UI holds (handed over with the
+/// plan, not read again) and which of its namespaces each endpoint is, told by the inode of
+/// the endpoint's namespace file (an endpoint whose file is gone is left out: its cells are
+/// then unknown, with that reason).
+fn walk_world(lab: &ProbeLab, inventory: Inventory) -> WalkWorld {
+    use std::os::unix::fs::MetadataExt;
+    let netns_of = lab
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let ino = std::fs::metadata(&e.netns_path).ok()?.ino();
+            let ns = inventory.namespaces.iter().find(|n| n.id == ino)?;
+            Some((e.name.clone(), ns.name.clone()))
+        })
+        .collect();
+    WalkWorld {
+        inventory,
+        netns_of,
+    }
+}
+
+/// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them),
+/// predicted over the inventory the UI holds.
+fn run_probes(job: ProbeJob, tx: &Sender<Message>) -> Result<u64, String> {
+    let ProbeJob { plan, inventory } = job;
+    let walk = walk_world(&plan.lab, inventory);
     let (handle, rx) = probe_matrix::spawn_run(
         KernelProber::new(),
         plan.lab,
         plan.cells,
-        walk,
+        Some(walk),
         DEFAULT_TIMEOUT,
     )
     .map_err(|e| e.to_string())?;
@@ -812,6 +837,44 @@ mod tests {
     use super::*;
     use crate::netns::NetnsSource;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    /// The walk's world is the inventory handed over with the plan; each endpoint is found in
+    /// it by its namespace file's inode (no namespace is read again), and an endpoint whose
+    /// file is gone is left out.
+    #[test]
+    fn the_walk_world_is_the_handed_inventory_with_endpoints_found_by_inode() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ns-a");
+        std::fs::write(&file, b"").unwrap();
+        let ino = std::fs::metadata(&file).unwrap().ino();
+        let inv_a = crate::inventory::NamespaceInventory::empty("ns-a", ino, NetnsSource::Named);
+        let inv_b =
+            crate::inventory::NamespaceInventory::empty("ns-b", ino + 1, NetnsSource::Named);
+        let mut ns_a = crate::ui::fixture::netns("a", ino, NetnsSource::Named, None);
+        ns_a.path = file;
+        let mut gone = crate::ui::fixture::netns("gone", ino + 1, NetnsSource::Named, None);
+        gone.path = dir.path().join("missing");
+        let lab = ProbeLab {
+            endpoints: vec![
+                crate::probe::namespaces::endpoint_of(&ns_a, &inv_a),
+                crate::probe::namespaces::endpoint_of(&gone, &inv_b),
+            ],
+            facts: Default::default(),
+        };
+        let inventory = Inventory {
+            namespaces: vec![inv_a, inv_b],
+            ..Default::default()
+        };
+        let world = walk_world(&lab, inventory.clone());
+        assert_eq!(world.inventory, inventory);
+        assert_eq!(
+            world.netns_of,
+            [("a".to_string(), "ns-a".to_string())]
+                .into_iter()
+                .collect()
+        );
+    }
 
     fn job(id: u64) -> ReadJob {
         ReadJob {

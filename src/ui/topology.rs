@@ -1,21 +1,45 @@
 //! How things connect, across every namespace, as lines of text: bridge -> ports -> veth
 //! peer -> namespace; macvlan/ipvlan/vlan child -> parent; veth pairs that join two
-//! namespaces directly; and what is left on its own. A pure function of the inventory.
+//! namespaces directly; and what is left on its own. Each line names the devices it draws,
+//! so the matrix's selected path can light them. A pure function of the inventory.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::inventory::{Link, LinkKind, LinkRef, NamespaceInventory};
 
+/// One line of the drawing and the devices it draws, as (namespace, device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopoLine {
+    pub text: String,
+    pub devices: Vec<(String, String)>,
+}
+
+impl TopoLine {
+    fn new(text: String, devices: &[(&str, &str)]) -> Self {
+        TopoLine {
+            text,
+            devices: devices
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.to_string()))
+                .collect(),
+        }
+    }
+}
+
 /// A block of lines that belong together (one bridge, one parent device...). The filter
 /// keeps or drops whole groups so the drawing stays readable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopoGroup {
-    pub lines: Vec<String>,
+    pub lines: Vec<TopoLine>,
 }
 
 impl TopoGroup {
     pub fn matches(&self, needle: &str) -> bool {
-        needle.is_empty() || self.lines.iter().any(|l| l.to_lowercase().contains(needle))
+        needle.is_empty()
+            || self
+                .lines
+                .iter()
+                .any(|l| l.text.to_lowercase().contains(needle))
     }
 }
 
@@ -112,20 +136,25 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
     for ns in all {
         for br in ns.links.iter().filter(|l| l.kind == LinkKind::Bridge) {
             shown.insert(key(&ns.name, &br.name));
-            let mut lines = vec![describe(&ns.name, br)];
+            let mut lines = vec![TopoLine::new(
+                describe(&ns.name, br),
+                &[(&ns.name, &br.name)],
+            )];
             let ports: Vec<&Link> = ns.bridge_ports(&br.name).collect();
             if ports.is_empty() {
-                lines.push("└─ (no ports)".to_string());
+                lines.push(TopoLine::new("└─ (no ports)".to_string(), &[]));
             }
             for (i, port) in ports.iter().enumerate() {
                 shown.insert(key(&ns.name, &port.name));
                 let mut line = format!("{}{}", branch(i, ports.len()), port.name);
+                let mut devices = vec![(ns.name.as_str(), port.name.as_str())];
                 match (&port.kind, &port.peer) {
                     (LinkKind::Veth, Some(peer)) => {
                         line.push_str(" ── ");
                         match index.find(peer) {
                             Some((pns, plink)) => {
                                 shown.insert(key(&pns.name, &plink.name));
+                                devices.push((&pns.name, &plink.name));
                                 line.push_str(&describe(&pns.name, plink));
                                 if let Some(m) = &plink.master {
                                     line.push_str(&format!("  (port of {m})"));
@@ -139,7 +168,7 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                     }
                     _ => line.push_str(&format!("  {}", kind_mode(port))),
                 }
-                lines.push(line);
+                lines.push(TopoLine::new(line, &devices));
             }
             groups.push(TopoGroup { lines });
         }
@@ -171,14 +200,16 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                 continue;
             }
             shown.insert(key(&ns.name, &parent.name));
-            let mut lines = vec![describe(&ns.name, parent)];
+            let mut lines = vec![TopoLine::new(
+                describe(&ns.name, parent),
+                &[(&ns.name, &parent.name)],
+            )];
             for (i, (cns, child)) in kids.iter().enumerate() {
                 placed.insert(key(&cns.name, &child.name));
                 shown.insert(key(&cns.name, &child.name));
-                lines.push(format!(
-                    "{}{}",
-                    branch(i, kids.len()),
-                    describe(&cns.name, child)
+                lines.push(TopoLine::new(
+                    format!("{}{}", branch(i, kids.len()), describe(&cns.name, child)),
+                    &[(&cns.name, &child.name)],
                 ));
             }
             groups.push(TopoGroup { lines });
@@ -192,11 +223,17 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
         let parent = child.parent.as_ref().expect("filtered on parent");
         groups.push(TopoGroup {
             lines: vec![
-                format!(
-                    "{} (parent not visible)",
-                    crate::ui::table::link_ref(parent)
+                TopoLine::new(
+                    format!(
+                        "{} (parent not visible)",
+                        crate::ui::table::link_ref(parent)
+                    ),
+                    &[],
                 ),
-                format!("└─ {}", describe(&cns.name, child)),
+                TopoLine::new(
+                    format!("└─ {}", describe(&cns.name, child)),
+                    &[(&cns.name, &child.name)],
+                ),
             ],
         });
     }
@@ -208,9 +245,11 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                 continue;
             }
             shown.insert(key(&ns.name, &link.name));
+            let mut devices = vec![(ns.name.as_str(), link.name.as_str())];
             let line = match link.peer.as_ref().map(|p| (p, index.find(p))) {
                 Some((_, Some((pns, plink)))) => {
                     shown.insert(key(&pns.name, &plink.name));
+                    devices.push((&pns.name, &plink.name));
                     format!(
                         "{} ══ {}",
                         describe(&ns.name, link),
@@ -224,7 +263,9 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                 ),
                 None => format!("{} ══ ? (peer unknown)", describe(&ns.name, link)),
             };
-            groups.push(TopoGroup { lines: vec![line] });
+            groups.push(TopoGroup {
+                lines: vec![TopoLine::new(line, &devices)],
+            });
         }
     }
 
@@ -240,12 +281,14 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
             .iter()
             .any(|l| shown.contains(&key(&ns.name, &l.name)));
         if !rest.is_empty() {
-            let mut lines = vec![format!("{}: not connected to the above", ns.name)];
+            let mut lines = vec![TopoLine::new(
+                format!("{}: not connected to the above", ns.name),
+                &[],
+            )];
             for (i, l) in rest.iter().enumerate() {
-                lines.push(format!(
-                    "{}{}",
-                    branch(i, rest.len()),
-                    describe(&ns.name, l)
+                lines.push(TopoLine::new(
+                    format!("{}{}", branch(i, rest.len()), describe(&ns.name, l)),
+                    &[(&ns.name, &l.name)],
                 ));
             }
             groups.push(TopoGroup { lines });
@@ -256,7 +299,7 @@ pub fn topology(all: &[&NamespaceInventory]) -> Vec<TopoGroup> {
                 "isolated, only lo"
             };
             groups.push(TopoGroup {
-                lines: vec![format!("{}: {what}", ns.name)],
+                lines: vec![TopoLine::new(format!("{}: {what}", ns.name), &[])],
             });
         }
     }
@@ -278,7 +321,32 @@ mod tests {
 
     fn draw(all: &[NamespaceInventory]) -> Vec<Vec<String>> {
         let refs: Vec<&NamespaceInventory> = all.iter().collect();
-        topology(&refs).into_iter().map(|g| g.lines).collect()
+        topology(&refs)
+            .into_iter()
+            .map(|g| g.lines.into_iter().map(|l| l.text).collect())
+            .collect()
+    }
+
+    #[test]
+    fn each_line_names_the_devices_it_draws() {
+        let all = host();
+        let refs: Vec<&NamespaceInventory> = all.iter().collect();
+        let groups = topology(&refs);
+        let devs = |g: usize, l: usize| -> Vec<(&str, &str)> {
+            groups[g].lines[l]
+                .devices
+                .iter()
+                .map(|(n, d)| (n.as_str(), d.as_str()))
+                .collect()
+        };
+        assert_eq!(devs(0, 0), vec![("root", "docker0")]);
+        assert_eq!(
+            devs(0, 1),
+            vec![("root", "veth1a2b3c4"), ("pid:1234", "eth0")]
+        );
+        assert_eq!(devs(1, 1), vec![("nv-mac1", "mv0")]);
+        assert_eq!(devs(2, 0), Vec::<(&str, &str)>::new(), "a heading");
+        assert_eq!(devs(2, 1), vec![("root", "eth0")]);
     }
 
     #[test]
@@ -380,7 +448,7 @@ mod tests {
             .collect();
         assert_eq!(kept.len(), 1);
         assert_eq!(
-            kept[0].lines[0],
+            kept[0].lines[0].text,
             "enp0s8 @ root  physical  192.168.50.10/24"
         );
     }

@@ -144,30 +144,84 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Overlay::Explain => {
             let text = explain(&model.bench.matrix, model.bench.lab.as_ref());
             let w = area.width.saturating_sub(4).min(100);
-            let inner_w = usize::from(w.saturating_sub(2));
-            let mut lines: Vec<Line> = text
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    if i == 0 {
-                        Line::styled(l.clone(), theme.header())
-                    } else if l.contains("MISMATCH") {
-                        Line::styled(l.clone(), theme.mismatch())
-                    } else {
-                        Line::raw(l.clone())
-                    }
-                })
+            let inner_w = usize::from(w.saturating_sub(2)).max(1);
+            let rows_of = |l: &String| l.chars().count().max(1).div_ceil(inner_w);
+            let style_of = |l: &String| {
+                if l.contains("MISMATCH") {
+                    theme.mismatch()
+                } else {
+                    ratatui::style::Style::new()
+                }
+            };
+            // The first line (the cell) stays; the rest scrolls when it does not fit.
+            let (head, body) = text
+                .split_first()
+                .map_or((None, &[][..]), |(h, b)| (Some(h), b));
+            let body_rows: usize = body.iter().map(rows_of).sum();
+            let scroll_keys = format!(
+                "{}/{}: scroll",
+                keys::dialog_keys(DialogAction::PageDown),
+                keys::dialog_keys(DialogAction::PageUp),
+            );
+            let keys_line = |top: usize, shown: usize| {
+                let close = "arrows: another cell   Enter / Esc: close";
+                if top == 0 && shown == body.len() {
+                    close.to_string()
+                } else {
+                    let n = body.len();
+                    format!(
+                        "lines {}–{} of {n}   {scroll_keys}   {close}",
+                        top + 1,
+                        top + shown
+                    )
+                }
+            };
+            // Borders, the cell's line and the key line around the body (the longest key
+            // line, so the box never cuts it).
+            let head_rows = head.map_or(0, rows_of);
+            let keys_rows = rows_of(&keys_line(body.len(), body.len().saturating_sub(1)));
+            let room = usize::from(area.height).saturating_sub(2 + head_rows + keys_rows);
+            // Scrolled at most so far that the last page is full.
+            let mut last_page = body.len();
+            let mut tail = 0;
+            while last_page > 0 && tail + rows_of(&body[last_page - 1]) <= room {
+                last_page -= 1;
+                tail += rows_of(&body[last_page]);
+            }
+            let top = if body_rows <= room {
+                0
+            } else {
+                model
+                    .bench
+                    .matrix
+                    .explain_scroll()
+                    .min(last_page.min(body.len().saturating_sub(1)))
+            };
+            let mut shown = 0;
+            let mut used = 0;
+            for l in &body[top..] {
+                used += rows_of(l);
+                if used > room && shown > 0 {
+                    break;
+                }
+                shown += 1;
+            }
+            let mut lines: Vec<Line> = head
+                .map(|h| Line::styled(h.clone(), theme.header()))
+                .into_iter()
                 .collect();
-            lines.push(Line::styled(
-                "arrows: another cell   Enter / Esc: close",
-                theme.dim(),
-            ));
-            let wrapped: usize = text
-                .iter()
-                .map(|l| l.chars().count().max(1).div_ceil(inner_w.max(1)))
-                .sum::<usize>()
-                + 1;
-            let rect = centred(area, w, (wrapped + 2) as u16);
+            lines.extend(
+                body[top..top + shown]
+                    .iter()
+                    .map(|l| Line::styled(l.clone(), style_of(l))),
+            );
+            let keys_line = keys_line(top, shown);
+            let h = head_rows
+                + body[top..top + shown].iter().map(rows_of).sum::<usize>()
+                + rows_of(&keys_line)
+                + 2;
+            lines.push(Line::styled(keys_line, theme.dim()));
+            let rect = centred(area, w, h.min(usize::from(u16::MAX)) as u16);
             boxed(frame, model, rect, "Why? (the explanation)", lines);
         }
     }

@@ -1,5 +1,6 @@
-//! The Lab tab: the picture of the lab ([`crate::ui::labtopo`]), with the path of the
-//! matrix's selected cell highlighted and marked `»`.
+//! The Lab tab: the picture of the lab ([`crate::ui::labtopo`]), with the lines the matrix's
+//! selected cell passes (the packet walk's hops, and the cell's two ends) highlighted and
+//! marked `»`.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,19 +10,20 @@ use ratatui::Frame;
 use super::cut;
 use super::table::body_block;
 use crate::ui::app::Model;
-use crate::ui::bench::path;
 use crate::ui::labtopo::picture;
 use crate::ui::theme::MARK_PATH;
 
-/// The selected matrix cell's path, if any.
-pub fn selected_path(model: &Model) -> Vec<String> {
-    let Some(lab) = &model.bench.lab else {
-        return Vec::new();
+/// The title's account of the selected cell's path: which cell, and how many hops the walk
+/// followed (none when its expectation has no path).
+pub fn path_title(model: &Model) -> Option<String> {
+    let (from, to) = model.bench.matrix.selected_pair()?;
+    let on = model.bench.matrix.on_path();
+    let hops = match on.hops {
+        0 => "no hops".to_string(),
+        1 => "1 hop".to_string(),
+        n => format!("{n} hops"),
     };
-    let Some((from, to)) = model.bench.matrix.selected_pair() else {
-        return Vec::new();
-    };
-    path(lab, &crate::lab::endpoints(lab), &from, &to)
+    Some(format!("{MARK_PATH} path of {from} → {to}: {hops}"))
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
@@ -37,11 +39,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     };
-    let hops = selected_path(model);
-    let title = if hops.is_empty() {
-        format!("Lab · {} containers", lab.containers.len())
-    } else {
-        format!("Lab · path {MARK_PATH} {}", hops.join(" → "))
+    let on = model.bench.matrix.on_path();
+    let title = match path_title(model) {
+        Some(p) => format!("Lab · {p}"),
+        None => format!("Lab · {} containers", lab.containers.len()),
     };
     let block = body_block(model, title);
     let inner = block.inner(area);
@@ -51,9 +52,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let lines: Vec<Line> = pic
         .iter()
         .map(|l| {
-            let on = l.on_path(&hops);
+            let lit = l.on_path(&on);
             let header = !l.text.starts_with(['├', '│', '└']);
-            let style = if on {
+            let style = if lit {
                 theme.path()
             } else if header {
                 theme.header()
@@ -61,7 +62,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 ratatui::style::Style::new()
             };
             Line::from(vec![
-                Span::styled(if on { MARK_PATH } else { " " }, theme.path()),
+                Span::styled(if lit { MARK_PATH } else { " " }, theme.path()),
                 Span::raw(" "),
                 Span::styled(cut(&l.text, w), style),
             ])

@@ -30,10 +30,11 @@ fn title(model: &Model) -> String {
     };
     let mm = m.mismatches();
     format!(
-        "Matrix · {}/{} probes · {state} · {mm} mismatch{}",
+        "Matrix · {}/{} probes · {state} · {mm} mismatch{} · {} unknown",
         m.done(),
         m.cells.len(),
-        if mm == 1 { "" } else { "es" }
+        if mm == 1 { "" } else { "es" },
+        m.unknowns()
     )
 }
 
