@@ -59,6 +59,15 @@ pub trait NatHost {
     fn read_proc(&self, path: &str) -> io::Result<String>;
 }
 
+/// What `nft` and `iptables-legacy-save` need: CAP_NET_ADMIN for nfnetlink dumps and x_tables'
+/// getsockopt, CAP_NET_RAW for the raw socket iptables opens. Without root they are passed to
+/// the child as ambient capabilities when netview holds them (file capabilities set by
+/// `setcap`): execve would drop them otherwise.
+const CHILD_CAPABILITIES: &[crate::caps::Capability] = &[
+    crate::caps::Capability::NetAdmin,
+    crate::caps::Capability::NetRaw,
+];
+
 /// The real system, seen from the calling thread (and its namespace).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ThreadHost;
@@ -73,6 +82,7 @@ impl NatHost for ThreadHost {
     }
 
     fn nft_json(&self, nft: &Path) -> Result<String, NatReadError> {
+        let _passed = crate::caps::pass_to_children(CHILD_CAPABILITIES);
         nftables::helper::get_current_ruleset_raw(Some(nft), ["list", "ruleset"]).map_err(|e| {
             match e {
                 nftables::helper::NftablesError::NftExecution { inner, .. } => {
@@ -98,6 +108,7 @@ impl NatHost for ThreadHost {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| program.display().to_string());
+        let _passed = crate::caps::pass_to_children(CHILD_CAPABILITIES);
         let output = Command::new(program)
             .args(args)
             .output()
