@@ -271,6 +271,16 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
         Ok(names) => names,
         // No x_tables module loaded: no legacy table anywhere.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        // The list is 0440 root: with netview's capabilities from setcap but not root, the
+        // legacy tables cannot be listed (and running iptables-legacy-save blindly would
+        // create them).
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            read.errors.push(format!(
+                "legacy {family} iptables rules not read: {names_path}, the list of its \
+                 tables, is readable by root only"
+            ));
+            return;
+        }
         Err(source) => {
             read.errors.push(
                 NatReadError::Proc {
