@@ -191,6 +191,20 @@ fn without_capabilities_one_line_names_them_and_the_setcap_command() {
         serde_json::json!(["not read: entering another namespace needs CAP_SYS_ADMIN"])
     );
     assert_eq!(other["links"], serde_json::json!([]));
+    // Namespaces come in the order asked for, read or not.
+    let out = as_nobody(
+        None,
+        &copy.bin,
+        &["inventory", "--netns", &ns.0, "--netns", "root", "--json"],
+    );
+    assert!(out.status.success());
+    let names: Vec<String> = json(&out)["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec![ns.0.clone(), "root".to_string()]);
 }
 
 #[test]

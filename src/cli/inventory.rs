@@ -127,6 +127,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let caps = netview::caps::current().unwrap_or(netview::caps::CapSet::FULL);
     let total = wanted.len();
+    let order: std::collections::HashMap<u64, usize> =
+        wanted.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
     let (wanted, unread) = readable(
         wanted,
         caps.has(netview::caps::Capability::SysAdmin),
@@ -150,6 +152,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             inv.errors.push(NOT_ENTERED.to_string());
             inv
         }));
+        // In the order asked for (root first with --all).
+        namespaces.sort_by_key(|n| order.get(&n.id).copied().unwrap_or(usize::MAX));
     }
     netview::inventory::mark_netview_namespaces(&mut namespaces);
     let mut inventory = Inventory {
