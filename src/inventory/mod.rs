@@ -5,6 +5,7 @@
 //! fixed models without root. [`KernelSource`] is the real one.
 
 pub mod convert;
+pub mod dot;
 pub mod dump;
 pub mod filter;
 pub mod model;
@@ -65,7 +66,16 @@ pub fn mark_netview_namespaces(namespaces: &mut [NamespaceInventory]) {
     let Ok(Some(lab)) = crate::lab::Lab::load() else {
         return;
     };
-    let ours = lab_namespaces(&lab.state);
+    mark_made_by(namespaces, Some(&lab.state));
+}
+
+/// Mark the namespaces `state` records as made by netview (and unmark the others; no lab:
+/// none is netview's). The CLI and the TUI both mark through this.
+pub fn mark_made_by(
+    namespaces: &mut [NamespaceInventory],
+    state: Option<&crate::lab::state::LabState>,
+) {
+    let ours = state.map(lab_namespaces).unwrap_or_default();
     for ns in namespaces {
         ns.netview = ours.contains(&ns.name);
     }

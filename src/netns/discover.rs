@@ -66,24 +66,23 @@ pub fn self_id() -> Option<u64> {
     inode_of(Path::new("/proc/thread-self/ns/net")).map(|(_, ino)| ino)
 }
 
-fn comm_of(pid: u32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim_end().to_string())
+/// A process's name (the kernel's 15-byte `comm`) and its parent, from /proc/PID/stat.
+fn comm_and_parent(pid: u32) -> Option<(String, u32)> {
+    let pid = i32::try_from(pid).ok()?;
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some((stat.comm, u32::try_from(stat.ppid).ok()?))
 }
 
-fn ppid_of(pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The comm field may contain spaces and parentheses; fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+fn comm_of(pid: u32) -> Option<String> {
+    comm_and_parent(pid).map(|(comm, _)| comm)
 }
 
 /// Describe the process holding a namespace, naming the container runtime that started it
 /// when its parent is one (containerd-shim, conmon, runc...).
 fn describe_process(pid: u32) -> String {
-    let comm = comm_of(pid).unwrap_or_else(|| "?".to_string());
-    let runtime = ppid_of(pid)
+    let (comm, ppid) = comm_and_parent(pid).unwrap_or_else(|| ("?".to_string(), 0));
+    let runtime = Some(ppid)
+        .filter(|&p| p != 0)
         .and_then(comm_of)
         .filter(|p| is_runtime_name(p));
     match runtime {
@@ -108,7 +107,10 @@ pub fn is_runtime_name(comm: &str) -> bool {
 }
 
 /// The initial namespace: PID 1's, or where PID 1 is hidden from us (some sandboxes), that of
-/// kthreadd (PID 2), whose kernel threads always live in the initial namespace.
+/// kthreadd (PID 2), whose kernel threads always live in the initial namespace. Without
+/// permission to look at PID 1's namespace file (an unprivileged user: stat needs ptrace
+/// access), netview's own namespace is the initial one when it is PID 1's
+/// ([`shares_pid1_netns`]); any other namespace then stays unnamed as root.
 fn root_ns() -> Option<(PathBuf, u64)> {
     let pid1 = PathBuf::from("/proc/1/ns/net");
     if let Some((_, ino)) = inode_of(&pid1) {
@@ -116,9 +118,36 @@ fn root_ns() -> Option<(PathBuf, u64)> {
     }
     if comm_of(2).as_deref() == Some("kthreadd") {
         let pid2 = PathBuf::from("/proc/2/ns/net");
-        return inode_of(&pid2).map(|(_, ino)| (pid2, ino));
+        if let Some((_, ino)) = inode_of(&pid2) {
+            return Some((pid2, ino));
+        }
+    }
+    if shares_pid1_netns() {
+        let own = own_ns_path();
+        return inode_of(&own).map(|(_, ino)| (own, ino));
     }
     None
+}
+
+/// The namespace file of this process (its main thread's namespace).
+fn own_ns_path() -> PathBuf {
+    PathBuf::from(format!("/proc/{}/ns/net", std::process::id()))
+}
+
+/// Whether this process is in PID 1's network namespace, asked without permission to look at
+/// PID 1's namespace file: /proc/PID/net/ shows the files of PID's network namespace to
+/// anyone, and each namespace has its own proc entries, so /proc/1/net/dev and our own
+/// /proc/self/net/dev are one inode exactly when the namespace is one. (Measured as `nobody`:
+/// 4026531874 for both in the initial namespace; 4026531874 and 4026532184 from a namespace
+/// made with `ip netns add`.)
+fn shares_pid1_netns() -> bool {
+    match (
+        inode_of(Path::new("/proc/1/net/dev")),
+        inode_of(Path::new("/proc/self/net/dev")),
+    ) {
+        (Some(pid1), Some(own)) => pid1 == own,
+        _ => false,
+    }
 }
 
 /// List every network namespace this process can see, root first, then named ones by name,
@@ -164,11 +193,11 @@ pub fn discover() -> Vec<Netns> {
         });
     }
 
-    let mut pids: Vec<u32> = fs::read_dir("/proc")
+    let mut pids: Vec<u32> = procfs::process::all_processes()
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter_map(|p| u32::try_from(p.pid()).ok())
         .collect();
     pids.sort_unstable();
     for pid in pids {
@@ -198,7 +227,7 @@ pub fn discover() -> Vec<Netns> {
                     name: "self".to_string(),
                     id: ino,
                     source: NetnsSource::Process,
-                    path: PathBuf::from(format!("/proc/{}/ns/net", std::process::id())),
+                    path: own_ns_path(),
                     process: Some(describe_process(std::process::id())),
                     is_self: true,
                 },
@@ -302,6 +331,21 @@ mod tests {
         assert!(is_runtime_name("containerd-shim-runc-v2"));
         assert!(is_runtime_name("conmon"));
         assert!(!is_runtime_name("bash"));
+    }
+
+    #[test]
+    fn sharing_pid1s_namespace_is_told_by_proc_net_entries() {
+        // An oracle that needs privilege: kthreadd's (PID 2) namespace file, which root may
+        // stat (in this project's sandbox even root may not stat PID 1's).
+        let (Some((_, kthreadd)), Some(me)) = (inode_of(Path::new("/proc/2/ns/net")), self_id())
+        else {
+            return;
+        };
+        assert_eq!(shares_pid1_netns(), kthreadd == me);
+        if kthreadd == me {
+            let root = discover().into_iter().next().unwrap();
+            assert_eq!((root.name.as_str(), root.id), ("root", me));
+        }
     }
 
     #[test]

@@ -226,6 +226,8 @@ pub enum Message {
     SharedPort(Result<String, String>),
     /// The spinner's clock while a job runs.
     Tick,
+    /// Where [`Command::Export`] wrote the file, or why it could not.
+    Exported(Result<std::path::PathBuf, String>),
 }
 
 /// I/O for the runtime to do. None of it happens inside `update`.
@@ -265,6 +267,9 @@ pub enum Command {
     RunProbes(Box<crate::ui::bench::ProbeJob>),
     /// Show that this host-mode container shares the host's port 80.
     SharedPort(Box<LabState>, String),
+    /// Write the current tab, rendered by `update`, to a new private file (answer:
+    /// [`Message::Exported`]).
+    Export(Box<crate::ui::export::Export>),
     Quit,
 }
 
@@ -297,6 +302,10 @@ pub struct Model {
     pub filter_editing: bool,
     pub help: bool,
     pub missing_caps: Vec<Capability>,
+    /// The command that gives the binary the capabilities it lacks (None: unknown).
+    pub setcap: Option<String>,
+    /// The start-up screen that names the missing capabilities; any key closes it.
+    pub privileges_screen: bool,
     pub theme: Theme,
     /// A one-line note for the status bar (the last error, for example).
     pub message: Option<String>,
@@ -351,6 +360,8 @@ impl Model {
             filter_editing: false,
             help: false,
             missing_caps,
+            setcap: None,
+            privileges_screen: false,
             theme,
             message: None,
             page_rows: 20,
@@ -412,6 +423,24 @@ impl Model {
             Command::WatchLab,
             Command::FollowContainers,
         ]
+    }
+
+    /// Mark the namespaces the lab's state records as netview's, as the CLI marks them
+    /// ([`crate::inventory::mark_made_by`]): a read from the kernel never carries the mark,
+    /// and the lab may be loaded before or after a namespace is read. Without a lab loaded
+    /// the marks stay as they are.
+    fn mark_own_namespaces(&mut self) {
+        let Some(lab) = &self.bench.lab else {
+            return;
+        };
+        let ours = crate::inventory::lab_namespaces(lab);
+        for inv in self
+            .namespaces
+            .iter_mut()
+            .filter_map(|e| e.inventory.as_mut())
+        {
+            inv.netview = ours.contains(&inv.name);
+        }
     }
 
     pub fn is_reading(&self, id: u64) -> bool {
@@ -724,6 +753,9 @@ impl Model {
                 }
             }
             Action::Help => self.help = true,
+            Action::Export => {
+                return vec![Command::Export(Box::new(crate::ui::export::of_tab(self)))];
+            }
             // On the matrix the arrows move between cells.
             Action::Down if self.tab == Tab::Matrix => labui::move_matrix(self, 1, 0),
             Action::Up if self.tab == Tab::Matrix => labui::move_matrix(self, -1, 0),
@@ -771,6 +803,14 @@ impl Model {
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if self.privileges_screen {
+            // Any key closes it; quitting keys also do what they say.
+            self.privileges_screen = false;
+            return match keys::action_for(&key) {
+                Some(a @ (Action::Quit | Action::Interrupt)) => self.apply(a),
+                _ => Vec::new(),
+            };
+        }
         if self.help {
             match keys::action_for(&key) {
                 Some(Action::Help | Action::Clear) => self.help = false,
@@ -1038,11 +1078,19 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             }
             Vec::new()
         }
+        Message::Exported(r) => {
+            model.message = Some(match r {
+                Ok(path) => format!("{} written to {}", model.tab.title(), path.display()),
+                Err(e) => format!("could not write the {} tab: {e}", model.tab.title()),
+            });
+            Vec::new()
+        }
         Message::Tick => {
             model.bench.spinner = model.bench.spinner.wrapping_add(1);
             Vec::new()
         }
     };
+    model.mark_own_namespaces();
     model.normalise();
     // A namespace just brought on screen whose first read is still queued goes first.
     if let Some(id) = model.selected.filter(|id| Some(*id) != selected_before) {

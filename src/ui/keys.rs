@@ -40,6 +40,9 @@ pub enum Action {
     Tour,
     /// Open what is under the cursor (a matrix cell's explanation, a container's namespace).
     Open,
+    /// Write the current tab to a file (topology as dot, the matrix as markdown, tables as
+    /// text).
+    Export,
     /// Ctrl-C: tear down what this session made and leave (while a lab job runs, it asks
     /// first, as `q` does).
     Interrupt,
@@ -327,6 +330,11 @@ pub const BINDINGS: &[Binding<Action>] = &[
         keys: &[plain(KeyCode::Enter)],
         action: Action::Open,
         help: "explain the matrix cell",
+    },
+    Binding {
+        keys: &[ch('e')],
+        action: Action::Export,
+        help: "write the tab to a file",
     },
     Binding {
         keys: &[ch('/')],

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod export;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixture;
 pub mod form;

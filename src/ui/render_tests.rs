@@ -318,3 +318,97 @@ fn marked_namespaces_probed_without_a_lab() {
     insta::assert_snapshot!("marked_namespaces_list", list);
     insta::assert_snapshot!("marked_namespaces_matrix", render(&m, 100, 30));
 }
+
+/// Drift (issue 13): the TUI reads namespaces from the kernel, which never carries the mark
+/// the CLI sets from the lab's state; the namespace list must mark the lab's namespaces all
+/// the same, whether the lab was loaded before or after the namespace was read.
+#[test]
+fn lab_namespaces_read_by_the_tui_carry_the_netview_mark() {
+    let read_from_kernel = || {
+        fixture::lab_inventories()
+            .into_iter()
+            .map(|(n, r)| {
+                (
+                    n,
+                    r.map(|mut inv| {
+                        inv.netview = false;
+                        inv
+                    }),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let lab = || Message::LabLoaded(Ok(Some(Box::new(fixture::lab_state()))));
+    let mut m = Model::from_inventories(read_from_kernel(), Vec::new(), Theme::monochrome());
+    assert!(
+        !render(&m, 120, 40).contains("◆nv-host"),
+        "no lab yet, no mark"
+    );
+    update(&mut m, lab());
+    let screen = render(&m, 120, 40);
+    assert!(screen.contains("◆nv-host"), "{screen}");
+    assert!(screen.contains("◆nv-switch"), "{screen}");
+    // Read again after the lab was loaded (a watcher event): still marked.
+    let (netns, inv) = read_from_kernel()
+        .into_iter()
+        .find(|(n, _)| n.name == "nv-host")
+        .unwrap();
+    update(
+        &mut m,
+        Message::NamespaceRead {
+            id: netns.id,
+            result: inv,
+        },
+    );
+    assert!(render(&m, 120, 40).contains(&format!("◆{}", netns.name)));
+    // A namespace the lab does not record is not marked.
+    assert!(m
+        .namespaces
+        .iter()
+        .filter_map(|e| e.inventory.as_ref())
+        .filter(|i| i.netview)
+        .all(|i| crate::inventory::lab_namespaces(&fixture::lab_state()).contains(&i.name)));
+}
+
+/// Without root the first screen names each missing capability, what it unlocks and the
+/// exact setcap line; any key closes it, and the status bar keeps the short note.
+#[test]
+fn privileges_screen_names_missing_capabilities_and_the_setcap_line() {
+    let missing = vec![Capability::SysAdmin, Capability::NetAdmin];
+    let mut m = Model::from_inventories(fixture::unprivileged_host(), missing, Theme::default());
+    let setcap = crate::caps::setcap_line(std::path::Path::new("/usr/local/bin/netview"));
+    m.setcap = Some(setcap.clone());
+    m.privileges_screen = true;
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = render(&m, w, h);
+        assert!(screen.contains("Privileges"), "{screen}");
+        assert!(
+            screen.contains("CAP_SYS_ADMIN   enter other namespaces"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("CAP_NET_ADMIN   read NAT and filter rules"),
+            "{screen}"
+        );
+        assert!(
+            !screen.contains("CAP_NET_RAW    "),
+            "only what is missing: {screen}"
+        );
+        assert!(screen.contains("Any key: continue"), "{screen}");
+        if w == 120 {
+            assert!(screen.contains(&setcap), "{screen}");
+        } else {
+            // At 80 columns the line wraps before the path; both parts are there.
+            let (head, tail) = setcap.rsplit_once(' ').unwrap();
+            assert!(screen.contains(head) && screen.contains(tail), "{screen}");
+        }
+    }
+    press(&mut m, "j");
+    assert!(!m.privileges_screen);
+    let screen = render(&m, 120, 40);
+    assert!(!screen.contains("Any key: continue"), "{screen}");
+    assert!(
+        screen.contains("missing CAP_SYS_ADMIN"),
+        "status note stays: {screen}"
+    );
+}

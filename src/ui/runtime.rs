@@ -346,10 +346,31 @@ impl Executor {
                     let _ = tx.send(Message::SharedPort(shared_port(&lab, &name)));
                 })?;
             }
+            Command::Export(export) => {
+                let tx = self.tx.clone();
+                spawn_named("tui-export", move || {
+                    let _ = tx.send(Message::Exported(write_export(&export)));
+                })?;
+            }
             Command::Quit => {}
         }
         Ok(())
     }
+}
+
+/// Write an export in the current directory, or in netview's state directory where that is
+/// refused; the answer is the path, or the error as one line.
+fn write_export(export: &crate::ui::export::Export) -> Result<std::path::PathBuf, String> {
+    use crate::ui::export;
+    let cwd = std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?;
+    let state = export::state_dir(
+        std::env::var("XDG_STATE_HOME").ok().as_deref(),
+        std::env::var("HOME").ok().as_deref(),
+    );
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    export::write(export, &cwd, state.as_deref(), stamp).map_err(|e| e.to_string())
 }
 
 /// A burst of runtime events (`docker run` sends create, connect and start) becomes one ask
@@ -717,6 +738,9 @@ pub fn run(
     spawn_input(tx.clone())?;
     let mut model = Model::new(missing_caps, theme);
     model.message = note;
+    // Without root, the first screen says what is missing and how to get it without sudo.
+    model.privileges_screen = !model.missing_caps.is_empty();
+    model.setcap = Some(crate::caps::setcap_line_for_self());
     // Whatever ends the loop (quit, an error, a panic), the terminal comes back first and
     // then what this session made is torn down.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -59,6 +59,15 @@ pub trait NatHost {
     fn read_proc(&self, path: &str) -> io::Result<String>;
 }
 
+/// What `nft` and `iptables-legacy-save` need: CAP_NET_ADMIN for nfnetlink dumps and x_tables'
+/// getsockopt, CAP_NET_RAW for the raw socket iptables opens. Without root they are passed to
+/// the child as ambient capabilities when netview holds them (file capabilities set by
+/// `setcap`): execve would drop them otherwise.
+const CHILD_CAPABILITIES: &[crate::caps::Capability] = &[
+    crate::caps::Capability::NetAdmin,
+    crate::caps::Capability::NetRaw,
+];
+
 /// The real system, seen from the calling thread (and its namespace).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ThreadHost;
@@ -73,6 +82,7 @@ impl NatHost for ThreadHost {
     }
 
     fn nft_json(&self, nft: &Path) -> Result<String, NatReadError> {
+        let _passed = crate::caps::pass_to_children(CHILD_CAPABILITIES);
         nftables::helper::get_current_ruleset_raw(Some(nft), ["list", "ruleset"]).map_err(|e| {
             match e {
                 nftables::helper::NftablesError::NftExecution { inner, .. } => {
@@ -98,6 +108,7 @@ impl NatHost for ThreadHost {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| program.display().to_string());
+        let _passed = crate::caps::pass_to_children(CHILD_CAPABILITIES);
         let output = Command::new(program)
             .args(args)
             .output()
@@ -145,8 +156,17 @@ pub fn read_nat_with(host: &dyn NatHost) -> (Vec<NatRule>, Vec<String>) {
 pub fn read_rules_with(host: &dyn NatHost) -> RulesRead {
     let mut read = RulesRead::default();
     read_nftables(host, &mut read);
-    for ipv6 in [false, true] {
-        read_legacy(host, ipv6, &mut read);
+    let denied: Vec<&str> = [false, true]
+        .into_iter()
+        .filter_map(|ipv6| read_legacy(host, ipv6, &mut read).err())
+        .map(|LegacyListDenied(family)| family)
+        .collect();
+    if !denied.is_empty() {
+        read.errors.push(format!(
+            "legacy iptables rules ({}) not read: the kernel's list of legacy tables \
+             (/proc/net/ip_tables_names) is readable by root only",
+            denied.join(", ")
+        ));
     }
     read
 }
@@ -242,7 +262,16 @@ fn read_nftables(host: &dyn NatHost, read: &mut RulesRead) {
         crate::inventory::filter::nft_entries(&ruleset, &filter_chains, &filter_rules, render);
 }
 
-fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
+/// The list of a family's legacy tables is readable by root only (0440 root): with netview's
+/// capabilities from setcap but not root, the legacy tables cannot be listed (and running
+/// iptables-legacy-save blindly would create them).
+struct LegacyListDenied(&'static str);
+
+fn read_legacy(
+    host: &dyn NatHost,
+    ipv6: bool,
+    read: &mut RulesRead,
+) -> Result<(), LegacyListDenied> {
     let (names_path, program, family) = if ipv6 {
         (
             "/proc/thread-self/net/ip6_tables_names",
@@ -259,7 +288,10 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
     let names = match host.read_proc(names_path) {
         Ok(names) => names,
         // No x_tables module loaded: no legacy table anywhere.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(LegacyListDenied(family))
+        }
         Err(source) => {
             read.errors.push(
                 NatReadError::Proc {
@@ -268,7 +300,7 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
                 }
                 .to_string(),
             );
-            return;
+            return Ok(());
         }
     };
     for table in ["nat", "filter"] {
@@ -281,7 +313,7 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
                 "legacy {family} {table} table in use but {program} not installed: its rules \
                  not read"
             ));
-            return;
+            return Ok(());
         };
         let output = match host.run(&save, &["-t", table]) {
             Ok(output) => output,
@@ -311,6 +343,7 @@ fn read_legacy(host: &dyn NatHost, ipv6: bool, read: &mut RulesRead) {
             ));
         }
     }
+    Ok(())
 }
 
 fn first_line(text: &str) -> String {

@@ -38,6 +38,8 @@ struct FakeHost {
     /// Outputs of `run`, by program name and first argument.
     outputs: HashMap<(String, String), Result<&'static str, String>>,
     proc_files: HashMap<&'static str, &'static str>,
+    /// /proc files that answer EACCES (root-only files, read without root).
+    proc_denied: Vec<&'static str>,
     ran: RefCell<Vec<String>>,
 }
 
@@ -97,6 +99,9 @@ impl NatHost for FakeHost {
     }
 
     fn read_proc(&self, path: &str) -> io::Result<String> {
+        if self.proc_denied.contains(&path) {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        }
         self.proc_files
             .get(path)
             .map(|s| s.to_string())
@@ -463,6 +468,26 @@ fn legacy_host(v4_names: &'static str) -> FakeHost {
     host.outputs
         .insert(("ip6tables-legacy-save".into(), "-t".into()), Ok(LEGACY_V6));
     host
+}
+
+#[test]
+fn legacy_table_list_readable_by_root_only_is_said_plainly_and_nothing_runs() {
+    let mut host = legacy_host("filter\nnat\n");
+    host.proc_denied = vec![
+        "/proc/thread-self/net/ip_tables_names",
+        "/proc/thread-self/net/ip6_tables_names",
+    ];
+    let read = read_rules_with(&host);
+    // One line for both families.
+    assert_eq!(
+        &read.errors[1..],
+        [
+            "legacy iptables rules (ip, ip6) not read: the kernel's list of legacy tables \
+          (/proc/net/ip_tables_names) is readable by root only"
+        ]
+    );
+    assert!(read.nat.is_empty());
+    assert!(host.ran.borrow().is_empty(), "{:?}", host.ran.borrow());
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod namespaces;
 pub mod nat;
 pub mod neighbours;
+pub mod privileges;
 pub mod routes;
 pub mod status;
 pub mod table;
@@ -58,6 +59,8 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     dialog::draw(frame, main, model);
     if model.help {
         help::draw(frame, area, model);
+    } else if model.privileges_screen {
+        privileges::draw(frame, area, model);
     }
 }
 
