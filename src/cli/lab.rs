@@ -171,13 +171,16 @@ fn catch_signals() {
     }
 }
 
+/// A lab file, parsed (not validated: `lab::up` validates once, with the flags applied).
+pub fn read_lab_file(path: &std::path::Path) -> Result<LabSpec, LabError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
+    LabSpec::parse_toml(&text)
+}
+
 fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
     let mut s = match &a.lab {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
-            LabSpec::parse_toml(&text)?
-        }
+        Some(path) => read_lab_file(path)?,
         // Parsed, not validated: `lab::up` validates once, with the flags applied.
         None => LabSpec::parse_toml(spec::DEFAULT_LAB_TOML)?,
     };
@@ -280,8 +283,8 @@ fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
     Ok(out)
 }
 
-pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
-    let r = run_command(cmd);
+pub fn run(cmd: LabCommand, globals: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let r = run_command(cmd, globals);
     // Said even when the command then failed: the kernel changed.
     let undone = lab::take_recovered();
     if !undone.is_empty() {
@@ -293,9 +296,12 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     r
 }
 
-fn run_command(cmd: LabCommand) -> anyhow::Result<ExitCode> {
+fn run_command(cmd: LabCommand, globals: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Up(a) => {
+        LabCommand::Up(mut a) => {
+            if a.lab.is_none() {
+                a.lab = globals.load()?.lab_file;
+            }
             let spec = build_spec(&a)?;
             catch_signals();
             let st = lab::up(&spec)?;

@@ -29,6 +29,7 @@ use crate::netns::Netns;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::ProbeDefaults;
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
 use crate::probe::kernel::KernelProber;
@@ -36,6 +37,7 @@ use crate::probe::matrix::{self as probe_matrix, ProbePlan};
 use crate::probe::tcp::demonstrate_shared_port;
 use crate::probe::DEFAULT_TIMEOUT;
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
+use crate::ui::keys::KeyMap;
 use crate::ui::labui::{LabJob, Teardown};
 use crate::ui::render;
 use crate::ui::theme::Theme;
@@ -260,6 +262,10 @@ struct Executor {
     watcher: Option<WatchHandle>,
     /// Follows the container runtimes' events (dropped on quit: stops `podman events`).
     containers: Option<EventFollower>,
+    /// The lab `L` builds (the config's lab file, else the built-in lab).
+    lab_spec: Arc<LabSpec>,
+    /// Each probe's timeout (the config's `[probe] timeout_ms`).
+    probe_timeout: Duration,
 }
 
 impl Drop for Executor {
@@ -317,8 +323,9 @@ impl Executor {
                 // command is never lost to a job thread that starts late.
                 lab::clear_interrupt();
                 let tx = self.tx.clone();
+                let spec = Arc::clone(&self.lab_spec);
                 spawn_ticking("tui-lab-job", tx.clone(), move || {
-                    let result = run_lab_job(&job);
+                    let result = run_lab_job(&job, &spec);
                     // The new state first, so the UI knows the lab before it hears "done".
                     load_and_send(&tx, &mut |_| true);
                     let _ = tx.send(Message::LabJobDone { job, result });
@@ -333,8 +340,9 @@ impl Executor {
             }
             Command::RunProbes(plan) => {
                 let tx = self.tx.clone();
+                let timeout = self.probe_timeout;
                 spawn_ticking("tui-probes", tx.clone(), move || {
-                    let _ = tx.send(Message::ProbesDone(run_probes(*plan, &tx)));
+                    let _ = tx.send(Message::ProbesDone(run_probes(*plan, timeout, &tx)));
                 })?;
             }
             Command::SharedPort(lab, name) => {
@@ -443,9 +451,9 @@ fn spawn_ticking<F: FnOnce() + Send + 'static>(
 }
 
 /// The same engine calls as the CLI's `netview lab ...`.
-fn run_lab_job(job: &LabJob) -> Result<(), String> {
+fn run_lab_job(job: &LabJob, spec: &LabSpec) -> Result<(), String> {
     let r = match job {
-        LabJob::Up => lab::up(&LabSpec::default()).map(|_| ()),
+        LabJob::Up => lab::up(spec).map(|_| ()),
         LabJob::Down => lab::down(),
         LabJob::Add(cs) => lab::add_many(cs).map(|_| ()),
         LabJob::Remove(names) => lab::remove_many(names),
@@ -466,17 +474,12 @@ fn ipvlan_supported() -> bool {
 }
 
 /// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them).
-fn run_probes(plan: ProbePlan, tx: &Sender<Message>) -> Result<u64, String> {
+fn run_probes(plan: ProbePlan, timeout: Duration, tx: &Sender<Message>) -> Result<u64, String> {
     // Cells outside the lab are predicted by the packet walk over the inventory read here.
     let walk = crate::probe::namespaces::walk_world_if_needed(&plan.lab);
-    let (handle, rx) = probe_matrix::spawn_run(
-        KernelProber::new(),
-        plan.lab,
-        plan.cells,
-        walk,
-        DEFAULT_TIMEOUT,
-    )
-    .map_err(|e| e.to_string())?;
+    let (handle, rx) =
+        probe_matrix::spawn_run(KernelProber::new(), plan.lab, plan.cells, walk, timeout)
+            .map_err(|e| e.to_string())?;
     for r in rx {
         if tx.send(Message::ProbeCell(r)).is_err() {
             break;
@@ -608,6 +611,8 @@ pub fn run_loop<B: Backend>(
         jobs,
         watcher: None,
         containers: None,
+        lab_spec: Arc::new(model.lab_spec.clone().unwrap_or_default()),
+        probe_timeout: model.probe.timeout,
     };
     let size = terminal
         .size()
@@ -672,10 +677,20 @@ pub fn run_loop<B: Backend>(
 }
 
 /// Run the TUI until the user quits. The terminal is restored however this returns.
+/// What the config file sets for a session: the theme, the keys, the probes' defaults and
+/// the lab `L` builds (`None`: the built-in lab).
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    pub theme: Theme,
+    pub keys: KeyMap,
+    pub probe: ProbeDefaults,
+    pub lab_spec: Option<LabSpec>,
+}
+
 pub fn run(
     source: Arc<dyn InventorySource>,
     missing_caps: Vec<Capability>,
-    theme: Theme,
+    setup: Setup,
     note: Option<String>,
 ) -> Result<(), UiError> {
     install_panic_hook();
@@ -690,7 +705,10 @@ pub fn run(
     terminal.clear()?;
 
     spawn_input(tx.clone())?;
-    let mut model = Model::new(missing_caps, theme);
+    let mut model = Model::new(missing_caps, setup.theme);
+    model.keys = setup.keys;
+    model.probe = setup.probe;
+    model.lab_spec = setup.lab_spec;
     model.message = note;
     // Whatever ends the loop (quit, an error, a panic), the terminal comes back first and
     // then what this session made is torn down.

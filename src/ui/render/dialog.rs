@@ -11,7 +11,7 @@ use super::cut;
 use crate::ui::app::Model;
 use crate::ui::bench::explain;
 use crate::ui::form::{mode_blurb, FieldValue, Form, MODES};
-use crate::ui::keys::{self, DialogAction};
+use crate::ui::keys::DialogAction;
 use crate::ui::labui::{Overlay, Teardown};
 use crate::ui::theme::{MARK_ERROR, MARK_SELECTED};
 
@@ -107,7 +107,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Overlay::QuitDuringJob => {
             let job = model.bench.job.as_ref();
             let what = job.map(|j| j.describe()).unwrap_or_default();
-            let key = |a: DialogAction| Span::styled(keys::dialog_keys(a), theme.filter());
+            let key = |a: DialogAction| Span::styled(model.keys.dialog_keys(a), theme.filter());
             let mut lines = vec![
                 Line::raw(format!("A lab job is running: {what}.")),
                 Line::raw(""),
