@@ -241,16 +241,21 @@ impl Key {
         Err(KeyNameError::Unknown(text.to_string()))
     }
 
-    /// The key as a config file writes it; [`Key::parse`] reads it back.
-    pub fn name(&self) -> String {
-        let base = match self.code {
+    /// The key's code as a config file writes it, without modifiers.
+    fn code_name(&self) -> String {
+        match self.code {
             KeyCode::Char(c) if c != ' ' => c.to_string(),
             KeyCode::F(n) => format!("F{n}"),
             code => NAMED
                 .iter()
                 .find(|(_, k)| *k == code)
                 .map_or_else(|| format!("{code:?}"), |(n, _)| n.to_string()),
-        };
+        }
+    }
+
+    /// The key as a config file writes it; [`Key::parse`] reads it back.
+    pub fn name(&self) -> String {
+        let base = self.code_name();
         let mut out = String::new();
         if self.modifiers.contains(KeyModifiers::CONTROL) {
             out.push_str("Ctrl-");
@@ -272,7 +277,7 @@ impl Key {
             KeyCode::Right => "→".into(),
             KeyCode::F(n) => format!("F{n}"),
             KeyCode::BackTab => "Shift-Tab".into(),
-            _ => self.name(),
+            _ => self.code_name(),
         };
         let mut out = String::new();
         if self.modifiers.contains(KeyModifiers::CONTROL) {

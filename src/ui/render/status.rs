@@ -7,7 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::caps::describe_missing;
-use crate::ui::app::Model;
+use crate::ui::app::{Model, Tab};
 use crate::ui::keys::Action;
 use crate::ui::theme::MARK_ERROR;
 
@@ -108,7 +108,8 @@ pub fn hints(model: &Model, width: u16, left_w: usize) -> String {
     let mut out = String::new();
     for (i, (action, what)) in HINTS.iter().enumerate() {
         let key = model.keys.first_key(*action);
-        if key.is_empty() {
+        // Enter explains a cell only on the matrix.
+        if key.is_empty() || (*action == Action::Open && model.tab != Tab::Matrix) {
             continue;
         }
         let hint = format!("{key}:{what}");
