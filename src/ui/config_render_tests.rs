@@ -124,6 +124,19 @@ fn status_bar_at_80_and_120_columns() {
 }
 
 #[test]
+fn the_tab_bar_names_remapped_tab_keys() {
+    let c = config::parse("[keys.browse]\ntab_links = \"F1\"\n", Path::new("/c.toml")).unwrap();
+    let mut m = model(Theme::default(), 120, 40);
+    m.keys = c.keys;
+    let first = render(&m, 120, 40)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(first.contains("[F1 Links]"), "{first}");
+}
+
+#[test]
 fn status_bar_shows_remapped_keys() {
     let m = remapped(120, 40);
     let line = last_line(&render(&m, 120, 40));
