@@ -11,7 +11,7 @@ use netview::ui::theme::Theme;
 pub enum ConfigCommand {
     /// Print a commented config file with every key at its default value.
     Template,
-    /// Print the path the config is read from.
+    /// Print the path the config is read from (and check the file there, if any).
     Path,
 }
 
@@ -52,7 +52,10 @@ pub fn run(cmd: ConfigCommand, globals: &GlobalArgs) -> anyhow::Result<ExitCode>
                 })?,
             };
             println!("{}", path.display());
-            if !path.exists() {
+            if globals.config.is_some() || path.exists() {
+                // Read as every command reads it, so a bad file is said here too.
+                globals.load()?;
+            } else {
                 eprintln!("netview: no file there yet: the built-in defaults apply");
             }
         }
