@@ -148,8 +148,11 @@ pub fn load(given: Option<&Path>) -> Result<Config, ConfigError> {
     };
     match read_text(&path) {
         Ok(text) => parse(&text, &path),
-        Err(ConfigError::Read { error, .. })
-            if !must_exist && error.kind() == std::io::ErrorKind::NotFound =>
+        // No file at the default path: the defaults. Nor when the path cannot even be looked
+        // at (another user's home, as `HOME=/root` under `setpriv` or `sudo -u` gives: its
+        // folder is not searchable); a file that is there but unreadable is refused.
+        Err(ConfigError::Read { .. })
+            if !must_exist && std::fs::symlink_metadata(&path).is_err() =>
         {
             Ok(Config::default())
         }

@@ -121,6 +121,24 @@ fn a_bad_file_at_the_default_path_is_refused() {
 }
 
 #[test]
+fn a_home_that_cannot_be_searched_means_the_defaults() {
+    // Another user's HOME (root's 0700 folder, as sudo -u or setpriv leave it): nothing can
+    // be known of a config there, so the defaults apply.
+    let home = tempfile::tempdir().unwrap();
+    let mut perm = std::fs::metadata(home.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o700);
+    std::fs::set_permissions(home.path(), perm).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args([BIN, "config", "path"])
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
 fn a_bad_key_is_one_line_naming_file_line_and_key() {
     let home = tempfile::tempdir().unwrap();
     let file = write(
