@@ -279,11 +279,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let de = toml::Deserializer::parse(text)
             .map_err(|e| invalid(e.span().map_or(0, |s| s.start), None, one_line(e.message())))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
+            // toml's spans are a wrapper with private field names; they are no key of the
+            // file's.
+            let key = e
+                .path()
+                .iter()
+                .map(|seg| seg.to_string())
+                .filter(|seg| !seg.starts_with("$__serde_spanned_private"))
+                .collect::<Vec<_>>()
+                .join(".");
             let inner = e.into_inner();
             invalid(
                 inner.span().map_or(0, |s| s.start),
-                (key != ".").then_some(key),
+                (!key.is_empty()).then_some(key),
                 one_line(inner.message()),
             )
         })?

@@ -308,3 +308,28 @@ fn reading_refuses_what_is_not_a_small_text_file() {
     std::fs::write(&good, "[probe]\nport = 443\n").unwrap();
     assert_eq!(load(Some(&good)).unwrap().probe.port, 443);
 }
+
+#[test]
+fn docs_config_md_names_every_key_and_its_example_parses() {
+    let doc = include_str!("../../docs/config.md");
+    for (mode, rows) in KeyMap::default().describe() {
+        assert!(doc.contains(&format!("`[keys.{mode}]`")), "{mode}");
+        for r in rows {
+            assert!(doc.contains(&format!("| `{}` |", r.name)), "{mode}.{}", r.name);
+        }
+    }
+    for (role, _) in Palette::ROLES {
+        assert!(doc.contains(&format!("| `{role}` |")), "{role}");
+    }
+    for key in ["palette", "kinds", "timeout_ms", "port", "file"] {
+        assert!(doc.contains(&format!("| `{key}` |")), "{key}");
+    }
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("an example");
+    let c = parse(example, p()).unwrap();
+    assert_eq!(c.palette, PaletteName::Light);
+    assert_eq!(c.lab_file, Some(PathBuf::from("/etc/labs/two-bridges.toml")));
+}
