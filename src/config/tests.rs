@@ -315,7 +315,11 @@ fn docs_config_md_names_every_key_and_its_example_parses() {
     for (mode, rows) in KeyMap::default().describe() {
         assert!(doc.contains(&format!("`[keys.{mode}]`")), "{mode}");
         for r in rows {
-            assert!(doc.contains(&format!("| `{}` |", r.name)), "{mode}.{}", r.name);
+            assert!(
+                doc.contains(&format!("| `{}` |", r.name)),
+                "{mode}.{}",
+                r.name
+            );
         }
     }
     for (role, _) in Palette::ROLES {
@@ -331,5 +335,8 @@ fn docs_config_md_names_every_key_and_its_example_parses() {
         .expect("an example");
     let c = parse(example, p()).unwrap();
     assert_eq!(c.palette, PaletteName::Light);
-    assert_eq!(c.lab_file, Some(PathBuf::from("/etc/labs/two-bridges.toml")));
+    assert_eq!(
+        c.lab_file,
+        Some(PathBuf::from("/etc/labs/two-bridges.toml"))
+    );
 }

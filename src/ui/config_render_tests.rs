@@ -193,3 +193,16 @@ fn no_color_drops_a_palettes_colours() {
         .iter()
         .all(|cell| cell.fg == Color::Reset && cell.bg == Color::Reset));
 }
+
+#[test]
+fn dialogs_name_remapped_keys() {
+    let c = config::parse("[keys.dialog]\nno = \"F9\"\n", Path::new("/c.toml")).unwrap();
+    let mut m = model(Theme::default(), 100, 30);
+    m.keys = c.keys;
+    m.bench.overlay = Some(crate::ui::labui::Overlay::Error("boom".into()));
+    let screen = render(&m, 100, 30);
+    assert!(screen.contains("Enter / F9: dismiss"), "{screen}");
+    // And F9 is what dismisses it now.
+    press(&mut m, KeyCode::F(9), KeyModifiers::NONE);
+    assert_eq!(m.bench.overlay, None);
+}

@@ -866,6 +866,13 @@ fn typed(ev: &KeyEvent) -> Option<char> {
     }
 }
 
+fn labels_for<A: PartialEq>(rows: &[Bound<A>], action: A) -> Vec<String> {
+    rows.iter()
+        .filter(|b| b.action == action)
+        .flat_map(|b| b.keys.iter().map(Key::label))
+        .collect()
+}
+
 fn infos<A>(rows: &[Bound<A>]) -> Vec<RowInfo> {
     rows.iter()
         .map(|b| RowInfo {
@@ -951,6 +958,16 @@ impl KeyMap {
             .map(Bound::keys_label)
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// Each key of a dialog action as the help writes it (`["Enter", "y"]`).
+    pub fn dialog_labels(&self, action: DialogAction) -> Vec<String> {
+        labels_for(&self.dialog, action)
+    }
+
+    /// Each key of a form action as the help writes it.
+    pub fn form_labels(&self, action: FormAction) -> Vec<String> {
+        labels_for(&self.form, action)
     }
 
     /// The keys of a tour action as the help writes them.
