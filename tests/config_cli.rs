@@ -318,3 +318,47 @@ fn the_configs_probe_kinds_reach_netview_probe() {
         assert_eq!(r["kind"], "icmp", "{r}");
     }
 }
+
+#[test]
+fn lab_up_and_the_tui_build_the_configs_lab_file() {
+    let home = tempfile::tempdir().unwrap();
+    // Relative to the config's folder; a broken lab file shows it is the one read.
+    write(home.path(), "broken-lab.toml", "[host]\nifname = 7\n");
+    let cfg = write(home.path(), "c.toml", "[lab]\nfile = \"broken-lab.toml\"\n");
+    let state = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--config", cfg.to_str().unwrap(), "lab", "up"],
+        vec!["--config", cfg.to_str().unwrap()],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("NETVIEW_STATE_DIR", state.path())
+            .env("NETVIEW_PREFIX", "nvcfg-")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = refused(&out);
+        assert!(err.contains("bad lab file"), "{args:?}: {err}");
+    }
+    // The TUI does not build real mode (it is confirmed with lab up --yes).
+    let real = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/labs/default.toml"
+    ))
+    .unwrap()
+    .replace("[options]", "[options]\nreal = true\nparent = \"eth0\"");
+    assert!(
+        real.contains("real = true"),
+        "the default lab has an [options] table"
+    );
+    write(home.path(), "real.toml", &real);
+    let cfg = write(home.path(), "r.toml", "[lab]\nfile = \"real.toml\"\n");
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap()])
+        .env("NETVIEW_STATE_DIR", state.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = refused(&out);
+    assert!(err.contains("asks for real mode"), "{err}");
+}
