@@ -187,7 +187,7 @@ fn shape(entries: &[Entry], width: u16, height: u16) -> Shape {
 /// when the action does not scroll it.
 pub fn scrolled(model: &Model, action: Action) -> Option<usize> {
     let (width, height) = model.screen;
-    let s = shape(&lines(model), width, height);
+    let s = shape(&lines(model), width, height.saturating_sub(STATUS_ROWS));
     let page = s.visible.saturating_sub(1).max(1);
     let from = model.help_scroll.min(s.max_scroll());
     let to = match action {
@@ -202,7 +202,14 @@ pub fn scrolled(model: &Model, action: Action) -> Option<usize> {
     Some(to.min(s.max_scroll()))
 }
 
+/// The status bar's last line stays in view below the overlay (its hints say how to leave).
+const STATUS_ROWS: u16 = 1;
+
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let area = Rect {
+        height: area.height.saturating_sub(STATUS_ROWS),
+        ..area
+    };
     let theme = &model.theme;
     let entries = lines(model);
     let s = shape(&entries, area.width, area.height);
@@ -312,7 +319,7 @@ mod tests {
     #[test]
     fn scrolling_stops_at_both_ends() {
         let mut m = model(80, 24);
-        let s = shape(&lines(&m), 80, 24);
+        let s = shape(&lines(&m), 80, 23);
         assert_eq!(s.columns, 1);
         assert!(s.max_scroll() > 0);
         assert_eq!(scrolled(&m, Action::Up), Some(0));
