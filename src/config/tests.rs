@@ -340,3 +340,43 @@ fn docs_config_md_names_every_key_and_its_example_parses() {
         Some(PathBuf::from("/etc/labs/two-bridges.toml"))
     );
 }
+
+#[test]
+fn odd_input_is_refused_without_a_panic() {
+    for k in [
+        "",
+        "Ctrl-",
+        "Alt-",
+        "ctrl-ctrl-",
+        "Ctrl-ü",
+        "Alt-Ctrl-x",
+        "F0",
+        "F",
+        "f99",
+        "é",
+        "Shift-",
+        "\0",
+        "Ctrl-Shift-Tab",
+        "🙂",
+        "Ctrl-🙂",
+    ] {
+        let _ = Key::parse(k);
+    }
+    for text in [
+        "[keys]\nbrowse = 1\n",
+        "[keys.browse]\nquit = [\"q\", 1]\n",
+        "[keys.browse]\nquit = { a = 1 }\n",
+        "[theme]\ncolors = \"red\"\n",
+        "[theme.colors]\naccent = \"#12345\"\n",
+        "[probe]\ntimeout_ms = -5\nport = -1\n",
+        "[probe]\nkinds = \"icmp\"\n",
+        "[lab]\nfile = 3\n",
+        "theme = 1\n",
+        "[[theme]]\n",
+        "[probe]\nport = 99999999999999999999999\n",
+    ] {
+        assert!(parse(text, p()).is_err(), "{text:?} accepted");
+        let e = err(text);
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
