@@ -340,6 +340,24 @@ fn lab_up_and_the_tui_build_the_configs_lab_file() {
         let err = refused(&out);
         assert!(err.contains("bad lab file"), "{args:?}: {err}");
     }
+    // Only a regular file is read as a lab file (a config could name /dev/zero).
+    let cfg = write(home.path(), "z.toml", "[lab]\nfile = \"/dev/zero\"\n");
+    for args in [
+        vec!["--config", cfg.to_str().unwrap(), "lab", "up"],
+        vec!["--config", cfg.to_str().unwrap()],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("NETVIEW_STATE_DIR", state.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = refused(&out);
+        assert!(
+            err.contains("/dev/zero: not a regular file"),
+            "{args:?}: {err}"
+        );
+    }
     // The TUI does not build real mode (it is confirmed with lab up --yes).
     let real = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -171,10 +171,27 @@ fn catch_signals() {
     }
 }
 
-/// A lab file, parsed (not validated: `lab::up` validates once, with the flags applied).
+/// A lab file larger than this is not one (`--lab /dev/zero` must not fill memory).
+const MAX_LAB_FILE_BYTES: u64 = 1 << 20;
+
+/// A lab file, parsed (not validated: `lab::up` validates once, with the flags applied). Only
+/// a regular file of at most 1 MiB is read.
 pub fn read_lab_file(path: &std::path::Path) -> Result<LabSpec, LabError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        invalid(format!("cannot read lab file {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    if !file.metadata().map_err(|e| cannot(&e))?.is_file() {
+        return Err(cannot(&"not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_LAB_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(&e))?;
+    if text.len() as u64 > MAX_LAB_FILE_BYTES {
+        return Err(cannot(&"larger than 1 MiB"));
+    }
     LabSpec::parse_toml(&text)
 }
 
