@@ -2,6 +2,7 @@
 //! about the terminal; the UI lives in [`ui`] and only reads from the engine.
 
 pub mod caps;
+pub mod config;
 pub mod containers;
 pub mod inventory;
 pub mod lab;

@@ -22,6 +22,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "See and try Linux container networking"
 )]
 struct Cli {
+    #[command(flatten)]
+    globals: cli::config::GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -37,6 +39,9 @@ enum Command {
     Probe(cli::probe::Args),
     /// Remove everything netview left behind (after a crash), and nothing else.
     Clean(cli::lab::CleanArgs),
+    /// The config file: print a template of every key, or where it is read from.
+    #[command(subcommand)]
+    Config(cli::config::ConfigCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,11 +50,12 @@ fn main() -> ExitCode {
         Err(e) => return cli::parse_error(e),
     };
     let result = match cli.command {
-        None => cli::tui::run(),
+        None => cli::tui::run(&cli.globals),
         Some(Command::Inventory(args)) => cli::inventory::run(args),
-        Some(Command::Lab(cmd)) => cli::lab::run(cmd),
-        Some(Command::Probe(args)) => cli::probe::run(args),
+        Some(Command::Lab(cmd)) => cli::lab::run(cmd, &cli.globals),
+        Some(Command::Probe(args)) => cli::probe::run(args, &cli.globals),
         Some(Command::Clean(args)) => cli::lab::clean(args),
+        Some(Command::Config(cmd)) => cli::config::run(cmd, &cli.globals),
     };
     cli::exit_with(result)
 }

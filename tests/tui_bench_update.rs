@@ -551,7 +551,7 @@ fn ctrl_c_during_a_job_asks_and_again_acts_like_a_signal() {
 
 #[test]
 fn the_help_lists_the_job_question_keys() {
-    let lines = netview::ui::render::help::lines();
+    let lines = netview::ui::render::help::lines(&with_lab());
     for (keys, what) in [
         ("w", "quit: wait for the job"),
         ("c", "quit: cancel, roll back"),
@@ -645,4 +645,24 @@ fn space_marks_namespaces_and_p_probes_among_the_marked_ones() {
     );
     let cmds = keys(&mut m, "p");
     assert_eq!(namespace_names(probe_plan(&cmds)), vec![first]);
+}
+
+#[test]
+fn p_probes_with_the_configs_kinds_and_port() {
+    let mut m = with_lab();
+    m.probe = netview::config::ProbeDefaults {
+        kinds: vec![netview::probe::ProbeKind::Tcp],
+        timeout: std::time::Duration::from_millis(300),
+        port: 8081,
+    };
+    let cmds = keys(&mut m, "p");
+    let plan = probe_plan(&cmds);
+    assert!(!plan.cells.is_empty());
+    for c in &plan.cells {
+        assert_eq!(
+            (c.kind, c.port),
+            (netview::probe::ProbeKind::Tcp, Some(8081)),
+            "{c:?}"
+        );
+    }
 }

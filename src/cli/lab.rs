@@ -171,13 +171,33 @@ fn catch_signals() {
     }
 }
 
+/// A lab file larger than this is not one (`--lab /dev/zero` must not fill memory).
+const MAX_LAB_FILE_BYTES: u64 = 1 << 20;
+
+/// A lab file, parsed (not validated: `lab::up` validates once, with the flags applied). Only
+/// a regular file of at most 1 MiB is read.
+pub fn read_lab_file(path: &std::path::Path) -> Result<LabSpec, LabError> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        invalid(format!("cannot read lab file {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    if !file.metadata().map_err(|e| cannot(&e))?.is_file() {
+        return Err(cannot(&"not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_LAB_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(&e))?;
+    if text.len() as u64 > MAX_LAB_FILE_BYTES {
+        return Err(cannot(&"larger than 1 MiB"));
+    }
+    LabSpec::parse_toml(&text)
+}
+
 fn build_spec(a: &UpArgs) -> Result<LabSpec, LabError> {
     let mut s = match &a.lab {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid(format!("cannot read lab file {}: {e}", path.display())))?;
-            LabSpec::parse_toml(&text)?
-        }
+        Some(path) => read_lab_file(path)?,
         // Parsed, not validated: `lab::up` validates once, with the flags applied.
         None => LabSpec::parse_toml(spec::DEFAULT_LAB_TOML)?,
     };
@@ -280,8 +300,8 @@ fn build_containers(a: &AddArgs) -> Result<Vec<ContainerSpec>, LabError> {
     Ok(out)
 }
 
-pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
-    let r = run_command(cmd);
+pub fn run(cmd: LabCommand, globals: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let r = run_command(cmd, globals);
     // Said even when the command then failed: the kernel changed.
     let undone = lab::take_recovered();
     if !undone.is_empty() {
@@ -293,9 +313,12 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     r
 }
 
-fn run_command(cmd: LabCommand) -> anyhow::Result<ExitCode> {
+fn run_command(cmd: LabCommand, globals: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Up(a) => {
+        LabCommand::Up(mut a) => {
+            if a.lab.is_none() {
+                a.lab = globals.load()?.lab_file;
+            }
             let spec = build_spec(&a)?;
             catch_signals();
             let st = lab::up(&spec)?;

@@ -1,5 +1,6 @@
 //! The scripting CLI. Each subcommand has its own file; errors become one line on stderr.
 
+pub mod config;
 pub mod inventory;
 pub mod lab;
 pub mod probe;
@@ -66,6 +67,9 @@ fn is_usage_error(e: &(dyn std::error::Error + 'static)) -> bool {
         return true;
     }
     if let Some(netview::netns::NetnsError::NotFound(_)) = e.downcast_ref() {
+        return true;
+    }
+    if e.downcast_ref::<netview::config::ConfigError>().is_some() {
         return true;
     }
     if let Some(le) = e.downcast_ref::<netview::lab::LabError>() {

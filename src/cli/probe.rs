@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use netview::config::ProbeDefaults;
 use netview::netns::NetnsError;
 use netview::probe::kernel::KernelProber;
 use netview::probe::matrix::{self, PlanOptions};
@@ -19,7 +20,7 @@ pub const LAB_FILE_ENV: &str = "NETVIEW_PROBE_LAB";
 
 /// The longest per-probe timeout: a minute. An ARP probe waits this long for each reply, so
 /// an unbounded value would make a run that never ends.
-pub const MAX_TIMEOUT_MS: u64 = 60_000;
+pub const MAX_TIMEOUT_MS: u64 = netview::config::MAX_TIMEOUT_MS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum KindArg {
@@ -40,16 +41,16 @@ pub struct Args {
     /// default: as for --from).
     #[arg(long = "to", value_name = "NAME|ADDRESS")]
     pub to: Vec<String>,
-    /// Which probes (default: icmp and arp).
+    /// Which probes (default: the config's `[probe] kinds`, else icmp and arp).
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
-    /// Per-probe timeout in milliseconds (1 to 60000).
-    #[arg(long, default_value_t = 1000, value_name = "N",
+    /// Per-probe timeout in milliseconds, 1 to 60000 (default: the config's, else 1000).
+    #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
-    pub timeout_ms: u64,
-    /// TCP port for `--kind tcp|all` (1 to 65535).
-    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    pub timeout_ms: Option<u64>,
+    /// TCP port for `--kind tcp|all`, 1 to 65535 (default: the config's, else 80).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
     /// Print JSON instead of the matrix.
     #[arg(long)]
     pub json: bool,
@@ -115,9 +116,9 @@ fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)
     Ok((world, from, to))
 }
 
-fn kinds(arg: Option<KindArg>) -> Vec<ProbeKind> {
+fn kinds(arg: Option<KindArg>, defaults: &ProbeDefaults) -> Vec<ProbeKind> {
     match arg {
-        None => vec![ProbeKind::Icmp, ProbeKind::Arp],
+        None => defaults.kinds.clone(),
         Some(KindArg::Icmp) => vec![ProbeKind::Icmp],
         Some(KindArg::Arp) => vec![ProbeKind::Arp],
         Some(KindArg::Tcp) => vec![ProbeKind::Tcp],
@@ -147,14 +148,15 @@ fn require_probe_capabilities() -> anyhow::Result<()> {
     .into())
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+    let defaults = globals.load()?.probe;
     require_probe_capabilities()?;
     let (lab, from, to) = endpoints(&args)?;
     let opts = PlanOptions {
         from,
         to,
-        kinds: kinds(args.kind),
-        tcp_port: args.port,
+        kinds: kinds(args.kind, &defaults),
+        tcp_port: args.port.unwrap_or(defaults.port),
     };
     let cells = matrix::plan(&lab, &opts).map_err(|e| match e {
         ProbeError::UnknownEndpoint(n) => anyhow::Error::new(UsageError(format!(
@@ -174,7 +176,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let prober = KernelProber::new();
-    let timeout = Duration::from_millis(args.timeout_ms);
+    let timeout = args
+        .timeout_ms
+        .map_or(defaults.timeout, Duration::from_millis);
     // Cells outside the lab are predicted by the packet walk over every namespace's inventory.
     let walk = netview::probe::namespaces::walk_world_if_needed(&lab);
     let run = matrix::run_matrix_with(

@@ -8,13 +8,14 @@ use std::collections::BTreeSet;
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::caps::Capability;
+use crate::config::ProbeDefaults;
 use crate::containers::{Container, PlacedWorld, Runtime};
 use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
 use crate::lab::state::LabState;
 use crate::netns::{Netns, NetnsSource};
 use crate::probe::cell::CellResult;
-use crate::ui::keys::{self, Action, FilterAction};
+use crate::ui::keys::{Action, FilterAction, KeyMap};
 use crate::ui::labui::{self, Bench, LabJob, Overlay};
 use crate::ui::table::{TabTable, TableRow};
 use crate::ui::theme::Theme;
@@ -301,6 +302,14 @@ pub struct Model {
     /// Whether keys are typed into the filter.
     pub filter_editing: bool,
     pub help: bool,
+    /// The first line of the help overlay in view (it scrolls).
+    pub help_scroll: usize,
+    /// The key map in use (the built-in table with the config's remaps).
+    pub keys: KeyMap,
+    /// What `p` probes with (the config's `[probe]`).
+    pub probe: ProbeDefaults,
+    /// The lab `L` builds: the config's lab file, or `None` for the built-in lab.
+    pub lab_spec: Option<crate::lab::LabSpec>,
     pub missing_caps: Vec<Capability>,
     /// The command that gives the binary the capabilities it lacks (None: unknown).
     pub setcap: Option<String>,
@@ -309,6 +318,8 @@ pub struct Model {
     pub theme: Theme,
     /// A one-line note for the status bar (the last error, for example).
     pub message: Option<String>,
+    /// The terminal's size, columns and rows (the help overlay scrolls by it).
+    pub screen: (u16, u16),
     /// Rows a page key moves by (follows the terminal height).
     pub page_rows: usize,
     pub quit: bool,
@@ -359,11 +370,16 @@ impl Model {
             filter: String::new(),
             filter_editing: false,
             help: false,
+            help_scroll: 0,
+            keys: KeyMap::default(),
+            probe: ProbeDefaults::default(),
+            lab_spec: None,
             missing_caps,
             setcap: None,
             privileges_screen: false,
             theme,
             message: None,
+            screen: (80, 24),
             page_rows: 20,
             quit: false,
             bench: Bench::default(),
@@ -752,7 +768,10 @@ impl Model {
                     self.jump_to_container_row();
                 }
             }
-            Action::Help => self.help = true,
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
             Action::Export => {
                 return vec![Command::Export(Box::new(crate::ui::export::of_tab(self)))];
             }
@@ -812,7 +831,12 @@ impl Model {
             };
         }
         if self.help {
-            match keys::action_for(&key) {
+            let action = self.keys.action_for(&key);
+            if let Some(top) = action.and_then(|a| crate::ui::render::help::scrolled(self, a)) {
+                self.help_scroll = top;
+                return Vec::new();
+            }
+            match action {
                 Some(Action::Help | Action::Clear) => self.help = false,
                 Some(a @ (Action::Quit | Action::Interrupt)) => {
                     // Its question must have the keyboard, not the help.
@@ -827,7 +851,7 @@ impl Model {
             return cmds;
         }
         if self.filter_editing {
-            match keys::filter_input(&key) {
+            match self.keys.filter_input(&key) {
                 Some(Ok(FilterAction::Accept)) => {
                     self.filter_editing = false;
                     self.select_named_match();
@@ -851,7 +875,7 @@ impl Model {
         if let Some(cmds) = labui::on_tour_key(self, &key) {
             return cmds;
         }
-        match keys::action_for(&key) {
+        match self.keys.action_for(&key) {
             Some(a) => self.apply(a),
             None => Vec::new(),
         }
@@ -1038,7 +1062,8 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
     let selected_before = model.selected;
     let mut cmds = match msg {
         Message::Key(key) => model.on_key(key),
-        Message::Resize { height, .. } => {
+        Message::Resize { width, height } => {
+            model.screen = (width, height);
             // Borders, tab bar, header, detail and status take about 8 rows.
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);
             Vec::new()

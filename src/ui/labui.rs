@@ -289,7 +289,12 @@ pub fn start_probes(model: &mut Model) -> Vec<Command> {
         ));
         return Vec::new();
     }
-    match matrix::plan(&plab, &PlanOptions::default()) {
+    let opts = PlanOptions {
+        kinds: model.probe.kinds.clone(),
+        tcp_port: model.probe.port,
+        ..PlanOptions::default()
+    };
+    match matrix::plan(&plab, &opts) {
         Ok(cells) => {
             let (row, col) = (model.bench.matrix.row, model.bench.matrix.col);
             model.bench.matrix = MatrixState::start(cells.clone());
@@ -472,7 +477,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
         Overlay::ChooseMode { .. } if mode_letter(key).is_some() => {
             choose_mode(model, mode_letter(key).unwrap_or(NetworkMode::None))
         }
-        Overlay::ChooseMode { index } => match keys::dialog_action(key) {
+        Overlay::ChooseMode { index } => match model.keys.dialog_action(key) {
             Some(DialogAction::Down) => {
                 model.bench.overlay = Some(Overlay::ChooseMode {
                     index: (index + 1).min(MODES.len() - 1),
@@ -493,7 +498,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
             _ => Vec::new(),
         },
         Overlay::Form(_) => form_key(model, key),
-        Overlay::Confirm(c) => match keys::dialog_action(key) {
+        Overlay::Confirm(c) => match model.keys.dialog_action(key) {
             Some(DialogAction::Yes) => {
                 model.bench.overlay = None;
                 match c {
@@ -511,7 +516,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
             }
             _ => Vec::new(),
         },
-        Overlay::Quit => match keys::dialog_action(key) {
+        Overlay::Quit => match model.keys.dialog_action(key) {
             Some(DialogAction::Yes) => quit_with(model, model.bench.teardown_plan()),
             Some(DialogAction::Keep) => quit_with(model, Teardown::Nothing),
             Some(DialogAction::No) => {
@@ -522,7 +527,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
             }
             _ => Vec::new(),
         },
-        Overlay::QuitDuringJob => match keys::dialog_action(key) {
+        Overlay::QuitDuringJob => match model.keys.dialog_action(key) {
             Some(DialogAction::Wait) => {
                 model.bench.overlay = None;
                 model.bench.after_job = Some(AfterJob::Ask);
@@ -545,7 +550,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
         },
         Overlay::Error(_) => {
             if matches!(
-                keys::dialog_action(key),
+                model.keys.dialog_action(key),
                 Some(DialogAction::Yes | DialogAction::No)
             ) {
                 model.bench.overlay = None;
@@ -553,7 +558,7 @@ pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>>
             Vec::new()
         }
         Overlay::Explain => {
-            match keys::dialog_action(key) {
+            match model.keys.dialog_action(key) {
                 Some(DialogAction::Yes | DialogAction::No) => model.bench.overlay = None,
                 Some(DialogAction::Up) => move_matrix(model, -1, 0),
                 Some(DialogAction::Down) => move_matrix(model, 1, 0),
@@ -582,7 +587,7 @@ fn form_key(model: &mut Model, key: &KeyEvent) -> Vec<Command> {
     let Some(Overlay::Form(form)) = &mut model.bench.overlay else {
         return Vec::new();
     };
-    match keys::form_input(key) {
+    match model.keys.form_input(key) {
         Some(Ok(FormAction::Next)) => form.next(),
         Some(Ok(FormAction::Prev)) => form.prev(),
         Some(Ok(FormAction::Toggle)) => form.toggle(true),
@@ -684,7 +689,7 @@ pub fn terminate(model: &mut Model) -> Vec<Command> {
 /// Keys of the tour panel, before the browsing keys. None: not a tour key.
 pub fn on_tour_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>> {
     model.bench.tour.as_ref()?;
-    match keys::tour_action(key)? {
+    match model.keys.tour_action(key)? {
         keys::TourAction::Build => Some(tour_build(model)),
         keys::TourAction::Next => {
             let more = model.bench.tour.as_mut().is_some_and(|t| t.advance());

@@ -27,3 +27,6 @@ mod render_tests;
 
 #[cfg(test)]
 mod bench_render_tests;
+
+#[cfg(test)]
+mod config_render_tests;

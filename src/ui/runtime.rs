@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::inventory::model::Inventory;
+use crate::config::ProbeDefaults;
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
 use crate::probe::kernel::KernelProber;
@@ -39,6 +40,7 @@ use crate::probe::ProbeLab;
 use crate::probe::DEFAULT_TIMEOUT;
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
 use crate::ui::bench::ProbeJob;
+use crate::ui::keys::KeyMap;
 use crate::ui::labui::{LabJob, Teardown};
 use crate::ui::render;
 use crate::ui::theme::Theme;
@@ -263,6 +265,10 @@ struct Executor {
     watcher: Option<WatchHandle>,
     /// Follows the container runtimes' events (dropped on quit: stops `podman events`).
     containers: Option<EventFollower>,
+    /// The lab `L` builds (the config's lab file, else the built-in lab).
+    lab_spec: Arc<LabSpec>,
+    /// Each probe's timeout (the config's `[probe] timeout_ms`).
+    probe_timeout: Duration,
 }
 
 impl Drop for Executor {
@@ -320,8 +326,9 @@ impl Executor {
                 // command is never lost to a job thread that starts late.
                 lab::clear_interrupt();
                 let tx = self.tx.clone();
+                let spec = Arc::clone(&self.lab_spec);
                 spawn_ticking("tui-lab-job", tx.clone(), move || {
-                    let result = run_lab_job(&job);
+                    let result = run_lab_job(&job, &spec);
                     // The new state first, so the UI knows the lab before it hears "done".
                     load_and_send(&tx, &mut |_| true);
                     let _ = tx.send(Message::LabJobDone { job, result });
@@ -336,8 +343,9 @@ impl Executor {
             }
             Command::RunProbes(job) => {
                 let tx = self.tx.clone();
+                let timeout = self.probe_timeout;
                 spawn_ticking("tui-probes", tx.clone(), move || {
-                    let _ = tx.send(Message::ProbesDone(run_probes(*job, &tx)));
+                    let _ = tx.send(Message::ProbesDone(run_probes(*job, timeout, &tx)));
                 })?;
             }
             Command::SharedPort(lab, name) => {
@@ -467,9 +475,9 @@ fn spawn_ticking<F: FnOnce() + Send + 'static>(
 }
 
 /// The same engine calls as the CLI's `netview lab ...`.
-fn run_lab_job(job: &LabJob) -> Result<(), String> {
+fn run_lab_job(job: &LabJob, spec: &LabSpec) -> Result<(), String> {
     let r = match job {
-        LabJob::Up => lab::up(&LabSpec::default()).map(|_| ()),
+        LabJob::Up => lab::up(spec).map(|_| ()),
         LabJob::Down => lab::down(),
         LabJob::Add(cs) => lab::add_many(cs).map(|_| ()),
         LabJob::Remove(names) => lab::remove_many(names),
@@ -512,7 +520,7 @@ fn walk_world(lab: &ProbeLab, inventory: Inventory) -> WalkWorld {
 
 /// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them),
 /// predicted over the inventory the UI holds.
-fn run_probes(job: ProbeJob, tx: &Sender<Message>) -> Result<u64, String> {
+fn run_probes(job: ProbeJob, timeout: Duration, tx: &Sender<Message>) -> Result<u64, String> {
     let ProbeJob { plan, inventory } = job;
     let walk = walk_world(&plan.lab, inventory);
     let (handle, rx) = probe_matrix::spawn_run(
@@ -520,7 +528,7 @@ fn run_probes(job: ProbeJob, tx: &Sender<Message>) -> Result<u64, String> {
         plan.lab,
         plan.cells,
         Some(walk),
-        DEFAULT_TIMEOUT,
+        timeout,
     )
     .map_err(|e| e.to_string())?;
     for r in rx {
@@ -654,6 +662,8 @@ pub fn run_loop<B: Backend>(
         jobs,
         watcher: None,
         containers: None,
+        lab_spec: Arc::new(model.lab_spec.clone().unwrap_or_default()),
+        probe_timeout: model.probe.timeout,
     };
     let size = terminal
         .size()
@@ -718,10 +728,20 @@ pub fn run_loop<B: Backend>(
 }
 
 /// Run the TUI until the user quits. The terminal is restored however this returns.
+/// What the config file sets for a session: the theme, the keys, the probes' defaults and
+/// the lab `L` builds (`None`: the built-in lab).
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    pub theme: Theme,
+    pub keys: KeyMap,
+    pub probe: ProbeDefaults,
+    pub lab_spec: Option<LabSpec>,
+}
+
 pub fn run(
     source: Arc<dyn InventorySource>,
     missing_caps: Vec<Capability>,
-    theme: Theme,
+    setup: Setup,
     note: Option<String>,
 ) -> Result<(), UiError> {
     install_panic_hook();
@@ -736,7 +756,10 @@ pub fn run(
     terminal.clear()?;
 
     spawn_input(tx.clone())?;
-    let mut model = Model::new(missing_caps, theme);
+    let mut model = Model::new(missing_caps, setup.theme);
+    model.keys = setup.keys;
+    model.probe = setup.probe;
+    model.lab_spec = setup.lab_spec;
     model.message = note;
     // Without root, the first screen says what is missing and how to get it without sudo.
     model.privileges_screen = !model.missing_caps.is_empty();

@@ -11,7 +11,7 @@ use super::cut;
 use crate::ui::app::Model;
 use crate::ui::bench::explain;
 use crate::ui::form::{mode_blurb, FieldValue, Form, MODES};
-use crate::ui::keys::{self, DialogAction};
+use crate::ui::keys::{DialogAction, FormAction};
 use crate::ui::labui::{Overlay, Teardown};
 use crate::ui::theme::{MARK_ERROR, MARK_SELECTED};
 
@@ -45,10 +45,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     };
     let theme = &model.theme;
+    // The keys in use, as the help writes them (a config may remap them).
+    let yes = model.keys.dialog_labels(DialogAction::Yes);
+    let no = model.keys.dialog_labels(DialogAction::No);
+    let first = |v: &[String]| v.first().cloned().unwrap_or_default();
     match overlay {
         Overlay::ChooseMode { index } => {
             let mut lines = vec![Line::styled(
-                "Which Docker network mode? (Enter chooses, Esc cancels)",
+                format!(
+                    "Which Docker network mode? ({} chooses, {} cancels)",
+                    first(&yes),
+                    first(&no)
+                ),
                 theme.dim(),
             )];
             for (i, m) in MODES.iter().enumerate() {
@@ -74,7 +82,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let lines = vec![
                 Line::raw(c.question()),
                 Line::raw(""),
-                Line::styled("Enter / y: yes     Esc / n: no", theme.dim()),
+                Line::styled(
+                    format!("{}: yes     {}: no", yes.join(" / "), no.join(" / ")),
+                    theme.dim(),
+                ),
             ];
             let rect = centred(area, 70, 6);
             boxed(frame, model, rect, "Confirm", lines);
@@ -89,15 +100,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 Line::raw("Quit netview. Keep the lab, or tear down what this session made?"),
                 Line::raw(""),
                 Line::from(vec![
-                    Span::styled("Enter / y", theme.filter()),
+                    Span::styled(yes.join(" / "), theme.filter()),
                     Span::raw(format!(": tear down {what}")),
                 ]),
                 Line::from(vec![
-                    Span::styled("k", theme.filter()),
+                    Span::styled(
+                        model.keys.dialog_labels(DialogAction::Keep).join(" / "),
+                        theme.filter(),
+                    ),
                     Span::raw(": keep the lab (netview lab down removes it later)"),
                 ]),
                 Line::from(vec![
-                    Span::styled("Esc", theme.filter()),
+                    Span::styled(first(&no), theme.filter()),
                     Span::raw(": stay"),
                 ]),
             ];
@@ -107,7 +121,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Overlay::QuitDuringJob => {
             let job = model.bench.job.as_ref();
             let what = job.map(|j| j.describe()).unwrap_or_default();
-            let key = |a: DialogAction| Span::styled(keys::dialog_keys(a), theme.filter());
+            let key = |a: DialogAction| Span::styled(model.keys.dialog_keys(a), theme.filter());
             let mut lines = vec![
                 Line::raw(format!("A lab job is running: {what}.")),
                 Line::raw(""),
@@ -135,7 +149,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let lines = vec![
                 Line::styled(format!("{MARK_ERROR} {e}"), theme.error()),
                 Line::raw(""),
-                Line::styled("Enter / Esc: dismiss", theme.dim()),
+                Line::styled(
+                    format!("{} / {}: dismiss", first(&yes), first(&no)),
+                    theme.dim(),
+                ),
             ];
             let h = (e.chars().count() / 60 + 5) as u16;
             let rect = centred(area, 66, h);
@@ -160,13 +177,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let body_rows: usize = body.iter().map(rows_of).sum();
             let scroll_keys = format!(
                 "{}/{}: scroll",
-                keys::dialog_keys(DialogAction::PageDown),
-                keys::dialog_keys(DialogAction::PageUp),
+                model.keys.dialog_keys(DialogAction::PageDown),
+                model.keys.dialog_keys(DialogAction::PageUp),
             );
             let keys_line = |top: usize, shown: usize| {
-                let close = "arrows: another cell   Enter / Esc: close";
+                let close = format!(
+                    "arrows: another cell   {} / {}: close",
+                    first(&yes),
+                    first(&no)
+                );
                 if top == 0 && shown == body.len() {
-                    close.to_string()
+                    close
                 } else {
                     let n = body.len();
                     format!(
@@ -285,14 +306,29 @@ fn draw_form(frame: &mut Frame, area: Rect, model: &Model, form: &Form) {
     if let Some(e) = &form.error {
         lines.push(Line::styled(format!("{MARK_ERROR} {e}"), theme.error()));
     }
+    let keys = &model.keys;
+    let first = |a: FormAction| keys.form_labels(a).first().cloned().unwrap_or_default();
+    let toggle = keys.form_labels(FormAction::Toggle);
     let status = if form.is_valid() {
         Line::styled(
-            "valid · Enter creates it · ↑↓ fields · Space/←→ flips · Esc cancels",
+            format!(
+                "valid · {} creates it · {}{} fields · {}/{}{} flips · {} cancels",
+                first(FormAction::Submit),
+                first(FormAction::Prev),
+                first(FormAction::Next),
+                toggle.first().cloned().unwrap_or_default(),
+                first(FormAction::ToggleBack),
+                toggle.get(1).cloned().unwrap_or_default(),
+                first(FormAction::Cancel),
+            ),
             theme.filter(),
         )
     } else {
         Line::styled(
-            format!("{MARK_ERROR} not created until every field is valid · Esc cancels"),
+            format!(
+                "{MARK_ERROR} not created until every field is valid · {} cancels",
+                first(FormAction::Cancel)
+            ),
             theme.warning(),
         )
     };

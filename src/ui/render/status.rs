@@ -1,4 +1,5 @@
-//! The status bar: missing capabilities (when not root), the filter, and a key hint.
+//! The status bar: missing capabilities (when not root), the filter or the last message, and
+//! the most useful key hints that fit its width (the tour's always does).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -6,7 +7,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::caps::describe_missing;
-use crate::ui::app::Model;
+use crate::ui::app::{Model, Tab};
+use crate::ui::keys::Action;
 use crate::ui::theme::MARK_ERROR;
 
 fn caps_line(model: &Model) -> Option<String> {
@@ -72,16 +74,62 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             read
         ))
     };
-    let hint = if area.width >= 90 {
-        "?:help n:new p:probe t:tour L:lab q:quit"
-    } else {
-        "?:help q:quit"
-    };
+    let left_w = left.width();
+    let hint = hints(model, area.width, left_w);
     let [l, r] = Layout::horizontal([
         Constraint::Min(0),
-        Constraint::Length(hint.len() as u16 + 1),
+        Constraint::Length(hint.chars().count() as u16 + 1),
     ])
     .areas(main);
     frame.render_widget(Paragraph::new(Line::from(left)).style(theme.status()), l);
     frame.render_widget(Paragraph::new(hint).style(theme.status()), r);
+}
+
+/// The key hints in the order they are kept as the bar narrows: help, then the tour (so a
+/// new user always sees it), quit, then the lab bench's keys and the filter.
+const HINTS: &[(Action, &str)] = &[
+    (Action::Help, "help"),
+    (Action::Tour, "tour"),
+    (Action::Quit, "quit"),
+    (Action::Probe, "probe"),
+    (Action::LabToggle, "lab"),
+    (Action::NewContainer, "new"),
+    (Action::StartFilter, "filter"),
+    (Action::Open, "explain"),
+];
+
+/// The hints that fit a bar `width` wide beside a left part `left_w` wide: the first two
+/// always (when the bar has room for them at all), then each next one while the left part
+/// keeps at least its own width or half the bar, whichever is less. The keys are the ones
+/// in use (a remapped key shows as remapped).
+pub fn hints(model: &Model, width: u16, left_w: usize) -> String {
+    let width = usize::from(width);
+    let keep_left = left_w.min(width / 2);
+    let mut out = String::new();
+    for (i, (action, what)) in HINTS.iter().enumerate() {
+        let key = model.keys.first_key(*action);
+        // Enter explains a cell only on the matrix.
+        if key.is_empty() || (*action == Action::Open && model.tab != Tab::Matrix) {
+            continue;
+        }
+        let hint = format!("{key}:{what}");
+        let grown = if out.is_empty() {
+            hint.chars().count()
+        } else {
+            out.chars().count() + 1 + hint.chars().count()
+        };
+        let fits = if i < 2 {
+            grown < width
+        } else {
+            grown + keep_left < width
+        };
+        if !fits {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&hint);
+    }
+    out
 }

@@ -1,11 +1,13 @@
-//! The tour panel at the bottom: the step, what the post shows, what to look at, and keys.
+//! The tour panel at the bottom: the step, what the post shows, what to look at, and keys
+//! (the ones in use, remaps included).
 
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::ui::app::Model;
+use crate::ui::app::{Model, Tab};
+use crate::ui::keys::{Action, TourAction};
 use crate::ui::tour::{StepKind, STEPS};
 
 /// The panel's height (0 without a tour).
@@ -22,6 +24,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     };
     let theme = &model.theme;
+    let keys = &model.keys;
     let step = t.current();
     // One paragraph, wrapped to the panel's width.
     let text: Vec<&str> = step
@@ -39,7 +42,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Line::styled("» built; probing…", theme.dim())
     } else {
         Line::styled(
-            "» b builds this step's containers and runs the probes",
+            format!(
+                "» {} builds this step's containers and runs the probes",
+                keys.tour_keys(TourAction::Build)
+            ),
             theme.dim(),
         )
     };
@@ -56,8 +62,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let last = t.step + 1 == STEPS.len();
     lines.push(Line::styled(
         format!(
-            "b: build+probe  Space: {}  Enter: explain  8: matrix  9: path  T: leave",
-            if last { "finish" } else { "next step" }
+            "{}: build+probe  {}: {}  {}: explain  {}: matrix  {}: path  {}: leave",
+            keys.tour_keys(TourAction::Build),
+            keys.tour_keys(TourAction::Next),
+            if last { "finish" } else { "next step" },
+            keys.first_key(Action::Open),
+            keys.first_key(Action::GoTab(Tab::Matrix.index())),
+            keys.first_key(Action::GoTab(Tab::Lab.index())),
+            keys.tour_keys(TourAction::Leave),
         ),
         theme.dim(),
     ));
