@@ -175,13 +175,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let prober = KernelProber::new();
     let timeout = Duration::from_millis(args.timeout_ms);
-    // Cells outside the lab are predicted by the packet walk over every namespace's inventory.
-    let walk = netview::probe::namespaces::walk_world_if_needed(&lab);
+    // Every cell is predicted by the packet walk over every namespace's inventory.
+    let walk = netview::probe::namespaces::walk_world(&lab);
     let run = matrix::run_matrix_with(
         &prober,
         &lab,
         &cells,
-        walk.as_ref(),
+        Some(&walk),
         timeout,
         matrix::DEFAULT_MAX_PARALLEL_SOURCES,
         &mut |_| {},
@@ -205,7 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             n,
             if n == 1 { "" } else { "es" },
             if unknown > 0 {
-                format!(", {unknown} without a prediction (outside the lab)")
+                format!(", {unknown} without a prediction (the packet walk could not model them)")
             } else {
                 String::new()
             }

@@ -78,18 +78,9 @@ pub fn every_with_addresses() -> Vec<ProbeEndpoint> {
         .collect()
 }
 
-/// [`walk_world`] when some endpoint is outside the lab (the lab's own cells are predicted by
-/// the rules, which need no inventory).
-pub fn walk_world_if_needed(lab: &ProbeLab) -> Option<WalkWorld> {
-    lab.endpoints
-        .iter()
-        .any(|e| e.origin != EndpointOrigin::Lab)
-        .then(|| walk_world(lab))
-}
-
-/// What the packet walk needs to predict cells among these endpoints: the inventory of every
-/// namespace on the host (a path may cross any of them), and which namespace each endpoint
-/// is, told by the inode of its namespace file.
+/// What the packet walk needs to predict cells among these endpoints (the lab's and any other
+/// namespace's alike): the inventory of every namespace on the host (a path may cross any of
+/// them), and which namespace each endpoint is, told by the inode of its namespace file.
 pub fn walk_world(lab: &ProbeLab) -> WalkWorld {
     use std::os::unix::fs::MetadataExt;
     let all = netns::discover();

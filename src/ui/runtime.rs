@@ -467,13 +467,13 @@ fn ipvlan_supported() -> bool {
 
 /// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them).
 fn run_probes(plan: ProbePlan, tx: &Sender<Message>) -> Result<u64, String> {
-    // Cells outside the lab are predicted by the packet walk over the inventory read here.
-    let walk = crate::probe::namespaces::walk_world_if_needed(&plan.lab);
+    // Every cell is predicted by the packet walk over the inventory read here.
+    let walk = crate::probe::namespaces::walk_world(&plan.lab);
     let (handle, rx) = probe_matrix::spawn_run(
         KernelProber::new(),
         plan.lab,
         plan.cells,
-        walk,
+        Some(walk),
         DEFAULT_TIMEOUT,
     )
     .map_err(|e| e.to_string())?;
