@@ -158,6 +158,27 @@ struct Packet {
     ct: CtState,
 }
 
+impl Packet {
+    /// The packet as NAT in `nsi` matches it, arriving on `iif` and leaving by `oif`: the one
+    /// constructor for DNAT (prerouting, output) and source NAT (postrouting).
+    fn for_nat<'a>(
+        &self,
+        nsi: &crate::inventory::model::NamespaceInventory,
+        iif: Option<&'a str>,
+        oif: Option<&'a str>,
+    ) -> NatPacket<'a> {
+        NatPacket {
+            protocol: self.protocol,
+            src: self.src,
+            dst: self.dst,
+            dport: self.dport,
+            iif,
+            oif,
+            dst_is_local: route::owner_link(nsi, self.dst).is_some(),
+        }
+    }
+}
+
 /// Predict `probe` over `inv`, with the filter chains the inventory read.
 pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
     predict_with(inv, &InventoryFilters::new(inv), probe)
@@ -630,16 +651,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = NatPacket {
-            protocol: pkt.protocol,
-            src: pkt.src,
-            dst: pkt.dst,
-            dport: pkt.dport,
-            iif,
-            oif,
-            dst_is_local: route::owner_link(nsi, pkt.dst).is_some(),
-        };
-        match nat::evaluate(&nsi.nat, hook, &np) {
+        match nat::evaluate(&nsi.nat, hook, &pkt.for_nat(nsi, iif, oif)) {
             NatEval::Untouched => Ok(()),
             NatEval::Dnat { to, port, rule } => {
                 path.push(Hop {
@@ -675,15 +687,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = NatPacket {
-            protocol: pkt.protocol,
-            src: pkt.src,
-            dst: pkt.dst,
-            dport: pkt.dport,
-            iif,
-            oif: Some(oif),
-            dst_is_local: false,
-        };
+        let np = pkt.for_nat(nsi, iif, Some(oif));
         let (to, rule) = match nat::evaluate(&nsi.nat, NatHook::Postrouting, &np) {
             NatEval::Untouched => return Ok(()),
             NatEval::Masquerade { rule } => match masq_src {
