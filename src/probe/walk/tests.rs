@@ -340,6 +340,42 @@ fn routing_through_a_forwarding_namespace() {
 }
 
 #[test]
+fn a_gateway_without_a_route_drops_what_it_is_sent() {
+    // As the LAN's router does with docker0's subnet: it is the default gateway of the
+    // sender, but knows no route to the target.
+    let w = routed(true, true);
+    let p = w.go("a", "172.17.0.2", ICMP);
+    expect(
+        &p,
+        Some(false),
+        "the packet reaches r, which has no route to 172.17.0.2 and drops it",
+    );
+    assert!(p.path.iter().any(|h| h.step.contains("via 10.0.1.1")));
+}
+
+#[test]
+fn a_namespace_with_only_lo_has_no_route_to_anything() {
+    // A none-mode container.
+    let mut w = pair();
+    w.ns("none", false);
+    w.link("none", "lo", LinkKind::Loopback, Some("127.0.0.1/8"));
+    for target in ["10.0.0.1", "192.0.2.1"] {
+        expect(
+            &w.go("none", target, ICMP),
+            Some(false),
+            "none has only lo (no other interface with an address): it has no route to \
+             anything else",
+        );
+    }
+    // A namespace with an interface but no route to the target says just that.
+    expect(
+        &w.go("a", "192.0.2.1", ICMP),
+        Some(false),
+        "a has no route to 192.0.2.1",
+    );
+}
+
+#[test]
 fn ip_forward_off_stops_the_request() {
     expect(
         &routed(false, true).go("a", "10.0.2.2", ICMP),
@@ -761,6 +797,72 @@ fn a_run_where_the_host_asks_a_private_child_teaches_the_child_the_hosts_mac() {
         &run[0],
         Some(false),
         "private macvlan child cannot reach its parent",
+    );
+}
+
+#[test]
+fn a_host_shim_bridges_the_host_and_the_children_its_routes_cover() {
+    // The lab's host shim: a bridge-mode macvlan sibling in the host (a /32) with a route to
+    // each child it covers. mv0 (bridge) and mv1 (private) are covered, mv2 (bridge) is not.
+    let mut w = macvlan_world(&["bridge", "private", "bridge"], false);
+    w.stacked(
+        "host",
+        "shim",
+        LinkKind::Macvlan,
+        "bridge",
+        ("host", "eth0"),
+        "192.168.50.223/32",
+    );
+    w.route("host", "192.168.50.20/32", None, "shim");
+    w.route("host", "192.168.50.21/32", None, "shim");
+    let p = w.go("host", "192.168.50.20", ICMP);
+    expect(&p, Some(true), "reaches mv0");
+    assert!(p.path.iter().any(|h| h.dev == "shim"), "{p:#?}");
+    expect(&w.go("host", "192.168.50.20", ARP), Some(true), "mv0");
+    expect(
+        &w.go("mv0", "192.168.50.11", ICMP),
+        Some(true),
+        "reaches host",
+    );
+    expect(
+        &w.go("mv0", "192.168.50.223", ICMP),
+        Some(true),
+        "reaches host",
+    );
+    // The shim does not help a private child: it is a sibling, and private talks to none.
+    expect(
+        &w.go("host", "192.168.50.21", ICMP),
+        Some(false),
+        "private mode forbids children of one parent to talk",
+    );
+    expect(
+        &w.go("host", "192.168.50.21", ARP),
+        Some(false),
+        "private mode forbids",
+    );
+    expect(
+        &w.go("mv1", "192.168.50.11", ICMP),
+        Some(false),
+        "a private macvlan child cannot reach its parent",
+    );
+    // A child the shim's routes do not cover: the host answers its who-has through the shim,
+    // but the host's reply leaves by eth0 and never reaches it.
+    expect(
+        &w.go("host", "192.168.50.22", ICMP),
+        Some(false),
+        "never come back to its macvlan children",
+    );
+    expect(
+        &w.go("mv2", "192.168.50.11", ICMP),
+        Some(false),
+        "the reply does not come back: the parent's frames leave for the wire",
+    );
+    // The LAN reaches the shim's address on the host's eth0 (the host answers ARP for any of
+    // its addresses).
+    expect(
+        &w.go("peer", "192.168.50.223", ICMP),
+        Some(true),
+        "reaches host",
     );
 }
 
