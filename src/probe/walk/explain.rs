@@ -1,7 +1,8 @@
 //! Why nobody answered: when a who-has finds no answer, the walk names the design that keeps
 //! the two interfaces apart (macvlan's parent and children, private and VEPA siblings, ipvlan
 //! l3's missing ARP), in the one plain sentence a learner reads, instead of only saying that
-//! nobody answered. The sentences are the kernel's documented behaviour
+//! nobody answered (the ipvlan child and parent sentence is shared with the walk's l3 routing).
+//! The sentences are the kernel's documented behaviour
 //! (drivers/net/macvlan.c, Documentation/networking/ipvlan.rst); the walk has already decided
 //! that the frames do not meet, this only says why.
 
@@ -10,7 +11,7 @@ use std::net::Ipv4Addr;
 use crate::inventory::LinkKind;
 
 use super::l2::IfId;
-use super::World;
+use super::{World, IPVLAN_PARENT};
 
 pub(super) const MACVLAN_TO_PARENT: &str = "macvlan children cannot reach their parent's own \
 stack: the parent never receives frames from its children (kernel macvlan design); add a host \
@@ -42,6 +43,7 @@ no ARP or broadcast): a LAN node, for which the address is on-link, never resolv
 a route to it via the host";
 
 const MACVLAN: &[LinkKind] = &[LinkKind::Macvlan, LinkKind::Macvtap];
+const IPVLAN: &[LinkKind] = &[LinkKind::Ipvlan, LinkKind::Ipvtap];
 
 impl World<'_> {
     /// Why a who-has for `target` sent from `from` finds no answer, when the reason is one of
@@ -73,6 +75,19 @@ impl World<'_> {
                 .then(|| self.parent_of(id).ok())
                 .flatten()
         };
+        let ipvlan_parent = |id: IfId| {
+            IPVLAN
+                .contains(&self.link(id).kind)
+                .then(|| self.parent_of(id).ok())
+                .flatten()
+        };
+        // An ipvlan child and its parent's namespace, either way.
+        let apart = |child: IfId, other: IfId| {
+            ipvlan_parent(child).is_some_and(|p| other.0 == p.0 && ipvlan_parent(other).is_none())
+        };
+        if apart(from, holder) || apart(holder, from) {
+            return Some(IPVLAN_PARENT.to_string());
+        }
         let mode = |id: IfId| self.link(id).mode.clone().unwrap_or_default();
         match (macvlan_parent(from), macvlan_parent(holder)) {
             // Siblings of one parent.

@@ -11,16 +11,21 @@
 //! naming what it could not model; it never guesses.
 //!
 //! Filtering is a seam ([`filter::Filters`]) called at the output, forward and input hooks;
-//! [`predict`] evaluates the filter chains the inventory read ([`filter::InventoryFilters`])
-//! until the inventory reads filter chains and an evaluator plugs in through [`predict_with`].
+//! [`predict`] evaluates the filter chains the inventory read ([`filter::InventoryFilters`]);
+//! [`predict_with`] takes another evaluator (the unit tests' fakes).
+//!
+//! [`predict_all`] predicts one run's probes together: a who-has one probe makes teaches the
+//! answerer the asker's MAC, which another probe of the run may need. Where nobody answers a
+//! who-has, `explain` names the design that keeps the two apart (macvlan, ipvlan l3).
 //!
 //! Not modelled (each makes the cell unknown or is stated here): IPv6; policy routing (only the
 //! main table is read); ARP answers also depend on `arp_ignore`/`arp_filter`, taken as the
 //! defaults (0: a namespace answers for any of its addresses on any interface); ARP caches
-//! filled by earlier probes.
+//! filled before the run.
 //!
-//! Pure: no I/O. `rules.rs` still supplies the matrix's expectations; this module is proved
-//! against it and against real probes before it replaces it.
+//! Pure: no I/O. It predicts every cell of the probe matrix (`matrix::expect_cells`), lab
+//! endpoints and other namespaces alike; tests/walk_lab.rs, tests/walk_worlds.rs and the VM
+//! test compare it with the kernel.
 
 mod explain;
 pub mod filter;
@@ -334,10 +339,17 @@ impl World<'_> {
             };
             let sender = probe.src.or_else(|| route::source_for(ns, r));
             let (answerer, _) = self.arp(out, target, sender, true, path)?;
+            let a = self.link(answerer);
+            let shared = matches!(a.kind, LinkKind::Ipvlan | LinkKind::Ipvtap);
             return Ok(format!(
-                "{} in {} answers the who-has for {target} with its MAC",
-                self.link(answerer).name,
-                self.ns_name(answerer)
+                "{} in {} answers the who-has for {target} with {}",
+                a.name,
+                self.ns_name(answerer),
+                if shared {
+                    "its parent's MAC: ipvlan children share it"
+                } else {
+                    "its MAC"
+                }
             ));
         }
         let (protocol, dport) = match probe.kind {

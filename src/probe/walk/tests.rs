@@ -919,11 +919,21 @@ fn ipvlan_l2_shares_the_parents_mac_and_not_its_stack() {
         Some(true),
         "reaches peer",
     );
-    expect(&w.go("peer", "192.168.50.30", ARP), Some(true), "iv0");
+    expect(
+        &w.go("peer", "192.168.50.30", ARP),
+        Some(true),
+        "eth0 in iv0 answers the who-has for 192.168.50.30 with its parent's MAC: ipvlan \
+         children share it",
+    );
     expect(
         &w.go("iv0", "192.168.50.11", ICMP),
         Some(false),
-        "ARP for 192.168.50.11",
+        "ipvlan children and their parent's own stack cannot reach each other",
+    );
+    expect(
+        &w.go("host", "192.168.50.30", ARP),
+        Some(false),
+        "ipvlan children and their parent's own stack cannot reach each other",
     );
 }
 
