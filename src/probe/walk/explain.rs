@@ -46,6 +46,31 @@ const MACVLAN: &[LinkKind] = &[LinkKind::Macvlan, LinkKind::Macvtap];
 const IPVLAN: &[LinkKind] = &[LinkKind::Ipvlan, LinkKind::Ipvtap];
 
 impl World<'_> {
+    /// The passthru macvlan child that took over `parent`, if one did.
+    pub(super) fn passthru_child(&self, parent: IfId) -> Option<IfId> {
+        self.children(parent, MACVLAN)
+            .into_iter()
+            .find(|c| self.link(*c).mode.as_deref() == Some("passthru"))
+    }
+
+    /// The parent `child` took over, when it is a passthru macvlan child.
+    pub(super) fn passthru_parent(&self, child: IfId) -> Option<IfId> {
+        let l = self.link(child);
+        (MACVLAN.contains(&l.kind) && l.mode.as_deref() == Some("passthru"))
+            .then(|| self.parent_of(child).ok())
+            .flatten()
+    }
+
+    /// Why the parent's own stack gets no answers once a passthru child took it over.
+    pub(super) fn passthru_deaf(&self, parent: IfId) -> String {
+        format!(
+            "a passthru macvlan child took over {}: every unicast frame arriving there goes to \
+             the child, so {}'s own traffic on it gets no answers",
+            self.link(parent).name,
+            self.ns_name(parent)
+        )
+    }
+
     /// Why a who-has for `target` sent from `from` finds no answer, when the reason is one of
     /// the designs above; `None` when nothing more specific than "nobody answered" is known.
     pub(super) fn why_no_answer(&self, from: IfId, target: Ipv4Addr) -> Option<String> {

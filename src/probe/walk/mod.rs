@@ -484,11 +484,22 @@ impl World<'_> {
                 match nsi.ip_forward {
                     Some(true) => {}
                     Some(false) => {
+                        // A frame for the parent's own address that a passthru child took.
+                        let taken_from = iif
+                            .as_deref()
+                            .and_then(|i| self.find(&nsi.name, i))
+                            .and_then(|i| self.passthru_parent(i))
+                            .filter(|p| {
+                                route::owner_link(&self.inv.namespaces[p.0], pkt.dst).is_some()
+                            });
+                        if let Some(p) = taken_from {
+                            return no(self.passthru_deaf(p));
+                        }
                         return no(format!(
                             "ip_forward is off in {}: it does not route packets between its \
                              interfaces",
                             nsi.name
-                        ))
+                        ));
                     }
                     None => return unknown(format!("ip_forward of {} was not read", nsi.name)),
                 }
@@ -889,6 +900,7 @@ impl World<'_> {
             }
         }
         match answered_but_lost {
+            Some(_) if self.passthru_child(from).is_some() => no(self.passthru_deaf(from)),
             Some(a) => no(format!(
                 "{} in {} answers ARP for {target}, but its answer never reaches {} in {ns_name}",
                 self.link(a).name,

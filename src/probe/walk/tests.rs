@@ -129,6 +129,10 @@ impl W {
         let l = self.link(ns, name, kind.clone(), Some(addr));
         l.mode = Some(mode.into());
         l.parent = Some(lref(parent.0, parent.1));
+        if kind == LinkKind::Macvlan && mode == "passthru" {
+            // A passthru child takes its parent's MAC (the lab shows both with one MAC).
+            l.mac = parent_mac.clone();
+        }
         if kind == LinkKind::Ipvlan {
             l.mac = parent_mac;
             if mode != "l2" {
@@ -880,7 +884,14 @@ fn passthru_takes_the_parents_unicast() {
     expect(
         &w.go("host", "192.168.50.12", ICMP),
         Some(false),
-        "never reaches eth0 in host",
+        "a passthru macvlan child took over eth0: every unicast frame arriving there goes to \
+         the child, so host's own traffic on it gets no answers",
+    );
+    // The peer's echo to the host's address is taken by the child too.
+    expect(
+        &w.go("peer", "192.168.50.11", ICMP),
+        Some(false),
+        "a passthru macvlan child took over eth0",
     );
 }
 
