@@ -273,7 +273,11 @@ macro_rules! lab_world_tests {
             macvlan_vepa_hairpin, ["--hairpin"], [
                 ["v1", "--mode", "macvlan", "--macvlan-mode", "vepa"],
                 ["v2", "--mode", "macvlan", "--macvlan-mode", "vepa"]];
-            macvlan_passthru, [], [["p1", "--mode", "macvlan", "--macvlan-mode", "passthru"]];
+            // A bridge container too: its masqueraded traffic to the LAN comes back to the
+            // host's MAC, which the passthru child took.
+            macvlan_passthru, [], [
+                ["p1", "--mode", "macvlan", "--macvlan-mode", "passthru"],
+                ["b1", "--mode", "bridge"]];
             macvlan_with_host_shim, [], [
                 ["m1", "--mode", "macvlan", "--host-shim"], ["m2", "--mode", "macvlan"]];
             one_container_per_mode, [], [
