@@ -1,6 +1,6 @@
 //! Privileged tests: small topologies built with iproute2 in uniquely named namespaces.
 //! netview's ICMP/ARP outcome for every pair must agree with iputils ping and arping run in
-//! the same namespaces, and the rules' predictions must match what the kernel did.
+//! the same namespaces, and the packet walk's predictions must match what the kernel did.
 
 mod probe_common;
 
@@ -188,9 +188,9 @@ fn six_namespaces_on_a_bridge_take_about_one_timeout() {
         ProbeOutcome::Timeout
     );
     assert!(
-        rule_mismatches(&run).is_empty(),
+        walk_mismatches(&run).is_empty(),
         "{:#?}",
-        rule_mismatches(&run)
+        walk_mismatches(&run)
     );
     assert_agrees_with_oracle(&lab, &run, &t);
 }
@@ -457,7 +457,7 @@ fn check_sandbox(w: World, tag: &str) {
         run.elapsed_ms
     );
     eprintln!("{}", netview::probe::matrix::render_text(&run.results));
-    let mismatches = rule_mismatches(&run);
+    let mismatches = walk_mismatches(&run);
     // NAT shows in "seen as": the router sees a NATed container as the host's LAN address,
     // and a container without NAT as itself (its request arrives, the reply cannot return).
     let nat = find(&run, "b1", "192.168.50.1", ProbeKind::Icmp);
@@ -480,18 +480,18 @@ fn check_sandbox(w: World, tag: &str) {
     assert_agrees_with_oracle(&lab, &run, &t);
     assert!(
         mismatches.is_empty(),
-        "the rules disagree with the kernel:\n{}",
+        "the walk disagrees with the kernel:\n{}",
         mismatches.join("\n")
     );
 }
 
 #[test]
-fn sandbox_matches_rules_and_oracle() {
+fn sandbox_matches_the_walk_and_oracle() {
     check_sandbox(World::default(), "sbx");
 }
 
 #[test]
-fn sandbox_with_hairpin_matches_rules_and_oracle() {
+fn sandbox_with_hairpin_matches_the_walk_and_oracle() {
     check_sandbox(
         World {
             hairpin: true,
@@ -502,7 +502,7 @@ fn sandbox_with_hairpin_matches_rules_and_oracle() {
 }
 
 #[test]
-fn sandbox_with_host_shim_matches_rules_and_oracle() {
+fn sandbox_with_host_shim_matches_the_walk_and_oracle() {
     check_sandbox(
         World {
             hairpin: false,
@@ -596,10 +596,10 @@ fn passthru_child_takes_over_its_parent() {
         Some(mac_of(&t, "host", "enp0s8").as_str())
     );
     assert_agrees_with_oracle(&lab, &run, &t);
-    let mismatches = rule_mismatches(&run);
+    let mismatches = walk_mismatches(&run);
     assert!(
         mismatches.is_empty(),
-        "the rules disagree with the kernel:\n{}",
+        "the walk disagrees with the kernel:\n{}",
         mismatches.join("\n")
     );
 }

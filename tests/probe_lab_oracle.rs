@@ -1,8 +1,10 @@
-//! Privileged: for every mode the lab builds, netview's observed outcome for every ICMP and ARP
-//! pair equals an independent oracle run in the same namespaces in this test (iputils
-//! `ping -c1 -W1`, `arping -c1 -w1`), and the rules predicted every cell (`--check` exits 0).
+//! Privileged: for every lab world (tests/lab_common `lab_world_tests!`), netview's observed
+//! outcome for every ICMP and ARP pair equals an independent oracle run in the same namespaces
+//! in this test (iputils `ping -c1 -W1`, `arping -c1 -w1`), and no cell differs from the
+//! packet walk's expectation (`--check` exits 0).
 
 #[path = "lab_common/mod.rs"]
+#[macro_use]
 mod common;
 
 use common::*;
@@ -23,7 +25,7 @@ fn compare_with_oracle(lab: &TestLab) -> (Vec<String>, u64) {
             .filter(|r| r["mismatch"] == true)
         {
             problems.push(format!(
-                "rules: {} -> {} {} {}: observed {} expected {} ({})",
+                "walk: {} -> {} {} {}: observed {} expected {} ({})",
                 r["from"],
                 r["to"],
                 r["target_ip"],
@@ -94,139 +96,18 @@ fn compare_with_oracle(lab: &TestLab) -> (Vec<String>, u64) {
     (problems, run["elapsed_ms"].as_u64().unwrap_or(0))
 }
 
-fn check(lab: TestLab, what: &str) {
+fn check(world: &LabWorld) {
+    let lab = world.build();
     let (problems, elapsed) = compare_with_oracle(&lab);
-    eprintln!("{what}: matrix in {elapsed} ms");
+    eprintln!("{}: matrix in {elapsed} ms", world.name);
     lab.ok(&["lab", "down"]);
     lab.assert_nothing_left();
-    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{}:\n{}",
+        world.name,
+        problems.join("\n")
+    );
 }
 
-#[test]
-fn bridge_host_and_none() {
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&["lab", "add", "b1", "--mode", "bridge"]);
-    lab.ok(&["lab", "add", "b2", "--mode", "bridge"]);
-    lab.ok(&["lab", "add", "h1", "--mode", "host"]);
-    lab.ok(&["lab", "add", "n1", "--mode", "none"]);
-    check(lab, "bridge with NAT, host, none");
-}
-
-#[test]
-fn bridge_without_nat() {
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&["lab", "add", "b1", "--mode", "bridge", "--no-nat"]);
-    lab.ok(&["lab", "add", "b2", "--mode", "bridge", "--no-nat"]);
-    check(lab, "bridge without NAT");
-}
-
-#[test]
-fn macvlan_bridge_with_promisc() {
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--promisc"]);
-    lab.ok(&["lab", "add", "m2", "--mode", "macvlan"]);
-    check(lab, "macvlan bridge");
-}
-
-#[test]
-fn macvlan_private() {
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&[
-        "lab",
-        "add",
-        "m1",
-        "--mode",
-        "macvlan",
-        "--macvlan-mode",
-        "private",
-    ]);
-    lab.ok(&[
-        "lab",
-        "add",
-        "m2",
-        "--mode",
-        "macvlan",
-        "--macvlan-mode",
-        "private",
-    ]);
-    check(lab, "macvlan private");
-}
-
-#[test]
-fn macvlan_vepa_without_and_with_hairpin() {
-    for hairpin in [false, true] {
-        let lab = TestLab::new();
-        if hairpin {
-            lab.ok(&["lab", "up", "--hairpin"]);
-        } else {
-            lab.ok(&["lab", "up"]);
-        }
-        lab.ok(&[
-            "lab",
-            "add",
-            "v1",
-            "--mode",
-            "macvlan",
-            "--macvlan-mode",
-            "vepa",
-        ]);
-        lab.ok(&[
-            "lab",
-            "add",
-            "v2",
-            "--mode",
-            "macvlan",
-            "--macvlan-mode",
-            "vepa",
-        ]);
-        check(
-            lab,
-            if hairpin {
-                "vepa, hairpin switch"
-            } else {
-                "vepa, plain switch"
-            },
-        );
-    }
-}
-
-#[test]
-fn macvlan_passthru_single_child() {
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&[
-        "lab",
-        "add",
-        "p1",
-        "--mode",
-        "macvlan",
-        "--macvlan-mode",
-        "passthru",
-    ]);
-    check(lab, "macvlan passthru");
-}
-
-#[test]
-fn macvlan_with_host_shim() {
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&["lab", "add", "m1", "--mode", "macvlan", "--host-shim"]);
-    lab.ok(&["lab", "add", "m2", "--mode", "macvlan"]);
-    check(lab, "macvlan with a host shim");
-}
-
-#[test]
-fn one_container_per_mode() {
-    // The default lab with one container of each mode this kernel has (no ipvlan here).
-    let lab = TestLab::new();
-    lab.ok(&["lab", "up"]);
-    lab.ok(&["lab", "add", "b1", "--mode", "bridge"]);
-    lab.ok(&["lab", "add", "h1", "--mode", "host"]);
-    lab.ok(&["lab", "add", "n1", "--mode", "none"]);
-    lab.ok(&["lab", "add", "m1", "--mode", "macvlan"]);
-    check(lab, "one container per mode");
-}
+lab_world_tests!(check);

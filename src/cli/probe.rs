@@ -179,13 +179,13 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
     let timeout = args
         .timeout_ms
         .map_or(defaults.timeout, Duration::from_millis);
-    // Cells outside the lab are predicted by the packet walk over every namespace's inventory.
-    let walk = netview::probe::namespaces::walk_world_if_needed(&lab);
+    // Every cell is predicted by the packet walk over every namespace's inventory.
+    let walk = netview::probe::namespaces::walk_world(&lab);
     let run = matrix::run_matrix_with(
         &prober,
         &lab,
         &cells,
-        walk.as_ref(),
+        Some(&walk),
         timeout,
         matrix::DEFAULT_MAX_PARALLEL_SOURCES,
         &mut |_| {},
@@ -209,7 +209,7 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
             n,
             if n == 1 { "" } else { "es" },
             if unknown > 0 {
-                format!(", {unknown} without a prediction (outside the lab)")
+                format!(", {unknown} without a prediction (the packet walk could not model them)")
             } else {
                 String::new()
             }

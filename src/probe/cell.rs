@@ -1,5 +1,5 @@
 //! One cell of the probe matrix (a probe of one kind from a source to one target address), what
-//! is expected of it and what was observed: the types the planner, the rules, the runner and
+//! is expected of it and what was observed: the types the planner, the walk, the runner and
 //! the views share, in a module of their own so none of them imports another for them.
 
 use std::net::IpAddr;
@@ -12,8 +12,8 @@ use super::{Observation, ProbeKind, ProbeOutcome};
 /// What is predicted for one cell: reachable or not, or no prediction (`None`), and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Expectation {
-    /// `None` when no prediction is made for the path (outside the lab, until the packet walk
-    /// predicts it); such a cell is never a mismatch.
+    /// `None` when the packet walk makes no prediction (it met something it does not model,
+    /// or the inventory was not read); such a cell is never a mismatch.
     pub reachable: Option<bool>,
     pub why: String,
     /// The hops the packet walk followed (request, then reply); empty when the expectation
@@ -22,11 +22,11 @@ pub struct Expectation {
 }
 
 impl Expectation {
-    /// No prediction for a path outside the lab.
+    /// No prediction: the inventory the packet walk predicts from was not read.
     pub fn unknown() -> Self {
         Expectation {
             reachable: None,
-            why: "no prediction is made for this path yet (it is outside the lab)".into(),
+            why: "no prediction: the inventory the packet walk predicts from was not read".into(),
             path: Vec::new(),
         }
     }

@@ -1,5 +1,5 @@
 //! The lab's state as the probes see it: every endpoint with the namespace it runs in, each
-//! address with the interface that holds it, and the lab-wide facts the rules need.
+//! address with the interface that holds it, and the lab-wide facts the views show.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub fn from_state(st: &LabState, endpoints: &[Endpoint]) -> ProbeLab {
                 role: e.role,
                 mode: e.mode,
                 // A host-mode container and the host share one path: that is how the planner
-                // and the rules recognise one stack.
+                // and the packet walk (by the namespace's inode) recognise one stack.
                 netns_path: match &e.stack_netns {
                     Some(n) => PathBuf::from(crate::netns::NETNS_RUN_DIR).join(n),
                     None => PathBuf::from("/proc/self/ns/net"),

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cell::{Cell, CellResult, Expectation};
-use super::rules;
-use super::topology::{EndpointOrigin, ProbeEndpoint, ProbeLab};
+use super::topology::{ProbeEndpoint, ProbeLab};
 use super::walk;
 use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
 
@@ -168,41 +167,47 @@ pub struct WalkWorld {
     pub netns_of: HashMap<String, String>,
 }
 
-/// Every cell's expectation: the rules' for cells among the lab's endpoints (and from one to a
-/// typed address); for a cell whose source or target is a namespace outside the lab, the
-/// packet walk's over `walk`, or none without it (the rules know only the lab's world).
-pub fn expect_cells(lab: &ProbeLab, cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation> {
-    let outside = |name: &str| {
-        lab.endpoint(name)
-            .is_some_and(|e| e.origin != EndpointOrigin::Lab)
+/// Every cell's expectation, from the packet walk over `walk` (the live inventory of every
+/// namespace, lab endpoints included), the run's cells together (`walk::predict_all`: one
+/// probe's who-has can teach another's sender); without it, no prediction.
+pub fn expect_cells(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation> {
+    let Some(w) = walk else {
+        return cells.iter().map(|_| Expectation::unknown()).collect();
     };
-    rules::expect_all(lab, cells)
-        .into_iter()
-        .zip(cells)
-        .map(|(e, c)| {
-            if !(outside(&c.from) || outside(&c.to)) {
-                return e;
-            }
-            match walk {
-                Some(w) => walk_expectation(w, c),
-                None => Expectation::unknown(),
-            }
-        })
-        .collect()
-}
-
-/// The packet walk's prediction of one cell.
-fn walk_expectation(w: &WalkWorld, cell: &Cell) -> Expectation {
-    let Some(netns) = w.netns_of.get(&cell.from) else {
-        return Expectation {
+    // The cells the walk can start (their source's namespace was read), as probes.
+    let probes: Vec<(usize, walk::Probe)> = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, walk_probe(w, c)?)))
+        .collect();
+    let predictions = walk::predict_all(
+        &w.inventory,
+        &probes.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(),
+    );
+    let mut out: Vec<Expectation> = cells
+        .iter()
+        .map(|c| Expectation {
             reachable: None,
             why: format!(
                 "{} was not in the inventory read for the prediction",
-                cell.from
+                c.from
             ),
             path: Vec::new(),
+        })
+        .collect();
+    for ((i, _), p) in probes.iter().zip(predictions) {
+        out[*i] = Expectation {
+            reachable: p.expected,
+            why: p.why,
+            path: p.path,
         };
-    };
+    }
+    out
+}
+
+/// The walk's probe for one cell, when its source's namespace is in the inventory.
+fn walk_probe(w: &WalkWorld, cell: &Cell) -> Option<walk::Probe> {
+    let netns = w.netns_of.get(&cell.from)?;
     let kind = match cell.kind {
         ProbeKind::Icmp => walk::WalkKind::Icmp,
         ProbeKind::Arp => walk::WalkKind::Arp,
@@ -210,20 +215,12 @@ fn walk_expectation(w: &WalkWorld, cell: &Cell) -> Expectation {
             port: cell.port.unwrap_or(80),
         },
     };
-    let p = walk::predict(
-        &w.inventory,
-        &walk::Probe {
-            netns: netns.clone(),
-            src: None,
-            target: cell.target_ip,
-            kind,
-        },
-    );
-    Expectation {
-        reachable: p.expected,
-        why: p.why,
-        path: p.path,
-    }
+    Some(walk::Probe {
+        netns: netns.clone(),
+        src: None,
+        target: cell.target_ip,
+        kind,
+    })
 }
 
 /// One probe as a worker gets it.
@@ -315,7 +312,7 @@ pub fn run_matrix(
     run_matrix_with(prober, lab, cells, None, timeout, max_parallel, on_result)
 }
 
-/// [`run_matrix`], with the packet walk predicting the cells outside the lab over `walk`.
+/// [`run_matrix`], with the packet walk predicting every cell over `walk`.
 pub fn run_matrix_with(
     prober: &dyn Prober,
     lab: &ProbeLab,
@@ -360,7 +357,7 @@ pub fn run_matrix_with(
             }
         }
     }
-    let expectations = expect_cells(lab, cells, walk);
+    let expectations = expect_cells(cells, walk);
 
     prober.begin(&target_namespaces, timeout)?;
     let slots = Slots {

@@ -6,7 +6,8 @@
 //! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
 //! - [`namespaces`]: endpoints outside the lab (any namespace, with the addresses it holds).
-//! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
+//! - [`walk`]: the expected outcome of every cell, hop by hop, and the reason, from a packet
+//!   walk over the live inventory.
 
 pub mod arp;
 pub mod cell;
@@ -16,7 +17,6 @@ pub mod kernel;
 pub mod matrix;
 pub mod namespaces;
 pub mod route;
-pub mod rules;
 pub mod seen_as;
 pub mod tcp;
 pub mod topology;

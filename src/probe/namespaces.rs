@@ -78,36 +78,37 @@ pub fn every_with_addresses() -> Vec<ProbeEndpoint> {
         .collect()
 }
 
-/// [`walk_world`] when some endpoint is outside the lab (the lab's own cells are predicted by
-/// the rules, which need no inventory).
-pub fn walk_world_if_needed(lab: &ProbeLab) -> Option<WalkWorld> {
-    lab.endpoints
-        .iter()
-        .any(|e| e.origin != EndpointOrigin::Lab)
-        .then(|| walk_world(lab))
-}
-
-/// What the packet walk needs to predict cells among these endpoints: the inventory of every
-/// namespace on the host (a path may cross any of them), and which namespace each endpoint
-/// is, told by the inode of its namespace file.
+/// What the packet walk needs to predict cells among these endpoints (the lab's and any other
+/// namespace's alike): the inventory of every namespace on the host, read now (a path may
+/// cross any of them).
 pub fn walk_world(lab: &ProbeLab) -> WalkWorld {
-    use std::os::unix::fs::MetadataExt;
     let all = netns::discover();
     let namespaces = crate::inventory::read::read_many(&all, &all);
+    walk_world_over(
+        lab,
+        crate::inventory::model::Inventory {
+            namespaces,
+            ..Default::default()
+        },
+    )
+}
+
+/// The walk's world over an inventory already held (the TUI's), with which of its namespaces
+/// each endpoint is, told by the inode of the endpoint's namespace file (an endpoint whose file
+/// is gone is left out: its cells are then unknown, with that reason).
+pub fn walk_world_over(lab: &ProbeLab, inventory: crate::inventory::model::Inventory) -> WalkWorld {
+    use std::os::unix::fs::MetadataExt;
     let netns_of = lab
         .endpoints
         .iter()
         .filter_map(|e| {
             let ino = std::fs::metadata(&e.netns_path).ok()?.ino();
-            let ns = namespaces.iter().find(|n| n.id == ino)?;
+            let ns = inventory.namespaces.iter().find(|n| n.id == ino)?;
             Some((e.name.clone(), ns.name.clone()))
         })
         .collect();
     WalkWorld {
-        inventory: crate::inventory::model::Inventory {
-            namespaces,
-            ..Default::default()
-        },
+        inventory,
         netns_of,
     }
 }

@@ -1,7 +1,7 @@
 //! What the probes need to know about a lab: its endpoints and a few lab-wide facts.
 //!
 //! These types are deliberately independent of the lab engine's own state, so the probes and
-//! the rules can be built and tested on their own; an adapter turns the lab's state into them.
+//! the views can be built and tested on their own; an adapter turns the lab's state into them.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -67,19 +67,17 @@ pub struct ProbeEndpoint {
     pub origin: EndpointOrigin,
 }
 
-/// Where an endpoint comes from, which decides whether anything can be predicted about it.
-/// One more source (a Docker or Podman container, `docker:web`) is one more variant, resolved
+/// Where an endpoint comes from (every endpoint's cells are predicted by the packet walk over
+/// the inventory, `matrix::WalkWorld`, wherever it comes from). One more source (a Docker or Podman container, `docker:web`) is one more variant, resolved
 /// to its namespace the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndpointOrigin {
-    /// An endpoint of the sandbox lab: the rules know its wiring.
+    /// An endpoint of the sandbox lab.
     #[default]
     Lab,
     /// A network namespace as `netview inventory` names it (`root`, a name in /run/netns,
-    /// `pid:N`). Its `role` is the closest lab role (`host` for root, else `container`) and
-    /// means nothing to the rules: its cells are predicted by the packet walk over the
-    /// inventory (`matrix::WalkWorld`).
+    /// `pid:N`). Its `role` is the closest lab role (`host` for root, else `container`).
     Namespace,
 }
 
@@ -110,7 +108,8 @@ impl ProbeEndpoint {
     }
 }
 
-/// Lab-wide facts the rules need beyond the endpoints themselves.
+/// Lab-wide facts beyond the endpoints themselves (the views show them; the packet walk reads
+/// the same wiring from the inventory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabFacts {
     /// The LAN's subnet (192.168.50.0/24 by default).
@@ -145,7 +144,7 @@ impl Default for LabFacts {
     }
 }
 
-/// Everything the probes and the rules know about a lab.
+/// Everything the probes know about a lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeLab {
     pub endpoints: Vec<ProbeEndpoint>,

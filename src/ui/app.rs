@@ -825,7 +825,7 @@ impl Model {
         if self.privileges_screen {
             // Any key closes it; quitting keys also do what they say.
             self.privileges_screen = false;
-            return match keys::action_for(&key) {
+            return match self.keys.action_for(&key) {
                 Some(a @ (Action::Quit | Action::Interrupt)) => self.apply(a),
                 _ => Vec::new(),
             };

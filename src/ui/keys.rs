@@ -505,6 +505,7 @@ pub const BINDINGS: &[Binding<Action>] = &[
     Binding {
         keys: &[ch('e')],
         action: Action::Export,
+        name: "export",
         help: "write the tab to a file",
     },
     Binding {
@@ -604,11 +605,13 @@ pub const DIALOG_BINDINGS: &[Binding<DialogAction>] = &[
     Binding {
         keys: &[plain(KeyCode::PageDown)],
         action: DialogAction::PageDown,
+        name: "page_down",
         help: "explanation: scroll down",
     },
     Binding {
         keys: &[plain(KeyCode::PageUp)],
         action: DialogAction::PageUp,
+        name: "page_up",
         help: "explanation: scroll up",
     },
 ];

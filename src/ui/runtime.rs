@@ -29,14 +29,12 @@ use crate::netns::Netns;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::inventory::model::Inventory;
 use crate::config::ProbeDefaults;
 use crate::lab::state::LabState;
 use crate::lab::{self, Lab, LabSpec};
 use crate::probe::kernel::KernelProber;
-use crate::probe::matrix::{self as probe_matrix, WalkWorld};
+use crate::probe::matrix as probe_matrix;
 use crate::probe::tcp::demonstrate_shared_port;
-use crate::probe::ProbeLab;
 use crate::probe::DEFAULT_TIMEOUT;
 use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
 use crate::ui::bench::ProbeJob;
@@ -497,32 +495,11 @@ fn ipvlan_supported() -> bool {
         .unwrap_or(true)
 }
 
-/// What the packet walk predicts from: the inventory the UI holds (handed over with the
-/// plan, not read again) and which of its namespaces each endpoint is, told by the inode of
-/// the endpoint's namespace file (an endpoint whose file is gone is left out: its cells are
-/// then unknown, with that reason).
-fn walk_world(lab: &ProbeLab, inventory: Inventory) -> WalkWorld {
-    use std::os::unix::fs::MetadataExt;
-    let netns_of = lab
-        .endpoints
-        .iter()
-        .filter_map(|e| {
-            let ino = std::fs::metadata(&e.netns_path).ok()?.ino();
-            let ns = inventory.namespaces.iter().find(|n| n.id == ino)?;
-            Some((e.name.clone(), ns.name.clone()))
-        })
-        .collect();
-    WalkWorld {
-        inventory,
-        netns_of,
-    }
-}
-
 /// Run the cells `update` planned, exactly those (the matrix on screen is laid out from them),
-/// predicted over the inventory the UI holds.
+/// predicted over the inventory the UI holds (handed over with the plan, not read again).
 fn run_probes(job: ProbeJob, timeout: Duration, tx: &Sender<Message>) -> Result<u64, String> {
     let ProbeJob { plan, inventory } = job;
-    let walk = walk_world(&plan.lab, inventory);
+    let walk = crate::probe::namespaces::walk_world_over(&plan.lab, inventory);
     let (handle, rx) = probe_matrix::spawn_run(
         KernelProber::new(),
         plan.lab,
@@ -882,7 +859,9 @@ pub fn teardown(t: &Teardown) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::model::Inventory;
     use crate::netns::NetnsSource;
+    use crate::probe::ProbeLab;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     /// The walk's world is the inventory handed over with the plan; each endpoint is found in
@@ -913,7 +892,7 @@ mod tests {
             namespaces: vec![inv_a, inv_b],
             ..Default::default()
         };
-        let world = walk_world(&lab, inventory.clone());
+        let world = crate::probe::namespaces::walk_world_over(&lab, inventory.clone());
         assert_eq!(world.inventory, inventory);
         assert_eq!(
             world.netns_of,

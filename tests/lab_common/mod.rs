@@ -221,3 +221,80 @@ pub fn promisc(l: &Value) -> bool {
         .as_array()
         .is_some_and(|f| f.iter().any(|x| x == "PROMISC"))
 }
+
+/// One lab world the privileged lab tests build: the `lab up` arguments and each container's
+/// `lab add` arguments. The list is [`lab_world_tests!`].
+pub struct LabWorld {
+    pub name: &'static str,
+    pub up: &'static [&'static str],
+    pub containers: &'static [&'static [&'static str]],
+}
+
+impl LabWorld {
+    /// Build the world in a fresh test lab (removed in Drop, even when the test panics).
+    pub fn build(&self) -> TestLab {
+        let lab = TestLab::new();
+        let mut up = vec!["lab", "up"];
+        up.extend(self.up);
+        lab.ok(&up);
+        for c in self.containers {
+            let mut add = vec!["lab", "add"];
+            add.extend(*c);
+            lab.ok(&add);
+        }
+        lab
+    }
+}
+
+/// The lab worlds, one list serving tests/walk_lab.rs and tests/probe_lab_oracle.rs: expands
+/// to one `#[test]` per world calling `$check(&LabWorld)`. Every mode and submode this
+/// machine's kernel has (ipvlan runs in the VM test), with and without hairpin and NAT, the
+/// host shim, and one container of each mode together.
+#[macro_export]
+macro_rules! lab_world_tests {
+    ($check:path) => {
+        $crate::lab_world_tests!(@ $check;
+            bridge_host_and_none, [], [
+                ["b1", "--mode", "bridge"], ["b2", "--mode", "bridge"],
+                ["h1", "--mode", "host"], ["n1", "--mode", "none"]];
+            bridge_without_nat, [], [
+                ["b1", "--mode", "bridge", "--no-nat"], ["b2", "--mode", "bridge", "--no-nat"]];
+            macvlan_bridge, [], [
+                ["m1", "--mode", "macvlan", "--promisc"], ["m2", "--mode", "macvlan"]];
+            macvlan_private, [], [
+                ["m1", "--mode", "macvlan", "--macvlan-mode", "private"],
+                ["m2", "--mode", "macvlan", "--macvlan-mode", "private"]];
+            macvlan_private_hairpin, ["--hairpin"], [
+                ["m1", "--mode", "macvlan", "--macvlan-mode", "private"],
+                ["m2", "--mode", "macvlan", "--macvlan-mode", "private"]];
+            macvlan_vepa, [], [
+                ["v1", "--mode", "macvlan", "--macvlan-mode", "vepa"],
+                ["v2", "--mode", "macvlan", "--macvlan-mode", "vepa"]];
+            macvlan_vepa_hairpin, ["--hairpin"], [
+                ["v1", "--mode", "macvlan", "--macvlan-mode", "vepa"],
+                ["v2", "--mode", "macvlan", "--macvlan-mode", "vepa"]];
+            // A bridge container too: its masqueraded traffic to the LAN comes back to the
+            // host's MAC, which the passthru child took.
+            macvlan_passthru, [], [
+                ["p1", "--mode", "macvlan", "--macvlan-mode", "passthru"],
+                ["b1", "--mode", "bridge"]];
+            macvlan_with_host_shim, [], [
+                ["m1", "--mode", "macvlan", "--host-shim"], ["m2", "--mode", "macvlan"]];
+            one_container_per_mode, [], [
+                ["b1", "--mode", "bridge"], ["h1", "--mode", "host"],
+                ["n1", "--mode", "none"], ["m1", "--mode", "macvlan"]];
+        );
+    };
+    (@ $check:path; $($name:ident, [$($up:literal),*], [$([$($c:literal),*]),*];)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $check(&$crate::common::LabWorld {
+                    name: stringify!($name),
+                    up: &[$($up),*],
+                    containers: &[$(&[$($c),*]),*],
+                });
+            }
+        )*
+    };
+}

@@ -243,8 +243,8 @@ pub fn assert_agrees_with_oracle(lab: &ProbeLab, run: &MatrixRun, topo: &Topo) {
     );
 }
 
-/// Every cell whose observation differs from the rules, as text.
-pub fn rule_mismatches(run: &MatrixRun) -> Vec<String> {
+/// Every cell whose observation differs from the packet walk's expectation, as text.
+pub fn walk_mismatches(run: &MatrixRun) -> Vec<String> {
     run.mismatches()
         .map(|r| {
             format!(

@@ -36,6 +36,61 @@ fn lab_of(n: usize) -> ProbeLab {
     }
 }
 
+/// The namespaces of `lab_of(2)` as the inventory reads them: n0 and n1 joined by a veth
+/// pair (eth0, 10.0.0.1/24 <-> eth0, 10.0.0.2/24), e0 in n0 and e1 in n1.
+fn pair_world() -> WalkWorld {
+    use crate::inventory::model::{
+        Address, Inventory, Link, LinkKind, LinkRef, NamespaceInventory, Route,
+    };
+    use crate::netns::NetnsSource;
+    let ns = |i: usize| {
+        let mut n = NamespaceInventory::empty(&format!("n{i}"), 1 + i as u64, NetnsSource::Named);
+        n.links.push(Link {
+            index: 2,
+            name: "eth0".into(),
+            kind: LinkKind::Veth,
+            mode: None,
+            state: "UP".into(),
+            flags: vec!["BROADCAST".into(), "UP".into(), "LOWER_UP".into()],
+            mac: Some(format!("02:00:00:00:00:0{i}")),
+            mtu: Some(1500),
+            master: None,
+            parent: None,
+            peer: Some(LinkRef {
+                netns: Some(format!("n{}", 1 - i)),
+                name: Some("eth0".into()),
+            }),
+            addresses: vec![Address {
+                ip: format!("10.0.0.{}", i + 1).parse().unwrap(),
+                prefix_len: 24,
+                scope: "global".into(),
+            }],
+        });
+        n.routes.push(Route {
+            dst: "10.0.0.0/24".into(),
+            gateway: None,
+            dev: Some("eth0".into()),
+            scope: "link".into(),
+            protocol: "kernel".into(),
+            metric: None,
+            family: "inet".into(),
+            route_type: "unicast".into(),
+            prefsrc: None,
+        });
+        n
+    };
+    WalkWorld {
+        inventory: Inventory {
+            namespaces: vec![ns(0), ns(1)],
+            ..Default::default()
+        },
+        netns_of: [("e0", "n0"), ("e1", "n1")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    }
+}
+
 #[test]
 fn plan_covers_all_pairs_and_arp_only_on_link() {
     let mut lab = lab_of(3);
@@ -257,10 +312,11 @@ fn unreported_probes_fail_and_mismatches_are_flagged() {
         !(src == "e0" && ip.to_string() == "10.0.0.2")
     });
     prober.skip_token = Some(0);
-    let run = run_matrix(
+    let run = run_matrix_with(
         &prober,
         &lab,
         &cells,
+        Some(&pair_world()),
         Duration::from_millis(10),
         usize::MAX,
         &mut |_| {},
@@ -270,8 +326,8 @@ fn unreported_probes_fail_and_mismatches_are_flagged() {
         run.results[0].observed.outcome,
         ProbeOutcome::SendFailed("the probe never reported".into())
     );
-    // e0 -> e1 is on-link on one "switch" in the fake world: expected reachable (peers), so
-    // the fake's refusal is a mismatch, and only those cells are.
+    // e0 -> e1 is one veth pair in the walk's world: expected reachable, so the fake's
+    // refusal is a mismatch, and only those cells are.
     let mism: Vec<_> = run
         .mismatches()
         .map(|r| (r.cell.from.clone(), r.cell.target_ip.to_string()))
@@ -294,10 +350,11 @@ fn json_shape_is_the_contract() {
     )
     .unwrap();
     let prober = FakeProber::new(Duration::ZERO, everything);
-    let run = run_matrix(
+    let run = run_matrix_with(
         &prober,
         &lab,
         &cells,
+        Some(&pair_world()),
         Duration::from_millis(10),
         usize::MAX,
         &mut |_| {},
@@ -440,62 +497,31 @@ fn an_empty_plan_is_an_empty_run() {
 }
 
 #[test]
-fn cells_outside_the_lab_are_predicted_by_the_walk_when_an_inventory_is_given() {
-    use crate::inventory::model::{Address, Inventory, Link, LinkKind, NamespaceInventory};
-    use crate::netns::NetnsSource;
+fn every_cell_lab_or_not_is_predicted_by_the_walk_over_the_inventory() {
+    // e0 is a lab endpoint, e1 a namespace found on the host: both are predicted by the walk
+    // (the lab's cells once came from a rule table that knew only the sandbox's world).
     let mut lab = lab_of(2);
-    for e in lab.endpoints.iter_mut() {
-        e.origin = EndpointOrigin::Namespace;
-    }
-    let cells = plan(
-        &lab,
-        &PlanOptions {
-            kinds: vec![ProbeKind::Icmp],
-            ..PlanOptions::default()
-        },
-    )
-    .unwrap();
-    // Without an inventory: no prediction.
-    assert!(expect_cells(&lab, &cells, None)
+    lab.endpoints[1].origin = EndpointOrigin::Namespace;
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    // Without an inventory: no prediction, for the lab's cells too.
+    assert!(expect_cells(&cells, None)
         .iter()
-        .all(|e| e.reachable.is_none()));
-    // e0's namespace holds 10.0.0.1 on an interface that leads nowhere: its own address is
-    // delivered locally, e1's is on-link but nobody answers ARP there.
-    let mut ns = NamespaceInventory::empty("n0", 1, NetnsSource::Named);
-    ns.links.push(Link {
-        index: 2,
-        name: "eth0".into(),
-        kind: LinkKind::Physical,
-        mode: None,
-        state: "UP".into(),
-        flags: vec!["BROADCAST".into(), "UP".into(), "LOWER_UP".into()],
-        mac: Some("02:00:00:00:00:02".into()),
-        mtu: Some(1500),
-        master: None,
-        parent: None,
-        peer: None,
-        addresses: vec![Address {
-            ip: "10.0.0.1".parse().unwrap(),
-            prefix_len: 24,
-            scope: "global".into(),
-        }],
-    });
-    let walk = WalkWorld {
-        inventory: Inventory {
-            namespaces: vec![ns],
-            ..Default::default()
-        },
-        netns_of: [("e0".to_string(), "n0".to_string())].into_iter().collect(),
-    };
-    let got = expect_cells(&lab, &cells, Some(&walk));
+        .all(|e| e.reachable.is_none() && e.why.contains("inventory") && e.path.is_empty()));
+    let got = expect_cells(&cells, Some(&pair_world()));
     for (c, e) in cells.iter().zip(&got) {
-        match (c.from.as_str(), c.target_ip.to_string().as_str()) {
-            ("e0", "10.0.0.1") => assert_eq!(e.reachable, Some(true), "{}", e.why),
-            ("e1", _) => {
-                assert_eq!(e.reachable, None);
-                assert!(e.why.contains("not in the inventory"), "{}", e.why);
-            }
-            _ => assert!(e.reachable.is_some(), "{:?}: {}", c, e.why),
+        assert_eq!(e.reachable, Some(true), "{c:?}: {}", e.why);
+        assert!(!e.path.is_empty(), "{c:?}: no hops");
+    }
+    // A namespace the inventory did not read is unknown, with the reason.
+    let mut walk = pair_world();
+    walk.netns_of.remove("e1");
+    let got = expect_cells(&cells, Some(&walk));
+    for (c, e) in cells.iter().zip(&got) {
+        if c.from == "e1" {
+            assert_eq!(e.reachable, None);
+            assert!(e.why.contains("not in the inventory"), "{}", e.why);
+        } else {
+            assert_eq!(e.reachable, Some(true), "{c:?}: {}", e.why);
         }
     }
 }

@@ -11,17 +11,23 @@
 //! naming what it could not model; it never guesses.
 //!
 //! Filtering is a seam ([`filter::Filters`]) called at the output, forward and input hooks;
-//! [`predict`] evaluates the filter chains the inventory read ([`filter::InventoryFilters`])
-//! until the inventory reads filter chains and an evaluator plugs in through [`predict_with`].
+//! [`predict`] evaluates the filter chains the inventory read ([`filter::InventoryFilters`]);
+//! [`predict_with`] takes another evaluator (the unit tests' fakes).
+//!
+//! [`predict_all`] predicts one run's probes together: a who-has one probe makes teaches the
+//! answerer the asker's MAC, which another probe of the run may need. Where nobody answers a
+//! who-has, `explain` names the design that keeps the two apart (macvlan, ipvlan l3).
 //!
 //! Not modelled (each makes the cell unknown or is stated here): IPv6; policy routing (only the
 //! main table is read); ARP answers also depend on `arp_ignore`/`arp_filter`, taken as the
 //! defaults (0: a namespace answers for any of its addresses on any interface); ARP caches
-//! filled by earlier probes.
+//! filled before the run.
 //!
-//! Pure: no I/O. `rules.rs` still supplies the matrix's expectations; this module is proved
-//! against it and against real probes before it replaces it.
+//! Pure: no I/O. It predicts every cell of the probe matrix (`matrix::expect_cells`), lab
+//! endpoints and other namespaces alike; tests/walk_lab.rs, tests/walk_worlds.rs and the VM
+//! test compare it with the kernel.
 
+mod explain;
 pub mod filter;
 mod l2;
 mod nat;
@@ -86,6 +92,24 @@ fn loopback_down(nsi: &crate::inventory::model::NamespaceInventory) -> bool {
         .is_some_and(|lo| !lo.flags.iter().any(|f| f == "UP"))
 }
 
+/// Why a namespace's own packet to `dst` has no route: it has only lo (a none-mode
+/// container), or no route covers `dst`.
+fn no_route_from(nsi: &crate::inventory::model::NamespaceInventory, dst: Ipv4Addr) -> String {
+    let only_lo = nsi.links.iter().all(|l| {
+        l.kind == crate::inventory::model::LinkKind::Loopback
+            || l.addresses.iter().all(|a| a.ip.is_loopback())
+    });
+    if only_lo {
+        format!(
+            "{} has only lo (no other interface with an address): it has no route to anything \
+             else",
+            nsi.name
+        )
+    } else {
+        format!("{} has no route to {dst}", nsi.name)
+    }
+}
+
 /// Why a leg stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stop {
@@ -99,8 +123,25 @@ pub(crate) struct World<'a> {
     filter: &'a dyn Filters,
     /// Neighbours learned during this probe's exchange: a namespace that answers a who-has
     /// addressed to it records the asker's MAC (net/ipv4/arp.c, `neigh_event_ns`), so its
-    /// reply needs no ARP of its own. (interface, address, MAC).
-    learned: std::cell::RefCell<Vec<(IfId, Ipv4Addr, String)>>,
+    /// reply needs no ARP of its own. [`predict_all`] seeds it with what the other probes of
+    /// the run taught.
+    learned: std::cell::RefCell<Vec<Learned>>,
+    /// The first neighbour entry taught by another probe of the run that this walk used.
+    used_taught: std::cell::RefCell<Option<Learned>>,
+}
+
+/// A neighbour entry an answer to a who-has left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Learned {
+    /// The interface that answered and now knows the asker.
+    at: IfId,
+    /// The asker's address and MAC.
+    ip: Ipv4Addr,
+    mac: String,
+    /// Which who-has taught it, for the reason: "nv-host's who-has for 192.168.50.193".
+    by: String,
+    /// Taught by another probe of the same run (not this probe's own exchange).
+    in_run: bool,
 }
 
 /// A translation done on the request, reversed on the reply where it was done.
@@ -122,6 +163,27 @@ struct Packet {
     ct: CtState,
 }
 
+impl Packet {
+    /// The packet as NAT in `nsi` matches it, arriving on `iif` and leaving by `oif`: the one
+    /// constructor for DNAT (prerouting, output) and source NAT (postrouting).
+    fn for_nat<'a>(
+        &self,
+        nsi: &crate::inventory::model::NamespaceInventory,
+        iif: Option<&'a str>,
+        oif: Option<&'a str>,
+    ) -> NatPacket<'a> {
+        NatPacket {
+            protocol: self.protocol,
+            src: self.src,
+            dst: self.dst,
+            dport: self.dport,
+            iif,
+            oif,
+            dst_is_local: route::owner_link(nsi, self.dst).is_some(),
+        }
+    }
+}
+
 /// Predict `probe` over `inv`, with the filter chains the inventory read.
 pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
     predict_with(inv, &InventoryFilters::new(inv), probe)
@@ -129,10 +191,84 @@ pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
 
 /// Predict `probe` over `inv`, asking `filter` at every hook.
 pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Prediction {
+    predict_seeded(inv, filter, probe, &[]).0.prediction
+}
+
+/// Predict every probe of one run over `inv`. Beyond [`predict`], this models how the probes
+/// of one run teach each other through neighbour caches: whoever answers a who-has learns the
+/// asker's MAC (`neigh_event_ns`), so a probe that fails alone only because its sender cannot
+/// resolve an address (a private macvlan child's who-has comes back only to itself) works
+/// when another probe of the run made that address's owner ask it. Measured in
+/// tests/walk_lab.rs (macvlan private with a hairpin switch: the children's echoes to the
+/// host come back in every run, although alone they cannot resolve the host). The run sends
+/// every probe within about one timeout and the kernel keeps an unresolved probe queued
+/// while it retries ARP, so the order of the probes does not matter.
+pub fn predict_all(inv: &Inventory, probes: &[Probe]) -> Vec<Prediction> {
+    let filter = InventoryFilters::new(inv);
+    let alone: Vec<(Prediction, Vec<Learned>)> = probes
+        .iter()
+        .map(|p| {
+            let (s, learned) = predict_seeded(inv, &filter, p, &[]);
+            (s.prediction, learned)
+        })
+        .collect();
+    alone
+        .iter()
+        .enumerate()
+        .map(|(i, (prediction, _))| {
+            if prediction.expected != Some(false) || probes[i].kind == WalkKind::Arp {
+                return prediction.clone();
+            }
+            let taught: Vec<Learned> = alone
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .flat_map(|(_, (_, l))| l.iter().cloned())
+                .map(|l| Learned { in_run: true, ..l })
+                .collect();
+            if taught.is_empty() {
+                return prediction.clone();
+            }
+            let (with, _) = predict_seeded(inv, &filter, &probes[i], &taught);
+            match (with.prediction.expected, with.used_taught) {
+                (Some(true), Some(t)) => Prediction {
+                    expected: Some(true),
+                    why: format!(
+                        "alone it could not ({}), but {} in this same run reached {} and taught \
+                         it {}'s MAC: {}",
+                        prediction.why,
+                        t.by,
+                        inv.namespaces[t.at.0].name,
+                        t.ip,
+                        with.prediction.why
+                    ),
+                    path: with.prediction.path,
+                },
+                _ => prediction.clone(),
+            }
+        })
+        .collect()
+}
+
+/// A prediction, and what the walk used from the neighbour entries it was seeded with.
+struct Seeded {
+    prediction: Prediction,
+    used_taught: Option<Learned>,
+}
+
+/// Walk `probe` with neighbour entries `seed` already known. Returns the prediction and the
+/// entries this probe's own exchange taught.
+fn predict_seeded(
+    inv: &Inventory,
+    filter: &dyn Filters,
+    probe: &Probe,
+    seed: &[Learned],
+) -> (Seeded, Vec<Learned>) {
     let world = World {
         inv,
         filter,
-        learned: Default::default(),
+        learned: std::cell::RefCell::new(seed.to_vec()),
+        used_taught: Default::default(),
     };
     let mut path = Vec::new();
     let result = world.walk(probe, &mut path);
@@ -141,11 +277,23 @@ pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Pre
         Err(Stop::No(why)) => (Some(false), why),
         Err(Stop::Unknown(why)) => (None, format!("unknown: {why}")),
     };
-    Prediction {
-        expected,
-        path,
-        why,
-    }
+    let own = world
+        .learned
+        .into_inner()
+        .into_iter()
+        .filter(|l| !l.in_run)
+        .collect();
+    (
+        Seeded {
+            prediction: Prediction {
+                expected,
+                path,
+                why,
+            },
+            used_taught: world.used_taught.into_inner(),
+        },
+        own,
+    )
 }
 
 fn unknown<T>(why: impl Into<String>) -> Result<T, Stop> {
@@ -191,10 +339,17 @@ impl World<'_> {
             };
             let sender = probe.src.or_else(|| route::source_for(ns, r));
             let (answerer, _) = self.arp(out, target, sender, true, path)?;
+            let a = self.link(answerer);
+            let shared = matches!(a.kind, LinkKind::Ipvlan | LinkKind::Ipvtap);
             return Ok(format!(
-                "{} in {} answers the who-has for {target} with its MAC",
-                self.link(answerer).name,
-                self.ns_name(answerer)
+                "{} in {} answers the who-has for {target} with {}",
+                a.name,
+                self.ns_name(answerer),
+                if shared {
+                    "its parent's MAC: ipvlan children share it"
+                } else {
+                    "its MAC"
+                }
             ));
         }
         let (protocol, dport) = match probe.kind {
@@ -208,7 +363,7 @@ impl World<'_> {
                 // A route without a usable source (blackhole, prohibit) is decided by the leg.
                 None => match route::lookup(ns, target) {
                     Some(r) => route::source_for(ns, r).unwrap_or(Ipv4Addr::UNSPECIFIED),
-                    None => return no(format!("{} has no route to {target}", ns.name)),
+                    None => return no(no_route_from(ns, target)),
                 },
             },
         };
@@ -295,7 +450,13 @@ impl World<'_> {
                 );
             }
             let Some(r) = route::lookup(nsi, pkt.dst) else {
-                return no(format!("{} has no route to {}", nsi.name, pkt.dst));
+                return no(match iif {
+                    Some(_) => format!(
+                        "the packet reaches {}, which has no route to {} and drops it",
+                        nsi.name, pkt.dst
+                    ),
+                    None => no_route_from(nsi, pkt.dst),
+                });
             };
             match r.route_type.as_str() {
                 "unicast" => {}
@@ -323,11 +484,22 @@ impl World<'_> {
                 match nsi.ip_forward {
                     Some(true) => {}
                     Some(false) => {
+                        // A frame for the parent's own address that a passthru child took.
+                        let taken_from = iif
+                            .as_deref()
+                            .and_then(|i| self.find(&nsi.name, i))
+                            .and_then(|i| self.passthru_parent(i))
+                            .filter(|p| {
+                                route::owner_link(&self.inv.namespaces[p.0], pkt.dst).is_some()
+                            });
+                        if let Some(p) = taken_from {
+                            return no(self.passthru_deaf(p));
+                        }
                         return no(format!(
                             "ip_forward is off in {}: it does not route packets between its \
                              interfaces",
                             nsi.name
-                        ))
+                        ));
                     }
                     None => return unknown(format!("ip_forward of {} was not read", nsi.name)),
                 }
@@ -502,16 +674,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = NatPacket {
-            protocol: pkt.protocol,
-            src: pkt.src,
-            dst: pkt.dst,
-            dport: pkt.dport,
-            iif,
-            oif,
-            dst_is_local: route::owner_link(nsi, pkt.dst).is_some(),
-        };
-        match nat::evaluate(&nsi.nat, hook, &np) {
+        match nat::evaluate(&nsi.nat, hook, &pkt.for_nat(nsi, iif, oif)) {
             NatEval::Untouched => Ok(()),
             NatEval::Dnat { to, port, rule } => {
                 path.push(Hop {
@@ -547,15 +710,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = NatPacket {
-            protocol: pkt.protocol,
-            src: pkt.src,
-            dst: pkt.dst,
-            dport: pkt.dport,
-            iif,
-            oif: Some(oif),
-            dst_is_local: false,
-        };
+        let np = pkt.for_nat(nsi, iif, Some(oif));
         let (to, rule) = match nat::evaluate(&nsi.nat, NatHook::Postrouting, &np) {
             NatEval::Untouched => return Ok(()),
             NatEval::Masquerade { rule } => match masq_src {
@@ -650,13 +805,24 @@ impl World<'_> {
                 .learned
                 .borrow()
                 .iter()
-                .find_map(|(at, ip, mac)| (*at == from && *ip == target).then(|| mac.clone()));
-            if let Some(mac) = known {
+                .find(|l| l.at == from && l.ip == target)
+                .cloned();
+            if let Some(l) = known {
                 path.push(self.hop(
                     from,
-                    format!("already knows {target}'s MAC from its who-has"),
+                    if l.in_run {
+                        format!(
+                            "already knows {target}'s MAC: {} in this same run taught it",
+                            l.by
+                        )
+                    } else {
+                        format!("already knows {target}'s MAC from its who-has")
+                    },
                 ));
-                return Ok((from, mac));
+                if l.in_run {
+                    self.used_taught.borrow_mut().get_or_insert(l.clone());
+                }
+                return Ok((from, l.mac));
             }
         }
         let who_has = Frame {
@@ -710,7 +876,13 @@ impl World<'_> {
             match got {
                 Some(d) => {
                     if let Some(s) = sender.filter(|_| own) {
-                        self.learned.borrow_mut().push((rx.to, s, from_mac.clone()));
+                        self.learned.borrow_mut().push(Learned {
+                            at: rx.to,
+                            ip: s,
+                            mac: from_mac.clone(),
+                            by: format!("{ns_name}'s who-has for {target}"),
+                            in_run: false,
+                        });
                     }
                     path.extend(rx.path.iter().cloned());
                     path.push(self.hop(
@@ -728,16 +900,19 @@ impl World<'_> {
             }
         }
         match answered_but_lost {
+            Some(_) if self.passthru_child(from).is_some() => no(self.passthru_deaf(from)),
             Some(a) => no(format!(
                 "{} in {} answers ARP for {target}, but its answer never reaches {} in {ns_name}",
                 self.link(a).name,
                 self.ns_name(a),
                 link.name
             )),
-            None => no(format!(
-                "nobody that {} in {ns_name} reaches at layer 2 answers ARP for {target}",
-                link.name
-            )),
+            None => no(self.why_no_answer(from, target).unwrap_or_else(|| {
+                format!(
+                    "nobody that {} in {ns_name} reaches at layer 2 answers ARP for {target}",
+                    link.name
+                )
+            })),
         }
     }
 }

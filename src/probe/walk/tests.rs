@@ -129,6 +129,10 @@ impl W {
         let l = self.link(ns, name, kind.clone(), Some(addr));
         l.mode = Some(mode.into());
         l.parent = Some(lref(parent.0, parent.1));
+        if kind == LinkKind::Macvlan && mode == "passthru" {
+            // A passthru child takes its parent's MAC (the lab shows both with one MAC).
+            l.mac = parent_mac.clone();
+        }
         if kind == LinkKind::Ipvlan {
             l.mac = parent_mac;
             if mode != "l2" {
@@ -337,6 +341,42 @@ fn routing_through_a_forwarding_namespace() {
     expect(&w.go("a", "10.0.2.2", ARP), Some(false), "nobody");
     expect(&w.go("a", "10.0.2.1", ARP), Some(true), "ra in r");
     expect(&w.go("a", "10.0.1.1", ARP), Some(true), "ra in r");
+}
+
+#[test]
+fn a_gateway_without_a_route_drops_what_it_is_sent() {
+    // As the LAN's router does with docker0's subnet: it is the default gateway of the
+    // sender, but knows no route to the target.
+    let w = routed(true, true);
+    let p = w.go("a", "172.17.0.2", ICMP);
+    expect(
+        &p,
+        Some(false),
+        "the packet reaches r, which has no route to 172.17.0.2 and drops it",
+    );
+    assert!(p.path.iter().any(|h| h.step.contains("via 10.0.1.1")));
+}
+
+#[test]
+fn a_namespace_with_only_lo_has_no_route_to_anything() {
+    // A none-mode container.
+    let mut w = pair();
+    w.ns("none", false);
+    w.link("none", "lo", LinkKind::Loopback, Some("127.0.0.1/8"));
+    for target in ["10.0.0.1", "192.0.2.1"] {
+        expect(
+            &w.go("none", target, ICMP),
+            Some(false),
+            "none has only lo (no other interface with an address): it has no route to \
+             anything else",
+        );
+    }
+    // A namespace with an interface but no route to the target says just that.
+    expect(
+        &w.go("a", "192.0.2.1", ICMP),
+        Some(false),
+        "a has no route to 192.0.2.1",
+    );
 }
 
 #[test]
@@ -612,14 +652,19 @@ fn macvlan_parent_and_children_never_talk_without_hairpin() {
     expect(
         &w.go("mv0", "192.168.50.11", ICMP),
         Some(false),
-        "answers ARP for 192.168.50.11",
+        "macvlan children cannot reach their parent's own stack: the parent never receives \
+         frames from its children",
     );
     expect(
         &w.go("host", "192.168.50.20", ICMP),
         Some(false),
-        "ARP for 192.168.50.20",
+        "the parent's frames leave for the wire and never come back to its macvlan children",
     );
-    expect(&w.go("host", "192.168.50.20", ARP), Some(false), "nobody");
+    expect(
+        &w.go("host", "192.168.50.20", ARP),
+        Some(false),
+        "never come back to its macvlan children",
+    );
 }
 
 #[test]
@@ -640,7 +685,11 @@ fn a_hairpin_switch_reflects_parent_and_child_frames() {
 #[test]
 fn vepa_siblings_need_a_hairpin_switch() {
     let w = macvlan_world(&["vepa", "vepa"], false);
-    expect(&w.go("mv0", "192.168.50.21", ICMP), Some(false), "ARP");
+    expect(
+        &w.go("mv0", "192.168.50.21", ICMP),
+        Some(false),
+        "VEPA sends every frame out to the switch, which must send it back",
+    );
     let w = macvlan_world(&["vepa", "vepa"], true);
     let p = w.go("mv0", "192.168.50.21", ICMP);
     expect(&p, Some(true), "reaches mv1");
@@ -654,9 +703,13 @@ fn private_children_talk_to_no_sibling_even_with_hairpin() {
         expect(
             &w.go("mv0", "192.168.50.21", ICMP),
             Some(false),
-            "ARP for 192.168.50.21",
+            "private mode forbids children of one parent to talk",
         );
-        expect(&w.go("mv0", "192.168.50.21", ARP), Some(false), "nobody");
+        expect(
+            &w.go("mv0", "192.168.50.21", ARP),
+            Some(false),
+            "private mode forbids",
+        );
         expect(
             &w.go("mv0", "192.168.50.12", ICMP),
             Some(true),
@@ -680,7 +733,140 @@ fn a_who_has_teaches_the_answerer_the_askers_mac_for_its_reply() {
     expect(
         &w.go("mv0", "192.168.50.11", ICMP),
         Some(false),
-        "ARP for 192.168.50.11",
+        "a private macvlan child cannot reach its parent",
+    );
+}
+
+#[test]
+fn a_run_where_the_host_asks_a_private_child_teaches_the_child_the_hosts_mac() {
+    // Alone, a private child's echo to its parent's host fails (its who-has comes back only to
+    // itself); in a run that also probes the child from the host, the host's who-has reached
+    // the child through the hairpin switch and taught it the host's MAC, as the kernel shows
+    // (tests/walk_lab.rs, macvlan private with hairpin).
+    let w = macvlan_world(&["private"], true);
+    let probe = |from: &str, to: &str, kind| Probe {
+        netns: from.into(),
+        src: None,
+        target: to.parse().unwrap(),
+        kind,
+    };
+    let child_to_host = probe("mv0", "192.168.50.11", ICMP);
+    let alone = predict_all(&w.inv, std::slice::from_ref(&child_to_host));
+    expect(
+        &alone[0],
+        Some(false),
+        "private macvlan child cannot reach its parent",
+    );
+    for host_asks in [ICMP, ARP] {
+        let run = predict_all(
+            &w.inv,
+            &[
+                child_to_host.clone(),
+                probe("host", "192.168.50.20", host_asks),
+            ],
+        );
+        expect(
+            &run[0],
+            Some(true),
+            "but host's who-has for 192.168.50.20 in this same run reached mv0 and taught it \
+             192.168.50.11's MAC",
+        );
+        assert!(run[0]
+            .path
+            .iter()
+            .any(|h| h.step.contains("in this same run taught it")));
+        expect(&run[1], Some(true), "mv0");
+    }
+    // Without hairpin the host's who-has never reaches the child: nothing is taught.
+    let w = macvlan_world(&["private"], false);
+    let run = predict_all(
+        &w.inv,
+        &[child_to_host, probe("host", "192.168.50.20", ARP)],
+    );
+    expect(
+        &run[0],
+        Some(false),
+        "private macvlan child cannot reach its parent",
+    );
+    // A failing ARP probe is never taught: an ARP probe always asks.
+    let w = macvlan_world(&["private"], true);
+    let run = predict_all(
+        &w.inv,
+        &[
+            probe("mv0", "192.168.50.11", ARP),
+            probe("host", "192.168.50.20", ARP),
+        ],
+    );
+    expect(
+        &run[0],
+        Some(false),
+        "private macvlan child cannot reach its parent",
+    );
+}
+
+#[test]
+fn a_host_shim_bridges_the_host_and_the_children_its_routes_cover() {
+    // The lab's host shim: a bridge-mode macvlan sibling in the host (a /32) with a route to
+    // each child it covers. mv0 (bridge) and mv1 (private) are covered, mv2 (bridge) is not.
+    let mut w = macvlan_world(&["bridge", "private", "bridge"], false);
+    w.stacked(
+        "host",
+        "shim",
+        LinkKind::Macvlan,
+        "bridge",
+        ("host", "eth0"),
+        "192.168.50.223/32",
+    );
+    w.route("host", "192.168.50.20/32", None, "shim");
+    w.route("host", "192.168.50.21/32", None, "shim");
+    let p = w.go("host", "192.168.50.20", ICMP);
+    expect(&p, Some(true), "reaches mv0");
+    assert!(p.path.iter().any(|h| h.dev == "shim"), "{p:#?}");
+    expect(&w.go("host", "192.168.50.20", ARP), Some(true), "mv0");
+    expect(
+        &w.go("mv0", "192.168.50.11", ICMP),
+        Some(true),
+        "reaches host",
+    );
+    expect(
+        &w.go("mv0", "192.168.50.223", ICMP),
+        Some(true),
+        "reaches host",
+    );
+    // The shim does not help a private child: it is a sibling, and private talks to none.
+    expect(
+        &w.go("host", "192.168.50.21", ICMP),
+        Some(false),
+        "private mode forbids children of one parent to talk",
+    );
+    expect(
+        &w.go("host", "192.168.50.21", ARP),
+        Some(false),
+        "private mode forbids",
+    );
+    expect(
+        &w.go("mv1", "192.168.50.11", ICMP),
+        Some(false),
+        "a private macvlan child cannot reach its parent",
+    );
+    // A child the shim's routes do not cover: the host answers its who-has through the shim,
+    // but the host's reply leaves by eth0 and never reaches it.
+    expect(
+        &w.go("host", "192.168.50.22", ICMP),
+        Some(false),
+        "never come back to its macvlan children",
+    );
+    expect(
+        &w.go("mv2", "192.168.50.11", ICMP),
+        Some(false),
+        "the reply does not come back: the parent's frames leave for the wire",
+    );
+    // The LAN reaches the shim's address on the host's eth0 (the host answers ARP for any of
+    // its addresses).
+    expect(
+        &w.go("peer", "192.168.50.223", ICMP),
+        Some(true),
+        "reaches host",
     );
 }
 
@@ -698,7 +884,14 @@ fn passthru_takes_the_parents_unicast() {
     expect(
         &w.go("host", "192.168.50.12", ICMP),
         Some(false),
-        "never reaches eth0 in host",
+        "a passthru macvlan child took over eth0: every unicast frame arriving there goes to \
+         the child, so host's own traffic on it gets no answers",
+    );
+    // The peer's echo to the host's address is taken by the child too.
+    expect(
+        &w.go("peer", "192.168.50.11", ICMP),
+        Some(false),
+        "a passthru macvlan child took over eth0",
     );
 }
 
@@ -737,18 +930,32 @@ fn ipvlan_l2_shares_the_parents_mac_and_not_its_stack() {
         Some(true),
         "reaches peer",
     );
-    expect(&w.go("peer", "192.168.50.30", ARP), Some(true), "iv0");
+    expect(
+        &w.go("peer", "192.168.50.30", ARP),
+        Some(true),
+        "eth0 in iv0 answers the who-has for 192.168.50.30 with its parent's MAC: ipvlan \
+         children share it",
+    );
     expect(
         &w.go("iv0", "192.168.50.11", ICMP),
         Some(false),
-        "ARP for 192.168.50.11",
+        "ipvlan children and their parent's own stack cannot reach each other",
+    );
+    expect(
+        &w.go("host", "192.168.50.30", ARP),
+        Some(false),
+        "ipvlan children and their parent's own stack cannot reach each other",
     );
 }
 
 #[test]
 fn ipvlan_l3_has_no_arp_routes_through_the_parent_and_never_reaches_it() {
     let w = ipvlan_world(&["l3", "l3s"]);
-    expect(&w.go("peer", "192.168.50.30", ARP), Some(false), "nobody");
+    expect(
+        &w.go("peer", "192.168.50.30", ARP),
+        Some(false),
+        "ipvlan l3 children neither send nor answer ARP",
+    );
     expect(&w.go("iv0", "192.168.50.12", ARP), Some(false), "NOARP");
     expect(
         &w.go("iv0", "192.168.50.31", ICMP),
@@ -762,7 +969,11 @@ fn ipvlan_l3_has_no_arp_routes_through_the_parent_and_never_reaches_it() {
     );
     // The request leaves through the host's routing; the peer's reply needs ARP for the child.
     let p = w.go("iv0", "192.168.50.12", ICMP);
-    expect(&p, Some(false), "reply does not come back: nobody");
+    expect(
+        &p,
+        Some(false),
+        "reply does not come back: ipvlan l3 children neither send nor answer ARP",
+    );
     assert!(p
         .path
         .iter()
