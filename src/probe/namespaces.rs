@@ -140,12 +140,13 @@ impl HostNamespaces {
     }
 }
 
-/// The name each namespace goes by in the probes' cells: a namespace holding containers is
+/// The names of the namespaces that go by a container's name in the probes' cells (the
+/// others keep the name they were typed or discovered by): a namespace holding containers is
 /// named by its container as the runtime names it (`web`; the first one listed when a pod's
 /// containers share it), or `docker:web` when another namespace, another runtime's container
 /// or a name in `taken` already goes by `web`. The root namespace stays `root` (host-mode
 /// containers live there), and so does any namespace holding host-mode containers only (a
-/// runtime's own namespace); the others keep their own names.
+/// runtime's own namespace).
 pub fn probe_names(
     all: &[Netns],
     containers: &[Container],
@@ -172,14 +173,15 @@ pub fn probe_names(
     for c in named_by.values() {
         *uses.entry(c.name.as_str()).or_default() += 1;
     }
-    all.iter()
-        .map(|ns| {
-            let name = match named_by.get(&ns.id) {
-                Some(c) if uses[c.name.as_str()] == 1 && !taken.contains(&c.name) => c.name.clone(),
-                Some(c) => format!("{}:{}", c.runtime, c.name),
-                None => ns.name.clone(),
+    named_by
+        .into_iter()
+        .map(|(id, c)| {
+            let name = if uses[c.name.as_str()] == 1 && !taken.contains(&c.name) {
+                c.name.clone()
+            } else {
+                format!("{}:{}", c.runtime, c.name)
             };
-            (ns.id, name)
+            (id, name)
         })
         .collect()
 }
@@ -359,18 +361,21 @@ mod tests {
         .into();
         let taken: BTreeSet<String> = ["lab-a".to_string()].into();
         let names = probe_names(&all, &list, &placed, &taken);
-        let got: Vec<&str> = all.iter().map(|n| names[&n.id].as_str()).collect();
+        let got: Vec<Option<&str>> = all
+            .iter()
+            .map(|n| names.get(&n.id).map(String::as_str))
+            .collect();
         assert_eq!(
             got,
             [
-                "root",
-                "web",
-                "pweb",
-                "docker:app",
-                "podman:app",
-                "runtime-ns",
-                "lab-a",
-                "docker:lab-a",
+                None,
+                Some("web"),
+                Some("pweb"),
+                Some("docker:app"),
+                Some("podman:app"),
+                None,
+                None,
+                Some("docker:lab-a"),
             ],
             "root and a namespace of host-mode containers keep their names; a name two \
              runtimes give, or one already taken, is told apart by its runtime"
@@ -380,6 +385,6 @@ mod tests {
         let placed: BTreeMap<u64, Vec<usize>> = [(2, vec![0])].into();
         let names = probe_names(&all, &list, &placed, &BTreeSet::new());
         assert_eq!(names[&2], "docker:netns-0165");
-        assert_eq!(names[&3], "netns-0165");
+        assert_eq!(names.get(&3), None);
     }
 }
