@@ -2,7 +2,8 @@
 //! `crate::inventory::nat`) decoded into the few matches and statements Docker, Podman and
 //! netview write (`ip saddr/daddr`, `iifname/oifname` with `!=` and a trailing `*`, `tcp/udp
 //! dport`, `meta l4proto`, `fib daddr type local`, `masquerade`, `snat to`, `dnat to`, `jump`,
-//! `goto`, `return`, `accept`), evaluated in chain order. A rule the walk reaches but cannot
+//! `goto`, `return`, `accept`, and comments, iptables' `xt match comment` too), evaluated in
+//! chain order. A rule the walk reaches but cannot
 //! decode yields [`NatEval::Unknown`] naming it: the walk never guesses past it.
 //!
 //! Base chains are told by name (`PREROUTING`/`prerouting`, `OUTPUT`, `POSTROUTING`), which is
@@ -212,6 +213,12 @@ fn decode(rule: &str) -> Vec<Item> {
             }
             ("comment", _) => {
                 i += 1;
+                continue;
+            }
+            // iptables' `-m comment`, which nft lists as an xt match when it has no native
+            // form (netavark's rules): no effect on the packet, as the filter reader takes it.
+            ("xt", Some("match")) if t.get(i + 1).map(String::as_str) == Some("comment") => {
+                i += 2;
                 continue;
             }
             ("masquerade", _) => {

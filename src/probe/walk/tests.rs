@@ -935,3 +935,35 @@ fn the_walk_evaluates_the_filter_chains_the_inventory_read() {
         "policy of chain FORWARD",
     );
 }
+
+#[test]
+fn a_comment_match_in_a_nat_rule_has_no_effect() {
+    // netavark's published port as nft lists its iptables-nft rules (`-m comment` has no
+    // native form there).
+    let mut w = docker(true);
+    w.nat(
+        "host",
+        "PREROUTING",
+        "fib daddr type local jump NETAVARK-HOSTPORT-DNAT",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-HOSTPORT-DNAT",
+        "tcp dport 8081 xt match comment jump NETAVARK-DN-1",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-DN-1",
+        "tcp dport 8081 dnat to 172.17.0.2:80",
+    );
+    let p = w.go("peer", "192.168.50.11", WalkKind::Tcp { port: 8081 });
+    expect(&p, Some(true), "reaches c");
+    assert!(p.path.iter().any(|h| h.step.contains("DNAT to 172.17.0.2")));
+    // Another xt match is still not modelled.
+    w.nat("host", "PREROUTING", r#"xt match "owner" accept"#);
+    expect(
+        &w.go("peer", "192.168.50.11", WalkKind::Tcp { port: 9 }),
+        None,
+        "is not modelled",
+    );
+}
