@@ -120,6 +120,8 @@ struct Packet {
     protocol: Protocol,
     dport: Option<u16>,
     ct: CtState,
+    /// Its mark, as NAT rules in the namespace it is in set it (cleared on entering another).
+    mark: u32,
 }
 
 /// Predict `probe` over `inv`, with the filter chains the inventory read.
@@ -218,6 +220,7 @@ impl World<'_> {
             protocol,
             dport,
             ct: CtState::New,
+            mark: 0,
         };
         let mut records = Vec::new();
         let (at, arrived) = self
@@ -230,6 +233,7 @@ impl World<'_> {
             protocol,
             dport: None,
             ct: CtState::Established,
+            mark: 0,
         };
         let (back, returned) = self
             .leg(at, reply, path, &mut records)
@@ -424,6 +428,10 @@ impl World<'_> {
                 ));
             };
             path.extend(rx.path.iter().cloned());
+            if rx.to.0 != ns {
+                // A packet entering another namespace loses its mark (the kernel scrubs it).
+                pkt.mark = 0;
+            }
             ns = rx.to.0;
             let in_dev = self.link(rx.to).name.clone();
             // Prerouting: the reply's reverse translation, or DNAT for a new flow.
@@ -502,7 +510,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = NatPacket {
+        let mut np = NatPacket {
             protocol: pkt.protocol,
             src: pkt.src,
             dst: pkt.dst,
@@ -510,8 +518,11 @@ impl World<'_> {
             iif,
             oif,
             dst_is_local: route::owner_link(nsi, pkt.dst).is_some(),
+            mark: pkt.mark,
         };
-        match nat::evaluate(&nsi.nat, hook, &np) {
+        let eval = nat::evaluate(&nsi.nat, hook, &mut np);
+        pkt.mark = np.mark;
+        match eval {
             NatEval::Untouched => Ok(()),
             NatEval::Dnat { to, port, rule } => {
                 path.push(Hop {
@@ -547,7 +558,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = NatPacket {
+        let mut np = NatPacket {
             protocol: pkt.protocol,
             src: pkt.src,
             dst: pkt.dst,
@@ -555,8 +566,11 @@ impl World<'_> {
             iif,
             oif: Some(oif),
             dst_is_local: false,
+            mark: pkt.mark,
         };
-        let (to, rule) = match nat::evaluate(&nsi.nat, NatHook::Postrouting, &np) {
+        let eval = nat::evaluate(&nsi.nat, NatHook::Postrouting, &mut np);
+        pkt.mark = np.mark;
+        let (to, rule) = match eval {
             NatEval::Untouched => return Ok(()),
             NatEval::Masquerade { rule } => match masq_src {
                 Some(a) => (a, rule),

@@ -967,3 +967,87 @@ fn a_comment_match_in_a_nat_rule_has_no_effect() {
         "is not modelled",
     );
 }
+
+/// netavark's published port 8081 on the docker() world's host, DNAT to c2 (172.17.0.3): a
+/// request from the bridge's own subnet is marked in prerouting and masqueraded by the mark
+/// in postrouting (its hairpin), as `iptables-save` showed netavark 1.4's rules.
+fn netavark_port() -> W {
+    let mut w = docker(false);
+    w.ns("c2", false);
+    w.veth(
+        ("c2", "eth0", Some("172.17.0.3/16")),
+        ("host", "veth2", None),
+    );
+    w.get("host")
+        .links
+        .iter_mut()
+        .find(|l| l.name == "veth2")
+        .unwrap()
+        .master = Some("docker0".into());
+    w.route("c2", "default", Some("172.17.0.1"), "eth0");
+    w.nat(
+        "host",
+        "PREROUTING",
+        "fib daddr type local jump NETAVARK-HOSTPORT-DNAT",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-HOSTPORT-DNAT",
+        "tcp dport 8081 jump NETAVARK-DN-1",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-DN-1",
+        "ip saddr 172.17.0.0/16 tcp dport 8081 jump NETAVARK-HOSTPORT-SETMARK",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-DN-1",
+        "tcp dport 8081 dnat to 172.17.0.3:80",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-HOSTPORT-SETMARK",
+        "counter packets 0 bytes 0 meta mark set mark or 0x2000",
+    );
+    w.nat("host", "POSTROUTING", "jump NETAVARK-HOSTPORT-MASQ");
+    w.nat(
+        "host",
+        "NETAVARK-HOSTPORT-MASQ",
+        "meta mark & 0x00002000 == 0x00002000 counter packets 0 bytes 0 masquerade",
+    );
+    w
+}
+
+#[test]
+fn a_mark_set_in_prerouting_is_matched_in_postrouting() {
+    let w = netavark_port();
+    let p = w.go("c", "192.168.50.11", WalkKind::Tcp { port: 8081 });
+    expect(&p, Some(true), "reaches c2");
+    assert!(
+        p.path
+            .iter()
+            .any(|h| h.step.contains("source rewritten to 172.17.0.1")),
+        "the marked request is masqueraded: {p:#?}"
+    );
+    // From outside the subnet nothing marks it: it keeps its source.
+    let p = w.go("peer", "192.168.50.11", WalkKind::Tcp { port: 8081 });
+    expect(&p, Some(true), "reaches c2");
+    assert!(
+        !p.path.iter().any(|h| h.step.contains("source rewritten")),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn a_mark_does_not_cross_into_another_namespace() {
+    let mut w = netavark_port();
+    w.route("peer", "172.17.0.0/16", Some("192.168.50.11"), "eth0");
+    w.nat("peer", "OUTPUT", "meta mark set 0x2000");
+    let p = w.go("peer", "172.17.0.3", ICMP);
+    expect(&p, Some(true), "reaches c2");
+    assert!(
+        !p.path.iter().any(|h| h.step.contains("source rewritten")),
+        "the host sees the request unmarked: {p:#?}"
+    );
+}
