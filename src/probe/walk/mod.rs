@@ -455,6 +455,7 @@ impl World<'_> {
                         orig_dst: before.dst,
                         new_dst: pkt.dst,
                     });
+                    self.bridged_dnat(out, rx.to, pkt.dst)?;
                 }
             }
             self.rp_filter(rx.to, pkt.src)?;
@@ -542,6 +543,57 @@ impl World<'_> {
             )),
             NatEval::Masquerade { rule } | NatEval::Snat { rule, .. } => unknown(format!(
                 "source NAT rule \"{rule}\" outside postrouting in {}",
+                nsi.name
+            )),
+        }
+    }
+
+    /// br_netfilter (`net.bridge.bridge-nf-call-iptables=1`) runs prerouting DNAT as a frame
+    /// from `sender` enters a port of the bridge `at`, and when the new destination is reached
+    /// through the same bridge the frame is bridged from that port, not routed (the kernel's
+    /// `br_nf_pre_routing_finish`): back to the sender's own namespace only through a hairpin
+    /// port. Elsewhere the routed walk that follows decides.
+    fn bridged_dnat(&self, sender: IfId, at: IfId, dst: Ipv4Addr) -> Result<(), Stop> {
+        let nsi = &self.inv.namespaces[at.0];
+        let bridge = self.link(at);
+        if bridge.kind != LinkKind::Bridge {
+            return Ok(());
+        }
+        let port = self
+            .link(sender)
+            .peer
+            .as_ref()
+            .and_then(|r| self.find(r.netns.as_deref()?, r.name.as_deref()?));
+        let Some(port) = port.filter(|p| {
+            p.0 == at.0 && self.link(*p).master.as_deref() == Some(bridge.name.as_str())
+        }) else {
+            return Ok(());
+        };
+        let back_to_sender = route::owner_link(&self.inv.namespaces[sender.0], dst).is_some();
+        let same_bridge =
+            route::lookup(nsi, dst).is_some_and(|r| r.dev.as_deref() == Some(bridge.name.as_str()));
+        if !back_to_sender || !same_bridge {
+            return Ok(());
+        }
+        let pname = &self.link(port).name;
+        match (
+            nsi.bridge_nf_call_iptables,
+            nsi.conf.get(pname).and_then(|c| c.hairpin),
+        ) {
+            (Some(false), _) | (_, Some(true)) => Ok(()),
+            (Some(true), Some(false)) => no(format!(
+                "br_netfilter is on in {} (net.bridge.bridge-nf-call-iptables=1), so the DNATed \
+                 frame is bridged back, not routed, and bridge port {pname} has no hairpin: it \
+                 is not sent back out where it came from",
+                nsi.name
+            )),
+            (None, _) => unknown(format!(
+                "net.bridge.bridge-nf-call-iptables of {} was not read (it decides whether a \
+                 DNAT back to the sender is bridged or routed)",
+                nsi.name
+            )),
+            (Some(true), None) => unknown(format!(
+                "the hairpin flag of bridge port {pname} in {} was not read",
                 nsi.name
             )),
         }

@@ -1051,3 +1051,60 @@ fn a_mark_does_not_cross_into_another_namespace() {
         "the host sees the request unmarked: {p:#?}"
     );
 }
+
+#[test]
+fn br_netfilter_bridges_a_dnat_back_to_its_sender_only_through_a_hairpin_port() {
+    // c publishes its own port 80 as the host's 8081 and connects to it (measured in
+    // tests/runtimes.rs with Podman: with bridge-nf-call-iptables=1 and no hairpin on the
+    // port the connect timed out; with either changed it was accepted).
+    let mut w = netavark_port();
+    w.nat(
+        "host",
+        "NETAVARK-HOSTPORT-DNAT",
+        "tcp dport 8082 jump NETAVARK-DN-2",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-DN-2",
+        "ip saddr 172.17.0.0/16 tcp dport 8082 jump NETAVARK-HOSTPORT-SETMARK",
+    );
+    w.nat(
+        "host",
+        "NETAVARK-DN-2",
+        "tcp dport 8082 dnat to 172.17.0.2:80",
+    );
+    w.conf("host", "veth1", |c| c.hairpin = Some(false));
+    w.conf("host", "veth2", |c| c.hairpin = Some(false));
+    let to_self = WalkKind::Tcp { port: 8082 };
+    w.get("host").bridge_nf_call_iptables = Some(true);
+    expect(
+        &w.go("c", "192.168.50.11", to_self),
+        Some(false),
+        "bridge port veth1 has no hairpin",
+    );
+    // To another port of the bridge it is delivered.
+    expect(
+        &w.go("c", "192.168.50.11", WalkKind::Tcp { port: 8081 }),
+        Some(true),
+        "reaches c2",
+    );
+    w.conf("host", "veth1", |c| c.hairpin = Some(true));
+    expect(
+        &w.go("c", "192.168.50.11", to_self),
+        Some(true),
+        "delivered locally",
+    );
+    w.conf("host", "veth1", |c| c.hairpin = Some(false));
+    w.get("host").bridge_nf_call_iptables = Some(false);
+    expect(
+        &w.go("c", "192.168.50.11", to_self),
+        Some(true),
+        "delivered locally",
+    );
+    w.get("host").bridge_nf_call_iptables = None;
+    expect(
+        &w.go("c", "192.168.50.11", to_self),
+        None,
+        "bridge-nf-call-iptables",
+    );
+}
