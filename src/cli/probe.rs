@@ -1,13 +1,12 @@
 //! `netview probe`: the all-pairs reachability matrix with expected-versus-observed, among the
-//! lab's endpoints and any namespace on this host.
+//! lab's endpoints and any namespace or container on this host.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use std::collections::BTreeSet;
-
 use netview::containers::ResolveError;
 use netview::netns::{Netns, NetnsError};
 use netview::probe::kernel::KernelProber;
