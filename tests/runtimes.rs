@@ -1,6 +1,9 @@
 //! Privileged, with real runtimes: the study post's world on Docker (and Podman), compared
-//! with what `docker inspect` / `docker network inspect` (and Podman's) say, and the TUI in
-//! tmux following `docker run` and `docker rename` live.
+//! with what `docker inspect` / `docker network inspect` (and Podman's) say, the TUI in tmux
+//! following `docker run` and `docker rename` live, and the worlds (Docker's, Podman's, and
+//! both on one host) as oracles of the packet walk: every `netview probe --json` cell among
+//! the containers, the host namespace and a LAN peer, its `expected` and its observation
+//! against `ping`, `arping` and a TCP connect run in the same namespaces.
 //!
 //! `#[ignore]`d in the normal run; `scripts/test` runs them after the others, one at a time
 //! (`cargo test --test runtimes -- --ignored --test-threads=1`). Each test starts a dockerd of
