@@ -562,3 +562,41 @@ fn many_namespaces_on_two_threads_name_every_peer() {
         assert_eq!(peer.name.as_deref(), Some("eth0"));
     }
 }
+
+#[test]
+fn bridge_nf_call_iptables_is_read_per_namespace() {
+    let (a, b) = (TestNs::new("brnf-a"), TestNs::new("brnf-b"));
+    let file = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    let read = |ns: &TestNs| run("ip", &["netns", "exec", &ns.0, "cat", file]);
+    let inv = if std::path::Path::new(file).exists() {
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &b.0,
+                "sysctl",
+                "-qw",
+                "net.bridge.bridge-nf-call-iptables=0",
+            ],
+        );
+        let inv = inventory(&[&a.0, &b.0]);
+        assert_eq!(
+            ns_of(&inv, &a.0)["bridge_nf_call_iptables"],
+            Value::Bool(read(&a).trim() == "1")
+        );
+        inv
+    } else {
+        // br_netfilter is not loaded: no bridged frame meets netfilter anywhere.
+        let inv = inventory(&[&a.0, &b.0]);
+        assert_eq!(
+            ns_of(&inv, &a.0)["bridge_nf_call_iptables"],
+            Value::Bool(false)
+        );
+        inv
+    };
+    assert_eq!(
+        ns_of(&inv, &b.0)["bridge_nf_call_iptables"],
+        Value::Bool(false)
+    );
+}

@@ -172,7 +172,7 @@ fn bad_input_and_no_lab() {
     let out = netview(Some(f.path()), &["--to", "nosuch"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("\"nosuch\" is neither a lab endpoint, a namespace nor an address"));
+        .contains("\"nosuch\" is neither a lab endpoint, a namespace, a container nor an address"));
     let out = netview(Some(f.path()), &["--timeout-ms", "0"]);
     assert_eq!(out.status.code(), Some(2));
     // Not root: one line, exit 2 (not a matrix of failures). The lab file must be readable.
@@ -214,7 +214,7 @@ fn bad_input_and_no_lab() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(
-            "\"nv-no-such-namespace\" is neither a lab endpoint, a namespace nor an address"
+            "\"nv-no-such-namespace\" is neither a lab endpoint, a namespace, a container nor an address"
         ),
         "{err}"
     );

@@ -204,3 +204,83 @@ fn namespaces_by_name_and_pid_agree_with_ping() {
         "a probe changed a namespace it did not create"
     );
 }
+
+/// `netview probe` with no lab and the given arguments: (exit code, stdout, stderr).
+fn probe_without_lab(args: &[&str]) -> (Option<i32>, String, String) {
+    let empty_state = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netview"))
+        .arg("probe")
+        .args(args)
+        .env_remove("NETVIEW_PROBE_LAB")
+        .env("NETVIEW_STATE_DIR", empty_state.path())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn without_from_and_no_lab_the_sources_are_root_and_the_containers_only() {
+    // A namespace holding an address, but no container's: probed only when named.
+    let mut t = Topo::new("dflt");
+    t.add("a");
+    t.add("b");
+    t.veth("a", "eth0", "b", "eth0");
+    t.ip("a", &["addr", "add", "10.74.0.2/24", "dev", "eth0"]);
+    let (code, stdout, stderr) = probe_without_lab(&["--json", "--kind", "icmp"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let sources: std::collections::BTreeSet<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["from"].as_str().unwrap())
+        .collect();
+    assert!(sources.contains("root"), "{sources:?}");
+    assert!(
+        !sources.contains(t.ns("a").as_str()),
+        "a namespace no container lives in is not a default source: {sources:?}"
+    );
+    // Named, it is probed.
+    let (code, stdout, stderr) =
+        probe_without_lab(&["--json", "--kind", "icmp", "--from", &t.ns("a")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["from"] == t.ns("a").as_str() && r["to"] == "root"));
+}
+
+#[test]
+fn unknown_containers_and_networks_are_refused_in_one_line() {
+    for (args, starts) in [
+        (
+            &["--from", "docker:nvt-no-such-container"][..],
+            "netview: no docker container \"nvt-no-such-container\"",
+        ),
+        (
+            &["--to", "podman:nvt-no-such-container"],
+            "netview: no podman container \"nvt-no-such-container\"",
+        ),
+        (
+            &["--network", "nvt-no-such-network"],
+            "netview: no Docker or Podman network \"nvt-no-such-network\"",
+        ),
+        (
+            &["--from", "nvt-no-such-thing"],
+            "netview: \"nvt-no-such-thing\" is neither a lab endpoint, a namespace, a container \
+             nor an address",
+        ),
+    ] {
+        let (code, stdout, stderr) = probe_without_lab(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: nothing probed: {stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(starts), "{args:?}: {stderr}");
+    }
+}

@@ -1,6 +1,9 @@
 //! Privileged, with real runtimes: the study post's world on Docker (and Podman), compared
-//! with what `docker inspect` / `docker network inspect` (and Podman's) say, and the TUI in
-//! tmux following `docker run` and `docker rename` live.
+//! with what `docker inspect` / `docker network inspect` (and Podman's) say, the TUI in tmux
+//! following `docker run` and `docker rename` live, and the worlds (Docker's, Podman's, and
+//! both on one host) as oracles of the packet walk: every `netview probe --json` cell among
+//! the containers, the host namespace and a LAN peer, its `expected` and its observation
+//! against `ping`, `arping` and a TCP connect run in the same namespaces.
 //!
 //! `#[ignore]`d in the normal run; `scripts/test` runs them after the others, one at a time
 //! (`cargo test --test runtimes -- --ignored --test-threads=1`). Each test starts a dockerd of
@@ -615,16 +618,24 @@ const PODMAN_NAMES: &[&str] = &["pweb", "papp", "phost", "pmac", "pold"];
 /// Containers a test may add later; removed with the others.
 const PODMAN_LATER: &[&str] = &["plive"];
 
-/// Podman's world, made from a namespace of the test's own: netavark's bridges, firewall
-/// rules and ip_forward land there. Dropping it removes the containers, networks and image.
+/// Podman's world, made from a namespace of the test's own (or a dockerd's, to run both on
+/// one host): netavark's bridges, firewall rules and ip_forward land there. Dropping it
+/// removes the containers, networks and image.
 struct PodmanWorld {
-    ns: TestNs,
+    /// The host namespace's name in /run/netns.
+    host: String,
+    /// The namespace, when it is Podman's own (deleted on drop, after the containers).
+    own: Option<TestNs>,
     dir: tempfile::TempDir,
 }
 
 impl PodmanWorld {
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.host)
+    }
+
     fn podman(&self, args: &[&str]) -> Output {
-        let net = format!("--net={}", self.ns.path());
+        let net = format!("--net={}", self.path());
         let mut all = vec![net.as_str(), "podman"];
         all.extend_from_slice(args);
         output("nsenter", &all)
@@ -650,8 +661,15 @@ impl PodmanWorld {
     }
 
     fn start() -> Self {
+        let own = TestNs::new("pm");
+        Self::start_in(own.0.clone(), Some(own))
+    }
+
+    /// Podman's world in the namespace named `host` (Podman's own when `own` is it).
+    fn start_in(host: String, own: Option<TestNs>) -> Self {
         let w = PodmanWorld {
-            ns: TestNs::new("pm"),
+            host,
+            own,
             dir: tempfile::Builder::new()
                 .prefix("nvt-podman")
                 .tempdir()
@@ -659,7 +677,7 @@ impl PodmanWorld {
         };
         let tar = rootfs_tar(w.dir.path());
         w.ok(&["import", &tar.to_string_lossy(), PODMAN_IMAGE]);
-        let ns = &w.ns.0;
+        let ns = &w.host;
         ok(
             "ip",
             &[
@@ -716,6 +734,8 @@ impl Drop for PodmanWorld {
             let _ = self.podman(&["network", "rm", "-f", net]);
         }
         let _ = self.podman(&["rmi", "-f", PODMAN_IMAGE]);
+        // Its own namespace goes after what lives in it.
+        drop(self.own.take());
     }
 }
 
@@ -732,7 +752,7 @@ fn podman_world_agrees_with_podman_inspect() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let inv: Value = serde_json::from_slice(&o.stdout).unwrap();
         let mut tally = Tally::default();
-        let own_ns = inode(&w.ns.path()).unwrap();
+        let own_ns = inode(&w.path()).unwrap();
         for name in PODMAN_NAMES {
             let pi = w.inspect(&["container", "inspect", name]);
             let pid = pi["State"]["Pid"].as_u64().unwrap();
@@ -882,6 +902,480 @@ fn the_tui_follows_podman_run_live() {
         println!("podman rm -f -> off screen: {} ms", waited.as_millis());
         t.key("q");
         t.wait_exit(Duration::from_secs(10));
+    }
+    assert_eq!(
+        RootState::read(),
+        before,
+        "the machine's root namespace is as it was"
+    );
+}
+
+// The real worlds as oracles of the packet walk: every cell of `netview probe --json` among a
+// world's containers, its host namespace and a peer on the host's LAN, the walk's `expected`
+// against the kernel's answer to ping, arping or a TCP connect run in the same namespaces.
+
+/// A peer on the host's LAN: a namespace of the test's own joined to the host namespace
+/// `host` by a veth (the host's end nvt-lan0 192.168.99.1/24, the peer's eth0 192.168.99.2/24
+/// with its default route via the host). The host's end goes with the peer's namespace.
+fn lan_peer(host: &str) -> TestNs {
+    let lan = TestNs::new("lan");
+    ok(
+        "ip",
+        &[
+            "-n", host, "link", "add", "nvt-lan0", "type", "veth", "peer", "name", "eth0", "netns",
+            &lan.0,
+        ],
+    );
+    ok(
+        "ip",
+        &[
+            "-n",
+            host,
+            "addr",
+            "add",
+            "192.168.99.1/24",
+            "dev",
+            "nvt-lan0",
+        ],
+    );
+    ok("ip", &["-n", host, "link", "set", "nvt-lan0", "up"]);
+    ok(
+        "ip",
+        &[
+            "-n",
+            &lan.0,
+            "addr",
+            "add",
+            "192.168.99.2/24",
+            "dev",
+            "eth0",
+        ],
+    );
+    ok("ip", &["-n", &lan.0, "link", "set", "eth0", "up"]);
+    ok(
+        "ip",
+        &[
+            "-n",
+            &lan.0,
+            "route",
+            "add",
+            "default",
+            "via",
+            "192.168.99.1",
+        ],
+    );
+    lan
+}
+
+/// One endpoint of a world: what is typed to `--from`/`--to`, the name its cells must carry
+/// (containers as their runtimes name them), and its namespace file for the kernel's oracle.
+struct Member {
+    typed: String,
+    cell: String,
+    netns: String,
+}
+
+impl Member {
+    fn ns(ns: &TestNs) -> Self {
+        Member {
+            typed: ns.0.clone(),
+            cell: ns.0.clone(),
+            netns: ns.path(),
+        }
+    }
+
+    /// A running container: `runtime:name`, named `name` in the cells, in its process's
+    /// namespace.
+    fn container(runtime: &str, name: &str, pid: u64) -> Self {
+        Member {
+            typed: format!("{runtime}:{name}"),
+            cell: name.to_string(),
+            netns: format!("/proc/{pid}/ns/net"),
+        }
+    }
+}
+
+/// `netview probe --json` with `args`, no lab, the runtimes at `env`; its JSON and wall time.
+fn probe_json(env: &[(&str, String)], args: &[String]) -> (Value, Duration) {
+    let state = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let o = Command::new(BIN)
+        .arg("probe")
+        .arg("--json")
+        .args(args)
+        .env_remove("NETVIEW_PROBE_LAB")
+        .env("NETVIEW_STATE_DIR", state.path())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(
+        o.status.success(),
+        "netview probe {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (serde_json::from_slice(&o.stdout).unwrap(), took)
+}
+
+/// The kernel's answer for one cell, run in the source's namespace: `ping -c1 -W1`, `arping
+/// -c1 -w1` out of the interface the kernel routes the target through, or a TCP connect with
+/// a three-second timeout, as netview's TCP cells here (an accept or a reset both mean the
+/// SYN reached a stack, as netview counts it).
+fn kernel_child(netns: &str, kind: &str, ip: &str, port: Option<u64>) -> Child {
+    let net = format!("--net={netns}");
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(&net);
+    match kind {
+        "icmp" => {
+            cmd.args(["ping", "-n", "-c1", "-W1", ip]);
+        }
+        "arp" => {
+            let route: Value =
+                serde_json::from_str(&ok("nsenter", &[&net, "ip", "-j", "route", "get", ip]))
+                    .unwrap();
+            let dev = route[0]["dev"].as_str().unwrap_or("lo").to_string();
+            cmd.args(["arping", "-c1", "-w1", "-I", &dev, ip]);
+        }
+        "tcp" => {
+            let port = port.expect("a TCP cell's port");
+            let code = format!(
+                "import socket,sys\ns=socket.socket();s.settimeout(3)\ntry:\n s.connect(('{ip}',{port}));sys.exit(0)\nexcept ConnectionRefusedError:\n sys.exit(0)\nexcept Exception:\n sys.exit(4)"
+            );
+            cmd.args(["python3", "-c", &code]);
+        }
+        other => panic!("unexpected kind {other}"),
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the kernel's oracle")
+}
+
+/// One cell checked against the kernel.
+struct Checked {
+    from: String,
+    target_ip: String,
+    kind: String,
+    port: Option<u64>,
+    expected: Option<bool>,
+    why: String,
+    kernel: bool,
+}
+
+/// Probe every pair among `members` (ICMP and ARP), and TCP from every member to each
+/// `(port, typed target)`, then check every cell's expectation and observation against the
+/// kernel. Prints the counts and asserts: no cell differs, under 2% are null, netview's own
+/// observations agree with the kernel. Returns the cells and the ICMP/ARP matrix's wall time.
+fn check_world(
+    what: &str,
+    env: &[(&str, String)],
+    members: &[Member],
+    tcp: &[(u16, &str)],
+) -> (Vec<Checked>, Duration, u64) {
+    let mut every = Vec::new();
+    for m in members {
+        every.extend(["--from".to_string(), m.typed.clone()]);
+        every.extend(["--to".to_string(), m.typed.clone()]);
+    }
+    let (matrix, took) = probe_json(env, &every);
+    let elapsed_ms = matrix["elapsed_ms"].as_u64().unwrap();
+    let mut results: Vec<Value> = matrix["results"].as_array().unwrap().clone();
+    for (port, target) in tcp {
+        // Three seconds: a SYN lost to a conntrack clash between concurrent connects (several
+        // sources DNATed to one port at once) is sent again after one; with one-second
+        // timeouts 11 to 14 of 264 cells timed out here, each run a different few.
+        let mut args: Vec<String> = [
+            "--kind",
+            "tcp",
+            "--port",
+            &port.to_string(),
+            "--timeout-ms",
+            "3000",
+        ]
+        .map(String::from)
+        .to_vec();
+        for m in members {
+            args.extend(["--from".to_string(), m.typed.clone()]);
+        }
+        args.extend(["--to".to_string(), target.to_string()]);
+        let (v, _) = probe_json(env, &args);
+        results.extend(v["results"].as_array().unwrap().iter().cloned());
+    }
+    let netns_of: BTreeMap<&str, &str> = members
+        .iter()
+        .map(|m| (m.cell.as_str(), m.netns.as_str()))
+        .collect();
+    let mut checked = Vec::new();
+    // A few oracles at a time: a ping's one-second wait must not be a loaded machine's.
+    for batch in results.chunks(16) {
+        let children: Vec<Child> = batch
+            .iter()
+            .map(|r| {
+                let from = r["from"].as_str().unwrap();
+                let netns = netns_of
+                    .get(from)
+                    .unwrap_or_else(|| panic!("{what}: a cell from {from}, named as no member"));
+                kernel_child(
+                    netns,
+                    r["kind"].as_str().unwrap(),
+                    r["target_ip"].as_str().unwrap(),
+                    r["port"].as_u64(),
+                )
+            })
+            .collect();
+        for (r, mut child) in batch.iter().zip(children) {
+            let kernel = child.wait().unwrap().success();
+            checked.push((
+                Checked {
+                    from: r["from"].as_str().unwrap().to_string(),
+                    target_ip: r["target_ip"].as_str().unwrap().to_string(),
+                    kind: r["kind"].as_str().unwrap().to_string(),
+                    port: r["port"].as_u64(),
+                    expected: r["expected"].as_bool(),
+                    why: r["why"].as_str().unwrap_or("").to_string(),
+                    kernel,
+                },
+                r["reachable"].as_bool().unwrap(),
+                format!(
+                    "{} ({} {})",
+                    r["to"].as_str().unwrap(),
+                    r["outcome"],
+                    r["detail"]
+                ),
+            ));
+        }
+    }
+    let (mut agree, mut null) = (0, 0);
+    let (mut differ, mut observed_differ, mut nulls) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, observed, to) in &checked {
+        let cell = format!(
+            "{} -> {to} {}{} {}",
+            c.from,
+            c.target_ip,
+            c.port.map(|p| format!(":{p}")).unwrap_or_default(),
+            c.kind
+        );
+        match c.expected {
+            None => {
+                null += 1;
+                nulls.push(format!("{cell}: {}", c.why));
+            }
+            Some(e) if e == c.kernel => agree += 1,
+            Some(e) => differ.push(format!(
+                "{cell}: the walk expects {e} ({}), the kernel {}",
+                c.why, c.kernel
+            )),
+        }
+        if *observed != c.kernel {
+            observed_differ.push(format!(
+                "{cell}: netview saw {observed}, the kernel {}",
+                c.kernel
+            ));
+        }
+    }
+    let cells = checked.len();
+    println!(
+        "{what}: {cells} cells, {agree} agree, {null} null, {} differ; netview's observation = \
+         the kernel's on {}/{cells}; ICMP/ARP matrix of {} cells: {elapsed_ms} ms probing, \
+         {} ms wall",
+        differ.len(),
+        cells - observed_differ.len(),
+        matrix["results"].as_array().unwrap().len(),
+        took.as_millis()
+    );
+    for n in &nulls {
+        println!("  null: {n}");
+    }
+    assert!(
+        differ.is_empty(),
+        "{what}: the walk differs from the kernel:\n{}",
+        differ.join("\n")
+    );
+    assert!(
+        null * 50 < cells,
+        "{what}: {null} of {cells} cells null:\n{}",
+        nulls.join("\n")
+    );
+    assert!(
+        observed_differ.is_empty(),
+        "{what}: netview's probes differ from the kernel's:\n{}",
+        observed_differ.join("\n")
+    );
+    // Every member is a source, named in the cells as its runtime names it.
+    for m in members {
+        assert!(
+            checked.iter().any(|(c, _, _)| c.from == m.cell),
+            "{what}: no cell from {} ({})",
+            m.cell,
+            m.typed
+        );
+    }
+    (
+        checked.into_iter().map(|(c, _, _)| c).collect(),
+        took,
+        elapsed_ms,
+    )
+}
+
+/// The cell from `from` to `ip` (`port` for TCP) of `kind`.
+fn cell<'a>(
+    cells: &'a [Checked],
+    from: &str,
+    ip: &str,
+    kind: &str,
+    port: Option<u64>,
+) -> &'a Checked {
+    cells
+        .iter()
+        .find(|c| c.from == from && c.target_ip == ip && c.kind == kind && c.port == port)
+        .unwrap_or_else(|| panic!("no cell {from} -> {ip} {kind} {port:?}"))
+}
+
+fn pid_of(v: &Value) -> u64 {
+    v["State"]["Pid"].as_u64().unwrap()
+}
+
+/// The Docker world's members: its host namespace (also hostc's), the LAN peer, and every
+/// running container with a namespace of its own.
+fn docker_members(d: &Dockerd, lan: &TestNs) -> Vec<Member> {
+    let mut m = vec![Member::ns(&d.ns), Member::ns(lan)];
+    for name in ["web", "db", "app", "mac1", "nonec"] {
+        m.push(Member::container("docker", name, pid_of(&d.inspect(name))));
+    }
+    // A host-mode container is its host's namespace, which keeps its name.
+    m.push(Member {
+        typed: "docker:hostc".into(),
+        cell: d.ns.0.clone(),
+        netns: d.ns.path(),
+    });
+    m
+}
+
+fn podman_members(w: &PodmanWorld) -> Vec<Member> {
+    let mut m = Vec::new();
+    for name in ["pweb", "papp", "pmac"] {
+        let pi = w.inspect(&["container", "inspect", name]);
+        m.push(Member::container("podman", name, pid_of(&pi)));
+    }
+    m.push(Member {
+        typed: "podman:phost".into(),
+        cell: w.host.clone(),
+        netns: w.path(),
+    });
+    m
+}
+
+#[test]
+#[ignore = "starts dockerd; scripts/test runs it after the others"]
+fn docker_world_cells_agree_with_the_kernel() {
+    let before = RootState::read();
+    {
+        let d = Dockerd::start();
+        post_world(&d);
+        let lan = lan_peer(&d.ns.0);
+        let members = docker_members(&d, &lan);
+        let env = [("DOCKER_HOST", d.host())];
+        let web = d.inspect("web")["NetworkSettings"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (cells, took, probing) = check_world(
+            "docker world",
+            &env,
+            &members,
+            &[(8080, d.ns.0.as_str()), (80, "docker:web")],
+        );
+        println!(
+            "docker world matrix wall time: {} ms ({probing} ms probing)",
+            took.as_millis()
+        );
+        // The published port is open to the LAN; web itself is not (Docker's FORWARD rules).
+        assert!(cell(&cells, &lan.0, "192.168.99.1", "tcp", Some(8080)).kernel);
+        let direct = cell(&cells, &lan.0, &web, "icmp", None);
+        assert!(!direct.kernel, "the LAN reaches web only through its port");
+        assert!(cell(&cells, "web", "172.17.0.1", "icmp", None).kernel);
+        // --network takes every running container of a network, named as Docker names them.
+        let (v, _) = probe_json(
+            &env,
+            &["--network", "bridge", "--kind", "icmp"].map(String::from),
+        );
+        let from: BTreeSet<&str> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["from"].as_str().unwrap())
+            .collect();
+        assert_eq!(from, BTreeSet::from(["db", "web"]));
+    }
+    assert_eq!(
+        RootState::read(),
+        before,
+        "the machine's root namespace is as it was"
+    );
+}
+
+#[test]
+#[ignore = "runs podman; scripts/test runs it after the others"]
+fn podman_world_cells_agree_with_the_kernel() {
+    let before = RootState::read();
+    {
+        let w = PodmanWorld::start();
+        let lan = lan_peer(&w.host);
+        let mut members = podman_members(&w);
+        members.push(Member {
+            typed: w.host.clone(),
+            cell: w.host.clone(),
+            netns: w.path(),
+        });
+        members.push(Member::ns(&lan));
+        let (cells, _, _) = check_world(
+            "podman world",
+            &[],
+            &members,
+            &[(8081, w.host.as_str()), (80, "podman:pweb")],
+        );
+        // Podman's second bridge: its gateway is the host's, reached from papp.
+        let gw = cell(&cells, "papp", "10.89.0.1", "icmp", None);
+        assert!(gw.kernel && gw.expected == Some(true), "{}", gw.why);
+        assert!(cell(&cells, &lan.0, "192.168.99.1", "tcp", Some(8081)).kernel);
+    }
+    assert_eq!(
+        RootState::read(),
+        before,
+        "the machine's root namespace is as it was"
+    );
+}
+
+#[test]
+#[ignore = "starts dockerd and runs podman; scripts/test runs it after the others"]
+fn docker_and_podman_on_one_host_cells_agree_with_the_kernel() {
+    let before = RootState::read();
+    {
+        let d = Dockerd::start();
+        post_world(&d);
+        let w = PodmanWorld::start_in(d.ns.0.clone(), None);
+        let lan = lan_peer(&d.ns.0);
+        let mut members = docker_members(&d, &lan);
+        members.extend(podman_members(&w));
+        let env = [("DOCKER_HOST", d.host())];
+        let (cells, _, _) = check_world(
+            "docker and podman",
+            &env,
+            &members,
+            &[
+                (8080, d.ns.0.as_str()),
+                (8081, d.ns.0.as_str()),
+                (80, "docker:web"),
+                (80, "podman:pweb"),
+            ],
+        );
+        // Docker's FORWARD policy (drop) blocks what netavark's DNAT forwards from the LAN to
+        // Podman's published port, while Docker's own is let through.
+        let blocked = cell(&cells, &lan.0, "192.168.99.1", "tcp", Some(8081));
+        assert!(!blocked.kernel && blocked.expected == Some(false));
+        println!("podman's port from the LAN: {}", blocked.why);
+        assert!(cell(&cells, &lan.0, "192.168.99.1", "tcp", Some(8080)).kernel);
     }
     assert_eq!(
         RootState::read(),

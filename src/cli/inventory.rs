@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use netview::containers::{self, ContainerWorld, LookupError};
+use netview::containers::{self, ResolveError};
 use netview::inventory::{read, table, Inventory};
 use netview::netns::{self, Netns};
 
@@ -81,34 +81,10 @@ fn privileges_note(
     ))
 }
 
-/// Resolve one `--netns` argument: a namespace discovery listed, a container, or a namespace
-/// name discovery did not list. `world` is asked for only when the name is no listed
-/// namespace.
-fn resolve(
-    name: &str,
-    all: &[Netns],
-    world: &mut dyn FnMut() -> ContainerWorld,
-) -> anyhow::Result<Netns> {
-    // Prefer the discovered entry (it carries the process label).
-    if let Some(n) = all.iter().find(|n| n.name == name) {
-        return Ok(n.clone());
-    }
-    let world = world();
-    let found = world
-        .find(name)
-        .and_then(|c| containers::namespace_of(c, all, &netns::ns_inode).cloned());
-    match found {
-        Ok(n) => Ok(n),
-        Err(LookupError::NotAContainer) => Ok(netns::find(name)?),
-        Err(e) => Err(UsageError(e.to_string()).into()),
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let all = netns::discover();
-    let sources = containers::default_sources();
     // The runtimes are asked at most once, and only when needed before reading.
-    let mut asked: Option<ContainerWorld> = None;
+    let asked = containers::AskedOnce::new(containers::default_sources());
     let wanted = if args.all {
         all.clone()
     } else if args.netns.is_empty() {
@@ -116,12 +92,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         let mut v = Vec::new();
         for name in &args.netns {
-            let mut ask = || {
-                asked
-                    .get_or_insert_with(|| containers::ask_all(&sources))
-                    .clone()
-            };
-            v.push(resolve(name, &all, &mut ask)?);
+            let found =
+                containers::resolve_namespace(name, &all, || asked.world(), &netns::ns_inode);
+            v.push(match found {
+                Ok(n) => n,
+                Err(ResolveError::Container(e)) => return Err(UsageError(e.to_string()).into()),
+                Err(ResolveError::Netns(e)) => return Err(e.into()),
+            });
         }
         v
     };
@@ -135,9 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         netns::self_id(),
     );
     let format = if args.json { Format::Json } else { args.format };
+    let (sources, asked) = asked.into_parts();
     // Ask the runtimes while the namespaces are read: a slow one costs at most its timeout.
     let (mut namespaces, world) = std::thread::scope(|s| {
-        let world = match asked.take() {
+        let world = match asked {
             Some(w) => s.spawn(move || w),
             None => s.spawn(|| containers::ask_all(&sources)),
         };

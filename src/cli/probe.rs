@@ -1,16 +1,19 @@
 //! `netview probe`: the all-pairs reachability matrix with expected-versus-observed, among the
-//! lab's endpoints and any namespace on this host.
+//! lab's endpoints and any namespace or container on this host.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use netview::config::ProbeDefaults;
-use netview::netns::NetnsError;
+use netview::containers::ResolveError;
+use netview::netns::{Netns, NetnsError};
 use netview::probe::kernel::KernelProber;
 use netview::probe::matrix::{self, PlanOptions};
-use netview::probe::{namespaces, LabFacts, ProbeError, ProbeKind, ProbeLab};
+use netview::probe::namespaces::HostNamespaces;
+use netview::probe::{LabFacts, ProbeError, ProbeKind, ProbeLab};
 
 use super::UsageError;
 
@@ -32,15 +35,19 @@ pub enum KindArg {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Probe from this lab endpoint or namespace (`root`, a name in /run/netns, `pid:N`)
-    /// (repeatable; default: the lab's endpoints, or without a lab every namespace holding an
-    /// address, and root).
+    /// Probe from this lab endpoint, namespace (`root`, a name in /run/netns, `pid:N`) or
+    /// container (`docker:NAME`, `podman:NAME`, an id prefix) (repeatable; default: the lab's
+    /// endpoints, or without a lab root and every container's namespace).
     #[arg(long = "from", value_name = "NAME")]
     pub from: Vec<String>,
-    /// Probe every address of this lab endpoint or namespace, or this address (repeatable;
-    /// default: as for --from).
+    /// Probe every address of this lab endpoint, namespace or container, or this address
+    /// (repeatable; default: as for --from).
     #[arg(long = "to", value_name = "NAME|ADDRESS")]
     pub to: Vec<String>,
+    /// Probe from and to every running container of this Docker or Podman network
+    /// (`docker:NAME` or `podman:NAME` when both runtimes have one by that name; repeatable).
+    #[arg(long = "network", value_name = "NAME")]
+    pub network: Vec<String>,
     /// Which probes (default: the config's `[probe] kinds`, else icmp and arp).
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
@@ -73,9 +80,19 @@ fn load_lab() -> anyhow::Result<Option<ProbeLab>> {
     Ok(netview::lab::Lab::load()?.map(|lab| netview::probe::from_lab::probe_lab(&lab)))
 }
 
+/// The one-line refusal for a `--from`/`--to` that names nothing.
+fn not_an_endpoint(typed: &str) -> anyhow::Error {
+    UsageError(format!(
+        "{typed:?} is neither a lab endpoint, a namespace, a container nor an address"
+    ))
+    .into()
+}
+
 /// Everything to probe among, and the sources and targets asked for: the lab's endpoints,
-/// then every namespace named in `--from`/`--to` that is not a lab endpoint; without a lab,
-/// the default sources and targets are every namespace holding an address, and root.
+/// then every namespace or container named in `--from`/`--to` that is not a lab endpoint, and
+/// every running container of each `--network` (as if given to both); without a lab, the
+/// default sources and targets are `root` and every container's namespace. Cells name each
+/// namespace as `netview::probe::namespaces::probe_names` says (containers as their runtimes name them).
 fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)> {
     let lab = load_lab()?;
     let no_lab = lab.is_none();
@@ -83,36 +100,83 @@ fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)
         endpoints: Vec::new(),
         facts: LabFacts::default(),
     });
-    let mut names: Vec<String> = Vec::new();
-    for n in args.from.iter().chain(&args.to) {
-        let is_address = n.parse::<IpAddr>().is_ok();
-        if world.endpoint(n).is_none() && !is_address && !names.contains(n) {
-            names.push(n.clone());
-        }
+    let is_given = |n: &String| world.endpoint(n).is_some() || n.parse::<IpAddr>().is_ok();
+    let typed: Vec<&String> = args
+        .from
+        .iter()
+        .chain(&args.to)
+        .filter(|n| !is_given(n))
+        .collect();
+    let wants_defaults =
+        no_lab && args.network.is_empty() && (args.from.is_empty() || args.to.is_empty());
+    if typed.is_empty() && args.network.is_empty() && !wants_defaults {
+        return Ok((world, args.from.clone(), args.to.clone()));
     }
-    let found = namespaces::resolve(&names).map_err(|e| match e {
-        NetnsError::NotFound(n) => anyhow::Error::new(UsageError(format!(
-            "{n:?} is neither a lab endpoint, a namespace nor an address"
-        ))),
-        other => other.into(),
-    })?;
-    world.endpoints.extend(found);
-    let (mut from, mut to) = (args.from.clone(), args.to.clone());
-    if no_lab && (from.is_empty() || to.is_empty()) {
-        let every = namespaces::every_with_addresses();
-        let every_name: Vec<String> = every.iter().map(|e| e.name.clone()).collect();
-        for e in every {
-            if world.endpoint(&e.name).is_none() {
-                world.endpoints.push(e);
+    let host = HostNamespaces::discover();
+    // Every namespace to read, once each (told by inode), in the order first named.
+    let mut wanted: Vec<Netns> = Vec::new();
+    let add = |ns: Netns, wanted: &mut Vec<Netns>| {
+        let id = ns.id;
+        if !wanted.iter().any(|w| w.id == id) {
+            wanted.push(ns);
+        }
+        id
+    };
+    let mut typed_ids: Vec<(&String, u64)> = Vec::new();
+    for n in typed {
+        let ns = host.namespace(n).map_err(|e| match e {
+            ResolveError::Netns(NetnsError::NotFound(_)) => not_an_endpoint(n),
+            ResolveError::Container(e) => UsageError(e.to_string()).into(),
+            ResolveError::Netns(other) => other.into(),
+        })?;
+        typed_ids.push((n, add(ns, &mut wanted)));
+    }
+    let mut network_ids: Vec<u64> = Vec::new();
+    for net in &args.network {
+        let found = host
+            .network(net)
+            .map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
+        for ns in found {
+            let id = add(ns, &mut wanted);
+            if !network_ids.contains(&id) {
+                network_ids.push(id);
             }
         }
-        if from.is_empty() {
-            from = every_name.clone();
-        }
-        if to.is_empty() {
-            to = every_name;
+    }
+    let mut default_ids: Vec<u64> = Vec::new();
+    if wants_defaults {
+        for ns in host.containers_and_root() {
+            default_ids.push(add(ns, &mut wanted));
         }
     }
+    let taken: BTreeSet<String> = world.endpoints.iter().map(|e| e.name.clone()).collect();
+    let found = host.endpoints(&wanted, &taken);
+    let name_of = |id: u64| -> String {
+        wanted
+            .iter()
+            .zip(&found)
+            .find(|(w, _)| w.id == id)
+            .map(|(_, e)| e.name.clone())
+            .unwrap_or_default()
+    };
+    let side = |given: &[String]| -> Vec<String> {
+        let mut out: Vec<String> = given
+            .iter()
+            .map(|n| match typed_ids.iter().find(|(t, _)| *t == n) {
+                Some((_, id)) => name_of(*id),
+                None => n.clone(),
+            })
+            .collect();
+        out.extend(network_ids.iter().map(|&id| name_of(id)));
+        if out.is_empty() {
+            out.extend(default_ids.iter().map(|&id| name_of(id)));
+        }
+        let mut seen = BTreeSet::new();
+        out.retain(|n| seen.insert(n.clone()));
+        out
+    };
+    let (from, to) = (side(&args.from), side(&args.to));
+    world.endpoints.extend(found);
     Ok((world, from, to))
 }
 
@@ -160,7 +224,7 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
     };
     let cells = matrix::plan(&lab, &opts).map_err(|e| match e {
         ProbeError::UnknownEndpoint(n) => anyhow::Error::new(UsageError(format!(
-            "{n:?} is neither a lab endpoint, a namespace nor an address"
+            "{n:?} is neither a lab endpoint, a namespace, a container nor an address"
         ))),
         other => other.into(),
     })?;

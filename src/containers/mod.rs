@@ -292,6 +292,135 @@ impl ContainerWorld {
     }
 }
 
+impl ContainerWorld {
+    /// Find a network by what a user typed: `NAME`, in whichever runtime has one by that name,
+    /// or `docker:NAME` / `podman:NAME` when both have one (network names cannot hold `:`).
+    pub fn find_network(&self, wanted: &str) -> Result<&Network, NetworkLookupError> {
+        let (runtime, name) = match wanted.split_once(':') {
+            Some(("docker", name)) => (Some(Runtime::Docker), name),
+            Some(("podman", name)) => (Some(Runtime::Podman), name),
+            _ => (None, wanted),
+        };
+        let hits: Vec<&Network> = self
+            .networks
+            .iter()
+            .filter(|n| n.name == name && runtime.is_none_or(|rt| n.runtime == rt))
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(one),
+            [] => Err(NetworkLookupError::Unknown {
+                wanted: wanted.to_string(),
+                unreachable: self
+                    .status
+                    .iter()
+                    .filter(|s| s.installed && !s.answered)
+                    .filter(|s| runtime.is_none_or(|rt| s.runtime == rt))
+                    .filter_map(|s| s.error.clone())
+                    .collect(),
+            }),
+            _ => Err(NetworkLookupError::InBoth {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// The containers attached to `network`, in the runtime's order.
+    pub fn members<'a>(&'a self, network: &'a Network) -> impl Iterator<Item = &'a Container> {
+        self.containers
+            .iter()
+            .filter(|c| c.runtime == network.runtime && c.networks.contains(&network.name))
+    }
+}
+
+/// Why a typed network name did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkLookupError {
+    #[error("{}", unknown_network_message(wanted, unreachable))]
+    Unknown {
+        wanted: String,
+        /// Why the runtimes it might belong to could not be asked.
+        unreachable: Vec<String>,
+    },
+    #[error("docker and podman both have a network {name:?}: say docker:{name} or podman:{name}")]
+    InBoth { name: String },
+    /// It exists, and none of its containers runs (so none has a namespace to probe).
+    #[error("{runtime} network {name:?} has no running container")]
+    NoneRunning { runtime: Runtime, name: String },
+}
+
+fn unknown_network_message(wanted: &str, unreachable: &[String]) -> String {
+    if unreachable.is_empty() {
+        format!("no Docker or Podman network {wanted:?}")
+    } else {
+        format!(
+            "no Docker or Podman network {wanted:?} ({})",
+            unreachable.join("; ")
+        )
+    }
+}
+
+/// The runtimes' answer, asked for at most once and only when first needed: a command that
+/// names only namespaces does not wait for `podman ps`.
+pub struct AskedOnce {
+    sources: Vec<Arc<dyn ContainerSource>>,
+    world: std::cell::OnceCell<ContainerWorld>,
+}
+
+impl AskedOnce {
+    pub fn new(sources: Vec<Arc<dyn ContainerSource>>) -> Self {
+        AskedOnce {
+            sources,
+            world: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// What the runtimes answered, asking them now if not yet asked.
+    pub fn world(&self) -> &ContainerWorld {
+        self.world.get_or_init(|| ask_all(&self.sources))
+    }
+
+    /// The sources, and the answer if they were asked.
+    pub fn into_parts(self) -> (Vec<Arc<dyn ContainerSource>>, Option<ContainerWorld>) {
+        (self.sources, self.world.into_inner())
+    }
+}
+
+/// Why what a user typed for a namespace did not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// It names a container that is unknown, ambiguous or not running.
+    #[error(transparent)]
+    Container(#[from] LookupError),
+    /// It names no namespace.
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
+}
+
+/// Resolve what a user typed for a namespace, as `netview inventory --netns` and `netview
+/// probe --from/--to` take it: a namespace discovery listed (`root`, a name in /run/netns,
+/// `pid:N`), a container (`docker:NAME`, `podman:NAME`, an id prefix of 4 or more hex digits),
+/// or a namespace discovery did not list. `world` is asked for only when the name is no listed
+/// namespace; `inode_of` is [`crate::netns::ns_inode`] outside tests.
+pub fn resolve_namespace<'w>(
+    name: &str,
+    all: &[Netns],
+    world: impl FnOnce() -> &'w ContainerWorld,
+    inode_of: &dyn Fn(&Path) -> Option<u64>,
+) -> Result<Netns, ResolveError> {
+    // Prefer the discovered entry (it carries the process label).
+    if let Some(n) = all.iter().find(|n| n.name == name) {
+        return Ok(n.clone());
+    }
+    let found = world()
+        .find(name)
+        .and_then(|c| namespace_of(c, all, inode_of).cloned());
+    match found {
+        Ok(n) => Ok(n),
+        Err(LookupError::NotAContainer) => Ok(crate::netns::find(name)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn is_id_prefix(prefix: &str, id: &str) -> bool {
     prefix.len() >= 4 && prefix.chars().all(|c| c.is_ascii_hexdigit()) && id.starts_with(prefix)
 }

@@ -760,3 +760,108 @@ fn a_source_stuck_past_its_deadline_is_left_behind() {
     );
     assert_eq!(world.containers.len(), 4);
 }
+
+#[test]
+fn networks_are_found_by_name_or_runtime_and_name() {
+    let mut w = world();
+    assert_eq!(
+        w.find_network("my_bridge").unwrap().runtime,
+        Runtime::Docker
+    );
+    assert_eq!(w.find_network("podman").unwrap().runtime, Runtime::Podman);
+    assert_eq!(
+        w.find_network("podman:pod_bridge").unwrap().name,
+        "pod_bridge"
+    );
+    assert!(matches!(
+        w.find_network("docker:pod_bridge"),
+        Err(NetworkLookupError::Unknown { .. })
+    ));
+    let members: Vec<&str> = w
+        .members(w.find_network("bridge").unwrap())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(members, ["web", "db", "old"]);
+    // A name both runtimes have is told apart by its runtime.
+    let mut twin = w.find_network("podman").unwrap().clone();
+    twin.runtime = Runtime::Docker;
+    w.networks.push(twin);
+    let e = w.find_network("podman").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "docker and podman both have a network \"podman\": say docker:podman or podman:podman"
+    );
+    assert_eq!(
+        w.find_network("podman:podman").unwrap().runtime,
+        Runtime::Podman
+    );
+    let docker_twin = w.find_network("docker:podman").unwrap();
+    assert_eq!(
+        w.members(docker_twin).count(),
+        0,
+        "podman's containers are not members of docker's network of the same name"
+    );
+}
+
+#[test]
+fn an_unknown_network_is_one_line_naming_the_runtimes_not_asked() {
+    let mut w = world();
+    assert_eq!(
+        w.find_network("nope").unwrap_err().to_string(),
+        "no Docker or Podman network \"nope\""
+    );
+    w.status[1].answered = false;
+    w.status[1].error = Some("podman did not answer within 1000 ms".into());
+    assert_eq!(
+        w.find_network("nope").unwrap_err().to_string(),
+        "no Docker or Podman network \"nope\" (podman did not answer within 1000 ms)"
+    );
+    assert_eq!(
+        w.find_network("docker:nope").unwrap_err().to_string(),
+        "no Docker or Podman network \"docker:nope\"",
+        "only the runtime asked for is blamed"
+    );
+}
+
+#[test]
+fn a_typed_namespace_resolves_to_a_listed_namespace_or_a_container() {
+    let w = world();
+    let inodes = fake_inodes();
+    let stat = |p: &Path| inodes.get(p).copied();
+    let mut namespaces = vec![ns("root", 1, NetnsSource::Root)];
+    for (i, ino) in (100..106).enumerate() {
+        namespaces.push(ns(&format!("pid:{}", 15000 + i), ino, NetnsSource::Process));
+    }
+    let asked = std::cell::Cell::new(0);
+    let ask = || {
+        asked.set(asked.get() + 1);
+        &w
+    };
+    // A listed namespace does not ask the runtimes.
+    let root = resolve_namespace("pid:15001", &namespaces, ask, &stat).unwrap();
+    assert_eq!((root.id, asked.get()), (101, 0));
+    let web = w.find("docker:web").unwrap();
+    let want = namespace_inodes(std::slice::from_ref(web), &stat)[0].unwrap();
+    let got = resolve_namespace("docker:web", &namespaces, ask, &stat).unwrap();
+    assert_eq!((got.id, asked.get()), (want, 1));
+    let prefix = &web.id[..12];
+    assert_eq!(
+        resolve_namespace(prefix, &namespaces, ask, &stat)
+            .unwrap()
+            .id,
+        want
+    );
+    assert!(matches!(
+        resolve_namespace("docker:old", &namespaces, ask, &stat),
+        Err(ResolveError::Container(LookupError::NotRunning { .. }))
+    ));
+    assert!(matches!(
+        resolve_namespace("podman:nope", &namespaces, ask, &stat),
+        Err(ResolveError::Container(LookupError::Unknown { .. }))
+    ));
+    // Not a container and not a namespace: the namespace lookup's own error.
+    assert!(matches!(
+        resolve_namespace("nvt-no-such-ns/x", &namespaces, ask, &stat),
+        Err(ResolveError::Netns(crate::netns::NetnsError::NotFound(_)))
+    ));
+}

@@ -37,6 +37,8 @@ pub struct RawNamespace {
     /// This namespace's nsid for each other namespace netview knows, by that namespace's name.
     pub nsids: HashMap<i32, String>,
     pub ip_forward: Option<bool>,
+    /// `net.bridge.bridge-nf-call-iptables` (false where br_netfilter is not loaded).
+    pub bridge_nf_call_iptables: Option<bool>,
     /// `net.ipv4.conf.<name>` settings read from /proc/sys, by interface name and `all`.
     pub conf: BTreeMap<String, LinkConf>,
 }
@@ -374,6 +376,7 @@ pub fn build(
 ) -> (NamespaceInventory, Vec<PendingRef>) {
     let mut inv = NamespaceInventory::empty(name, id, source);
     inv.ip_forward = raw.ip_forward;
+    inv.bridge_nf_call_iptables = raw.bridge_nf_call_iptables;
     inv.conf = raw.conf.clone();
     for rl in &raw.links {
         if let Some(on) = rl.hairpin {
@@ -770,6 +773,7 @@ mod tests {
         };
         raw.nsids.insert(0, "nv-c1".into());
         raw.ip_forward = Some(true);
+        raw.bridge_nf_call_iptables = Some(true);
 
         let mut a = AddressMessage::default();
         a.header.index = 2;
@@ -841,6 +845,7 @@ mod tests {
     fn links_convert_with_kind_mode_flags_and_refs() {
         let (inv, pending) = build("nv-host", 42, NetnsSource::Named, &sample());
         assert_eq!(inv.ip_forward, Some(true));
+        assert_eq!(inv.bridge_nf_call_iptables, Some(true));
         let lo = inv.link_by_name("lo").unwrap();
         assert_eq!(lo.kind, LinkKind::Loopback);
         let enp = inv.link_by_name("enp0s8").unwrap();

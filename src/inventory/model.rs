@@ -38,6 +38,11 @@ pub struct NamespaceInventory {
     pub containers: Vec<Container>,
     /// `net.ipv4.ip_forward`, or null when it could not be read.
     pub ip_forward: Option<bool>,
+    /// `net.bridge.bridge-nf-call-iptables`: whether frames crossing this namespace's bridges
+    /// go through its IPv4 netfilter hooks (br_netfilter); false where the module is not
+    /// loaded, null when it could not be read.
+    #[serde(default)]
+    pub bridge_nf_call_iptables: Option<bool>,
     pub links: Vec<Link>,
     pub routes: Vec<Route>,
     pub neighbours: Vec<Neighbour>,
@@ -66,6 +71,7 @@ impl NamespaceInventory {
             netview: false,
             containers: Vec::new(),
             ip_forward: None,
+            bridge_nf_call_iptables: None,
             links: Vec::new(),
             routes: Vec::new(),
             neighbours: Vec::new(),

@@ -1,15 +1,21 @@
 //! Probe endpoints outside the lab: any network namespace as `netview inventory` names it
-//! (`root`, a name in /run/netns, `pid:N`), with every address it holds read from the kernel.
+//! (`root`, a name in /run/netns, `pid:N`) or a container's (`docker:NAME`, `podman:NAME`, an
+//! id prefix, or every container of one network), with every address it holds read from the
+//! kernel, and named in the cells as the runtimes name the containers.
 //!
-//! Resolving a name and reading the namespace's addresses is the only I/O here (through
-//! `netns::find`/`discover` and the inventory reader, which enter namespaces on threads of
-//! their own); turning what was read into an endpoint is pure and unit-tested. Nothing here
-//! changes a namespace: it only reads.
+//! Resolving a name, asking the runtimes and reading the namespace's addresses is the only I/O
+//! here (through `netns::find`/`discover`, the container resolver `netview inventory --netns`
+//! uses, and the inventory reader, which enters namespaces on threads of its own); turning
+//! what was read into endpoints and names is pure and unit-tested. Nothing here changes a
+//! namespace: it only reads.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::matrix::WalkWorld;
 use super::topology::{EndpointAddress, EndpointOrigin, ProbeEndpoint, ProbeLab, Role};
+use crate::containers::{self, AskedOnce, Container, NetworkLookupError, ResolveError};
 use crate::inventory::model::NamespaceInventory;
-use crate::netns::{self, Netns, NetnsError, NetnsSource};
+use crate::netns::{self, Netns, NetnsSource};
 
 /// The probes' endpoint for a namespace, from its inventory: every IPv4 address but loopback,
 /// with the interface holding it (the probes are IPv4 only: IPv6 cells, link-local ones
@@ -54,27 +60,129 @@ pub fn has_addresses(e: &ProbeEndpoint) -> bool {
     e.target_addresses().next().is_some()
 }
 
-/// Resolve namespaces by name and read their addresses. An unknown name is
-/// `NetnsError::NotFound`; a namespace that cannot be read is an endpoint with no addresses.
-pub fn resolve(names: &[String]) -> Result<Vec<ProbeEndpoint>, NetnsError> {
-    let wanted: Vec<Netns> = names
-        .iter()
-        .map(|n| netns::find(n))
-        .collect::<Result<_, _>>()?;
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(read(&wanted, &netns::discover()))
+/// The namespaces of this host, as probe endpoints outside the lab: what was discovered, and
+/// the runtimes' answer (asked at most once, when a container is named or endpoints are named).
+pub struct HostNamespaces {
+    all: Vec<Netns>,
+    runtimes: AskedOnce,
 }
 
-/// Every namespace netview finds that holds a non-loopback address, plus `root` (the host)
-/// whatever it holds: the default sources and targets without a lab.
-pub fn every_with_addresses() -> Vec<ProbeEndpoint> {
-    let all = netns::discover();
-    all.iter()
-        .zip(read(&all, &all))
-        .filter(|(ns, e)| ns.source == NetnsSource::Root || has_addresses(e))
-        .map(|(_, e)| e)
+impl HostNamespaces {
+    /// Discover the namespaces now; the runtimes are asked later, if at all.
+    pub fn discover() -> Self {
+        HostNamespaces {
+            all: netns::discover(),
+            runtimes: AskedOnce::new(containers::default_sources()),
+        }
+    }
+
+    /// The namespace a typed `--from`/`--to` names, by the resolver `netview inventory
+    /// --netns` uses: `root`, a name in /run/netns, `pid:N`, `docker:NAME`, `podman:NAME`, or
+    /// a container id prefix.
+    pub fn namespace(&self, typed: &str) -> Result<Netns, ResolveError> {
+        containers::resolve_namespace(typed, &self.all, || self.runtimes.world(), &netns::ns_inode)
+    }
+
+    /// The namespace of every running container of one Docker or Podman network (`NAME`,
+    /// or `docker:NAME` / `podman:NAME` when both runtimes have one by that name).
+    pub fn network(&self, typed: &str) -> Result<Vec<Netns>, NetworkLookupError> {
+        let world = self.runtimes.world();
+        let net = world.find_network(typed)?;
+        let mut out: Vec<Netns> = Vec::new();
+        for c in world.members(net) {
+            if let Ok(ns) = containers::namespace_of(c, &self.all, &netns::ns_inode) {
+                if !out.iter().any(|o| o.id == ns.id) {
+                    out.push(ns.clone());
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(NetworkLookupError::NoneRunning {
+                runtime: net.runtime,
+                name: net.name.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The default sources and targets without a lab: `root` (the host), then every
+    /// namespace a running container lives in, in discovery order.
+    pub fn containers_and_root(&self) -> Vec<Netns> {
+        let placed = containers::match_namespaces(
+            &self.runtimes.world().containers,
+            &self.all,
+            &netns::ns_inode,
+        );
+        self.all
+            .iter()
+            .filter(|ns| ns.source == NetnsSource::Root || placed.contains_key(&ns.id))
+            .cloned()
+            .collect()
+    }
+
+    /// Read the wanted namespaces' addresses into endpoints (in the same order), each named
+    /// as [`probe_names`] says; `taken` are the names already in use (the lab's endpoints).
+    /// A namespace that cannot be read is an endpoint with no addresses.
+    pub fn endpoints(&self, wanted: &[Netns], taken: &BTreeSet<String>) -> Vec<ProbeEndpoint> {
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let world = self.runtimes.world();
+        let placed = containers::match_namespaces(&world.containers, &self.all, &netns::ns_inode);
+        let names = probe_names(&self.all, &world.containers, &placed, taken);
+        let mut out = read(wanted, &self.all);
+        for (e, ns) in out.iter_mut().zip(wanted) {
+            if let Some(name) = names.get(&ns.id) {
+                e.name = name.clone();
+            }
+        }
+        out
+    }
+}
+
+/// The names of the namespaces that go by a container's name in the probes' cells (the
+/// others keep the name they were typed or discovered by): a namespace holding containers is
+/// named by its container as the runtime names it (`web`; the first one listed when a pod's
+/// containers share it), or `docker:web` when another namespace, another runtime's container
+/// or a name in `taken` already goes by `web`. The root namespace stays `root` (host-mode
+/// containers live there), and so does any namespace holding host-mode containers only (a
+/// runtime's own namespace).
+pub fn probe_names(
+    all: &[Netns],
+    containers: &[Container],
+    placed: &BTreeMap<u64, Vec<usize>>,
+    taken: &BTreeSet<String>,
+) -> BTreeMap<u64, String> {
+    let is_host_mode = |c: &Container| c.networks.iter().all(|n| n == "host");
+    let named_by: BTreeMap<u64, &Container> = all
+        .iter()
+        .filter(|ns| ns.source != NetnsSource::Root)
+        .filter_map(|ns| {
+            let first = placed
+                .get(&ns.id)?
+                .iter()
+                .map(|&i| &containers[i])
+                .find(|c| !is_host_mode(c))?;
+            Some((ns.id, first))
+        })
+        .collect();
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for ns in all.iter().filter(|ns| !named_by.contains_key(&ns.id)) {
+        *uses.entry(ns.name.as_str()).or_default() += 1;
+    }
+    for c in named_by.values() {
+        *uses.entry(c.name.as_str()).or_default() += 1;
+    }
+    named_by
+        .into_iter()
+        .map(|(id, c)| {
+            let name = if uses[c.name.as_str()] == 1 && !taken.contains(&c.name) {
+                c.name.clone()
+            } else {
+                format!("{}:{}", c.runtime, c.name)
+            };
+            (id, name)
+        })
         .collect()
 }
 
@@ -197,5 +305,87 @@ mod tests {
         assert_eq!(e.role, Role::Container);
         let root = endpoint_of(&ns("root", NetnsSource::Root), &inv);
         assert_eq!(root.role, Role::Host);
+    }
+
+    fn container(runtime: containers::Runtime, name: &str, networks: &[&str]) -> Container {
+        Container {
+            runtime,
+            id: format!("{:0>64}", name.len()),
+            name: name.into(),
+            image: "busybox".into(),
+            state: "running".into(),
+            networks: networks.iter().map(|n| n.to_string()).collect(),
+            pid: Some(1),
+            addresses: Vec::new(),
+            sandbox_key: None,
+        }
+    }
+
+    fn with_id(mut n: Netns, id: u64) -> Netns {
+        n.id = id;
+        n
+    }
+
+    #[test]
+    fn containers_name_their_namespaces_as_their_runtimes_name_them() {
+        use containers::Runtime::{Docker, Podman};
+        let all = vec![
+            with_id(ns("root", NetnsSource::Root), 1),
+            with_id(ns("pid:100", NetnsSource::Process), 2),
+            with_id(ns("netns-0165", NetnsSource::Named), 3),
+            with_id(ns("pid:300", NetnsSource::Process), 4),
+            with_id(ns("pid:400", NetnsSource::Process), 5),
+            with_id(ns("runtime-ns", NetnsSource::Named), 6),
+            with_id(ns("lab-a", NetnsSource::Named), 7),
+            with_id(ns("pid:700", NetnsSource::Process), 8),
+        ];
+        let list = vec![
+            container(Docker, "web", &["bridge"]),
+            container(Podman, "pweb", &["podman"]),
+            container(Docker, "app", &["my_bridge"]),
+            container(Podman, "app", &["pod_bridge"]),
+            container(Docker, "hostc", &["host"]),
+            container(Podman, "phost", &["host"]),
+            container(Docker, "lab-a", &["bridge"]),
+            container(Docker, "infra", &["podnet"]),
+            container(Docker, "sidecar", &["podnet"]),
+        ];
+        let placed: BTreeMap<u64, Vec<usize>> = [
+            (2, vec![0]),
+            (3, vec![1]),
+            (4, vec![2]),
+            (5, vec![3]),
+            (1, vec![4]),
+            (6, vec![5]),
+            (8, vec![6, 7, 8]),
+        ]
+        .into();
+        let taken: BTreeSet<String> = ["lab-a".to_string()].into();
+        let names = probe_names(&all, &list, &placed, &taken);
+        let got: Vec<Option<&str>> = all
+            .iter()
+            .map(|n| names.get(&n.id).map(String::as_str))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                None,
+                Some("web"),
+                Some("pweb"),
+                Some("docker:app"),
+                Some("podman:app"),
+                None,
+                None,
+                Some("docker:lab-a"),
+            ],
+            "root and a namespace of host-mode containers keep their names; a name two \
+             runtimes give, or one already taken, is told apart by its runtime"
+        );
+        // A container named like another namespace is told apart too.
+        let list = vec![container(Docker, "netns-0165", &["bridge"])];
+        let placed: BTreeMap<u64, Vec<usize>> = [(2, vec![0])].into();
+        let names = probe_names(&all, &list, &placed, &BTreeSet::new());
+        assert_eq!(names[&2], "docker:netns-0165");
+        assert_eq!(names.get(&3), None);
     }
 }

@@ -161,6 +161,8 @@ struct Packet {
     protocol: Protocol,
     dport: Option<u16>,
     ct: CtState,
+    /// Its mark, as NAT rules in the namespace it is in set it (cleared on entering another).
+    mark: u32,
 }
 
 impl Packet {
@@ -180,6 +182,7 @@ impl Packet {
             iif,
             oif,
             dst_is_local: route::owner_link(nsi, self.dst).is_some(),
+            mark: self.mark,
         }
     }
 }
@@ -373,6 +376,7 @@ impl World<'_> {
             protocol,
             dport,
             ct: CtState::New,
+            mark: 0,
         };
         let mut records = Vec::new();
         let (at, arrived) = self
@@ -385,6 +389,7 @@ impl World<'_> {
             protocol,
             dport: None,
             ct: CtState::Established,
+            mark: 0,
         };
         let (back, returned) = self
             .leg(at, reply, path, &mut records)
@@ -596,6 +601,10 @@ impl World<'_> {
                 ));
             };
             path.extend(rx.path.iter().cloned());
+            if rx.to.0 != ns {
+                // A packet entering another namespace loses its mark (the kernel scrubs it).
+                pkt.mark = 0;
+            }
             ns = rx.to.0;
             let in_dev = self.link(rx.to).name.clone();
             // Prerouting: the reply's reverse translation, or DNAT for a new flow.
@@ -619,6 +628,7 @@ impl World<'_> {
                         orig_dst: before.dst,
                         new_dst: pkt.dst,
                     });
+                    self.bridged_dnat(out, rx.to, pkt.dst)?;
                 }
             }
             self.rp_filter(rx.to, pkt.src)?;
@@ -674,7 +684,10 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        match nat::evaluate(&nsi.nat, hook, &pkt.for_nat(nsi, iif, oif)) {
+        let mut np = pkt.for_nat(nsi, iif, oif);
+        let eval = nat::evaluate(&nsi.nat, hook, &mut np);
+        pkt.mark = np.mark;
+        match eval {
             NatEval::Untouched => Ok(()),
             NatEval::Dnat { to, port, rule } => {
                 path.push(Hop {
@@ -699,6 +712,57 @@ impl World<'_> {
         }
     }
 
+    /// br_netfilter (`net.bridge.bridge-nf-call-iptables=1`) runs prerouting DNAT as a frame
+    /// from `sender` enters a port of the bridge `at`, and when the new destination is reached
+    /// through the same bridge the frame is bridged from that port, not routed (the kernel's
+    /// `br_nf_pre_routing_finish`): back to the sender's own namespace only through a hairpin
+    /// port. Elsewhere the routed walk that follows decides.
+    fn bridged_dnat(&self, sender: IfId, at: IfId, dst: Ipv4Addr) -> Result<(), Stop> {
+        let nsi = &self.inv.namespaces[at.0];
+        let bridge = self.link(at);
+        if bridge.kind != LinkKind::Bridge {
+            return Ok(());
+        }
+        let port = self
+            .link(sender)
+            .peer
+            .as_ref()
+            .and_then(|r| self.find(r.netns.as_deref()?, r.name.as_deref()?));
+        let Some(port) = port.filter(|p| {
+            p.0 == at.0 && self.link(*p).master.as_deref() == Some(bridge.name.as_str())
+        }) else {
+            return Ok(());
+        };
+        let back_to_sender = route::owner_link(&self.inv.namespaces[sender.0], dst).is_some();
+        let same_bridge =
+            route::lookup(nsi, dst).is_some_and(|r| r.dev.as_deref() == Some(bridge.name.as_str()));
+        if !back_to_sender || !same_bridge {
+            return Ok(());
+        }
+        let pname = &self.link(port).name;
+        match (
+            nsi.bridge_nf_call_iptables,
+            nsi.conf.get(pname).and_then(|c| c.hairpin),
+        ) {
+            (Some(false), _) | (_, Some(true)) => Ok(()),
+            (Some(true), Some(false)) => no(format!(
+                "br_netfilter is on in {} (net.bridge.bridge-nf-call-iptables=1), so the DNATed \
+                 frame is bridged back, not routed, and bridge port {pname} has no hairpin: it \
+                 is not sent back out where it came from",
+                nsi.name
+            )),
+            (None, _) => unknown(format!(
+                "net.bridge.bridge-nf-call-iptables of {} was not read (it decides whether a \
+                 DNAT back to the sender is bridged or routed)",
+                nsi.name
+            )),
+            (Some(true), None) => unknown(format!(
+                "the hairpin flag of bridge port {pname} in {} was not read",
+                nsi.name
+            )),
+        }
+    }
+
     /// Postrouting: masquerade or SNAT on a new flow.
     fn snat(
         &self,
@@ -710,8 +774,10 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let np = pkt.for_nat(nsi, iif, Some(oif));
-        let (to, rule) = match nat::evaluate(&nsi.nat, NatHook::Postrouting, &np) {
+        let mut np = pkt.for_nat(nsi, iif, Some(oif));
+        let eval = nat::evaluate(&nsi.nat, NatHook::Postrouting, &mut np);
+        pkt.mark = np.mark;
+        let (to, rule) = match eval {
             NatEval::Untouched => return Ok(()),
             NatEval::Masquerade { rule } => match masq_src {
                 Some(a) => (a, rule),

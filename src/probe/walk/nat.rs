@@ -2,7 +2,9 @@
 //! `crate::inventory::nat`) decoded into the few matches and statements Docker, Podman and
 //! netview write (`ip saddr/daddr`, `iifname/oifname` with `!=` and a trailing `*`, `tcp/udp
 //! dport`, `meta l4proto`, `fib daddr type local`, `masquerade`, `snat to`, `dnat to`, `jump`,
-//! `goto`, `return`, `accept`), evaluated in chain order. A rule the walk reaches but cannot
+//! `goto`, `return`, `accept`, `meta mark set` and `meta mark & MASK == VALUE`, and comments,
+//! iptables' `xt match comment` too), evaluated in chain order. The packet's mark is what
+//! these rules set on it, and it lasts while the packet stays in the namespace. A rule the walk reaches but cannot
 //! decode yields [`NatEval::Unknown`] naming it: the walk never guesses past it.
 //!
 //! Base chains are told by name (`PREROUTING`/`prerouting`, `OUTPUT`, `POSTROUTING`), which is
@@ -45,6 +47,8 @@ pub(super) struct NatPacket<'a> {
     /// Whether the destination is one of this namespace's own addresses (`fib daddr type
     /// local`).
     pub dst_is_local: bool,
+    /// The packet's mark (`meta mark`): 0 until a rule in this namespace sets it.
+    pub mark: u32,
 }
 
 /// What NAT does to the packet.
@@ -87,6 +91,17 @@ enum Item {
     Goto(String),
     Return,
     Accept,
+    /// `meta mark & mask == value` (`!=` when negated).
+    MarkIs {
+        neg: bool,
+        mask: u32,
+        value: u32,
+    },
+    /// `meta mark set VALUE`, or `meta mark set mark or VALUE` (`or` true).
+    MarkSet {
+        or: bool,
+        value: u32,
+    },
     /// A match no walked packet meets (a UDP port: the probes are ICMP and TCP).
     Never,
     /// Something the walk does not decode.
@@ -128,6 +143,14 @@ fn protocol(s: &str) -> Option<Protocol> {
         "tcp" => Some(Protocol::Tcp),
         "icmp" => Some(Protocol::Icmp),
         _ => None,
+    }
+}
+
+/// A mark as nft prints it: `0x00002000` or decimal.
+fn mark_value(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
     }
 }
 
@@ -198,6 +221,50 @@ fn decode(rule: &str) -> Vec<Item> {
                     _ => Item::Undecoded,
                 }
             }
+            ("meta", Some("mark")) => {
+                i += 1;
+                let word = |i: usize| t.get(i).map(String::as_str);
+                match word(i) {
+                    Some("set") if word(i + 1) == Some("mark") && word(i + 2) == Some("or") => {
+                        i += 4;
+                        match word(i - 1).and_then(mark_value) {
+                            Some(value) => Item::MarkSet { or: true, value },
+                            None => Item::Undecoded,
+                        }
+                    }
+                    Some("set") => {
+                        i += 2;
+                        match word(i - 1).and_then(mark_value) {
+                            Some(value) => Item::MarkSet { or: false, value },
+                            None => Item::Undecoded,
+                        }
+                    }
+                    _ => {
+                        let mask = if word(i) == Some("&") {
+                            i += 2;
+                            word(i - 1).and_then(mark_value)
+                        } else {
+                            Some(u32::MAX)
+                        };
+                        let neg = match word(i) {
+                            Some("==") => {
+                                i += 1;
+                                false
+                            }
+                            Some("!=") => {
+                                i += 1;
+                                true
+                            }
+                            _ => false,
+                        };
+                        i += 1;
+                        match (mask, word(i - 1).and_then(mark_value)) {
+                            (Some(mask), Some(value)) => Item::MarkIs { neg, mask, value },
+                            _ => Item::Undecoded,
+                        }
+                    }
+                }
+            }
             ("fib", Some("daddr"))
                 if t.get(i + 1..i + 3) == Some(&["type".into(), "local".into()]) =>
             {
@@ -212,6 +279,12 @@ fn decode(rule: &str) -> Vec<Item> {
             }
             ("comment", _) => {
                 i += 1;
+                continue;
+            }
+            // iptables' `-m comment`, which nft lists as an xt match when it has no native
+            // form (netavark's rules): no effect on the packet, as the filter reader takes it.
+            ("xt", Some("match")) if t.get(i + 1).map(String::as_str) == Some("comment") => {
+                i += 2;
                 continue;
             }
             ("masquerade", _) => {
@@ -283,7 +356,7 @@ impl Tables<'_> {
             .filter(move |r| r.family == base.family && r.table == base.table && r.chain == chain)
     }
 
-    fn run(&self, base: &NatRule, chain: &str, pkt: &NatPacket<'_>, depth: u8) -> Flow {
+    fn run(&self, base: &NatRule, chain: &str, pkt: &mut NatPacket<'_>, depth: u8) -> Flow {
         if depth > 16 {
             return Flow::Done(NatEval::Unknown {
                 rule: format!("chain {chain} jumps more than 16 deep"),
@@ -298,7 +371,7 @@ impl Tables<'_> {
         Flow::Return
     }
 
-    fn rule(&self, base: &NatRule, rule: &NatRule, pkt: &NatPacket<'_>, depth: u8) -> Flow {
+    fn rule(&self, base: &NatRule, rule: &NatRule, pkt: &mut NatPacket<'_>, depth: u8) -> Flow {
         for item in decode(&rule.rule) {
             let hit = match &item {
                 Item::Saddr(neg, p) => p.contains(&pkt.src) != *neg,
@@ -308,6 +381,11 @@ impl Tables<'_> {
                 Item::Proto(p) => *p == pkt.protocol,
                 Item::Dport(neg, port) => (pkt.dport == Some(*port)) != *neg,
                 Item::FibDaddrLocal => pkt.dst_is_local,
+                Item::MarkIs { neg, mask, value } => (pkt.mark & mask == *value) != *neg,
+                Item::MarkSet { or, value } => {
+                    pkt.mark = if *or { pkt.mark | value } else { *value };
+                    true
+                }
                 Item::Never => false,
                 Item::Undecoded => {
                     return Flow::Done(NatEval::Unknown {
@@ -352,8 +430,8 @@ impl Tables<'_> {
 }
 
 /// What the namespace's NAT rules at `hook` do to `pkt`: each IPv4 table's base chain for the
-/// hook in the order read, the first translation winning.
-pub(super) fn evaluate(rules: &[NatRule], hook: NatHook, pkt: &NatPacket<'_>) -> NatEval {
+/// hook in the order read, the first translation winning; `pkt.mark` is left as they set it.
+pub(super) fn evaluate(rules: &[NatRule], hook: NatHook, pkt: &mut NatPacket<'_>) -> NatEval {
     let tables = Tables { rules };
     let mut seen: Vec<(&str, &str, &str)> = Vec::new();
     for base in rules {
