@@ -5,6 +5,7 @@ pub mod caps;
 pub mod containers;
 pub mod inventory;
 pub mod lab;
+pub mod logging;
 pub mod netns;
 pub mod probe;
 pub mod programs;

@@ -7,7 +7,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// glibc's malloc grows each thread's arena with one mprotect call per few pages; reading a
 /// namespace of 10,000 links on its own thread made 21,000 of them (330 ms of a 414 ms read,
@@ -19,9 +19,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "netview",
     version,
+    propagate_version = true,
     about = "See and try Linux container networking"
 )]
 struct Cli {
+    /// Append a log of what netview does (lab steps and undos, netlink errors, inventory
+    /// reads, probe pacing) to this file, created private; NETVIEW_LOG filters it (default
+    /// netview=info).
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -37,6 +43,10 @@ enum Command {
     Probe(cli::probe::Args),
     /// Remove everything netview left behind (after a crash), and nothing else.
     Clean(cli::lab::CleanArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(cli::generate::CompletionsArgs),
+    /// Print the man page (roff), e.g. `netview man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -44,12 +54,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cli::parse_error(e),
     };
+    if let Err(e) = netview::logging::init(cli.log_file.as_deref(), cli.command.is_none()) {
+        return cli::exit_with(Err(e.into()));
+    }
     let result = match cli.command {
         None => cli::tui::run(),
         Some(Command::Inventory(args)) => cli::inventory::run(args),
         Some(Command::Lab(cmd)) => cli::lab::run(cmd),
         Some(Command::Probe(args)) => cli::probe::run(args),
         Some(Command::Clean(args)) => cli::lab::clean(args),
+        Some(Command::Completions(args)) => cli::generate::completions(Cli::command(), args),
+        Some(Command::Man) => cli::generate::man(Cli::command()),
     };
     cli::exit_with(result)
 }
