@@ -46,7 +46,7 @@ enum Command {
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
     Completions(cli::generate::CompletionsArgs),
     /// Print the man page (roff), e.g. `netview man | man -l -`.
-    Man,
+    Man(cli::generate::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
         Some(Command::Probe(args)) => cli::probe::run(args),
         Some(Command::Clean(args)) => cli::lab::clean(args),
         Some(Command::Completions(args)) => cli::generate::completions(Cli::command(), args),
-        Some(Command::Man) => cli::generate::man(Cli::command()),
+        Some(Command::Man(args)) => cli::generate::man(Cli::command(), args),
     };
     cli::exit_with(result)
 }

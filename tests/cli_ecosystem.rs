@@ -181,3 +181,40 @@ fn the_log_file_option_works_after_the_subcommand_too() {
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn man_out_dir_writes_a_page_per_subcommand_and_replaces_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = netview(&["man", "--out-dir", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    for page in [
+        "netview.1",
+        "netview-lab.1",
+        "netview-lab-up.1",
+        "netview-probe.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    assert!(!dir.path().join("netview-help.1").exists());
+    // A second run finds the pages there: an error, one line, nothing replaced.
+    std::fs::write(dir.path().join("netview.1"), "mine\n").unwrap();
+    let o = netview(&["man", "--out-dir", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("netview.1")).unwrap(),
+        "mine\n"
+    );
+    // A symlink where a page goes is not followed.
+    let other = tempfile::tempdir().unwrap();
+    let target = other.path().join("target");
+    std::fs::write(&target, "keep\n").unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&target, d2.path().join("netview-clean.1")).unwrap();
+    let o = netview(&["man", "--out-dir", d2.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+}

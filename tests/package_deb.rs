@@ -1,5 +1,5 @@
 //! Privileged, run by scripts/test after scripts/package: the .deb installs the binary, the
-//! man page, the completion scripts and the docs (`dpkg -i`, `netview --version`,
+//! man pages, the completion scripts and the docs (`dpkg -i`, `netview --version`,
 //! `man -w netview`) and removes cleanly; `cargo install --path .` gives a netview whose
 //! built-in lab comes up from any directory. Ignored by default: both need the release build
 //! (`cargo test --test package_deb -- --ignored --test-threads=1`).
@@ -87,6 +87,9 @@ fn the_deb_installs_binary_man_page_completions_and_docs_and_removes_cleanly() {
     let man = run(Command::new("man").args(["-w", "netview"]));
     let man = String::from_utf8_lossy(&man.stdout).trim().to_string();
     assert_eq!(man, "/usr/share/man/man1/netview.1.gz");
+    // Each subcommand has its page, as netview(1) names them.
+    let man = run(Command::new("man").args(["-w", "netview-lab-up"]));
+    assert!(String::from_utf8_lossy(&man.stdout).contains("netview-lab-up.1"));
     for f in [
         "/usr/share/bash-completion/completions/netview",
         "/usr/share/zsh/vendor-completions/_netview",
