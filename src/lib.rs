@@ -6,6 +6,7 @@ pub mod config;
 pub mod containers;
 pub mod inventory;
 pub mod lab;
+pub mod logging;
 pub mod netns;
 pub mod probe;
 pub mod programs;

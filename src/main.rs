@@ -7,7 +7,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// glibc's malloc grows each thread's arena with one mprotect call per few pages; reading a
 /// namespace of 10,000 links on its own thread made 21,000 of them (330 ms of a 414 ms read,
@@ -19,11 +19,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "netview",
     version,
+    propagate_version = true,
     about = "See and try Linux container networking"
 )]
 struct Cli {
     #[command(flatten)]
     globals: cli::config::GlobalArgs,
+    /// Append a log of what netview does (lab steps and undos, netlink errors, inventory
+    /// reads, probe pacing) to this file, created private; NETVIEW_LOG filters it (default
+    /// netview=info).
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,6 +48,10 @@ enum Command {
     /// The config file: print a template of every key, or where it is read from.
     #[command(subcommand)]
     Config(cli::config::ConfigCommand),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(cli::generate::CompletionsArgs),
+    /// Print the man page (roff), e.g. `netview man | man -l -`.
+    Man(cli::generate::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +59,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cli::parse_error(e),
     };
+    if let Err(e) = netview::logging::init(cli.log_file.as_deref(), cli.command.is_none()) {
+        return cli::exit_with(Err(e.into()));
+    }
     let result = match cli.command {
         None => cli::tui::run(&cli.globals),
         Some(Command::Inventory(args)) => cli::inventory::run(args),
@@ -56,6 +69,8 @@ fn main() -> ExitCode {
         Some(Command::Probe(args)) => cli::probe::run(args, &cli.globals),
         Some(Command::Clean(args)) => cli::lab::clean(args),
         Some(Command::Config(cmd)) => cli::config::run(cmd, &cli.globals),
+        Some(Command::Completions(args)) => cli::generate::completions(Cli::command(), args),
+        Some(Command::Man(args)) => cli::generate::man(Cli::command(), args),
     };
     cli::exit_with(result)
 }

@@ -1,6 +1,7 @@
 //! The scripting CLI. Each subcommand has its own file; errors become one line on stderr.
 
 pub mod config;
+pub mod generate;
 pub mod inventory;
 pub mod lab;
 pub mod probe;
@@ -63,7 +64,9 @@ fn one_line(rendered: &str) -> String {
 }
 
 fn is_usage_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.downcast_ref::<UsageError>().is_some() {
+    if e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<netview::logging::LogError>().is_some()
+    {
         return true;
     }
     if let Some(netview::netns::NetnsError::NotFound(_)) = e.downcast_ref() {

@@ -336,8 +336,9 @@ pub struct LinkConf {
 }
 
 /// Who wrote a NAT or filter rule, where it can be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum NatOwner {
     Docker,
     Netavark,
@@ -348,13 +349,7 @@ pub enum NatOwner {
 
 impl NatOwner {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            NatOwner::Docker => "docker",
-            NatOwner::Netavark => "netavark",
-            NatOwner::Netview => "netview",
-            NatOwner::Kubernetes => "kubernetes",
-            NatOwner::Other => "other",
-        }
+        self.into()
     }
 }
 

@@ -336,11 +336,33 @@ fn resolve_by_lookup(inv: &mut NamespaceInventory, pending: &[PendingRef], all: 
 
 /// Read one namespace completely, resolving veth peers and lower devices in other namespaces.
 pub fn read_namespace(ns: &Netns, all: &[Netns]) -> Result<NamespaceInventory, InventoryError> {
-    let (mut inv, pending) = read_unresolved(ns, all)?;
+    let (mut inv, pending) = match read_unresolved(ns, all) {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::warn!(netns = %ns.name, error = %e, "inventory read failed");
+            return Err(e);
+        }
+    };
     if !pending.is_empty() {
         resolve_by_lookup(&mut inv, &pending, all);
     }
+    log_read(&inv);
     Ok(inv)
+}
+
+/// One log line per namespace read, and one per error met reading it.
+fn log_read(inv: &NamespaceInventory) {
+    tracing::debug!(
+        netns = %inv.name,
+        links = inv.links.len(),
+        routes = inv.routes.len(),
+        neighbours = inv.neighbours.len(),
+        nat = inv.nat.len(),
+        "inventory read"
+    );
+    for e in &inv.errors {
+        tracing::warn!(netns = %inv.name, error = %e, "inventory read");
+    }
 }
 
 /// Read several namespaces concurrently on a bounded, reused set of namespace threads
@@ -353,6 +375,7 @@ pub fn read_many(wanted: &[Netns], all: &[Netns]) -> Vec<NamespaceInventory> {
 
 /// [`read_many`] on at most `threads` namespace threads.
 pub fn read_many_on(threads: usize, wanted: &[Netns], all: &[Netns]) -> Vec<NamespaceInventory> {
+    let started = std::time::Instant::now();
     let targets: Vec<netns::pool::Target> = wanted
         .iter()
         .map(|ns| netns::pool::Target {
@@ -462,7 +485,14 @@ pub fn read_many_on(threads: usize, wanted: &[Netns], all: &[Netns]) -> Vec<Name
         if !unknown.is_empty() {
             resolve_by_lookup(&mut inv, &unknown, all);
         }
+        log_read(&inv);
         out.push(inv);
     }
+    tracing::info!(
+        namespaces = out.len(),
+        threads,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "inventory read"
+    );
     out
 }

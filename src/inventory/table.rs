@@ -2,33 +2,25 @@
 
 use super::model::{Inventory, Link, NamespaceInventory};
 
-/// Format rows as columns separated by two spaces, each as wide as its widest cell.
+/// Format rows as columns separated by two spaces, each as wide as its widest cell, with no
+/// borders and no trailing spaces (comfy-table lays the columns out; `ip`-like plain text).
 pub fn align(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    use comfy_table::{presets::NOTHING, ContentArrangement, Table};
+    let mut table = Table::new();
+    table
+        .load_style(NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
-        }
+        table.add_row(row.iter().map(String::as_str));
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
     }
     let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut l = String::new();
-        for (i, cell) in cells.enumerate() {
-            if i > 0 {
-                l.push_str("  ");
-            }
-            l.push_str(cell);
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            l.extend(std::iter::repeat_n(' ', pad));
-        }
-        out.push_str(l.trim_end());
+    for line in table.lines() {
+        out.push_str(line.trim_end());
         out.push('\n');
-    };
-    line(&mut header.iter().copied());
-    for row in rows {
-        line(&mut row.iter().map(String::as_str));
     }
     out
 }
@@ -359,6 +351,24 @@ mod tests {
         ] {
             assert!(line.contains(w), "{line}");
         }
+    }
+
+    #[test]
+    fn columns_are_two_spaces_apart_without_borders_or_trailing_spaces() {
+        let text = align(
+            &["IDX", "NAME", "ADDRESSES"],
+            &[
+                vec!["1".into(), "lo".into(), "127.0.0.1/8".into()],
+                vec!["12".into(), "eth0-long".into(), "-".into()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "IDX  NAME       ADDRESSES\n\
+             1    lo         127.0.0.1/8\n\
+             12   eth0-long  -\n"
+        );
+        assert_eq!(align(&["A", "B"], &[]), "A  B\n");
     }
 
     use crate::inventory::model::{FilterRule, NatBackend, NatOwner};

@@ -39,6 +39,9 @@ impl KernelError {
 
     /// An rtnetlink error: the kernel's errno when it answered with one.
     pub fn from_netlink(e: rtnetlink::Error) -> Self {
+        // Every rtnetlink failure of the lab passes here (an expected "already gone" during
+        // an undo too: the caller decides by errno, the log only records what the kernel said).
+        tracing::warn!(error = %e, "netlink error");
         match &e {
             rtnetlink::Error::NetlinkError(m) => match m.code {
                 Some(code) => KernelError::Errno(Errno::from_raw(-code.get())),

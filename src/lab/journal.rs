@@ -182,6 +182,9 @@ impl Journal {
     pub fn push_many(&mut self, scope: Scope, undos: impl IntoIterator<Item = Undo>) {
         let before = self.entries.len();
         self.entries.extend(undos.into_iter().map(|u| (scope, u)));
+        for (scope, u) in &self.entries[before..] {
+            tracing::info!(scope = ?scope, undo = %u.describe(), "lab do");
+        }
         let outside = self.entries[before..].iter().any(|(_, u)| match u {
             Undo::DeleteNetns { name, .. } => !self.intended_netns.contains(name),
             other => other
@@ -297,6 +300,7 @@ impl Gate for Steps {
             return Err(LabError::Interrupted);
         }
         self.step += 1;
+        tracing::debug!(step = self.step, what, "lab kernel step");
         if self.panic_at == Some(self.step) {
             panic!("step {} ({what}): panic injected by a test", self.step);
         }

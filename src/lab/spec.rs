@@ -70,8 +70,9 @@ pub enum IpvlanMode {
 
 /// How a container is wired, as Docker's network drivers do it, with the driver's own mode:
 /// the one typed network mode from the lab's spec through its endpoints to the probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum NetMode {
     /// A veth into docker0 in the host.
     Bridge,
@@ -88,13 +89,7 @@ pub enum NetMode {
 impl NetMode {
     /// `mode` as `lab ls` prints it.
     pub fn name(self) -> &'static str {
-        match self {
-            NetMode::Bridge => "bridge",
-            NetMode::Host => "host",
-            NetMode::None => "none",
-            NetMode::Macvlan(_) => "macvlan",
-            NetMode::Ipvlan(_) => "ipvlan",
-        }
+        self.into()
     }
 
     /// `submode` as `lab ls` prints it.

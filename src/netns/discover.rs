@@ -11,8 +11,20 @@ use serde::Serialize;
 use super::{NetnsError, NETNS_RUN_DIR};
 
 /// How a namespace was found, which decides how it is named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum NetnsSource {
     /// The initial namespace (the one PID 1 is in).
     Root,
@@ -25,11 +37,7 @@ pub enum NetnsSource {
 impl NetnsSource {
     /// The word the JSON uses (`root`, `named`, `process`), for text output too.
     pub fn word(self) -> &'static str {
-        match self {
-            NetnsSource::Root => "root",
-            NetnsSource::Named => "named",
-            NetnsSource::Process => "process",
-        }
+        self.into()
     }
 }
 

@@ -372,6 +372,14 @@ pub fn run_matrix_with(
             let slots = &slots;
             scope.spawn(move || {
                 slots.acquire();
+                // Probe pacing logs here (target netview::probe::pacing): when a source's
+                // probes start and, once pacing spaces them, each wait it makes.
+                tracing::debug!(
+                    target: "netview::probe::pacing",
+                    source = %src.name,
+                    probes = probes.len(),
+                    "source starts"
+                );
                 let report_tx = Mutex::new(tx.clone());
                 let report = move |token: usize, obs: Observation| {
                     let _ = report_tx
@@ -409,6 +417,12 @@ pub fn run_matrix_with(
         }
     });
     prober.end();
+    tracing::info!(
+        cells = cells.len(),
+        sources = by_source.len(),
+        elapsed_ms = start.elapsed().as_millis() as u64,
+        "probe matrix done"
+    );
     let results = results
         .into_iter()
         .enumerate()

@@ -32,8 +32,11 @@ use serde::{Serialize, Serializer};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// Which kind of probe a cell is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ProbeKind {
     Icmp,
     Arp,
@@ -42,16 +45,12 @@ pub enum ProbeKind {
 
 impl ProbeKind {
     pub fn name(self) -> &'static str {
-        match self {
-            ProbeKind::Icmp => "icmp",
-            ProbeKind::Arp => "arp",
-            ProbeKind::Tcp => "tcp",
-        }
+        self.into()
     }
 }
 
 /// What a probe observed, in words a person understands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, strum::IntoStaticStr)]
 pub enum ProbeOutcome {
     /// An echo reply, an ARP reply, or a TCP connection accepted.
     Reply,
@@ -72,15 +71,7 @@ pub enum ProbeOutcome {
 impl ProbeOutcome {
     /// The outcome's name, as it appears in JSON (`"outcome"`).
     pub fn name(&self) -> &'static str {
-        match self {
-            ProbeOutcome::Reply => "Reply",
-            ProbeOutcome::NoArpReply => "NoArpReply",
-            ProbeOutcome::Timeout => "Timeout",
-            ProbeOutcome::NoRoute => "NoRoute",
-            ProbeOutcome::Refused => "Refused",
-            ProbeOutcome::Unreachable(_) => "Unreachable",
-            ProbeOutcome::SendFailed(_) => "SendFailed",
-        }
+        self.into()
     }
 
     /// The extra text carried by `Unreachable` and `SendFailed`.

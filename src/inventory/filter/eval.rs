@@ -21,7 +21,8 @@ use super::rule::{
 use crate::inventory::model::FilterRule;
 
 /// The hooks whose filter chains are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum Hook {
     Forward,
     Input,
@@ -30,17 +31,11 @@ pub enum Hook {
 
 impl Hook {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Hook::Forward => "forward",
-            Hook::Input => "input",
-            Hook::Output => "output",
-        }
+        self.into()
     }
 
     fn from_word(word: &str) -> Option<Self> {
-        [Hook::Forward, Hook::Input, Hook::Output]
-            .into_iter()
-            .find(|h| h.as_str() == word)
+        word.parse().ok()
     }
 }
 

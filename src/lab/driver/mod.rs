@@ -113,6 +113,15 @@ pub fn plan_batch(
 
 /// Run one undo. "Already gone" counts as success.
 pub fn undo_one(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), LabError> {
+    let r = undo_one_unlogged(ops, state, u);
+    match &r {
+        Ok(()) => tracing::info!(undo = %u.describe(), "lab undo"),
+        Err(e) => tracing::warn!(undo = %u.describe(), error = %e, "lab undo failed"),
+    }
+    r
+}
+
+fn undo_one_unlogged(ops: &mut dyn Ops, state: &LabState, u: &Undo) -> Result<(), LabError> {
     let r = match u {
         Undo::DeleteNetns { name, id } => {
             if !ops.list_netns()?.contains(name) {
