@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
 
 use crate::caps::Capability;
 use crate::containers::{Container, PlacedWorld, Runtime};
@@ -302,6 +303,8 @@ pub struct Model {
     pub message: Option<String>,
     /// Rows a page key moves by (follows the terminal height).
     pub page_rows: usize,
+    /// The terminal's size, as last reported (the matrix's scrolling and the mouse need it).
+    pub screen: Rect,
     pub quit: bool,
     /// The lab bench: the lab, dialogs, the matrix, the tour.
     pub bench: Bench,
@@ -351,6 +354,7 @@ impl Model {
             theme,
             message: None,
             page_rows: 20,
+            screen: Rect::new(0, 0, 80, 24),
             quit: false,
             bench: Bench::default(),
             containers: PlacedWorld::default(),
@@ -733,6 +737,12 @@ impl Model {
             }
             Action::FocusNamespaces => self.focus = Pane::Namespaces,
             Action::FocusTable => self.focus = Pane::Table,
+            Action::ScrollLeft | Action::ScrollRight if self.tab == Tab::Matrix => {
+                let inner = crate::ui::screen::regions(self, self.screen).body_inner();
+                let right = action == Action::ScrollRight;
+                crate::ui::matrix_view::scroll_columns(&mut self.bench.matrix, inner, right);
+            }
+            Action::ScrollLeft | Action::ScrollRight => {}
             Action::NextTab => self.set_tab(Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()]),
             Action::PrevTab => {
                 self.set_tab(Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()])
@@ -988,9 +998,10 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
     let selected_before = model.selected;
     let mut cmds = match msg {
         Message::Key(key) => model.on_key(key),
-        Message::Resize { height, .. } => {
+        Message::Resize { width, height } => {
             // Borders, tab bar, header, detail and status take about 8 rows.
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);
+            model.screen = Rect::new(0, 0, width, height);
             Vec::new()
         }
         Message::Watch(WatchEvent::Changed(id)) => model

@@ -22,6 +22,9 @@ pub struct MatrixState {
     /// Cursor: source row, target column.
     pub row: usize,
     pub col: usize,
+    /// The first target column in view, as last scrolled (the cursor's column is kept in
+    /// view whatever this says: [`crate::ui::matrix_view::visible_columns`]).
+    pub first_col: usize,
 }
 
 /// How one kind of one cell came out.

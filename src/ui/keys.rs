@@ -20,6 +20,9 @@ pub enum Action {
     FocusTable,
     NextTab,
     PrevTab,
+    /// Matrix: a page of target columns to the left / right.
+    ScrollLeft,
+    ScrollRight,
     /// Go to tab N (0-based).
     GoTab(usize),
     StartFilter,
@@ -239,6 +242,16 @@ pub const BINDINGS: &[Binding<Action>] = &[
         keys: &[ch('[')],
         action: Action::PrevTab,
         help: "previous tab",
+    },
+    Binding {
+        keys: &[ch('<')],
+        action: Action::ScrollLeft,
+        help: "matrix: columns left",
+    },
+    Binding {
+        keys: &[ch('>')],
+        action: Action::ScrollRight,
+        help: "matrix: columns right",
     },
     Binding {
         keys: &[ch('1')],

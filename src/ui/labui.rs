@@ -291,10 +291,12 @@ pub fn start_probes(model: &mut Model) -> Vec<Command> {
     }
     match matrix::plan(&plab, &PlanOptions::default()) {
         Ok(cells) => {
-            let (row, col) = (model.bench.matrix.row, model.bench.matrix.col);
+            let m = &model.bench.matrix;
+            let (row, col, first_col) = (m.row, m.col, m.first_col);
             model.bench.matrix = MatrixState::start(cells.clone());
             model.bench.matrix.row = row;
             model.bench.matrix.col = col;
+            model.bench.matrix.first_col = first_col;
             clamp_cursor(&mut model.bench.matrix);
             model.tab = Tab::Matrix;
             vec![Command::RunProbes(Box::new(matrix::ProbePlan {
