@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use ratatui::crossterm::event::KeyEvent;
+use std::time::Instant;
+
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
 use crate::caps::Capability;
@@ -191,6 +193,12 @@ impl NsEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     Key(KeyEvent),
+    /// A click or a wheel notch, and when it came (two clicks on one matrix cell within
+    /// [`crate::ui::mouse::DOUBLE_CLICK`] are a double click).
+    Mouse {
+        event: MouseEvent,
+        at: Instant,
+    },
     Resize {
         width: u16,
         height: u16,
@@ -308,6 +316,9 @@ pub struct Model {
     pub quit: bool,
     /// The lab bench: the lab, dialogs, the matrix, the tour.
     pub bench: Bench,
+    /// The last left click: when, and the matrix cell it hit (a second click there soon
+    /// after is a double click).
+    pub last_click: Option<(Instant, Option<(usize, usize)>)>,
     /// The container runtimes' containers and networks, as last answered.
     pub containers: PlacedWorld,
     /// Namespaces with a read in flight, and those that changed again meanwhile.
@@ -357,6 +368,7 @@ impl Model {
             screen: Rect::new(0, 0, 80, 24),
             quit: false,
             bench: Bench::default(),
+            last_click: None,
             containers: PlacedWorld::default(),
             reading: BTreeSet::new(),
             reread: BTreeSet::new(),
@@ -656,7 +668,7 @@ impl Model {
         }
     }
 
-    fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+    pub(crate) fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
         let visible = self.visible.clone();
         if visible.is_empty() {
             return;
@@ -673,7 +685,7 @@ impl Model {
         }
     }
 
-    fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+    pub(crate) fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
         match self.focus {
             Pane::Namespaces => self.move_namespace(to),
             Pane::Table => {
@@ -685,14 +697,14 @@ impl Model {
         }
     }
 
-    fn set_tab(&mut self, tab: Tab) {
+    pub(crate) fn set_tab(&mut self, tab: Tab) {
         if tab != self.tab {
             self.tab = tab;
             self.row = 0;
         }
     }
 
-    fn apply(&mut self, action: Action) -> Vec<Command> {
+    pub(crate) fn apply(&mut self, action: Action) -> Vec<Command> {
         let page = self.page_rows.max(1);
         match action {
             Action::Quit => return labui::quit(self),
@@ -998,6 +1010,7 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
     let selected_before = model.selected;
     let mut cmds = match msg {
         Message::Key(key) => model.on_key(key),
+        Message::Mouse { event, at } => crate::ui::mouse::on_mouse(model, event, at),
         Message::Resize { width, height } => {
             // Borders, tab bar, header, detail and status take about 8 rows.
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod labtopo;
 pub mod labui;
 pub mod matrix_view;
+pub mod mouse;
 pub mod render;
 pub mod runtime;
 pub mod screen;
@@ -28,3 +29,6 @@ mod render_tests;
 
 #[cfg(test)]
 mod bench_render_tests;
+
+#[cfg(test)]
+mod mouse_tests;
