@@ -8,10 +8,11 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
-use crate::ui::app::{update, Message, Model, Tab};
+use crate::ui::app::{update, Model, Tab};
 use crate::ui::fixture;
 use crate::ui::form::{FieldId, FieldValue};
 use crate::ui::labui::Overlay;
+use crate::ui::message::Message;
 use crate::ui::render::draw;
 use crate::ui::theme::Theme;
 use crate::ui::tour::TourState;

@@ -10,10 +10,11 @@ use crate::lab::spec::{ContainerSpec, NetworkMode};
 use crate::lab::state::LabState;
 use crate::probe::cell::CellResult;
 use crate::probe::matrix::{self, PlanOptions};
-use crate::ui::app::{Command, Model, Tab};
+use crate::ui::app::{Model, Tab};
 use crate::ui::bench::MatrixState;
 use crate::ui::form::{Form, MODES};
 use crate::ui::keys::{self, DialogAction, FormAction};
+use crate::ui::message::Command;
 use crate::ui::tour::{self, StepKind, TourState};
 
 /// A change to the lab, run by the engine on a worker thread.
@@ -653,7 +654,7 @@ pub fn interrupt(model: &mut Model) -> Vec<Command> {
 
 /// SIGTERM, SIGINT, SIGHUP: tear down what this session made and leave. A running job is
 /// asked to stop and roll back first; the loop ends now and the runtime, with the terminal
-/// restored, waits for the job's [`Message::LabJobDone`](crate::ui::app::Message) before
+/// restored, waits for the job's [`Message::LabJobDone`](crate::ui::message::Message) before
 /// the teardown (which then includes what the job made, should it have finished first).
 pub fn terminate(model: &mut Model) -> Vec<Command> {
     if model.bench.job.is_none() {

@@ -1,5 +1,7 @@
 //! The terminal UI. Model / Message / update / view, as in trippy and gitui:
-//! - [`app`]: the state, the messages, and `update` (no I/O; it returns commands);
+//! - [`app`]: the state and `update` (no I/O; it returns commands);
+//! - [`message`]: what can happen ([`message::Message`]) and the I/O asked for
+//!   ([`message::Command`]);
 //! - [`runtime`]: the terminal, the event loop, and the threads that do the I/O;
 //! - [`render`]: pure drawing functions, one file per screen region;
 //! - [`keys`]: every key binding (the help overlay is generated from it);
@@ -15,6 +17,7 @@ pub mod keys;
 pub mod labtopo;
 pub mod labui;
 pub mod matrix_view;
+pub mod message;
 pub mod mouse;
 pub mod render;
 pub mod runtime;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
-use crate::ui::app::{Command, Model, Pane, Tab};
+use crate::ui::app::{Model, Pane, Tab};
 use crate::ui::keys::Action;
 use crate::ui::labui;
 use crate::ui::matrix_view;
+use crate::ui::message::Command;
 use crate::ui::render::{namespaces, table, tabs};
 use crate::ui::screen::{regions, Regions};
 

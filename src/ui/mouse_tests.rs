@@ -10,9 +10,10 @@ use ratatui::crossterm::event::{
 };
 use ratatui::Terminal;
 
-use crate::ui::app::{update, Message, Model, Pane, Tab};
+use crate::ui::app::{update, Model, Pane, Tab};
 use crate::ui::fixture;
 use crate::ui::labui::Overlay;
+use crate::ui::message::Message;
 use crate::ui::render::draw;
 use crate::ui::theme::Theme;
 

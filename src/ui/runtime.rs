@@ -37,8 +37,9 @@ use crate::probe::kernel::KernelProber;
 use crate::probe::matrix::{self as probe_matrix, ProbePlan};
 use crate::probe::tcp::demonstrate_shared_port;
 use crate::probe::DEFAULT_TIMEOUT;
-use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
+use crate::ui::app::{update, Model};
 use crate::ui::labui::{LabJob, Teardown};
+use crate::ui::message::{changes_screen, Command, Message, ReadPriority};
 use crate::ui::render;
 use crate::ui::theme::Theme;
 
