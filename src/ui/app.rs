@@ -345,21 +345,21 @@ impl Model {
     /// The rows of `tab` for one namespace, unfiltered. The root namespace's Bridges tab ends
     /// with the runtimes' networks.
     fn tab_rows(&self, tab: Tab, inv: &NamespaceInventory) -> TabTable {
-        use crate::ui::render;
+        use crate::ui::rows;
         match tab {
             Tab::Bridges if inv.source == NetnsSource::Root => {
-                let mut t = render::bridges::table(inv);
+                let mut t = rows::bridges::table(inv);
                 t.rows
-                    .extend(render::bridges::network_rows(&self.containers.world));
+                    .extend(rows::bridges::network_rows(&self.containers.world));
                 t
             }
-            Tab::Links => render::links::table(inv),
-            Tab::Addresses => render::addresses::table(inv),
-            Tab::Routes => render::routes::table(inv),
-            Tab::Neighbours => render::neighbours::table(inv),
-            Tab::Bridges => render::bridges::table(inv),
-            Tab::Nat => render::nat::table(inv),
-            Tab::Filter => render::filter::table(inv),
+            Tab::Links => rows::links::table(inv),
+            Tab::Addresses => rows::addresses::table(inv),
+            Tab::Routes => rows::routes::table(inv),
+            Tab::Neighbours => rows::neighbours::table(inv),
+            Tab::Bridges => rows::bridges::table(inv),
+            Tab::Nat => rows::nat::table(inv),
+            Tab::Filter => rows::filter::table(inv),
             Tab::Topology | Tab::Matrix | Tab::Lab => TabTable {
                 header: &[],
                 rows: Vec::new(),
@@ -734,7 +734,7 @@ impl Model {
         let Some(row) = self.view.rows.get(self.row) else {
             return;
         };
-        let Some((runtime, name)) = crate::ui::render::bridges::container_of_row(row) else {
+        let Some((runtime, name)) = crate::ui::rows::bridges::container_of_row(row) else {
             return;
         };
         let target = self.namespaces.iter().find(|e| {

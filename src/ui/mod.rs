@@ -4,6 +4,7 @@
 //!   ([`message::Command`]);
 //! - [`runtime`]: the terminal, the event loop, and the threads that do the I/O;
 //! - [`render`]: pure drawing functions, one file per screen region;
+//! - [`rows`]: the inventory tabs' rows, as text;
 //! - [`keys`]: every key binding (the help overlay is generated from it);
 //! - [`theme`]: colours and marks (NO_COLOR honoured);
 //! - [`topology`]: the connection drawing, a pure function of the inventory.
@@ -20,6 +21,7 @@ pub mod matrix_view;
 pub mod message;
 pub mod mouse;
 pub mod render;
+pub mod rows;
 pub mod runtime;
 pub mod screen;
 pub mod table;

@@ -1,17 +1,11 @@
-//! Drawing: pure functions of the [`Model`], one file per screen region.
+//! Drawing: pure functions of the [`Model`], one file per screen region (the inventory
+//! tabs' rows are built in [`crate::ui::rows`]).
 
-pub mod addresses;
-pub mod bridges;
 pub mod dialog;
-pub mod filter;
 pub mod help;
 pub mod lab;
-pub mod links;
 pub mod matrix;
 pub mod namespaces;
-pub mod nat;
-pub mod neighbours;
-pub mod routes;
 pub mod status;
 pub mod table;
 pub mod tabs;
