@@ -16,7 +16,7 @@ use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
 use crate::netns::{Netns, NetnsSource};
 use crate::ui::keys::{self, Action, FilterAction};
-use crate::ui::labui::{self, Bench, Overlay};
+use crate::ui::labui::{Bench, BenchMsg, Context as BenchContext};
 // Where code written before the move looks for them.
 pub use crate::ui::message::{changes_screen, Command, Message, ReadPriority};
 use crate::ui::table::{TabTable, TableRow};
@@ -604,15 +604,52 @@ impl Model {
         }
     }
 
+    /// Hand a message to the lab bench and do what it asks of the rest of the UI.
+    pub(crate) fn bench_update(&mut self, msg: BenchMsg) -> Vec<Command> {
+        self.bench_handle(msg).1
+    }
+
+    /// [`Model::bench_update`], and whether the bench took the message.
+    fn bench_handle(&mut self, msg: BenchMsg) -> (bool, Vec<Command>) {
+        let selected_ns = self.selected_entry().map(|e| e.netns.name.clone());
+        let cx = BenchContext {
+            namespaces: &self.namespaces,
+            marked: &self.marked,
+            tab: self.tab,
+            selected_ns: selected_ns.as_deref(),
+        };
+        let fx = self.bench.update(msg, &cx);
+        if fx.note.is_some() {
+            self.message = fx.note;
+        }
+        if fx.show_matrix {
+            self.tab = Tab::Matrix;
+        }
+        if fx.quit {
+            self.quit = true;
+        }
+        if fx.invalidate {
+            self.invalidate();
+        }
+        let mut cmds = self.reread_named(&fx.reread);
+        cmds.extend(fx.commands);
+        (fx.handled, cmds)
+    }
+
+    /// Move the matrix's cursor.
+    pub(crate) fn move_matrix(&mut self, rows: isize, cols: isize) -> Vec<Command> {
+        self.bench_update(BenchMsg::Move { rows, cols })
+    }
+
     pub(crate) fn apply(&mut self, action: Action) -> Vec<Command> {
         let page = self.page_rows.max(1);
         match action {
-            Action::Quit => return labui::quit(self),
-            Action::Interrupt => return labui::interrupt(self),
-            Action::NewContainer => return labui::new_container(self),
-            Action::RemoveContainer => return labui::remove_selected(self),
-            Action::LabToggle => return labui::toggle_lab(self),
-            Action::Probe => return labui::start_probes(self),
+            Action::Quit => return self.bench_update(BenchMsg::Quit),
+            Action::Interrupt => return self.bench_update(BenchMsg::Interrupt),
+            Action::NewContainer => return self.bench_update(BenchMsg::NewContainer),
+            Action::RemoveContainer => return self.bench_update(BenchMsg::RemoveContainer),
+            Action::LabToggle => return self.bench_update(BenchMsg::ToggleLab),
+            Action::Probe => return self.bench_update(BenchMsg::Probe),
             Action::Mark => {
                 if let Some(id) = self.selected {
                     if !self.marked.remove(&id) {
@@ -620,10 +657,10 @@ impl Model {
                     }
                 }
             }
-            Action::Tour => return labui::start_tour(self),
+            Action::Tour => return self.bench_update(BenchMsg::Tour),
             Action::Open => {
-                if self.tab == Tab::Matrix && !self.bench.matrix.cells.is_empty() {
-                    self.bench.overlay = Some(Overlay::Explain);
+                if self.tab == Tab::Matrix {
+                    return self.bench_update(BenchMsg::Explain);
                 }
                 if self.tab == Tab::Bridges {
                     self.jump_to_container_row();
@@ -631,10 +668,10 @@ impl Model {
             }
             Action::Help => self.help = true,
             // On the matrix the arrows move between cells.
-            Action::Down if self.tab == Tab::Matrix => labui::move_matrix(self, 1, 0),
-            Action::Up if self.tab == Tab::Matrix => labui::move_matrix(self, -1, 0),
-            Action::FocusTable if self.tab == Tab::Matrix => labui::move_matrix(self, 0, 1),
-            Action::FocusNamespaces if self.tab == Tab::Matrix => labui::move_matrix(self, 0, -1),
+            Action::Down if self.tab == Tab::Matrix => return self.move_matrix(1, 0),
+            Action::Up if self.tab == Tab::Matrix => return self.move_matrix(-1, 0),
+            Action::FocusTable if self.tab == Tab::Matrix => return self.move_matrix(0, 1),
+            Action::FocusNamespaces if self.tab == Tab::Matrix => return self.move_matrix(0, -1),
             Action::Down => self.move_cursor(|c, _| c + 1),
             Action::Up => self.move_cursor(|c, _| c.saturating_sub(1)),
             Action::Top => self.move_cursor(|_, _| 0),
@@ -652,7 +689,7 @@ impl Model {
             Action::ScrollLeft | Action::ScrollRight if self.tab == Tab::Matrix => {
                 let inner = crate::ui::screen::regions(self, self.screen).body_inner();
                 let right = action == Action::ScrollRight;
-                crate::ui::matrix_view::scroll_columns(&mut self.bench.matrix, inner, right);
+                return self.bench_update(BenchMsg::ScrollColumns { right, inner });
             }
             Action::ScrollLeft | Action::ScrollRight => {}
             Action::NextTab => self.set_tab(Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()]),
@@ -695,8 +732,9 @@ impl Model {
             }
             return Vec::new();
         }
-        if let Some(cmds) = labui::on_overlay_key(self, &key) {
-            return cmds;
+        if self.bench.overlay.is_some() {
+            // The dialog has the keyboard.
+            return self.bench_update(BenchMsg::Key(key));
         }
         if self.filter_editing {
             match keys::filter_input(&key) {
@@ -720,8 +758,11 @@ impl Model {
             }
             return Vec::new();
         }
-        if let Some(cmds) = labui::on_tour_key(self, &key) {
-            return cmds;
+        if self.bench.tour.is_some() {
+            let (handled, cmds) = self.bench_handle(BenchMsg::Key(key));
+            if handled {
+                return cmds;
+            }
         }
         match keys::action_for(&key) {
             Some(a) => self.apply(a),
@@ -924,38 +965,22 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
         Message::NamespaceRead { id, result } => {
-            let cmds = model.on_namespace_read(id, result);
+            let mut cmds = model.on_namespace_read(id, result);
             // An open form checks its parent against what was just read.
-            labui::revalidate(model);
+            cmds.extend(model.bench_update(BenchMsg::Revalidate));
             cmds
         }
         Message::ContainersRead(placed) => model.on_containers_read(*placed),
-        Message::Terminate => labui::terminate(model),
-        Message::LabLoaded(r) => labui::on_lab_loaded(model, r.map(|o| o.map(|b| *b))),
-        Message::LabJobDone { job, result } => labui::on_job_done(model, job, result),
-        Message::IpvlanSupport(ok) => {
-            model.bench.ipvlan_supported = Some(ok);
-            labui::revalidate(model);
-            Vec::new()
+        Message::Terminate => model.bench_update(BenchMsg::Terminate),
+        Message::LabLoaded(r) => model.bench_update(BenchMsg::LabLoaded(r)),
+        Message::LabJobDone { job, result } => {
+            model.bench_update(BenchMsg::JobDone { job, result })
         }
-        Message::ProbeCell(r) => {
-            labui::on_probe_cell(model, r);
-            Vec::new()
-        }
-        Message::ProbesDone(r) => {
-            labui::on_probes_done(model, r);
-            Vec::new()
-        }
-        Message::SharedPort(r) => {
-            if let Some(t) = &mut model.bench.tour {
-                t.note = Some(r.unwrap_or_else(|e| format!("shared-port check failed: {e}")));
-            }
-            Vec::new()
-        }
-        Message::Tick => {
-            model.bench.spinner = model.bench.spinner.wrapping_add(1);
-            Vec::new()
-        }
+        Message::IpvlanSupport(ok) => model.bench_update(BenchMsg::IpvlanSupport(ok)),
+        Message::ProbeCell(r) => model.bench_update(BenchMsg::ProbeCell(r)),
+        Message::ProbesDone(r) => model.bench_update(BenchMsg::ProbesDone(r)),
+        Message::SharedPort(r) => model.bench_update(BenchMsg::SharedPort(r)),
+        Message::Tick => model.bench_update(BenchMsg::Tick),
     };
     model.normalise();
     // A namespace just brought on screen whose first read is still queued goes first.

@@ -3,6 +3,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::lab::spec::NetworkMode;
+
 /// What a key does in the normal (browsing) mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -483,6 +485,35 @@ pub const TOUR_BINDINGS: &[Binding<TourAction>] = &[
     },
 ];
 
+/// Keys of the mode chooser: a mode's first letter chooses it (`n` is none there, not "no").
+pub const MODE_BINDINGS: &[Binding<NetworkMode>] = &[
+    Binding {
+        keys: &[ch('b')],
+        action: NetworkMode::Bridge,
+        help: "bridge container",
+    },
+    Binding {
+        keys: &[ch('h')],
+        action: NetworkMode::Host,
+        help: "host-mode container",
+    },
+    Binding {
+        keys: &[ch('n')],
+        action: NetworkMode::None,
+        help: "none container",
+    },
+    Binding {
+        keys: &[ch('m')],
+        action: NetworkMode::Macvlan,
+        help: "macvlan container",
+    },
+    Binding {
+        keys: &[ch('i')],
+        action: NetworkMode::Ipvlan,
+        help: "ipvlan container",
+    },
+];
+
 /// Keys while typing a filter. Any other printable character is added to the filter.
 pub const FILTER_BINDINGS: &[Binding<FilterAction>] = &[
     Binding {
@@ -530,6 +561,11 @@ pub fn dialog_keys(action: DialogAction) -> String {
         .map(Binding::keys_label)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The mode a key chooses in the mode chooser, if any.
+pub fn mode_for(ev: &KeyEvent) -> Option<NetworkMode> {
+    lookup(MODE_BINDINGS, ev)
 }
 
 /// The tour action for a key, if any.
@@ -666,6 +702,16 @@ mod tests {
         }
         assert_eq!(dialog_keys(DialogAction::CancelJob), "c");
         assert_eq!(dialog_keys(DialogAction::No), "Esc n");
+    }
+
+    #[test]
+    fn each_mode_is_chosen_by_its_first_letter() {
+        for mode in crate::ui::form::MODES {
+            let first = mode.to_string().chars().next().unwrap_or(' ');
+            let ev = key(KeyCode::Char(first), KeyModifiers::NONE);
+            assert_eq!(mode_for(&ev), Some(mode), "{mode}");
+        }
+        assert_eq!(MODE_BINDINGS.len(), crate::ui::form::MODES.len());
     }
 
     #[test]

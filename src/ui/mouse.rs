@@ -12,7 +12,6 @@ use ratatui::layout::Position;
 
 use crate::ui::app::{Model, Pane, Tab};
 use crate::ui::keys::Action;
-use crate::ui::labui;
 use crate::ui::matrix_view;
 use crate::ui::message::Command;
 use crate::ui::render::{namespaces, table, tabs};
@@ -114,8 +113,7 @@ fn wheel(
         return Vec::new();
     }
     if model.tab == Tab::Matrix {
-        labui::move_matrix(model, down, right);
-        return Vec::new();
+        return model.move_matrix(down, right);
     }
     let n = model.current_view().rows.len();
     if down != 0 && n > 0 {
