@@ -140,7 +140,10 @@ fn text_matrix_then_mismatches_and_check_exits_3() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("[2] b 10.64.0.2"), "{text}");
+    // The header names each target over its addresses (b has two).
+    assert!(text.contains("from a ─"), "{text}");
+    assert!(text.contains(" b ─"), "{text}");
+    assert!(text.contains("10.64.0.1 10.64.0.2 10.64.0.3"), "{text}");
     assert!(text.contains("✗!"), "{text}");
     assert!(text.contains("mismatches"), "{text}");
     assert!(

@@ -4,10 +4,11 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use netview::lab::spec::{MacvlanMode, NetworkMode};
-use netview::ui::app::{update, Command, Message, Model, Tab};
+use netview::ui::app::{update, Model, Tab};
 use netview::ui::fixture;
 use netview::ui::form::{FieldId, FieldValue};
 use netview::ui::labui::{Confirm, LabJob, Overlay, Teardown};
+use netview::ui::message::{Command, Message};
 use netview::ui::theme::Theme;
 
 fn model() -> Model {

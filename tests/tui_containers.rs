@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use netview::containers::{
     Container, ContainerAddress, ContainerWorld, Network, PlacedWorld, Runtime, RuntimeStatus,
 };
-use netview::ui::app::{update, Command, Message, Model, Tab};
+use netview::ui::app::{update, Model, Tab};
 use netview::ui::fixture::{self, NGINX_ID, ROOT_ID};
+use netview::ui::message::{Command, Message};
 use netview::ui::render::draw;
 use netview::ui::theme::Theme;
 use ratatui::backend::TestBackend;

@@ -3,8 +3,9 @@
 use netview::inventory::watch::WatchEvent;
 use netview::inventory::NamespaceInventory;
 use netview::netns::{Netns, NetnsSource};
-use netview::ui::app::{update, Command, Message, Model, Pane, ReadPriority, Tab};
+use netview::ui::app::{update, Model, Pane, Tab};
 use netview::ui::fixture::{self, C1_ID, MAC1_ID, NGINX_ID, NONE_ID, ROOT_ID};
+use netview::ui::message::{Command, Message, ReadPriority};
 use netview::ui::theme::Theme;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -531,6 +531,56 @@ impl Layout {
     pub fn index(&self, row: usize, col: usize, kind: ProbeKind) -> Option<usize> {
         self.cells.get(&(row, col, kind)).copied()
     }
+
+    /// How wide each column is drawn: its address (cut to `max_address` characters, at
+    /// least one mark per kind and the `!`).
+    pub fn column_widths(&self, max_address: usize) -> Vec<usize> {
+        let marks = self.kinds.len() + 1;
+        self.columns
+            .iter()
+            .map(|(_, ip)| ip.to_string().chars().count().min(max_address).max(marks))
+            .collect()
+    }
+
+    /// The endpoints heading `cols`: each name with the run of consecutive columns that are
+    /// its addresses (plan order keeps one target's addresses together).
+    pub fn groups(&self, cols: std::ops::Range<usize>) -> Vec<(&str, std::ops::Range<usize>)> {
+        let mut out: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+        for c in cols {
+            let Some((name, _)) = self.columns.get(c) else {
+                break;
+            };
+            match out.last_mut() {
+                Some((n, r)) if *n == name.as_str() => r.end = c + 1,
+                _ => out.push((name.as_str(), c..c + 1)),
+            }
+        }
+        out
+    }
+}
+
+/// A column group's heading, `width` characters: the endpoint's name and a rule over its
+/// addresses (`host ────`), or the name cut with `…` when the group is narrower.
+pub fn group_heading(name: &str, width: usize) -> String {
+    let n = name.chars().count();
+    if n + 2 <= width {
+        format!("{name} {}", "─".repeat(width - n - 1))
+    } else {
+        format!("{:<width$}", fit(name, width))
+    }
+}
+
+/// `s` cut to `width` characters, ending with `…` when something was cut.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else if width == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(width - 1).collect();
+        out.push('…');
+        out
+    }
 }
 
 /// Lay results out as a matrix.
@@ -559,7 +609,8 @@ fn cell_marks(layout: &Layout, results: &[CellResult], row: usize, col: usize) -
     s
 }
 
-/// The compact text matrix: a legend of numbered target columns, then one row per source.
+/// The compact text matrix: a header naming each target endpoint over its addresses, then
+/// one row per source.
 pub fn render_text(results: &[CellResult]) -> String {
     let l = layout(results);
     let kind_names: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
@@ -568,9 +619,6 @@ pub fn render_text(results: &[CellResult]) -> String {
         "each cell: {} — ✓ reached, ✗ not, · not probed (ARP only on-link), ! differs from the expectation\n",
         kind_names.join(" ")
     ));
-    for (i, (name, ip)) in l.columns.iter().enumerate() {
-        out.push_str(&format!("  [{}] {name} {ip}\n", i + 1));
-    }
     let row_w = l
         .rows
         .iter()
@@ -578,14 +626,9 @@ pub fn render_text(results: &[CellResult]) -> String {
         .max()
         .unwrap_or(0)
         .max(4);
-    let headers: Vec<String> = (1..=l.columns.len()).map(|i| format!("[{i}]")).collect();
-    let cell_w = l.kinds.len() + 1;
-    let widths: Vec<usize> = headers.iter().map(|h| h.len().max(cell_w)).collect();
-    out.push_str(&format!("{:row_w$}", "from"));
-    for (h, w) in headers.iter().zip(&widths) {
-        out.push_str(&format!(" {h:>w$}"));
-    }
-    out.push('\n');
+    // Addresses are never cut here: IPv6's longest text is 39 characters.
+    let widths = l.column_widths(usize::MAX);
+    out.push_str(&text_header(&l, &widths, row_w));
     for (ri, row) in l.rows.iter().enumerate() {
         let pad = row_w - row.chars().count();
         out.push_str(row);
@@ -594,12 +637,30 @@ pub fn render_text(results: &[CellResult]) -> String {
             let marks = cell_marks(&l, results, ri, ci);
             let n = marks.chars().count();
             out.push(' ');
-            out.push_str(&" ".repeat(w.saturating_sub(n)));
             out.push_str(&marks);
+            out.push_str(&" ".repeat(w.saturating_sub(n)));
         }
+        let end = out.trim_end_matches(' ').len();
+        out.truncate(end);
         out.push('\n');
     }
     out
+}
+
+/// The text matrix's two header lines: `from` and the targets' names over their columns,
+/// then each column's address.
+fn text_header(l: &Layout, widths: &[usize], row_w: usize) -> String {
+    let mut names = format!("{:<row_w$}", "from");
+    for (name, cols) in l.groups(0..l.columns.len()) {
+        let span = widths[cols.clone()].iter().sum::<usize>() + cols.len() - 1;
+        names.push(' ');
+        names.push_str(&group_heading(name, span));
+    }
+    let mut addresses = " ".repeat(row_w);
+    for ((_, ip), w) in l.columns.iter().zip(widths) {
+        addresses.push_str(&format!(" {:<w$}", ip.to_string()));
+    }
+    format!("{}\n{}\n", names.trim_end(), addresses.trim_end())
 }
 
 /// The mismatches, one per line: what was seen, what was expected and why.

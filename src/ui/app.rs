@@ -1,22 +1,25 @@
-//! The TUI's state ([`Model`]), what can happen to it ([`Message`]), and [`update`], which
-//! changes the state and says what I/O to do next ([`Command`]) without doing any itself.
-//! The runtime ([`crate::ui::runtime`]) executes commands and feeds their results back as
-//! messages; rendering ([`crate::ui::render`]) only reads the model.
+//! The TUI's state ([`Model`]) and [`update`], which changes it on a [`Message`] and says
+//! what I/O to do next ([`Command`]) without doing any itself (both in
+//! [`crate::ui::message`]). The runtime ([`crate::ui::runtime`]) executes commands and feeds
+//! their results back as messages; rendering ([`crate::ui::render`]) only reads the model.
 
 use std::collections::BTreeSet;
 
+use std::time::Instant;
+
 use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
 
 use crate::caps::Capability;
 use crate::config::ProbeDefaults;
 use crate::containers::{Container, PlacedWorld, Runtime};
 use crate::inventory::watch::WatchEvent;
 use crate::inventory::NamespaceInventory;
-use crate::lab::state::LabState;
 use crate::netns::{Netns, NetnsSource};
-use crate::probe::cell::CellResult;
 use crate::ui::keys::{Action, FilterAction, KeyMap};
-use crate::ui::labui::{self, Bench, LabJob, Overlay};
+use crate::ui::labui::{Bench, BenchMsg, Context as BenchContext};
+// Where code written before the move looks for them.
+pub use crate::ui::message::{changes_screen, Command, Message, ReadPriority};
 use crate::ui::table::{TabTable, TableRow};
 use crate::ui::theme::Theme;
 use crate::ui::topology::topology;
@@ -187,105 +190,6 @@ impl NsEntry {
     }
 }
 
-/// Everything that can happen to the UI.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Message {
-    Key(KeyEvent),
-    Resize {
-        width: u16,
-        height: u16,
-    },
-    /// From the watcher: something changed in a namespace, or the namespace set changed.
-    Watch(WatchEvent),
-    /// The result of [`Command::ListNamespaces`].
-    NamespacesListed(Vec<Netns>),
-    /// The result of [`Command::ReadNamespace`], keyed by the namespace's inode.
-    NamespaceRead {
-        id: u64,
-        result: Result<NamespaceInventory, String>,
-    },
-    /// What the container runtimes answered, placed on namespaces
-    /// ([`Command::FollowContainers`]; again after every runtime event).
-    ContainersRead(Box<PlacedWorld>),
-    /// SIGTERM, SIGINT or SIGHUP: stop a running job (rolled back), tear down what this
-    /// session made and leave.
-    Terminate,
-    /// The lab's state as (re)read: None when no lab is up.
-    LabLoaded(Result<Option<Box<LabState>>, String>),
-    /// A [`Command::Lab`] job finished.
-    LabJobDone {
-        job: LabJob,
-        result: Result<(), String>,
-    },
-    /// Whether this kernel has ipvlan ([`Command::CheckIpvlan`]).
-    IpvlanSupport(bool),
-    /// One probe result, as it arrives.
-    ProbeCell(CellResult),
-    /// The probe run ended (its time in ms, or why it failed).
-    ProbesDone(Result<u64, String>),
-    /// The host-mode shared-port demonstration, in one line.
-    SharedPort(Result<String, String>),
-    /// The spinner's clock while a job runs.
-    Tick,
-    /// Where [`Command::Export`] wrote the file, or why it could not.
-    Exported(Result<std::path::PathBuf, String>),
-}
-
-/// I/O for the runtime to do. None of it happens inside `update`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// List every namespace (answer: [`Message::NamespacesListed`]).
-    ListNamespaces,
-    /// Read one namespace on a background thread (answer: [`Message::NamespaceRead`]);
-    /// `all` is the current namespace list, to resolve peers in other namespaces.
-    ReadNamespace {
-        netns: Netns,
-        all: Vec<Netns>,
-        priority: ReadPriority,
-    },
-    /// The namespace with this inode is now on screen: if its read is still queued, move it
-    /// to the front.
-    Prioritise(u64),
-    /// Start the watcher on this set of namespaces (once: it keeps watching namespaces that
-    /// appear later and drops those that vanish).
-    Watch(Vec<Netns>),
-    /// Ask the container runtimes now and after each of their events (answers:
-    /// [`Message::ContainersRead`]).
-    FollowContainers,
-    /// Read the lab's state (answer: [`Message::LabLoaded`]).
-    LoadLab,
-    /// Watch the lab's state file; every change is a [`Message::LabLoaded`].
-    WatchLab,
-    /// Change the lab through the engine (answer: [`Message::LabJobDone`], ticks meanwhile).
-    Lab(LabJob),
-    /// Ask the running lab job to stop at its next kernel step and roll back everything it
-    /// made (its [`Message::LabJobDone`] then carries the engine's "interrupted").
-    CancelJob,
-    /// Ask the kernel whether it has ipvlan (answer: [`Message::IpvlanSupport`]).
-    CheckIpvlan,
-    /// Probe these cells, planned by `update`, predicting over the inventory it holds
-    /// (answers: [`Message::ProbeCell`]s, then [`Message::ProbesDone`]).
-    RunProbes(Box<crate::ui::bench::ProbeJob>),
-    /// Show that this host-mode container shares the host's port 80.
-    SharedPort(Box<LabState>, String),
-    /// Write the current tab, rendered by `update`, to a new private file (answer:
-    /// [`Message::Exported`]).
-    Export(Box<crate::ui::export::Export>),
-    Quit,
-}
-
-/// Which reads go first when many are queued (a busy host has many namespaces, and other
-/// tools keep changing theirs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ReadPriority {
-    /// The namespace on screen: before everything else.
-    OnScreen,
-    /// A change the watcher saw: after the one on screen, in the order they came.
-    Changed,
-    /// Start-up, refresh, new namespaces: last.
-    Background,
-}
-
 /// The whole UI state.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -318,13 +222,16 @@ pub struct Model {
     pub theme: Theme,
     /// A one-line note for the status bar (the last error, for example).
     pub message: Option<String>,
-    /// The terminal's size, columns and rows (the help overlay scrolls by it).
-    pub screen: (u16, u16),
     /// Rows a page key moves by (follows the terminal height).
     pub page_rows: usize,
+    /// The terminal's size, as last reported (the matrix's scrolling and the mouse need it).
+    pub screen: Rect,
     pub quit: bool,
     /// The lab bench: the lab, dialogs, the matrix, the tour.
     pub bench: Bench,
+    /// The last left click: when, and the matrix cell it hit (a second click there soon
+    /// after is a double click).
+    pub last_click: Option<(Instant, Option<(usize, usize)>)>,
     /// The container runtimes' containers and networks, as last answered.
     pub containers: PlacedWorld,
     /// Namespaces with a read in flight, and those that changed again meanwhile.
@@ -379,10 +286,11 @@ impl Model {
             privileges_screen: false,
             theme,
             message: None,
-            screen: (80, 24),
             page_rows: 20,
+            screen: Rect::new(0, 0, 80, 24),
             quit: false,
             bench: Bench::default(),
+            last_click: None,
             containers: PlacedWorld::default(),
             reading: BTreeSet::new(),
             reread: BTreeSet::new(),
@@ -478,21 +386,21 @@ impl Model {
     /// The rows of `tab` for one namespace, unfiltered. The root namespace's Bridges tab ends
     /// with the runtimes' networks.
     fn tab_rows(&self, tab: Tab, inv: &NamespaceInventory) -> TabTable {
-        use crate::ui::render;
+        use crate::ui::rows;
         match tab {
             Tab::Bridges if inv.source == NetnsSource::Root => {
-                let mut t = render::bridges::table(inv);
+                let mut t = rows::bridges::table(inv);
                 t.rows
-                    .extend(render::bridges::network_rows(&self.containers.world));
+                    .extend(rows::bridges::network_rows(&self.containers.world));
                 t
             }
-            Tab::Links => render::links::table(inv),
-            Tab::Addresses => render::addresses::table(inv),
-            Tab::Routes => render::routes::table(inv),
-            Tab::Neighbours => render::neighbours::table(inv),
-            Tab::Bridges => render::bridges::table(inv),
-            Tab::Nat => render::nat::table(inv),
-            Tab::Filter => render::filter::table(inv),
+            Tab::Links => rows::links::table(inv),
+            Tab::Addresses => rows::addresses::table(inv),
+            Tab::Routes => rows::routes::table(inv),
+            Tab::Neighbours => rows::neighbours::table(inv),
+            Tab::Bridges => rows::bridges::table(inv),
+            Tab::Nat => rows::nat::table(inv),
+            Tab::Filter => rows::filter::table(inv),
             Tab::Topology | Tab::Matrix | Tab::Lab => TabTable {
                 header: &[],
                 rows: Vec::new(),
@@ -707,7 +615,7 @@ impl Model {
         }
     }
 
-    fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+    pub(crate) fn move_namespace(&mut self, to: impl FnOnce(usize, usize) -> usize) {
         let visible = self.visible.clone();
         if visible.is_empty() {
             return;
@@ -724,7 +632,7 @@ impl Model {
         }
     }
 
-    fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
+    pub(crate) fn move_cursor(&mut self, to: impl FnOnce(usize, usize) -> usize) {
         match self.focus {
             Pane::Namespaces => self.move_namespace(to),
             Pane::Table => {
@@ -736,22 +644,62 @@ impl Model {
         }
     }
 
-    fn set_tab(&mut self, tab: Tab) {
+    pub(crate) fn set_tab(&mut self, tab: Tab) {
         if tab != self.tab {
             self.tab = tab;
             self.row = 0;
         }
     }
 
-    fn apply(&mut self, action: Action) -> Vec<Command> {
+    /// Hand a message to the lab bench and do what it asks of the rest of the UI.
+    pub(crate) fn bench_update(&mut self, msg: BenchMsg) -> Vec<Command> {
+        self.bench_handle(msg).1
+    }
+
+    /// [`Model::bench_update`], and whether the bench took the message.
+    fn bench_handle(&mut self, msg: BenchMsg) -> (bool, Vec<Command>) {
+        let selected_ns = self.selected_entry().map(|e| e.netns.name.clone());
+        let cx = BenchContext {
+            namespaces: &self.namespaces,
+            marked: &self.marked,
+            tab: self.tab,
+            selected_ns: selected_ns.as_deref(),
+            keys: &self.keys,
+            probe: &self.probe,
+            page_rows: self.page_rows,
+        };
+        let fx = self.bench.update(msg, &cx);
+        if fx.note.is_some() {
+            self.message = fx.note;
+        }
+        if fx.show_matrix {
+            self.tab = Tab::Matrix;
+        }
+        if fx.quit {
+            self.quit = true;
+        }
+        if fx.invalidate {
+            self.invalidate();
+        }
+        let mut cmds = self.reread_named(&fx.reread);
+        cmds.extend(fx.commands);
+        (fx.handled, cmds)
+    }
+
+    /// Move the matrix's cursor.
+    pub(crate) fn move_matrix(&mut self, rows: isize, cols: isize) -> Vec<Command> {
+        self.bench_update(BenchMsg::Move { rows, cols })
+    }
+
+    pub(crate) fn apply(&mut self, action: Action) -> Vec<Command> {
         let page = self.page_rows.max(1);
         match action {
-            Action::Quit => return labui::quit(self),
-            Action::Interrupt => return labui::interrupt(self),
-            Action::NewContainer => return labui::new_container(self),
-            Action::RemoveContainer => return labui::remove_selected(self),
-            Action::LabToggle => return labui::toggle_lab(self),
-            Action::Probe => return labui::start_probes(self),
+            Action::Quit => return self.bench_update(BenchMsg::Quit),
+            Action::Interrupt => return self.bench_update(BenchMsg::Interrupt),
+            Action::NewContainer => return self.bench_update(BenchMsg::NewContainer),
+            Action::RemoveContainer => return self.bench_update(BenchMsg::RemoveContainer),
+            Action::LabToggle => return self.bench_update(BenchMsg::ToggleLab),
+            Action::Probe => return self.bench_update(BenchMsg::Probe),
             Action::Mark => {
                 if let Some(id) = self.selected {
                     if !self.marked.remove(&id) {
@@ -759,10 +707,10 @@ impl Model {
                     }
                 }
             }
-            Action::Tour => return labui::start_tour(self),
+            Action::Tour => return self.bench_update(BenchMsg::Tour),
             Action::Open => {
-                if self.tab == Tab::Matrix && !self.bench.matrix.cells.is_empty() {
-                    self.bench.overlay = Some(Overlay::Explain);
+                if self.tab == Tab::Matrix {
+                    return self.bench_update(BenchMsg::Explain);
                 }
                 if self.tab == Tab::Bridges {
                     self.jump_to_container_row();
@@ -776,10 +724,10 @@ impl Model {
                 return vec![Command::Export(Box::new(crate::ui::export::of_tab(self)))];
             }
             // On the matrix the arrows move between cells.
-            Action::Down if self.tab == Tab::Matrix => labui::move_matrix(self, 1, 0),
-            Action::Up if self.tab == Tab::Matrix => labui::move_matrix(self, -1, 0),
-            Action::FocusTable if self.tab == Tab::Matrix => labui::move_matrix(self, 0, 1),
-            Action::FocusNamespaces if self.tab == Tab::Matrix => labui::move_matrix(self, 0, -1),
+            Action::Down if self.tab == Tab::Matrix => return self.move_matrix(1, 0),
+            Action::Up if self.tab == Tab::Matrix => return self.move_matrix(-1, 0),
+            Action::FocusTable if self.tab == Tab::Matrix => return self.move_matrix(0, 1),
+            Action::FocusNamespaces if self.tab == Tab::Matrix => return self.move_matrix(0, -1),
             Action::Down => self.move_cursor(|c, _| c + 1),
             Action::Up => self.move_cursor(|c, _| c.saturating_sub(1)),
             Action::Top => self.move_cursor(|_, _| 0),
@@ -794,6 +742,12 @@ impl Model {
             }
             Action::FocusNamespaces => self.focus = Pane::Namespaces,
             Action::FocusTable => self.focus = Pane::Table,
+            Action::ScrollLeft | Action::ScrollRight if self.tab == Tab::Matrix => {
+                let inner = crate::ui::screen::regions(self, self.screen).body_inner();
+                let right = action == Action::ScrollRight;
+                return self.bench_update(BenchMsg::ScrollColumns { right, inner });
+            }
+            Action::ScrollLeft | Action::ScrollRight => {}
             Action::NextTab => self.set_tab(Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()]),
             Action::PrevTab => {
                 self.set_tab(Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()])
@@ -847,8 +801,9 @@ impl Model {
             }
             return Vec::new();
         }
-        if let Some(cmds) = labui::on_overlay_key(self, &key) {
-            return cmds;
+        if self.bench.overlay.is_some() {
+            // The dialog has the keyboard.
+            return self.bench_update(BenchMsg::Key(key));
         }
         if self.filter_editing {
             match self.keys.filter_input(&key) {
@@ -872,8 +827,11 @@ impl Model {
             }
             return Vec::new();
         }
-        if let Some(cmds) = labui::on_tour_key(self, &key) {
-            return cmds;
+        if self.bench.tour.is_some() {
+            let (handled, cmds) = self.bench_handle(BenchMsg::Key(key));
+            if handled {
+                return cmds;
+            }
         }
         match self.keys.action_for(&key) {
             Some(a) => self.apply(a),
@@ -886,7 +844,7 @@ impl Model {
         let Some(row) = self.view.rows.get(self.row) else {
             return;
         };
-        let Some((runtime, name)) = crate::ui::render::bridges::container_of_row(row) else {
+        let Some((runtime, name)) = crate::ui::rows::bridges::container_of_row(row) else {
             return;
         };
         let target = self.namespaces.iter().find(|e| {
@@ -1062,10 +1020,11 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
     let selected_before = model.selected;
     let mut cmds = match msg {
         Message::Key(key) => model.on_key(key),
+        Message::Mouse { event, at } => crate::ui::mouse::on_mouse(model, event, at),
         Message::Resize { width, height } => {
-            model.screen = (width, height);
             // Borders, tab bar, header, detail and status take about 8 rows.
             model.page_rows = usize::from(height.saturating_sub(8)).max(1);
+            model.screen = Rect::new(0, 0, width, height);
             Vec::new()
         }
         Message::Watch(WatchEvent::Changed(id)) => model
@@ -1075,43 +1034,27 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
         Message::Watch(WatchEvent::NamespacesChanged) => model.request_list(),
         Message::NamespacesListed(list) => model.on_namespaces_listed(list),
         Message::NamespaceRead { id, result } => {
-            let cmds = model.on_namespace_read(id, result);
+            let mut cmds = model.on_namespace_read(id, result);
             // An open form checks its parent against what was just read.
-            labui::revalidate(model);
+            cmds.extend(model.bench_update(BenchMsg::Revalidate));
             cmds
         }
         Message::ContainersRead(placed) => model.on_containers_read(*placed),
-        Message::Terminate => labui::terminate(model),
-        Message::LabLoaded(r) => labui::on_lab_loaded(model, r.map(|o| o.map(|b| *b))),
-        Message::LabJobDone { job, result } => labui::on_job_done(model, job, result),
-        Message::IpvlanSupport(ok) => {
-            model.bench.ipvlan_supported = Some(ok);
-            labui::revalidate(model);
-            Vec::new()
+        Message::Terminate => model.bench_update(BenchMsg::Terminate),
+        Message::LabLoaded(r) => model.bench_update(BenchMsg::LabLoaded(r)),
+        Message::LabJobDone { job, result } => {
+            model.bench_update(BenchMsg::JobDone { job, result })
         }
-        Message::ProbeCell(r) => {
-            labui::on_probe_cell(model, r);
-            Vec::new()
-        }
-        Message::ProbesDone(r) => {
-            labui::on_probes_done(model, r);
-            Vec::new()
-        }
-        Message::SharedPort(r) => {
-            if let Some(t) = &mut model.bench.tour {
-                t.note = Some(r.unwrap_or_else(|e| format!("shared-port check failed: {e}")));
-            }
-            Vec::new()
-        }
+        Message::IpvlanSupport(ok) => model.bench_update(BenchMsg::IpvlanSupport(ok)),
+        Message::ProbeCell(r) => model.bench_update(BenchMsg::ProbeCell(r)),
+        Message::ProbesDone(r) => model.bench_update(BenchMsg::ProbesDone(r)),
+        Message::SharedPort(r) => model.bench_update(BenchMsg::SharedPort(r)),
+        Message::Tick => model.bench_update(BenchMsg::Tick),
         Message::Exported(r) => {
             model.message = Some(match r {
                 Ok(path) => format!("{} written to {}", model.tab.title(), path.display()),
                 Err(e) => format!("could not write the {} tab: {e}", model.tab.title()),
             });
-            Vec::new()
-        }
-        Message::Tick => {
-            model.bench.spinner = model.bench.spinner.wrapping_add(1);
             Vec::new()
         }
     };
@@ -1125,10 +1068,4 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
         }
     }
     cmds
-}
-
-/// Whether a message can change what is on screen (a watcher event only starts a read; the
-/// screen changes when the read lands).
-pub fn changes_screen(msg: &Message) -> bool {
-    !matches!(msg, Message::Watch(_))
 }

@@ -37,6 +37,9 @@ pub struct MatrixState {
     /// How many lines the explanation is scrolled down, and at which cell (row, column):
     /// another cell's explanation starts at its top.
     pub scroll: (usize, usize, usize),
+    /// The first target column in view, as last scrolled (the cursor's column is kept in
+    /// view whatever this says: [`crate::ui::matrix_view::visible_columns`]).
+    pub first_col: usize,
 }
 
 /// How one kind of one cell came out.

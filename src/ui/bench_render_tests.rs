@@ -8,10 +8,11 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
-use crate::ui::app::{update, Message, Model, Tab};
+use crate::ui::app::{update, Model, Tab};
 use crate::ui::fixture;
 use crate::ui::form::{FieldId, FieldValue};
 use crate::ui::labui::Overlay;
+use crate::ui::message::Message;
 use crate::ui::render::draw;
 use crate::ui::theme::Theme;
 use crate::ui::tour::TourState;
@@ -127,6 +128,92 @@ fn matrix_80x24_monochrome() {
         "{screen}"
     );
     insta::assert_snapshot!(screen);
+}
+
+/// The header of the matrix on screen: the tab bar, the title and the two header lines.
+fn header_of(screen: &str) -> String {
+    screen.lines().take(4).collect::<Vec<_>>().join("\n")
+}
+
+/// The text on screen in row `line` at the column where `needle` starts in row `above`.
+fn under(screen: &str, above: usize, needle: &str, line: usize) -> String {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let head: String = lines[above].iter().collect();
+    let at = head
+        .find(needle)
+        .map(|b| head[..b].chars().count())
+        .unwrap_or_else(|| panic!("{needle} not in {head}"));
+    lines[line][at..].iter().take(3).collect()
+}
+
+#[test]
+fn matrix_header_80x24() {
+    let mut m = probed(Theme::monochrome(), usize::MAX);
+    update(
+        &mut m,
+        Message::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let screen = render(&m, 80, 24);
+    // No numbered columns, no key that can be clipped: the endpoints head their addresses.
+    assert!(!screen.contains("[1]"), "{screen}");
+    assert!(screen.contains("host ─"), "{screen}");
+    assert!(screen.contains("columns 1–"), "{screen}");
+    insta::assert_snapshot!(header_of(&screen));
+}
+
+#[test]
+fn matrix_header_120x40() {
+    let mut m = probed(Theme::monochrome(), usize::MAX);
+    update(
+        &mut m,
+        Message::Resize {
+            width: 120,
+            height: 40,
+        },
+    );
+    let screen = render(&m, 120, 40);
+    insta::assert_snapshot!(header_of(&screen));
+    // mv1 -> host reads off the screen: the mv1 row, under host's first address.
+    let mv1 = screen
+        .lines()
+        .position(|l| l.trim_start_matches(['"', '│']).starts_with("mv1 "))
+        .expect("the mv1 row");
+    assert_eq!(under(&screen, 2, "host ─", 3), "192");
+    assert_eq!(under(&screen, 2, "host ─", mv1), "✗✗ ");
+    assert_eq!(under(&screen, 3, "192.168.50.12", mv1), "✓✓ ");
+}
+
+#[test]
+fn matrix_scrolls_to_the_last_column_at_80x24() {
+    let mut m = probed(Theme::monochrome(), usize::MAX);
+    update(
+        &mut m,
+        Message::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let before = render(&m, 80, 24);
+    assert!(!header_of(&before).contains("mv1"), "{before}");
+    let last = m.bench.matrix.grid.columns.len() - 1;
+    for _ in 0..last {
+        keys(&mut m, ">");
+    }
+    assert_eq!(m.bench.matrix.col, last);
+    let screen = render(&m, 80, 24);
+    assert!(header_of(&screen).contains("mv1"), "{screen}");
+    assert!(header_of(&screen).contains("192.168.50.193"), "{screen}");
+    assert!(screen.contains("more to the left"), "{screen}");
+    assert!(screen.contains("→ mv1 192.168.50.193"), "{screen}");
+    // And back to the first.
+    for _ in 0..last {
+        keys(&mut m, "<");
+    }
+    assert_eq!((m.bench.matrix.col, m.bench.matrix.first_col), (0, 0));
+    assert_eq!(render(&m, 80, 24), before);
 }
 
 #[test]

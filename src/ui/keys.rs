@@ -4,6 +4,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::lab::spec::NetworkMode;
+
 /// What a key does in the normal (browsing) mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -21,6 +23,9 @@ pub enum Action {
     FocusTable,
     NextTab,
     PrevTab,
+    /// Matrix: a page of target columns to the left / right.
+    ScrollLeft,
+    ScrollRight,
     /// Go to tab N (0-based).
     GoTab(usize),
     StartFilter,
@@ -401,6 +406,18 @@ pub const BINDINGS: &[Binding<Action>] = &[
         help: "previous tab",
     },
     Binding {
+        keys: &[ch('<')],
+        action: Action::ScrollLeft,
+        name: "scroll_left",
+        help: "matrix: columns left",
+    },
+    Binding {
+        keys: &[ch('>')],
+        action: Action::ScrollRight,
+        name: "scroll_right",
+        help: "matrix: columns right",
+    },
+    Binding {
         keys: &[ch('1')],
         action: Action::GoTab(0),
         name: "tab_links",
@@ -690,6 +707,40 @@ pub const TOUR_BINDINGS: &[Binding<TourAction>] = &[
     },
 ];
 
+/// Keys of the mode chooser: a mode's first letter chooses it (`n` is none there, not "no").
+pub const MODE_BINDINGS: &[Binding<NetworkMode>] = &[
+    Binding {
+        keys: &[ch('b')],
+        action: NetworkMode::Bridge,
+        name: "bridge",
+        help: "bridge container",
+    },
+    Binding {
+        keys: &[ch('h')],
+        action: NetworkMode::Host,
+        name: "host",
+        help: "host-mode container",
+    },
+    Binding {
+        keys: &[ch('n')],
+        action: NetworkMode::None,
+        name: "none",
+        help: "none container",
+    },
+    Binding {
+        keys: &[ch('m')],
+        action: NetworkMode::Macvlan,
+        name: "macvlan",
+        help: "macvlan container",
+    },
+    Binding {
+        keys: &[ch('i')],
+        action: NetworkMode::Ipvlan,
+        name: "ipvlan",
+        help: "ipvlan container",
+    },
+];
+
 /// Keys while typing a filter. Any other printable character is added to the filter.
 pub const FILTER_BINDINGS: &[Binding<FilterAction>] = &[
     Binding {
@@ -907,6 +958,17 @@ fn infos<A>(rows: &[Bound<A>]) -> Vec<RowInfo> {
         .collect()
 }
 
+/// The mode a key chooses in the mode chooser, if any.
+pub fn mode_for(ev: &KeyEvent) -> Option<NetworkMode> {
+    if ev.kind == KeyEventKind::Release {
+        return None;
+    }
+    MODE_BINDINGS
+        .iter()
+        .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+        .map(|b| b.action)
+}
+
 impl KeyMap {
     /// Give the action `name` of `mode` these keys instead of its own.
     pub fn remap(&mut self, mode: &str, name: &str, keys: Vec<Key>) -> Result<(), RemapError> {
@@ -1119,6 +1181,16 @@ mod tests {
         let m = map();
         assert_eq!(m.dialog_keys(DialogAction::CancelJob), "c");
         assert_eq!(m.dialog_keys(DialogAction::No), "Esc n");
+    }
+
+    #[test]
+    fn each_mode_is_chosen_by_its_first_letter() {
+        for mode in crate::ui::form::MODES {
+            let first = mode.to_string().chars().next().unwrap_or(' ');
+            let ev = key(KeyCode::Char(first), KeyModifiers::NONE);
+            assert_eq!(mode_for(&ev), Some(mode), "{mode}");
+        }
+        assert_eq!(MODE_BINDINGS.len(), crate::ui::form::MODES.len());
     }
 
     #[test]

@@ -1,19 +1,28 @@
-//! The lab bench's state and its part of `update`: the lab as last read, dialogs (mode
-//! chooser, form, confirmations, errors, the explanation), the job in progress, the probe
-//! matrix, the tour, and what this session made (torn down on quit). No I/O: jobs are
+//! The lab bench as a component of the UI, as gitui builds its components: its own state
+//! ([`Bench`]: the lab as last read, dialogs (mode chooser, form, confirmations, errors, the
+//! explanation), the job in progress, the probe matrix, the tour, and what this session made,
+//! torn down on quit) and its own `update` ([`Bench::update`]): a [`BenchMsg`] in, with a
+//! read-only [`Context`] of the rest of the UI, and [`Effects`] out (the commands, and what
+//! the rest of the UI should change: the status note, the tab, quitting, namespaces to read
+//! again). Keys reach it only through the key table ([`crate::ui::keys`]). No I/O: jobs are
 //! [`Command`]s the runtime runs on worker threads, through the same engine as the CLI.
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::BTreeSet;
 
+use ratatui::crossterm::event::{KeyEvent, KeyEventKind};
+use ratatui::layout::Rect;
+
+use crate::config::ProbeDefaults;
 use crate::inventory::NamespaceInventory;
 use crate::lab::spec::{ContainerSpec, NetworkMode};
 use crate::lab::state::LabState;
 use crate::probe::cell::CellResult;
 use crate::probe::matrix::{self, PlanOptions};
-use crate::ui::app::{Command, Model, Tab};
+use crate::ui::app::{NsEntry, Tab};
 use crate::ui::bench::{MatrixState, ProbeJob};
 use crate::ui::form::{Form, MODES};
-use crate::ui::keys::{self, DialogAction, FormAction};
+use crate::ui::keys::{self, DialogAction, FormAction, KeyMap};
+use crate::ui::message::Command;
 use crate::ui::tour::{self, StepKind, TourState};
 
 /// A change to the lab, run by the engine on a worker thread.
@@ -222,634 +231,854 @@ impl Bench {
     }
 }
 
-fn host_inventory(model: &Model) -> Option<&NamespaceInventory> {
-    let name = model.bench.lab.as_ref()?.host_ns.name()?.to_string();
-    model
-        .namespaces
-        .iter()
-        .find(|e| e.netns.name == name)
-        .and_then(|e| e.inventory.as_ref())
+/// What the bench reads of the rest of the UI.
+pub struct Context<'a> {
+    pub namespaces: &'a [NsEntry],
+    /// Namespaces marked with Space for `p`, by inode.
+    pub marked: &'a BTreeSet<u64>,
+    pub tab: Tab,
+    /// The name of the namespace selected in the list.
+    pub selected_ns: Option<&'a str>,
+    /// The keys in use (the config may remap them).
+    pub keys: &'a KeyMap,
+    /// What `p` probes (the config's `[probe]`).
+    pub probe: &'a ProbeDefaults,
+    /// How many rows a page of the terminal holds (the explanation scrolls by it).
+    pub page_rows: usize,
 }
 
-pub fn revalidate(model: &mut Model) {
-    let lab = model.bench.lab.clone();
-    let host = host_inventory(model).cloned();
-    let ipv = model.bench.ipvlan_supported;
-    if let Some(Overlay::Form(f)) = &mut model.bench.overlay {
-        f.validate(lab.as_ref(), host.as_ref(), ipv);
-    }
+/// What the bench asks of the rest of the UI after a message: the commands to run, and what
+/// changes outside the bench.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub commands: Vec<Command>,
+    /// The message was the bench's (a key it took).
+    pub handled: bool,
+    /// A one-line note for the status bar.
+    pub note: Option<String>,
+    /// Show the Matrix tab (the probes started).
+    pub show_matrix: bool,
+    pub quit: bool,
+    /// The lab changed the namespaces: what is derived from them is stale.
+    pub invalidate: bool,
+    /// Read these namespaces again (by name), before the commands.
+    pub reread: BTreeSet<String>,
 }
 
-/// Start a lab job unless one is running.
-fn start_job(model: &mut Model, job: LabJob) -> Vec<Command> {
-    if let Some(b) = model.bench.busy() {
-        model.message = Some(format!("wait: {b}"));
-        return Vec::new();
-    }
-    model.bench.job = Some(job.clone());
-    vec![Command::Lab(job)]
+/// What can happen to the bench: the browsing actions that are its own, keys while one of
+/// its dialogs or the tour panel is up, and the answers of its commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BenchMsg {
+    /// A key: the open dialog's, or the tour panel's; not handled otherwise.
+    Key(KeyEvent),
+    NewContainer,
+    RemoveContainer,
+    ToggleLab,
+    Probe,
+    Tour,
+    /// Enter on the matrix: explain the selected cell.
+    Explain,
+    Quit,
+    Interrupt,
+    /// A signal.
+    Terminate,
+    /// Move the matrix's cursor by rows and columns.
+    Move {
+        rows: isize,
+        cols: isize,
+    },
+    /// A page of the matrix's columns, for a matrix drawn in `inner`.
+    ScrollColumns {
+        right: bool,
+        inner: Rect,
+    },
+    /// A namespace was read: an open form checks its parent again.
+    Revalidate,
+    LabLoaded(Result<Option<Box<LabState>>, String>),
+    JobDone {
+        job: LabJob,
+        result: Result<(), String>,
+    },
+    IpvlanSupport(bool),
+    ProbeCell(CellResult),
+    ProbesDone(Result<u64, String>),
+    SharedPort(Result<String, String>),
+    Tick,
 }
 
-/// Start the probes on the current lab.
-/// The namespaces `p` probes among when Space marked some, or when no lab is up: the marked
-/// ones, else every namespace whose inventory holds an address, and root. Pure: it uses the
-/// inventories already read.
-fn namespace_endpoints(model: &Model) -> Vec<crate::probe::ProbeEndpoint> {
-    use crate::netns::NetnsSource;
-    use crate::probe::namespaces::{endpoint_of, has_addresses};
-    model
-        .namespaces
-        .iter()
-        .filter(|e| model.marked.is_empty() || model.marked.contains(&e.netns.id))
-        .filter_map(|e| Some((e, endpoint_of(&e.netns, e.inventory.as_ref()?))))
-        .filter(|(e, p)| {
-            !model.marked.is_empty() || e.netns.source == NetnsSource::Root || has_addresses(p)
-        })
-        .map(|(_, p)| p)
-        .collect()
-}
-
-pub fn start_probes(model: &mut Model) -> Vec<Command> {
-    if model.bench.matrix.running {
-        model.message = Some("the probes are already running".into());
-        return Vec::new();
-    }
-    let plab = match model.bench.lab.as_ref() {
-        Some(lab) if model.marked.is_empty() => {
-            crate::probe::from_lab::probe_lab(&crate::lab::Lab { state: lab.clone() })
-        }
-        _ => crate::probe::ProbeLab {
-            endpoints: namespace_endpoints(model),
-            facts: crate::probe::LabFacts::default(),
-        },
-    };
-    if plab.endpoints.is_empty() {
-        model.bench.overlay = Some(Overlay::Error(
-            "nothing to probe: no namespace holds an address yet".into(),
-        ));
-        return Vec::new();
-    }
-    let opts = PlanOptions {
-        kinds: model.probe.kinds.clone(),
-        tcp_port: model.probe.port,
-        ..PlanOptions::default()
-    };
-    match matrix::plan(&plab, &opts) {
-        Ok(cells) => {
-            let (row, col) = (model.bench.matrix.row, model.bench.matrix.col);
-            model.bench.matrix = MatrixState::start(cells.clone());
-            model.bench.matrix.row = row;
-            model.bench.matrix.col = col;
-            clamp_cursor(&mut model.bench.matrix);
-            model.tab = Tab::Matrix;
-            let inventory = crate::inventory::model::Inventory {
-                namespaces: model.inventories().into_iter().cloned().collect(),
-                ..Default::default()
-            };
-            vec![Command::RunProbes(Box::new(ProbeJob {
-                plan: matrix::ProbePlan { lab: plab, cells },
-                inventory,
-            }))]
-        }
-        Err(e) => {
-            model.bench.overlay = Some(Overlay::Error(e.to_string()));
-            Vec::new()
-        }
-    }
-}
-
-fn clamp_cursor(m: &mut MatrixState) {
-    let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
-    m.row = m.row.min(rows.saturating_sub(1));
-    m.col = m.col.min(cols.saturating_sub(1));
-}
-
-/// Scroll the explanation overlay by `pages` pages of the terminal's height, no further
-/// than a page before its end (the overlay shows the last page full from about there).
-fn scroll_explanation(model: &mut Model, pages: isize) {
-    let lines = crate::ui::bench::explain(&model.bench.matrix, model.bench.lab.as_ref()).len();
-    let page = model.page_rows.max(1);
-    model
-        .bench
-        .matrix
-        .scroll_explanation(pages * page as isize, lines.saturating_sub(page));
-}
-
-pub fn move_matrix(model: &mut Model, drow: isize, dcol: isize) {
-    let m = &mut model.bench.matrix;
-    let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
-    let step = |v: usize, d: isize, n: usize| -> usize {
-        if n == 0 {
-            0
-        } else {
-            (v as isize + d).clamp(0, n as isize - 1) as usize
-        }
-    };
-    m.row = step(m.row, drow, rows);
-    m.col = step(m.col, dcol, cols);
-}
-
-fn open_mode_chooser(model: &mut Model) -> Vec<Command> {
-    model.bench.overlay = Some(Overlay::ChooseMode { index: 0 });
-    Vec::new()
-}
-
-fn choose_mode(model: &mut Model, mode: NetworkMode) -> Vec<Command> {
-    let form = Form::new(mode, model.bench.lab.as_ref());
-    model.bench.overlay = Some(Overlay::Form(form));
-    revalidate(model);
-    // The parent is checked against the host's inventory: read it fresh.
-    let host: std::collections::BTreeSet<String> = model
-        .bench
-        .lab
-        .as_ref()
-        .and_then(|l| l.host_ns.name())
-        .map(str::to_string)
-        .into_iter()
-        .collect();
-    let mut cmds = model.reread_named(&host);
-    if mode == NetworkMode::Ipvlan && model.bench.ipvlan_supported.is_none() {
-        cmds.push(Command::CheckIpvlan);
-    }
-    cmds
-}
-
-/// `n`: the mode chooser (offering to bring the lab up first).
-pub fn new_container(model: &mut Model) -> Vec<Command> {
-    if let Some(b) = model.bench.busy() {
-        model.message = Some(format!("wait: {b}"));
-        return Vec::new();
-    }
-    if model.bench.lab.is_none() {
-        model.bench.overlay = Some(Overlay::Confirm(Confirm::UpThenAdd));
-        return Vec::new();
-    }
-    open_mode_chooser(model)
-}
-
-/// The lab container the user has selected: on the matrix, the source row; elsewhere the
-/// namespace selected in the list.
-pub fn selected_container(model: &Model) -> Option<String> {
-    let lab = model.bench.lab.as_ref()?;
-    if model.tab == Tab::Matrix {
-        let (from, _) = model.bench.matrix.selected_pair()?;
-        return lab.container(&from).map(|c| c.spec.name.clone());
-    }
-    let ns = model.selected_entry()?.netns.name.clone();
-    model.bench.container_in(&ns).map(|(n, _)| n)
-}
-
-/// `x`: remove the selected container, after a yes.
-pub fn remove_selected(model: &mut Model) -> Vec<Command> {
-    match selected_container(model) {
-        Some(n) => model.bench.overlay = Some(Overlay::Confirm(Confirm::Remove(n))),
-        None => {
-            model.message = Some("select a lab container (its namespace, or a matrix row)".into())
-        }
-    }
-    Vec::new()
-}
-
-/// `L`: the whole world up, or (after a yes) down.
-pub fn toggle_lab(model: &mut Model) -> Vec<Command> {
-    if model.bench.lab.is_some() {
-        model.bench.overlay = Some(Overlay::Confirm(Confirm::Down));
-        Vec::new()
-    } else {
-        start_job(model, LabJob::Up)
-    }
-}
-
-/// `t`: start the tour (or show it again).
-pub fn start_tour(model: &mut Model) -> Vec<Command> {
-    if model.bench.tour.is_none() {
-        model.bench.tour = Some(TourState::new());
-    }
-    Vec::new()
-}
-
-/// `b` in the tour: build this step's containers (then the probes run).
-pub fn tour_build(model: &mut Model) -> Vec<Command> {
-    let Some(t) = &model.bench.tour else {
-        return Vec::new();
-    };
-    if model.bench.lab.is_none() {
-        model.bench.overlay = Some(Overlay::Confirm(Confirm::UpThenTour));
-        return Vec::new();
-    }
-    let specs = tour::containers(t.current().kind);
-    let lab = model.bench.lab.as_ref();
-    let missing: Vec<ContainerSpec> = specs
-        .into_iter()
-        .filter(|c| lab.is_none_or(|l| l.container(&c.name).is_none()))
-        .collect();
-    if missing.is_empty() {
-        if let Some(t) = &mut model.bench.tour {
-            t.built = true;
-        }
-        return after_tour_built(model);
-    }
-    start_job(model, LabJob::Add(missing))
-}
-
-fn after_tour_built(model: &mut Model) -> Vec<Command> {
-    let mut cmds = start_probes(model);
-    let kind = model.bench.tour.as_ref().map(|t| t.current().kind);
-    if kind == Some(StepKind::Host) {
-        if let Some(lab) = model.bench.lab.clone() {
-            cmds.push(Command::SharedPort(Box::new(lab), "tour-h1".into()));
-        }
-    }
-    cmds
-}
-
-/// Keys while a dialog is open. Returns None when no dialog is open.
-pub fn on_overlay_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>> {
-    let overlay = model.bench.overlay.clone()?;
-    if key.kind == KeyEventKind::Release {
-        return Some(Vec::new());
-    }
-    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        return Some(interrupt(model));
-    }
-    let cmds = match overlay {
-        // A mode's first letter chooses it (n is none here, not "no").
-        Overlay::ChooseMode { .. } if mode_letter(key).is_some() => {
-            choose_mode(model, mode_letter(key).unwrap_or(NetworkMode::None))
-        }
-        Overlay::ChooseMode { index } => match model.keys.dialog_action(key) {
-            Some(DialogAction::Down) => {
-                model.bench.overlay = Some(Overlay::ChooseMode {
-                    index: (index + 1).min(MODES.len() - 1),
-                });
-                Vec::new()
-            }
-            Some(DialogAction::Up) => {
-                model.bench.overlay = Some(Overlay::ChooseMode {
-                    index: index.saturating_sub(1),
-                });
-                Vec::new()
-            }
-            Some(DialogAction::Yes) => choose_mode(model, MODES[index]),
-            Some(DialogAction::No) => {
-                model.bench.overlay = None;
-                Vec::new()
-            }
-            _ => Vec::new(),
-        },
-        Overlay::Form(_) => form_key(model, key),
-        Overlay::Confirm(c) => match model.keys.dialog_action(key) {
-            Some(DialogAction::Yes) => {
-                model.bench.overlay = None;
-                match c {
-                    Confirm::UpThenAdd | Confirm::UpThenTour => {
-                        model.bench.pending = Some(c);
-                        start_job(model, LabJob::Up)
+impl Bench {
+    /// The bench's `update`: change its state on `msg`; no I/O.
+    pub fn update(&mut self, msg: BenchMsg, cx: &Context) -> Effects {
+        let mut fx = Effects {
+            handled: true,
+            ..Effects::default()
+        };
+        let fx_ = &mut fx;
+        let cmds = match msg {
+            BenchMsg::Key(key) => match self.on_overlay_key(cx, fx_, &key) {
+                Some(cmds) => cmds,
+                None => match self.on_tour_key(cx, fx_, &key) {
+                    Some(cmds) => cmds,
+                    None => {
+                        fx_.handled = false;
+                        Vec::new()
                     }
-                    Confirm::Down => start_job(model, LabJob::Down),
-                    Confirm::Remove(n) => start_job(model, LabJob::Remove(vec![n])),
+                },
+            },
+            BenchMsg::NewContainer => self.new_container(fx_),
+            BenchMsg::RemoveContainer => self.remove_selected(cx, fx_),
+            BenchMsg::ToggleLab => self.toggle_lab(fx_),
+            BenchMsg::Probe => self.start_probes(cx, fx_),
+            BenchMsg::Tour => self.start_tour(),
+            BenchMsg::Explain => {
+                if !self.matrix.cells.is_empty() {
+                    self.overlay = Some(Overlay::Explain);
                 }
-            }
-            Some(DialogAction::No) => {
-                model.bench.overlay = None;
                 Vec::new()
             }
-            _ => Vec::new(),
-        },
-        Overlay::Quit => match model.keys.dialog_action(key) {
-            Some(DialogAction::Yes) => quit_with(model, model.bench.teardown_plan()),
-            Some(DialogAction::Keep) => quit_with(model, Teardown::Nothing),
-            Some(DialogAction::No) => {
-                model.bench.overlay = None;
-                // Staying: how the job ended is on the status line, not for the shell.
-                model.bench.exit_note = None;
+            BenchMsg::Quit => self.quit(fx_),
+            BenchMsg::Interrupt => self.interrupt(fx_),
+            BenchMsg::Terminate => self.terminate(fx_),
+            BenchMsg::Move { rows, cols } => {
+                self.move_matrix(rows, cols);
                 Vec::new()
             }
-            _ => Vec::new(),
-        },
-        Overlay::QuitDuringJob => match model.keys.dialog_action(key) {
-            Some(DialogAction::Wait) => {
-                model.bench.overlay = None;
-                model.bench.after_job = Some(AfterJob::Ask);
-                model.message = Some("quitting once the lab job is done".into());
+            BenchMsg::ScrollColumns { right, inner } => {
+                crate::ui::matrix_view::scroll_columns(&mut self.matrix, inner, right);
                 Vec::new()
             }
-            Some(DialogAction::CancelJob)
-                if model.bench.job.as_ref().is_some_and(LabJob::can_cancel) =>
-            {
-                model.bench.overlay = None;
-                model.bench.after_job = Some(AfterJob::Ask);
-                cancel_job(model)
-            }
-            Some(DialogAction::No) => {
-                model.bench.overlay = None;
-                model.bench.after_job = None;
+            BenchMsg::Revalidate => {
+                self.revalidate(cx);
                 Vec::new()
             }
-            _ => Vec::new(),
-        },
-        Overlay::Error(_) => {
-            if matches!(
-                model.keys.dialog_action(key),
-                Some(DialogAction::Yes | DialogAction::No)
-            ) {
-                model.bench.overlay = None;
+            BenchMsg::LabLoaded(r) => self.on_lab_loaded(cx, fx_, r.map(|o| o.map(|b| *b))),
+            BenchMsg::JobDone { job, result } => self.on_job_done(fx_, job, result),
+            BenchMsg::IpvlanSupport(ok) => {
+                self.ipvlan_supported = Some(ok);
+                self.revalidate(cx);
+                Vec::new()
             }
-            Vec::new()
-        }
-        Overlay::Explain => {
-            match model.keys.dialog_action(key) {
-                Some(DialogAction::Yes | DialogAction::No) => model.bench.overlay = None,
-                Some(DialogAction::Up) => move_matrix(model, -1, 0),
-                Some(DialogAction::Down) => move_matrix(model, 1, 0),
-                Some(DialogAction::Left) => move_matrix(model, 0, -1),
-                Some(DialogAction::Right) => move_matrix(model, 0, 1),
-                Some(DialogAction::PageDown) => scroll_explanation(model, 1),
-                Some(DialogAction::PageUp) => scroll_explanation(model, -1),
-                _ => {}
+            BenchMsg::ProbeCell(r) => {
+                self.matrix.record(r);
+                Vec::new()
             }
-            Vec::new()
-        }
-    };
-    Some(cmds)
-}
-
-fn mode_letter(key: &KeyEvent) -> Option<NetworkMode> {
-    match key.code {
-        KeyCode::Char(c) if key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE => {
-            MODES.iter().copied().find(|m| m.to_string().starts_with(c))
-        }
-        _ => None,
+            BenchMsg::ProbesDone(r) => {
+                self.on_probes_done(r);
+                Vec::new()
+            }
+            BenchMsg::SharedPort(r) => {
+                if let Some(t) = &mut self.tour {
+                    t.note = Some(r.unwrap_or_else(|e| format!("shared-port check failed: {e}")));
+                }
+                Vec::new()
+            }
+            BenchMsg::Tick => {
+                self.spinner = self.spinner.wrapping_add(1);
+                Vec::new()
+            }
+        };
+        fx.commands = cmds;
+        fx
     }
-}
 
-fn form_key(model: &mut Model, key: &KeyEvent) -> Vec<Command> {
-    let Some(Overlay::Form(form)) = &mut model.bench.overlay else {
-        return Vec::new();
-    };
-    match model.keys.form_input(key) {
-        Some(Ok(FormAction::Next)) => form.next(),
-        Some(Ok(FormAction::Prev)) => form.prev(),
-        Some(Ok(FormAction::Toggle)) => form.toggle(true),
-        Some(Ok(FormAction::ToggleBack)) => form.toggle(false),
-        Some(Ok(FormAction::Backspace)) => form.backspace(),
-        Some(Ok(FormAction::Cancel)) => {
-            model.bench.overlay = None;
+    fn host_inventory<'c>(&self, cx: &Context<'c>) -> Option<&'c NamespaceInventory> {
+        let name = self.lab.as_ref()?.host_ns.name()?.to_string();
+        cx.namespaces
+            .iter()
+            .find(|e| e.netns.name == name)
+            .and_then(|e| e.inventory.as_ref())
+    }
+
+    fn revalidate(&mut self, cx: &Context) {
+        let lab = self.lab.clone();
+        let host = self.host_inventory(cx).cloned();
+        let ipv = self.ipvlan_supported;
+        if let Some(Overlay::Form(f)) = &mut self.overlay {
+            f.validate(lab.as_ref(), host.as_ref(), ipv);
+        }
+    }
+
+    /// Start a lab job unless one is running.
+    fn start_job(&mut self, fx: &mut Effects, job: LabJob) -> Vec<Command> {
+        if let Some(b) = self.busy() {
+            fx.note = Some(format!("wait: {b}"));
             return Vec::new();
         }
-        Some(Ok(FormAction::Submit)) => {
-            revalidate(model);
-            let Some(Overlay::Form(form)) = &model.bench.overlay else {
-                return Vec::new();
-            };
-            return match form.spec() {
-                Some(spec) => {
-                    model.bench.overlay = None;
-                    start_job(model, LabJob::Add(vec![spec]))
-                }
-                None => {
-                    model.message = Some("fix the fields marked ! first".into());
+        self.job = Some(job.clone());
+        vec![Command::Lab(job)]
+    }
+
+    /// Start the probes on the current lab.
+    /// The namespaces `p` probes among when Space marked some, or when no lab is up: the marked
+    /// ones, else every namespace whose inventory holds an address, and root. Pure: it uses the
+    /// inventories already read.
+    fn namespace_endpoints(cx: &Context) -> Vec<crate::probe::ProbeEndpoint> {
+        use crate::netns::NetnsSource;
+        use crate::probe::namespaces::{endpoint_of, has_addresses};
+        cx.namespaces
+            .iter()
+            .filter(|e| cx.marked.is_empty() || cx.marked.contains(&e.netns.id))
+            .filter_map(|e| Some((e, endpoint_of(&e.netns, e.inventory.as_ref()?))))
+            .filter(|(e, p)| {
+                !cx.marked.is_empty() || e.netns.source == NetnsSource::Root || has_addresses(p)
+            })
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    fn start_probes(&mut self, cx: &Context, fx: &mut Effects) -> Vec<Command> {
+        if self.matrix.running {
+            fx.note = Some("the probes are already running".into());
+            return Vec::new();
+        }
+        let plab = match self.lab.as_ref() {
+            Some(lab) if cx.marked.is_empty() => {
+                crate::probe::from_lab::probe_lab(&crate::lab::Lab { state: lab.clone() })
+            }
+            _ => crate::probe::ProbeLab {
+                endpoints: Self::namespace_endpoints(cx),
+                facts: crate::probe::LabFacts::default(),
+            },
+        };
+        if plab.endpoints.is_empty() {
+            self.overlay = Some(Overlay::Error(
+                "nothing to probe: no namespace holds an address yet".into(),
+            ));
+            return Vec::new();
+        }
+        let opts = PlanOptions {
+            kinds: cx.probe.kinds.clone(),
+            tcp_port: cx.probe.port,
+            ..PlanOptions::default()
+        };
+        match matrix::plan(&plab, &opts) {
+            Ok(cells) => {
+                let m = &self.matrix;
+                let (row, col, first_col) = (m.row, m.col, m.first_col);
+                self.matrix = MatrixState::start(cells.clone());
+                self.matrix.row = row;
+                self.matrix.col = col;
+                self.matrix.first_col = first_col;
+                Self::clamp_cursor(&mut self.matrix);
+                fx.show_matrix = true;
+                // The walk predicts over the inventory the UI holds (not read again).
+                let inventory = crate::inventory::model::Inventory {
+                    namespaces: cx
+                        .namespaces
+                        .iter()
+                        .filter_map(|e| e.inventory.clone())
+                        .collect(),
+                    ..Default::default()
+                };
+                vec![Command::RunProbes(Box::new(ProbeJob {
+                    plan: matrix::ProbePlan { lab: plab, cells },
+                    inventory,
+                }))]
+            }
+            Err(e) => {
+                self.overlay = Some(Overlay::Error(e.to_string()));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Scroll the explanation overlay by `pages` pages of the terminal's height, no further
+    /// than a page before its end (the overlay shows the last page full from about there).
+    fn scroll_explanation(&mut self, cx: &Context, pages: isize) {
+        let lines = crate::ui::bench::explain(&self.matrix, self.lab.as_ref()).len();
+        let page = cx.page_rows.max(1);
+        self.matrix
+            .scroll_explanation(pages * page as isize, lines.saturating_sub(page));
+    }
+
+    fn clamp_cursor(m: &mut MatrixState) {
+        let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
+        m.row = m.row.min(rows.saturating_sub(1));
+        m.col = m.col.min(cols.saturating_sub(1));
+    }
+
+    fn move_matrix(&mut self, drow: isize, dcol: isize) {
+        let m = &mut self.matrix;
+        let (rows, cols) = (m.grid.rows.len(), m.grid.columns.len());
+        let step = |v: usize, d: isize, n: usize| -> usize {
+            if n == 0 {
+                0
+            } else {
+                (v as isize + d).clamp(0, n as isize - 1) as usize
+            }
+        };
+        m.row = step(m.row, drow, rows);
+        m.col = step(m.col, dcol, cols);
+    }
+
+    fn open_mode_chooser(&mut self) -> Vec<Command> {
+        self.overlay = Some(Overlay::ChooseMode { index: 0 });
+        Vec::new()
+    }
+
+    fn choose_mode(&mut self, cx: &Context, fx: &mut Effects, mode: NetworkMode) -> Vec<Command> {
+        let form = Form::new(mode, self.lab.as_ref());
+        self.overlay = Some(Overlay::Form(form));
+        self.revalidate(cx);
+        // The parent is checked against the host's inventory: read it fresh.
+        fx.reread.extend(
+            self.lab
+                .as_ref()
+                .and_then(|l| l.host_ns.name())
+                .map(str::to_string),
+        );
+        let mut cmds = Vec::new();
+        if mode == NetworkMode::Ipvlan && self.ipvlan_supported.is_none() {
+            cmds.push(Command::CheckIpvlan);
+        }
+        cmds
+    }
+
+    /// `n`: the mode chooser (offering to bring the lab up first).
+    fn new_container(&mut self, fx: &mut Effects) -> Vec<Command> {
+        if let Some(b) = self.busy() {
+            fx.note = Some(format!("wait: {b}"));
+            return Vec::new();
+        }
+        if self.lab.is_none() {
+            self.overlay = Some(Overlay::Confirm(Confirm::UpThenAdd));
+            return Vec::new();
+        }
+        self.open_mode_chooser()
+    }
+
+    /// The lab container the user has selected: on the matrix, the source row; elsewhere the
+    /// namespace selected in the list.
+    fn selected_container(&self, cx: &Context) -> Option<String> {
+        let lab = self.lab.as_ref()?;
+        if cx.tab == Tab::Matrix {
+            let (from, _) = self.matrix.selected_pair()?;
+            return lab.container(&from).map(|c| c.spec.name.clone());
+        }
+        let ns = cx.selected_ns?;
+        self.container_in(ns).map(|(n, _)| n)
+    }
+
+    /// `x`: remove the selected container, after a yes.
+    fn remove_selected(&mut self, cx: &Context, fx: &mut Effects) -> Vec<Command> {
+        match self.selected_container(cx) {
+            Some(n) => self.overlay = Some(Overlay::Confirm(Confirm::Remove(n))),
+            None => {
+                fx.note = Some("select a lab container (its namespace, or a matrix row)".into())
+            }
+        }
+        Vec::new()
+    }
+
+    /// `L`: the whole world up, or (after a yes) down.
+    fn toggle_lab(&mut self, fx: &mut Effects) -> Vec<Command> {
+        if self.lab.is_some() {
+            self.overlay = Some(Overlay::Confirm(Confirm::Down));
+            Vec::new()
+        } else {
+            self.start_job(fx, LabJob::Up)
+        }
+    }
+
+    /// `t`: start the tour (or show it again).
+    fn start_tour(&mut self) -> Vec<Command> {
+        if self.tour.is_none() {
+            self.tour = Some(TourState::new());
+        }
+        Vec::new()
+    }
+
+    /// `b` in the tour: build this step's containers (then the probes run).
+    fn tour_build(&mut self, cx: &Context, fx: &mut Effects) -> Vec<Command> {
+        let Some(t) = &self.tour else {
+            return Vec::new();
+        };
+        if self.lab.is_none() {
+            self.overlay = Some(Overlay::Confirm(Confirm::UpThenTour));
+            return Vec::new();
+        }
+        let specs = tour::containers(t.current().kind);
+        let lab = self.lab.as_ref();
+        let missing: Vec<ContainerSpec> = specs
+            .into_iter()
+            .filter(|c| lab.is_none_or(|l| l.container(&c.name).is_none()))
+            .collect();
+        if missing.is_empty() {
+            if let Some(t) = &mut self.tour {
+                t.built = true;
+            }
+            return self.after_tour_built(cx, fx);
+        }
+        self.start_job(fx, LabJob::Add(missing))
+    }
+
+    fn after_tour_built(&mut self, cx: &Context, fx: &mut Effects) -> Vec<Command> {
+        let mut cmds = self.start_probes(cx, fx);
+        let kind = self.tour.as_ref().map(|t| t.current().kind);
+        if kind == Some(StepKind::Host) {
+            if let Some(lab) = self.lab.clone() {
+                cmds.push(Command::SharedPort(Box::new(lab), "tour-h1".into()));
+            }
+        }
+        cmds
+    }
+
+    /// Keys while a dialog is open, through the key table. Returns None when no dialog is open.
+    fn on_overlay_key(
+        &mut self,
+        cx: &Context,
+        fx: &mut Effects,
+        key: &KeyEvent,
+    ) -> Option<Vec<Command>> {
+        let overlay = self.overlay.clone()?;
+        if key.kind == KeyEventKind::Release {
+            return Some(Vec::new());
+        }
+        if cx.keys.action_for(key) == Some(keys::Action::Interrupt) {
+            return Some(self.interrupt(fx));
+        }
+        let cmds = match overlay {
+            // A mode's first letter chooses it (n is none here, not "no").
+            Overlay::ChooseMode { .. } if keys::mode_for(key).is_some() => {
+                self.choose_mode(cx, fx, keys::mode_for(key).unwrap_or(NetworkMode::None))
+            }
+            Overlay::ChooseMode { index } => match cx.keys.dialog_action(key) {
+                Some(DialogAction::Down) => {
+                    self.overlay = Some(Overlay::ChooseMode {
+                        index: (index + 1).min(MODES.len() - 1),
+                    });
                     Vec::new()
                 }
-            };
+                Some(DialogAction::Up) => {
+                    self.overlay = Some(Overlay::ChooseMode {
+                        index: index.saturating_sub(1),
+                    });
+                    Vec::new()
+                }
+                Some(DialogAction::Yes) => self.choose_mode(cx, fx, MODES[index]),
+                Some(DialogAction::No) => {
+                    self.overlay = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Overlay::Form(_) => self.form_key(cx, fx, key),
+            Overlay::Confirm(c) => match cx.keys.dialog_action(key) {
+                Some(DialogAction::Yes) => {
+                    self.overlay = None;
+                    match c {
+                        Confirm::UpThenAdd | Confirm::UpThenTour => {
+                            self.pending = Some(c);
+                            self.start_job(fx, LabJob::Up)
+                        }
+                        Confirm::Down => self.start_job(fx, LabJob::Down),
+                        Confirm::Remove(n) => self.start_job(fx, LabJob::Remove(vec![n])),
+                    }
+                }
+                Some(DialogAction::No) => {
+                    self.overlay = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Overlay::Quit => match cx.keys.dialog_action(key) {
+                Some(DialogAction::Yes) => self.quit_with(fx, self.teardown_plan()),
+                Some(DialogAction::Keep) => self.quit_with(fx, Teardown::Nothing),
+                Some(DialogAction::No) => {
+                    self.overlay = None;
+                    // Staying: how the job ended is on the status line, not for the shell.
+                    self.exit_note = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Overlay::QuitDuringJob => match cx.keys.dialog_action(key) {
+                Some(DialogAction::Wait) => {
+                    self.overlay = None;
+                    self.after_job = Some(AfterJob::Ask);
+                    fx.note = Some("quitting once the lab job is done".into());
+                    Vec::new()
+                }
+                Some(DialogAction::CancelJob)
+                    if self.job.as_ref().is_some_and(LabJob::can_cancel) =>
+                {
+                    self.overlay = None;
+                    self.after_job = Some(AfterJob::Ask);
+                    self.cancel_job()
+                }
+                Some(DialogAction::No) => {
+                    self.overlay = None;
+                    self.after_job = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Overlay::Error(_) => {
+                if matches!(
+                    cx.keys.dialog_action(key),
+                    Some(DialogAction::Yes | DialogAction::No)
+                ) {
+                    self.overlay = None;
+                }
+                Vec::new()
+            }
+            Overlay::Explain => {
+                match cx.keys.dialog_action(key) {
+                    Some(DialogAction::Yes | DialogAction::No) => self.overlay = None,
+                    Some(DialogAction::Up) => self.move_matrix(-1, 0),
+                    Some(DialogAction::Down) => self.move_matrix(1, 0),
+                    Some(DialogAction::Left) => self.move_matrix(0, -1),
+                    Some(DialogAction::Right) => self.move_matrix(0, 1),
+                    Some(DialogAction::PageDown) => self.scroll_explanation(cx, 1),
+                    Some(DialogAction::PageUp) => self.scroll_explanation(cx, -1),
+                    _ => {}
+                }
+                Vec::new()
+            }
+        };
+        Some(cmds)
+    }
+
+    fn form_key(&mut self, cx: &Context, fx: &mut Effects, key: &KeyEvent) -> Vec<Command> {
+        let Some(Overlay::Form(form)) = &mut self.overlay else {
+            return Vec::new();
+        };
+        match cx.keys.form_input(key) {
+            Some(Ok(FormAction::Next)) => form.next(),
+            Some(Ok(FormAction::Prev)) => form.prev(),
+            Some(Ok(FormAction::Toggle)) => form.toggle(true),
+            Some(Ok(FormAction::ToggleBack)) => form.toggle(false),
+            Some(Ok(FormAction::Backspace)) => form.backspace(),
+            Some(Ok(FormAction::Cancel)) => {
+                self.overlay = None;
+                return Vec::new();
+            }
+            Some(Ok(FormAction::Submit)) => {
+                self.revalidate(cx);
+                let Some(Overlay::Form(form)) = &self.overlay else {
+                    return Vec::new();
+                };
+                return match form.spec() {
+                    Some(spec) => {
+                        self.overlay = None;
+                        self.start_job(fx, LabJob::Add(vec![spec]))
+                    }
+                    None => {
+                        fx.note = Some("fix the fields marked ! first".into());
+                        Vec::new()
+                    }
+                };
+            }
+            Some(Err(c)) => form.type_char(c),
+            None => {}
         }
-        Some(Err(c)) => form.type_char(c),
-        None => {}
+        self.revalidate(cx);
+        Vec::new()
     }
-    revalidate(model);
-    Vec::new()
-}
 
-fn quit_with(model: &mut Model, t: Teardown) -> Vec<Command> {
-    model.bench.overlay = None;
-    model.bench.teardown = Some(t);
-    model.quit = true;
-    vec![Command::Quit]
-}
-
-/// `q`: while a job runs, ask whether to wait for it or cancel it; otherwise ask whether to
-/// keep the lab, unless this session made nothing (then just quit).
-pub fn quit(model: &mut Model) -> Vec<Command> {
-    if model.bench.job.is_some() {
-        if model.bench.cancelling {
-            model.message = Some("rolling the job back; netview quits once it is done".into());
-        } else {
-            model.bench.overlay = Some(Overlay::QuitDuringJob);
-        }
-        return Vec::new();
+    fn quit_with(&mut self, fx: &mut Effects, t: Teardown) -> Vec<Command> {
+        self.overlay = None;
+        self.teardown = Some(t);
+        fx.quit = true;
+        vec![Command::Quit]
     }
-    if model.bench.teardown_plan() == Teardown::Nothing {
-        return quit_with(model, Teardown::Nothing);
-    }
-    model.bench.overlay = Some(Overlay::Quit);
-    Vec::new()
-}
 
-/// Ask the running job to stop and roll back (once). Nothing for a job that cannot stop.
-fn cancel_job(model: &mut Model) -> Vec<Command> {
-    let cancellable = model.bench.job.as_ref().is_some_and(LabJob::can_cancel);
-    if !cancellable || model.bench.cancelling {
-        return Vec::new();
-    }
-    model.bench.cancelling = true;
-    vec![Command::CancelJob]
-}
-
-/// Ctrl-C (the key): tear down what this session made and leave. While a job runs it asks
-/// first, as `q` does; Ctrl-C again (or on that question) acts like a signal.
-pub fn interrupt(model: &mut Model) -> Vec<Command> {
-    if model.bench.job.is_some() {
-        let asked =
-            model.bench.overlay == Some(Overlay::QuitDuringJob) || model.bench.after_job.is_some();
-        if !asked {
-            model.bench.overlay = Some(Overlay::QuitDuringJob);
+    /// `q`: while a job runs, ask whether to wait for it or cancel it; otherwise ask whether to
+    /// keep the lab, unless this session made nothing (then just quit).
+    fn quit(&mut self, fx: &mut Effects) -> Vec<Command> {
+        if self.job.is_some() {
+            if self.cancelling {
+                fx.note = Some("rolling the job back; netview quits once it is done".into());
+            } else {
+                self.overlay = Some(Overlay::QuitDuringJob);
+            }
             return Vec::new();
         }
-        return terminate(model);
+        if self.teardown_plan() == Teardown::Nothing {
+            return self.quit_with(fx, Teardown::Nothing);
+        }
+        self.overlay = Some(Overlay::Quit);
+        Vec::new()
     }
-    let plan = model.bench.teardown_plan();
-    quit_with(model, plan)
-}
 
-/// SIGTERM, SIGINT, SIGHUP: tear down what this session made and leave. A running job is
-/// asked to stop and roll back first; the loop ends now and the runtime, with the terminal
-/// restored, waits for the job's [`Message::LabJobDone`](crate::ui::app::Message) before
-/// the teardown (which then includes what the job made, should it have finished first).
-pub fn terminate(model: &mut Model) -> Vec<Command> {
-    if model.bench.job.is_none() {
-        let plan = model.bench.teardown_plan();
-        return quit_with(model, plan);
+    /// Ask the running job to stop and roll back (once). Nothing for a job that cannot stop.
+    fn cancel_job(&mut self) -> Vec<Command> {
+        let cancellable = self.job.as_ref().is_some_and(LabJob::can_cancel);
+        if !cancellable || self.cancelling {
+            return Vec::new();
+        }
+        self.cancelling = true;
+        vec![Command::CancelJob]
     }
-    model.bench.overlay = None;
-    model.bench.after_job = Some(AfterJob::TearDown);
-    model.quit = true;
-    cancel_job(model)
-}
 
-/// Keys of the tour panel, before the browsing keys. None: not a tour key.
-pub fn on_tour_key(model: &mut Model, key: &KeyEvent) -> Option<Vec<Command>> {
-    model.bench.tour.as_ref()?;
-    match model.keys.tour_action(key)? {
-        keys::TourAction::Build => Some(tour_build(model)),
-        keys::TourAction::Next => {
-            let more = model.bench.tour.as_mut().is_some_and(|t| t.advance());
-            if !more {
-                model.bench.tour = None;
-                model.message = Some("tour finished: q asks whether to keep the lab".into());
+    /// Ctrl-C (the key): tear down what this session made and leave. While a job runs it asks
+    /// first, as `q` does; Ctrl-C again (or on that question) acts like a signal.
+    fn interrupt(&mut self, fx: &mut Effects) -> Vec<Command> {
+        if self.job.is_some() {
+            let asked = self.overlay == Some(Overlay::QuitDuringJob) || self.after_job.is_some();
+            if !asked {
+                self.overlay = Some(Overlay::QuitDuringJob);
+                return Vec::new();
             }
-            Some(Vec::new())
+            return self.terminate(fx);
         }
-        keys::TourAction::Leave => {
-            model.bench.tour = None;
-            Some(Vec::new())
-        }
+        let plan = self.teardown_plan();
+        self.quit_with(fx, plan)
     }
-}
 
-/// A lab job finished; then quit if quitting waited for it.
-pub fn on_job_done(model: &mut Model, job: LabJob, result: Result<(), String>) -> Vec<Command> {
-    let cancelled = std::mem::take(&mut model.bench.cancelling);
-    let mut after = model.bench.after_job.take();
-    if model.bench.overlay == Some(Overlay::QuitDuringJob) {
-        // Asked and not yet answered: the job ended, so on to the usual question.
-        model.bench.overlay = None;
-        after = after.or(Some(AfterJob::Ask));
-    }
-    let describe = job.describe();
-    let failure = result.as_ref().err().cloned();
-    let mut cmds = record_job(model, job, result);
-    if let (Some(e), true) = (failure, cancelled || after.is_some()) {
-        // The user asked to stop or to leave: no error dialog in the way of quitting.
-        if matches!(model.bench.overlay, Some(Overlay::Error(_))) {
-            model.bench.overlay = None;
+    /// SIGTERM, SIGINT, SIGHUP: tear down what this session made and leave. A running job is
+    /// asked to stop and roll back first; the loop ends now and the runtime, with the terminal
+    /// restored, waits for the job's [`Message::LabJobDone`](crate::ui::message::Message) before
+    /// the teardown (which then includes what the job made, should it have finished first).
+    fn terminate(&mut self, fx: &mut Effects) -> Vec<Command> {
+        if self.job.is_none() {
+            let plan = self.teardown_plan();
+            return self.quit_with(fx, plan);
         }
-        let note = format!("{describe}: {e}");
-        model.message = Some(note.clone());
-        model.bench.exit_note = Some(note);
+        self.overlay = None;
+        self.after_job = Some(AfterJob::TearDown);
+        fx.quit = true;
+        self.cancel_job()
     }
-    if let Some(after) = after {
-        // Nothing waits for the lab's next read any more.
-        model.bench.pending = None;
-        cmds.extend(match after {
-            AfterJob::Ask => quit(model),
-            AfterJob::TearDown => {
-                let plan = model.bench.teardown_plan();
-                quit_with(model, plan)
-            }
-        });
-    }
-    cmds
-}
 
-/// What a finished job changes: what this session made, the message, the next step.
-fn record_job(model: &mut Model, job: LabJob, result: Result<(), String>) -> Vec<Command> {
-    model.bench.job = None;
-    let cmds = vec![Command::LoadLab];
-    let pending = model.bench.pending.take();
-    match result {
-        Err(e) => {
-            let tour_step = model.bench.tour.as_ref().map(|t| t.current().kind);
-            if let (Some(kind), LabJob::Add(_)) = (tour_step, &job) {
-                if let Some(t) = &mut model.bench.tour {
-                    t.note = Some(format!("cannot run here: {e}  (Space moves on)"));
+    /// Keys of the tour panel, before the browsing keys. None: not a tour key.
+    fn on_tour_key(
+        &mut self,
+        cx: &Context,
+        fx: &mut Effects,
+        key: &KeyEvent,
+    ) -> Option<Vec<Command>> {
+        self.tour.as_ref()?;
+        match cx.keys.tour_action(key)? {
+            keys::TourAction::Build => Some(self.tour_build(cx, fx)),
+            keys::TourAction::Next => {
+                let more = self.tour.as_mut().is_some_and(|t| t.advance());
+                if !more {
+                    self.tour = None;
+                    fx.note = Some("tour finished: q asks whether to keep the lab".into());
                 }
-                if kind == StepKind::Ipvlan {
-                    return cmds;
-                }
+                Some(Vec::new())
             }
-            model.bench.overlay = Some(Overlay::Error(e));
+            keys::TourAction::Leave => {
+                self.tour = None;
+                Some(Vec::new())
+            }
         }
-        Ok(()) => match job {
-            LabJob::Up => {
-                model.bench.brought_up = true;
-                model.message = Some("lab up".into());
-                // Acted on once the new state is loaded (the LoadLab above).
-                model.bench.pending = pending;
-            }
-            LabJob::Down => {
-                model.bench.brought_up = false;
-                model.bench.added.clear();
-                model.bench.matrix = MatrixState::default();
-                model.message = Some("lab down".into());
-            }
-            LabJob::Add(specs) => {
-                let names: Vec<String> = specs.into_iter().map(|c| c.name).collect();
-                model.message = Some(format!("added {}", names.join(", ")));
-                model.bench.added.extend(names);
-                if let Some(t) = &mut model.bench.tour {
-                    t.built = true;
-                    // The probes run once the new state is loaded.
-                    model.bench.pending = Some(Confirm::UpThenTour);
-                }
-            }
-            LabJob::Remove(names) => {
-                model.bench.added.retain(|n| !names.contains(n));
-                model.message = Some(format!("removed {}", names.join(", ")));
-            }
-        },
     }
-    cmds
-}
 
-/// The lab was (re)read.
-pub fn on_lab_loaded(model: &mut Model, r: Result<Option<LabState>, String>) -> Vec<Command> {
-    match r {
-        Err(e) => {
-            model.message = Some(format!("lab state: {e}"));
-            Vec::new()
+    /// A lab job finished; then quit if quitting waited for it.
+    fn on_job_done(
+        &mut self,
+        fx: &mut Effects,
+        job: LabJob,
+        result: Result<(), String>,
+    ) -> Vec<Command> {
+        let cancelled = std::mem::take(&mut self.cancelling);
+        let mut after = self.after_job.take();
+        if self.overlay == Some(Overlay::QuitDuringJob) {
+            // Asked and not yet answered: the job ended, so on to the usual question.
+            self.overlay = None;
+            after = after.or(Some(AfterJob::Ask));
         }
-        Ok(lab) => {
-            let changed = lab.as_ref().map(|l| l.generation)
-                != model.bench.lab.as_ref().map(|l| l.generation)
-                || lab.as_ref().map(|l| &l.prefix) != model.bench.lab.as_ref().map(|l| &l.prefix);
-            model.bench.lab = lab;
-            if model.bench.lab.is_none() {
-                model.bench.matrix = MatrixState::default();
+        let describe = job.describe();
+        let failure = result.as_ref().err().cloned();
+        let mut cmds = self.record_job(fx, job, result);
+        if let (Some(e), true) = (failure, cancelled || after.is_some()) {
+            // The user asked to stop or to leave: no error dialog in the way of quitting.
+            if matches!(self.overlay, Some(Overlay::Error(_))) {
+                self.overlay = None;
             }
-            let mut cmds = Vec::new();
-            if changed {
-                model.invalidate();
-                // What the lab changed is read again now: a namespace read when it appeared
-                // may predate the links the lab moved into it.
-                if let Some(l) = &model.bench.lab {
-                    let names = crate::inventory::lab_namespaces(l);
-                    cmds.extend(model.reread_named(&names));
+            let note = format!("{describe}: {e}");
+            fx.note = Some(note.clone());
+            self.exit_note = Some(note);
+        }
+        if let Some(after) = after {
+            // Nothing waits for the lab's next read any more.
+            self.pending = None;
+            cmds.extend(match after {
+                AfterJob::Ask => self.quit(fx),
+                AfterJob::TearDown => {
+                    let plan = self.teardown_plan();
+                    self.quit_with(fx, plan)
                 }
-            }
-            revalidate(model);
-            if model.bench.lab.is_some() && model.bench.job.is_none() {
-                match model.bench.pending.take() {
-                    Some(Confirm::UpThenAdd) => cmds.extend(open_mode_chooser(model)),
-                    Some(Confirm::UpThenTour) => {
-                        let built = model.bench.tour.as_ref().is_some_and(|t| t.built);
-                        if built {
-                            cmds.extend(after_tour_built(model));
-                        } else {
-                            cmds.extend(tour_build(model));
-                        }
+            });
+        }
+        cmds
+    }
+
+    /// What a finished job changes: what this session made, the message, the next step.
+    fn record_job(
+        &mut self,
+        fx: &mut Effects,
+        job: LabJob,
+        result: Result<(), String>,
+    ) -> Vec<Command> {
+        self.job = None;
+        let cmds = vec![Command::LoadLab];
+        let pending = self.pending.take();
+        match result {
+            Err(e) => {
+                let tour_step = self.tour.as_ref().map(|t| t.current().kind);
+                if let (Some(kind), LabJob::Add(_)) = (tour_step, &job) {
+                    if let Some(t) = &mut self.tour {
+                        t.note = Some(format!("cannot run here: {e}  (Space moves on)"));
                     }
-                    other => model.bench.pending = other,
+                    if kind == StepKind::Ipvlan {
+                        return cmds;
+                    }
                 }
+                self.overlay = Some(Overlay::Error(e));
             }
-            cmds
+            Ok(()) => match job {
+                LabJob::Up => {
+                    self.brought_up = true;
+                    fx.note = Some("lab up".into());
+                    // Acted on once the new state is loaded (the LoadLab above).
+                    self.pending = pending;
+                }
+                LabJob::Down => {
+                    self.brought_up = false;
+                    self.added.clear();
+                    self.matrix = MatrixState::default();
+                    fx.note = Some("lab down".into());
+                }
+                LabJob::Add(specs) => {
+                    let names: Vec<String> = specs.into_iter().map(|c| c.name).collect();
+                    fx.note = Some(format!("added {}", names.join(", ")));
+                    self.added.extend(names);
+                    if let Some(t) = &mut self.tour {
+                        t.built = true;
+                        // The probes run once the new state is loaded.
+                        self.pending = Some(Confirm::UpThenTour);
+                    }
+                }
+                LabJob::Remove(names) => {
+                    self.added.retain(|n| !names.contains(n));
+                    fx.note = Some(format!("removed {}", names.join(", ")));
+                }
+            },
+        }
+        cmds
+    }
+
+    /// The lab was (re)read.
+    fn on_lab_loaded(
+        &mut self,
+        cx: &Context,
+        fx: &mut Effects,
+        r: Result<Option<LabState>, String>,
+    ) -> Vec<Command> {
+        match r {
+            Err(e) => {
+                fx.note = Some(format!("lab state: {e}"));
+                Vec::new()
+            }
+            Ok(lab) => {
+                let changed = lab.as_ref().map(|l| l.generation)
+                    != self.lab.as_ref().map(|l| l.generation)
+                    || lab.as_ref().map(|l| &l.prefix) != self.lab.as_ref().map(|l| &l.prefix);
+                self.lab = lab;
+                if self.lab.is_none() {
+                    self.matrix = MatrixState::default();
+                }
+                let mut cmds = Vec::new();
+                if changed {
+                    fx.invalidate = true;
+                    // What the lab changed is read again now: a namespace read when it appeared
+                    // may predate the links the lab moved into it.
+                    if let Some(l) = &self.lab {
+                        let names = crate::inventory::lab_namespaces(l);
+                        fx.reread.extend(names);
+                    }
+                }
+                self.revalidate(cx);
+                if self.lab.is_some() && self.job.is_none() {
+                    match self.pending.take() {
+                        Some(Confirm::UpThenAdd) => cmds.extend(self.open_mode_chooser()),
+                        Some(Confirm::UpThenTour) => {
+                            let built = self.tour.as_ref().is_some_and(|t| t.built);
+                            if built {
+                                cmds.extend(self.after_tour_built(cx, fx));
+                            } else {
+                                cmds.extend(self.tour_build(cx, fx));
+                            }
+                        }
+                        other => self.pending = other,
+                    }
+                }
+                cmds
+            }
+        }
+    }
+
+    fn on_probes_done(&mut self, r: Result<u64, String>) {
+        let m = &mut self.matrix;
+        m.running = false;
+        match r {
+            Ok(ms) => m.elapsed_ms = Some(ms),
+            Err(e) => m.error = Some(e),
+        }
+        if let Some(t) = &mut self.tour {
+            t.probed = true;
+            let (from, to) = t.current().focus;
+            self.matrix.select(from, to);
         }
     }
 }
 
-pub fn on_probe_cell(model: &mut Model, r: CellResult) {
-    model.bench.matrix.record(r);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
-pub fn on_probes_done(model: &mut Model, r: Result<u64, String>) {
-    let m = &mut model.bench.matrix;
-    m.running = false;
-    match r {
-        Ok(ms) => m.elapsed_ms = Some(ms),
-        Err(e) => m.error = Some(e),
+    fn cx<'a>(marked: &'a BTreeSet<u64>) -> Context<'a> {
+        Context {
+            namespaces: &[],
+            marked,
+            tab: Tab::Links,
+            selected_ns: None,
+            keys: Box::leak(Box::default()),
+            probe: Box::leak(Box::default()),
+            page_rows: 20,
+        }
     }
-    if let Some(t) = &mut model.bench.tour {
-        t.probed = true;
-        let (from, to) = t.current().focus;
-        model.bench.matrix.select(from, to);
+
+    #[test]
+    fn the_bench_updates_on_its_own_and_says_what_it_needs() {
+        let marked = BTreeSet::new();
+        let mut b = Bench::default();
+        let fx = b.update(BenchMsg::ToggleLab, &cx(&marked));
+        assert_eq!(fx.commands, vec![Command::Lab(LabJob::Up)]);
+        assert_eq!(b.job, Some(LabJob::Up));
+        // While the job runs, another one waits: said on the status line, nothing started.
+        let fx = b.update(BenchMsg::NewContainer, &cx(&marked));
+        assert!(fx.commands.is_empty());
+        assert!(fx.note.is_some_and(|n| n.starts_with("wait: ")));
+        // A key that is not the bench's is left to the rest of the UI.
+        let j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert!(!b.update(BenchMsg::Key(j), &cx(&marked)).handled);
+    }
+
+    #[test]
+    fn the_mode_chooser_takes_its_letters_from_the_key_table() {
+        let marked = BTreeSet::new();
+        let mut b = Bench {
+            lab: Some(crate::ui::fixture::lab_state()),
+            overlay: Some(Overlay::ChooseMode { index: 0 }),
+            ..Bench::default()
+        };
+        let m = KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE);
+        let fx = b.update(BenchMsg::Key(m), &cx(&marked));
+        assert!(fx.handled);
+        assert!(
+            matches!(&b.overlay, Some(Overlay::Form(f)) if f.mode == NetworkMode::Macvlan),
+            "{:?}",
+            b.overlay
+        );
+        // Ctrl-C over a dialog is the key table's Interrupt: nothing made, so quit at once.
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let fx = b.update(BenchMsg::Key(ctrl_c), &cx(&marked));
+        assert!(fx.quit);
+        assert_eq!(fx.commands, vec![Command::Quit]);
     }
 }

@@ -7,9 +7,10 @@ use ratatui::style::Color;
 use ratatui::Terminal;
 
 use crate::caps::Capability;
-use crate::ui::app::{update, Message, Model, Tab};
+use crate::ui::app::{update, Model, Tab};
 use crate::ui::fixture;
 use crate::ui::keys::BINDINGS;
+use crate::ui::message::Message;
 use crate::ui::render::draw;
 use crate::ui::theme::Theme;
 

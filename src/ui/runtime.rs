@@ -14,7 +14,9 @@ use std::thread;
 
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::cursor;
-use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind,
+};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -36,10 +38,11 @@ use crate::probe::kernel::KernelProber;
 use crate::probe::matrix as probe_matrix;
 use crate::probe::tcp::demonstrate_shared_port;
 use crate::probe::DEFAULT_TIMEOUT;
-use crate::ui::app::{changes_screen, update, Command, Message, Model, ReadPriority};
+use crate::ui::app::{update, Model};
 use crate::ui::bench::ProbeJob;
 use crate::ui::keys::KeyMap;
 use crate::ui::labui::{LabJob, Teardown};
+use crate::ui::message::{changes_screen, Command, Message, ReadPriority};
 use crate::ui::render;
 use crate::ui::theme::Theme;
 
@@ -59,7 +62,8 @@ pub enum UiError {
 /// Whether `run` has the terminal (raw mode, alternate screen) and it is not restored yet.
 static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// Leave raw mode and the alternate screen, show the cursor: once, however many of the ways
+/// Stop reporting the mouse, leave raw mode and the alternate screen, show the cursor: once,
+/// however many of the ways
 /// out (the end of `run`, its guard, the panic hook) call it. A second LeaveAlternateScreen
 /// puts the cursor back where it was when the UI started, so the shell's prompt overwrote
 /// what the teardown had printed in between (`nvt$ ew: removing this session's...`).
@@ -70,7 +74,7 @@ pub fn restore_terminal() {
 fn restore_to(out: &mut impl Write) {
     if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
-        let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
+        let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
     }
 }
 
@@ -113,6 +117,16 @@ fn spawn_input(tx: Sender<Message>) -> Result<(), UiError> {
         let msg = match event::read() {
             Ok(Event::Key(k)) => Message::Key(k),
             Ok(Event::Resize(width, height)) => Message::Resize { width, height },
+            // Moves and drags do nothing (and would cost a redraw each).
+            Ok(Event::Mouse(m))
+                if matches!(m.kind, MouseEventKind::Moved | MouseEventKind::Drag(_)) =>
+            {
+                continue
+            }
+            Ok(Event::Mouse(m)) => Message::Mouse {
+                event: m,
+                at: Instant::now(),
+            },
             Ok(_) => continue,
             Err(_) => break,
         };
@@ -728,7 +742,7 @@ pub fn run(
     let _guard = TerminalGuard;
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen)?;
+    execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
     terminal.clear()?;
 
@@ -970,6 +984,12 @@ mod tests {
         assert!(
             first.windows(leave.len()).any(|w| w == leave),
             "the first restore leaves the alternate screen: {first:?}"
+        );
+        // SGR mouse reports off (crossterm's DisableMouseCapture ends with it).
+        let no_mouse = b"\x1b[?1006l";
+        assert!(
+            first.windows(no_mouse.len()).any(|w| w == no_mouse),
+            "the first restore stops the mouse reports: {first:?}"
         );
         assert!(second.is_empty(), "the second writes nothing: {second:?}");
     }

@@ -88,6 +88,25 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "e2e", "-l", text]);
     }
 
+    /// A left click at (`x`, `y`) (0-based, as the screen's lines and columns): the SGR
+    /// mouse report a terminal sends (press, then release), written to the pane as bytes.
+    /// tmux's own `send-keys -M` only replays a mouse event tmux received.
+    pub fn click(&self, x: u16, y: u16) {
+        for end in ['M', 'm'] {
+            let report = format!("\x1b[<0;{};{}{end}", x + 1, y + 1);
+            let hex: Vec<String> = report.bytes().map(|b| format!("{b:02x}")).collect();
+            let mut args = vec!["send-keys", "-t", "e2e", "-H"];
+            args.extend(hex.iter().map(String::as_str));
+            self.tmux(&args);
+        }
+    }
+
+    /// Whether the program in the pane asked for mouse reports (any mode).
+    pub fn mouse_on(&self) -> bool {
+        self.format("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}")
+            .contains('1')
+    }
+
     pub fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", "e2e"])
     }

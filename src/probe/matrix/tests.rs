@@ -427,18 +427,45 @@ fn text_matrix_has_rows_columns_and_marks() {
     let text = render_text(&run.results);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("each cell: icmp arp"));
-    assert_eq!(lines[1], "  [1] e0 10.0.0.1");
-    assert_eq!(lines[2], "  [2] e1 10.0.0.2");
-    assert_eq!(lines[3], "from [1] [2]");
+    // The columns are named: each target over its addresses, no numbered legend.
+    assert_eq!(lines[1], "from e0 ───── e1 ─────");
+    assert_eq!(lines[2], "     10.0.0.1 10.0.0.2");
     // e0 reaches both (no ARP to itself: ·), e1 reaches nothing.
-    assert_eq!(lines[4], "e0    ✓·  ✓✓");
-    assert!(lines[5].starts_with("e1 "));
-    assert!(lines[5].contains('✗'));
+    assert_eq!(lines[3], "e0   ✓·       ✓✓");
+    assert!(lines[4].starts_with("e1 "));
+    assert!(lines[4].contains('✗'));
     let l = layout(&run.results);
     assert_eq!(l.rows, vec!["e0".to_string(), "e1".to_string()]);
     assert_eq!(l.kinds, vec![ProbeKind::Icmp, ProbeKind::Arp]);
     let m = render_mismatches(&run.results);
     assert_eq!(m.lines().count(), run.mismatches().count());
+}
+
+#[test]
+fn column_groups_join_one_targets_addresses() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let ip = |d: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, d));
+    let l = Layout {
+        columns: vec![
+            ("host".into(), ip(1)),
+            ("host".into(), ip(2)),
+            ("peer".into(), ip(3)),
+            ("host".into(), ip(4)),
+        ],
+        kinds: vec![ProbeKind::Icmp, ProbeKind::Arp],
+        ..Layout::default()
+    };
+    assert_eq!(
+        l.groups(0..4),
+        vec![("host", 0..2), ("peer", 2..3), ("host", 3..4)]
+    );
+    assert_eq!(l.groups(1..3), vec![("host", 1..2), ("peer", 2..3)]);
+    assert_eq!(l.groups(3..9), vec![("host", 3..4)]);
+    assert_eq!(l.column_widths(6), vec![6; 4]);
+    assert_eq!(l.column_widths(99), vec![8; 4]);
+    assert_eq!(group_heading("host", 8), "host ───");
+    assert_eq!(group_heading("tour-mv1", 5), "tour…");
+    assert_eq!(group_heading("peer", 5), "peer ");
 }
 
 #[test]

@@ -186,7 +186,7 @@ fn shape(entries: &[Entry], width: u16, height: u16) -> Shape {
 /// Where the overlay's first line goes after a browsing action while it is open, or `None`
 /// when the action does not scroll it.
 pub fn scrolled(model: &Model, action: Action) -> Option<usize> {
-    let (width, height) = model.screen;
+    let (width, height) = (model.screen.width, model.screen.height);
     let s = shape(&lines(model), width, height.saturating_sub(STATUS_ROWS));
     let page = s.visible.saturating_sub(1).max(1);
     let from = model.help_scroll.min(s.max_scroll());
@@ -290,7 +290,7 @@ mod tests {
 
     fn model(width: u16, height: u16) -> Model {
         let mut m = Model::new(Vec::new(), Theme::default());
-        m.screen = (width, height);
+        m.screen = ratatui::layout::Rect::new(0, 0, width, height);
         m
     }
 

@@ -1,9 +1,11 @@
 //! The Matrix tab: sources down, targets across, one mark per probe kind in each cell
 //! (`✓` reached, `✗` not, `·` not probed, `…` waiting) and `!` where the kernel did not do
 //! what the rules expect; colour says expected (green/blue) or not (red), the marks say it
-//! without colour. Under it: the column legend and the selected cell in one line.
+//! without colour. Each target endpoint's name heads the columns of its addresses; the
+//! columns that do not fit scroll into view. Under it: the selected cell, the marks'
+//! legend, and which columns are in view.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
@@ -11,9 +13,12 @@ use ratatui::Frame;
 
 use super::cut;
 use super::table::body_block;
-use crate::ui::app::Model;
+use crate::probe::matrix::group_heading;
+use crate::ui::app::{Model, Tab};
 use crate::ui::bench::Mark;
+use crate::ui::keys::Action;
 use crate::ui::labui::SPINNER;
+use crate::ui::matrix_view;
 use crate::ui::theme::MARK_MISMATCH;
 
 fn title(model: &Model) -> String {
@@ -59,53 +64,49 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     }
     let g = m.grid();
-    let row_w = g
-        .rows
-        .iter()
-        .map(|r| r.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 14);
-    let cell_w = (g.kinds.len() + 1).max(3);
-    // Columns that fit beside the source names; the cursor's column stays visible.
-    let fit = (usize::from(inner.width).saturating_sub(row_w + 1) / (cell_w + 1)).max(1);
-    let first_col = m.col.saturating_sub(fit - 1);
-    let cols: Vec<usize> = (first_col..g.columns.len()).take(fit).collect();
-    let cols_text: Vec<String> = g
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, (n, ip))| format!("[{}] {n} {ip}", i + 1))
-        .collect();
-    let cols_joined = cols_text.join("  ");
-    let w = usize::from(inner.width.max(1));
-    let cols_h = cols_joined.chars().count().div_ceil(w).clamp(1, 4);
-    let legend_h = (cols_h + 2) as u16;
-    let [grid_area, legend_area] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(legend_h)]).areas(inner);
+    let view = matrix_view::view(m, inner);
+    let row_w = view.row_w;
+    let legend_area = Rect {
+        y: inner.y + view.area.height,
+        height: inner.height - view.area.height,
+        ..inner
+    };
 
-    let mut lines = Vec::new();
-    let mut head = vec![Span::styled(
-        format!("{:<row_w$}", format!("from\\to ({})", kinds_label(g))),
+    // The header: each target's name over its addresses, the cursor's address marked.
+    let mut names = vec![Span::styled(
+        format!("{:<row_w$}", "from\\to"),
         theme.header(),
     )];
-    if head[0].content.chars().count() > row_w {
-        head[0] = Span::styled(format!("{:<row_w$}", "from"), theme.header());
+    for (name, cols) in g.groups(view.cols.clone()) {
+        let span = view.widths[cols.clone()].iter().sum::<usize>() + cols.len() - 1;
+        let style = if cols.contains(&m.col) {
+            theme.header().patch(theme.selected(false))
+        } else {
+            theme.header()
+        };
+        names.push(Span::raw(" "));
+        names.push(Span::styled(group_heading(name, span), style));
     }
-    for &c in &cols {
-        let label = format!("[{}]", c + 1);
+    let mut addresses = vec![Span::styled(
+        format!("{:<row_w$}", cut(&kinds_label(g), row_w)),
+        theme.dim(),
+    )];
+    for c in view.cols.clone() {
+        let w = view.widths[c];
         let style = if c == m.col {
             theme.selected(true)
         } else {
             theme.header()
         };
-        head.push(Span::raw(" "));
-        head.push(Span::styled(format!("{label:>cell_w$}"), style));
+        addresses.push(Span::raw(" "));
+        addresses.push(Span::styled(
+            format!("{:<w$}", cut(&g.columns[c].1.to_string(), w)),
+            style,
+        ));
     }
-    lines.push(Line::from(head));
-    let rows_h = usize::from(grid_area.height).saturating_sub(1).max(1);
-    let first_row = m.row.saturating_sub(rows_h - 1);
-    for (ri, name) in g.rows.iter().enumerate().skip(first_row).take(rows_h) {
+    let mut lines = vec![Line::from(names), Line::from(addresses)];
+    for ri in view.rows.clone() {
+        let name = &g.rows[ri];
         let name_style = if ri == m.row {
             theme.selected(true)
         } else {
@@ -115,7 +116,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             format!("{:<row_w$}", cut(name, row_w)),
             name_style,
         )];
-        for &ci in &cols {
+        for ci in view.cols.clone() {
+            let w = view.widths[ci];
             let marks: Vec<Mark> = g.kinds.iter().map(|&k| m.mark(g, ri, ci, k)).collect();
             let mismatch = marks.iter().any(|mk| mk.mismatch());
             let mut text: String = marks.iter().map(|mk| mk.symbol()).collect();
@@ -137,13 +139,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 style = style.patch(theme.selected(true));
             }
             spans.push(Span::raw(" "));
-            spans.push(Span::styled(format!("{text:>cell_w$}"), style));
+            spans.push(Span::styled(format!("{text:<w$}"), style));
         }
         lines.push(Line::from(spans));
     }
-    frame.render_widget(Paragraph::new(lines), grid_area);
+    frame.render_widget(Paragraph::new(lines), view.area);
 
-    // Legend: the columns, then the selected cell.
+    // Under the grid: the selected cell, the marks, and which columns are in view.
+    let w = usize::from(inner.width.max(1));
     let selected = match m.selected_pair() {
         Some((from, _)) => {
             let (to, ip) = &g.columns[m.col.min(g.columns.len() - 1)];
@@ -153,20 +156,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .map(|&k| format!("{} {}", k.name(), m.mark(g, m.row, m.col, k).symbol()))
                 .collect::<Vec<_>>()
                 .join("  ");
-            format!("▶ {from} → {to} {ip}: {marks}   Enter: explain, 9: path")
+            // The keys in use (a config may remap them); the path is drawn on the Lab tab.
+            let keys = &model.keys;
+            format!(
+                "▶ {from} → {to} {ip}: {marks}   {}: explain, {}: path",
+                keys.first_key(Action::Open),
+                keys.first_key(Action::GoTab(Tab::Lab.index()))
+            )
         }
         None => String::new(),
     };
-    let [cols_area, rest] =
-        Layout::vertical([Constraint::Length(cols_h as u16), Constraint::Min(0)])
-            .areas(legend_area);
-    frame.render_widget(
-        Paragraph::new(cols_joined)
-            .style(theme.dim())
-            .wrap(Wrap { trim: true }),
-        cols_area,
-    );
-    let legend = vec![
+    let mut legend = vec![
         Line::raw(cut(&selected, w)),
         Line::styled(
             cut(
@@ -179,7 +179,33 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             theme.dim(),
         ),
     ];
-    frame.render_widget(Paragraph::new(legend), rest);
+    if legend_area.height > 2 {
+        let n = g.columns.len();
+        let more = match (view.cols.start > 0, view.cols.end < n) {
+            (true, true) => "more on both sides",
+            (true, false) => "more to the left",
+            _ => "more to the right",
+        };
+        legend.push(Line::styled(
+            cut(
+                &format!(
+                    "columns {}–{} of {n} · {more} · {} {}: scroll",
+                    view.cols.start + 1,
+                    view.cols.end,
+                    keys_of(model, Action::ScrollLeft),
+                    keys_of(model, Action::ScrollRight),
+                ),
+                w,
+            ),
+            theme.dim(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(legend), legend_area);
+}
+
+/// The key in use for `action` (a config may remap it).
+fn keys_of(model: &Model, action: Action) -> String {
+    model.keys.first_key(action)
 }
 
 fn kinds_label(g: &crate::probe::matrix::Layout) -> String {

@@ -1,62 +1,40 @@
-//! Drawing: pure functions of the [`Model`], one file per screen region.
+//! Drawing: pure functions of the [`Model`], one file per screen region (the inventory
+//! tabs' rows are built in [`crate::ui::rows`]).
 
-pub mod addresses;
-pub mod bridges;
 pub mod dialog;
-pub mod filter;
 pub mod help;
 pub mod lab;
-pub mod links;
 pub mod matrix;
 pub mod namespaces;
-pub mod nat;
-pub mod neighbours;
 pub mod privileges;
-pub mod routes;
 pub mod status;
 pub mod table;
 pub mod tabs;
 pub mod topology;
 pub mod tour;
 
-use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
 
 use crate::ui::app::{Model, Tab};
+use crate::ui::screen::regions;
 
 /// Draw the whole screen from the model.
 pub fn draw(frame: &mut Frame, model: &Model) {
     let area = frame.area();
-    let [main, tour_area, status_area] = Layout::vertical([
-        Constraint::Min(0),
-        Constraint::Length(tour::height(model)),
-        Constraint::Length(status::height(model, area.width)),
-    ])
-    .areas(area);
-    // The matrix and the lab picture take the whole width: they need it at 80 columns.
-    let wide = matches!(model.tab, Tab::Matrix | Tab::Lab);
-    let ns_width = if wide {
-        0
-    } else {
-        (main.width * 3 / 10).clamp(24, 40).min(main.width)
-    };
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(ns_width), Constraint::Min(0)]).areas(main);
-    if !wide {
+    let r = regions(model, area);
+    if let Some(left) = r.namespaces {
         namespaces::draw(frame, left, model);
     }
-    let [tab_bar, body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(right);
-    tabs::draw(frame, tab_bar, model);
+    tabs::draw(frame, r.tab_bar, model);
     match model.tab {
-        Tab::Topology => topology::draw(frame, body, model),
-        Tab::Matrix => matrix::draw(frame, body, model),
-        Tab::Lab => lab::draw(frame, body, model),
-        _ => table::draw(frame, body, model),
+        Tab::Topology => topology::draw(frame, r.body, model),
+        Tab::Matrix => matrix::draw(frame, r.body, model),
+        Tab::Lab => lab::draw(frame, r.body, model),
+        _ => table::draw(frame, r.body, model),
     }
-    tour::draw(frame, tour_area, model);
-    status::draw(frame, status_area, model);
-    dialog::draw(frame, main, model);
+    tour::draw(frame, r.tour, model);
+    status::draw(frame, r.status, model);
+    dialog::draw(frame, r.main, model);
     if model.help {
         help::draw(frame, area, model);
     } else if model.privileges_screen {

@@ -79,7 +79,7 @@ fn item<'a>(model: &Model, e: &NsEntry, width: usize) -> ListItem<'a> {
     ListItem::new(Text::from(lines))
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+fn block<'a>(model: &Model) -> Block<'a> {
     let focused = model.focus == Pane::Namespaces;
     let visible = model.visible_namespaces();
     let title = format!(
@@ -91,15 +91,23 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             format!("{} of {}", visible.len(), model.namespaces.len())
         }
     );
-    let block = Block::bordered()
+    Block::bordered()
         .border_type(if focused {
             BorderType::Thick
         } else {
             BorderType::Plain
         })
         .border_style(model.theme.border(focused))
-        .title(title);
-    let width = usize::from(block.inner(area).width).saturating_sub(MARK_SELECTED.chars().count());
+        .title(title)
+}
+
+/// The items of the visible namespaces, the selected one's position, and the first one
+/// drawn: from the top until the selected one would fall off, then with it on the last
+/// lines (what ratatui's list does from offset 0, kept here so a click can be placed).
+fn items<'a>(model: &Model, area: Rect) -> (Vec<ListItem<'a>>, Option<usize>, usize) {
+    let inner = block(model).inner(area);
+    let width = usize::from(inner.width).saturating_sub(MARK_SELECTED.chars().count());
+    let visible = model.visible_namespaces();
     let items: Vec<ListItem> = visible
         .iter()
         .map(|&i| item(model, &model.namespaces[i], width))
@@ -107,10 +115,49 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let selected = visible
         .iter()
         .position(|&i| Some(model.namespaces[i].netns.id) == model.selected);
+    let height = usize::from(inner.height);
+    let mut offset = 0;
+    if let Some(sel) = selected {
+        let used = |from: usize| {
+            items[from..=sel]
+                .iter()
+                .map(ListItem::height)
+                .sum::<usize>()
+        };
+        while offset < sel && used(offset) > height {
+            offset += 1;
+        }
+    }
+    (items, selected, offset)
+}
+
+/// The index (into `model.namespaces`) of the namespace drawn at line `y` of `area`.
+pub fn entry_at(model: &Model, area: Rect, y: u16) -> Option<usize> {
+    let inner = block(model).inner(area);
+    if y < inner.y || y >= inner.y + inner.height {
+        return None;
+    }
+    let (items, _, offset) = items(model, area);
+    let mut top = usize::from(inner.y);
+    for (n, it) in items.iter().enumerate().skip(offset) {
+        let bottom = top + it.height();
+        if (top..bottom).contains(&usize::from(y)) {
+            return model.visible_namespaces().get(n).copied();
+        }
+        top = bottom;
+    }
+    None
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
+    let focused = model.focus == Pane::Namespaces;
+    let (items, selected, offset) = items(model, area);
     let list = List::new(items)
-        .block(block)
+        .block(block(model))
         .highlight_symbol(MARK_SELECTED)
         .highlight_style(model.theme.selected(focused));
-    let mut state = ListState::default().with_selected(selected);
+    let mut state = ListState::default()
+        .with_selected(selected)
+        .with_offset(offset);
     frame.render_stateful_widget(list, area, &mut state);
 }

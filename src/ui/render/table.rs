@@ -1,7 +1,7 @@
 //! The table of the current tab (every tab but Topology), with a detail line for the
 //! selected row and the namespace's read errors underneath.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
@@ -29,6 +29,37 @@ pub fn body_block<'a>(model: &Model, title: String) -> Block<'a> {
         .title(title)
 }
 
+/// The table, the detail line under it, and the read errors (at most two lines), inside
+/// the body's border.
+fn areas(inner: Rect, errors: usize) -> [Rect; 3] {
+    Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(3),
+        Constraint::Length(errors.min(2) as u16),
+    ])
+    .areas(inner)
+}
+
+fn error_count(model: &Model) -> usize {
+    model.selected_entry().map_or(0, |e| {
+        usize::from(e.error.is_some()) + e.inventory.as_ref().map_or(0, |i| i.errors.len())
+    })
+}
+
+/// The row (in the current tab's rows) drawn at line `y` of the body `area`.
+pub fn row_at(model: &Model, area: Rect, y: u16) -> Option<usize> {
+    let [table_area, _, _] = areas(area.inner(Margin::new(1, 1)), error_count(model));
+    let len = model.current_view().rows.len();
+    // Below the header line.
+    let first = table_area.y + 1;
+    if y < first || y >= table_area.y + table_area.height {
+        return None;
+    }
+    let (start, end) = window(len, model.row, table_area.height.saturating_sub(1));
+    let row = start + usize::from(y - first);
+    (row < end).then_some(row)
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let view = model.current_view();
     let entry = model.selected_entry();
@@ -54,13 +85,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .collect(),
         None => Vec::new(),
     };
-    let err_lines = errors.len().min(2) as u16;
-    let [table_area, detail_area, error_area] = Layout::vertical([
-        Constraint::Min(0),
-        Constraint::Length(3),
-        Constraint::Length(err_lines),
-    ])
-    .areas(inner);
+    let [table_area, detail_area, error_area] = areas(inner, errors.len());
 
     let theme = &model.theme;
     if view.rows.is_empty() {

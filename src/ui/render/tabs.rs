@@ -34,16 +34,33 @@ fn labels(level: u8, model: &Model) -> Vec<(String, bool)> {
         .collect()
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
-    let width = |ls: &[(String, bool)]| -> usize {
+/// The labels that fit `width`, most detailed first.
+fn fitting(width: u16, model: &Model) -> Vec<(String, bool)> {
+    let total = |ls: &[(String, bool)]| -> usize {
         ls.iter().map(|(t, _)| t.chars().count() + 1).sum::<usize>()
     };
-    let chosen = (0..3)
+    (0..3)
         .map(|level| labels(level, model))
-        .find(|ls| width(ls) <= usize::from(area.width))
-        .unwrap_or_else(|| labels(2, model));
+        .find(|ls| total(ls) <= usize::from(width))
+        .unwrap_or_else(|| labels(2, model))
+}
+
+/// The tab whose label is at column `x` of the bar drawn in `area`.
+pub fn tab_at(model: &Model, area: Rect, x: u16) -> Option<Tab> {
+    let mut left = area.x;
+    for (tab, (text, _)) in Tab::ALL.iter().zip(fitting(area.width, model)) {
+        let right = left.saturating_add(text.chars().count() as u16);
+        if (left..right).contains(&x) {
+            return Some(*tab);
+        }
+        left = right.saturating_add(1);
+    }
+    None
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut spans = Vec::new();
-    for (text, active) in chosen {
+    for (text, active) in fitting(area.width, model) {
         if active {
             spans.push(Span::styled(text, model.theme.tab_active()));
         } else {
