@@ -5,6 +5,7 @@
 //! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
 //! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
+//! - [`pacing`]: batches that keep the probes' neighbour entries under the kernel's limits.
 //! - [`namespaces`]: endpoints outside the lab (any namespace, with the addresses it holds).
 //! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
 
@@ -15,6 +16,7 @@ pub mod icmp;
 pub mod kernel;
 pub mod matrix;
 pub mod namespaces;
+pub mod pacing;
 pub mod route;
 pub mod rules;
 pub mod seen_as;
@@ -153,6 +155,9 @@ impl Observation {
 pub enum ProbeError {
     #[error(transparent)]
     Netns(#[from] crate::netns::NetnsError),
+    /// A netlink request of the pacing (deleting the probes' neighbour entries) failed.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
     #[error("{what}: {source}")]
     Io {
         what: String,
