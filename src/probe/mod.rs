@@ -6,6 +6,7 @@
 //! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
 //! - [`pacing`]: batches that keep the probes' neighbour entries under the kernel's limits.
+//! - [`report`]: the matrix as text, JSON, CSV and markdown, written as results arrive.
 //! - [`namespaces`]: endpoints outside the lab (any namespace, with the addresses it holds).
 //! - [`rules`]: the expected outcome of every cell and the reason, from documented behaviour.
 
@@ -17,6 +18,7 @@ pub mod kernel;
 pub mod matrix;
 pub mod namespaces;
 pub mod pacing;
+pub mod report;
 pub mod route;
 pub mod rules;
 pub mod seen_as;

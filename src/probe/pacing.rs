@@ -228,10 +228,7 @@ pub fn plan(cells: &[CellNeeds], owned: &dyn Fn(usize) -> bool, room: usize) -> 
     for c in order {
         all.extend(c.needs.iter().copied());
         let (own, unown): (Vec<Need>, Vec<Need>) = c.needs.iter().partition(|n| owned(n.ns));
-        let new_unowned = unown
-            .iter()
-            .filter(|n| !epoch.unowned.contains(n))
-            .count();
+        let new_unowned = unown.iter().filter(|n| !epoch.unowned.contains(n)).count();
         let held = epoch.unowned.len() + new_unowned;
         let fits = |b: &Building, max_owned: usize| {
             let grown = b.owned.len() + own.iter().filter(|n| !b.owned.contains(n)).count();
@@ -386,9 +383,8 @@ impl NeighbourTable for KernelNeighbours {
 
     fn forget(&self, netns: &Path, addrs: &[IpAddr]) -> Result<usize, ProbeError> {
         let addrs: HashSet<IpAddr> = addrs.iter().copied().collect();
-        let deleted = crate::netns::run_in("neigh-forget", netns, move || {
-            forget_current_thread(&addrs)
-        })?;
+        let deleted =
+            crate::netns::run_in("neigh-forget", netns, move || forget_current_thread(&addrs))?;
         deleted.map_err(ProbeError::Inventory)
     }
 }
@@ -410,7 +406,9 @@ fn lo_alias_current_thread() -> Option<String> {
 /// Dump the calling thread's namespace's IPv4 neighbours and delete the dynamic ones (not
 /// permanent, not noarp) whose address is in `addrs`. An entry that cannot be deleted (gone
 /// meanwhile) is skipped.
-fn forget_current_thread(addrs: &HashSet<IpAddr>) -> Result<usize, crate::inventory::InventoryError> {
+fn forget_current_thread(
+    addrs: &HashSet<IpAddr>,
+) -> Result<usize, crate::inventory::InventoryError> {
     let mut sock = crate::inventory::dump::RouteSocket::open()?;
     let mut doomed: Vec<NeighbourMessage> = Vec::new();
     let mut req = NeighbourMessage::default();

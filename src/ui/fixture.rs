@@ -492,7 +492,8 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                     reachable: r["expected"].as_bool(),
                     why: s(r, "why").unwrap_or_default(),
                     path: Vec::new(),
-                },
+                }
+                .into(),
             }
         })
         .collect()

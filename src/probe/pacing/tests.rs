@@ -128,8 +128,14 @@ fn owned_entries_are_charged_per_batch_and_shared_entries_cost_nothing() {
     }));
     let p = plan(&cells, &|_| true, 4);
     assert_eq!(p.batches.len(), 5, "{p:#?}");
-    assert_eq!(p.batches[0].tokens, vec![0, 1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
-    assert!(p.batches.iter().all(|b| b.owned.len() <= 4 && !b.wait_for_reclaim));
+    assert_eq!(
+        p.batches[0].tokens,
+        vec![0, 1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+    );
+    assert!(p
+        .batches
+        .iter()
+        .all(|b| b.owned.len() <= 4 && !b.wait_for_reclaim));
 }
 
 #[test]
@@ -144,7 +150,9 @@ fn cells_predicted_to_fail_are_planned_first() {
     let p = plan(&cells, &|_| true, 8);
     // The four slow cells fill the first batch (their timeouts are waited for once).
     assert_eq!(p.batches[0].tokens, vec![16, 17, 18, 19]);
-    assert!(p.batches[1..].iter().all(|b| b.tokens.iter().all(|&t| t < 16)));
+    assert!(p.batches[1..]
+        .iter()
+        .all(|b| b.tokens.iter().all(|&t| t < 16)));
 }
 
 #[test]
@@ -162,7 +170,10 @@ fn entries_in_namespaces_netview_does_not_own_are_kept_until_a_reclaim_wait() {
     assert_eq!(p.batches.len(), 3, "{p:#?}");
     assert!(!p.batches[0].wait_for_reclaim);
     assert!(p.batches[1].wait_for_reclaim && p.batches[2].wait_for_reclaim);
-    assert!(p.batches.iter().all(|b| b.unowned_held == 9 && b.owned.is_empty()));
+    assert!(p
+        .batches
+        .iter()
+        .all(|b| b.unowned_held == 9 && b.owned.is_empty()));
 }
 
 #[test]
@@ -259,26 +270,53 @@ fn needs_model_on_link_routed_local_and_arp_cells() {
     let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
     // On-link: the source's entry for the target and the target's for the source.
     let mut want = vec![
-        Need { ns: n("a"), ip: ip("10.0.0.3") },
-        Need { ns: n("b"), ip: ip("10.0.0.2") },
+        Need {
+            ns: n("a"),
+            ip: ip("10.0.0.3"),
+        },
+        Need {
+            ns: n("b"),
+            ip: ip("10.0.0.2"),
+        },
     ];
     want.sort();
-    assert_eq!(needs_of(&lab, &ns_of, &cell("a", "b", "10.0.0.3", ProbeKind::Icmp)), want);
+    assert_eq!(
+        needs_of(&lab, &ns_of, &cell("a", "b", "10.0.0.3", ProbeKind::Icmp)),
+        want
+    );
     // ARP: only the answering side's entry for the source.
     assert_eq!(
         needs_of(&lab, &ns_of, &cell("a", "b", "10.0.0.3", ProbeKind::Arp)),
-        vec![Need { ns: n("b"), ip: ip("10.0.0.2") }]
+        vec![Need {
+            ns: n("b"),
+            ip: ip("10.0.0.2")
+        }]
     );
     // Routed: the gateway in the source, the target and the source in the router, the
     // target's gateway on the way back.
     let mut want = vec![
-        Need { ns: n("a"), ip: ip("10.0.0.1") },
-        Need { ns: n("r"), ip: ip("10.1.0.2") },
-        Need { ns: n("r"), ip: ip("10.0.0.2") },
-        Need { ns: n("c"), ip: ip("10.1.0.1") },
+        Need {
+            ns: n("a"),
+            ip: ip("10.0.0.1"),
+        },
+        Need {
+            ns: n("r"),
+            ip: ip("10.1.0.2"),
+        },
+        Need {
+            ns: n("r"),
+            ip: ip("10.0.0.2"),
+        },
+        Need {
+            ns: n("c"),
+            ip: ip("10.1.0.1"),
+        },
     ];
     want.sort();
-    assert_eq!(needs_of(&lab, &ns_of, &cell("a", "c", "10.1.0.2", ProbeKind::Icmp)), want);
+    assert_eq!(
+        needs_of(&lab, &ns_of, &cell("a", "c", "10.1.0.2", ProbeKind::Icmp)),
+        want
+    );
     // One namespace: local delivery, no entry.
     assert!(needs_of(&lab, &ns_of, &cell("h", "a", "10.0.0.2", ProbeKind::Icmp)).is_empty());
     // An unknown source needs nothing (the runner refuses it anyway).
