@@ -501,20 +501,31 @@ pub fn run_paced(
 
     // Plan the batches.
     let limits = opts.table.limits().filter(|_| !cells.is_empty());
-    let (ns_of, ns_paths) = pacing::number_namespaces(lab);
+    let model = pacing::NeedsModel::new(lab);
+    let ns_paths = &model.paths;
     let plan = match limits {
         Some(l) => {
-            let mut needs = Vec::with_capacity(cells.len());
-            for (chunk_no, chunk) in cells.chunks(EXPECT_CHUNK).enumerate() {
-                let expected = expect_cells(lab, chunk, opts.walk);
-                for (k, (c, e)) in chunk.iter().zip(expected).enumerate() {
-                    needs.push(pacing::CellNeeds {
-                        token: chunk_no * EXPECT_CHUNK + k,
-                        needs: pacing::needs_of(lab, &ns_of, c),
-                        slow: e.reachable != Some(true),
-                    });
+            let mut needs: Vec<pacing::CellNeeds> = cells
+                .iter()
+                .enumerate()
+                .map(|(token, c)| pacing::CellNeeds {
+                    token,
+                    needs: model.needs(c),
+                    slow: false,
+                })
+                .collect();
+            let distinct: std::collections::HashSet<pacing::Need> =
+                needs.iter().flat_map(|c| c.needs.iter().copied()).collect();
+            // Only a run that will be paced needs to know which cells are slow.
+            if distinct.len() > l.room() {
+                for (chunk_no, chunk) in cells.chunks(EXPECT_CHUNK).enumerate() {
+                    let expected = expect_cells(lab, chunk, opts.walk);
+                    for (k, e) in expected.into_iter().enumerate() {
+                        needs[chunk_no * EXPECT_CHUNK + k].slow = e.reachable != Some(true);
+                    }
                 }
             }
+            drop(distinct);
             let used: std::collections::BTreeSet<usize> = needs
                 .iter()
                 .flat_map(|c| c.needs.iter().map(|n| n.ns))

@@ -17,7 +17,7 @@
 //! the kernel may reclaim them, and a plan that needs that room starts a new "epoch" with that
 //! wait. Cells predicted to fail are planned first, so their timeouts share the first batches.
 //!
-//! [`plan`] and [`needs_of`] are pure (unit-tested without root); the kernel's side is behind
+//! [`plan`] and [`NeedsModel`] are pure (unit-tested without root); the kernel's side is behind
 //! [`NeighbourTable`] ([`KernelNeighbours`] reads `/proc` and deletes over rtnetlink).
 
 use std::collections::{HashMap, HashSet};
@@ -104,60 +104,99 @@ pub struct PacingPlan {
     pub room: usize,
 }
 
-/// Where each cell's probes make entries, by namespace index (`ns_of` maps an endpoint name to
-/// it): the next hop in the source's namespace (the target when on-link, else the default
-/// gateway); when the gateway is an endpoint with the target on-link, the target in its
-/// namespace; and on the answering side, the next hop back to the source. ARP cells (a raw
-/// who-has from the source) make only the answering side's entry for the source.
-/// This is a model of what the kernel does, not a reading of it.
-pub fn needs_of(lab: &ProbeLab, ns_of: &HashMap<&str, usize>, cell: &Cell) -> Vec<Need> {
-    let mut out = Vec::new();
-    let Some(src) = lab.endpoint(&cell.from) else {
-        return out;
-    };
-    let Some(&src_ns) = ns_of.get(src.name.as_str()) else {
-        return out;
-    };
-    let holder = |ip: IpAddr| -> Option<&ProbeEndpoint> {
-        lab.endpoints
-            .iter()
-            .find(|e| e.addresses.iter().any(|a| a.ip == ip))
-    };
-    let ns = |e: &ProbeEndpoint| ns_of.get(e.name.as_str()).copied();
-    let target = cell.target_ip;
-    let on_link = src.arp_interface_for(target);
-    let target_ep = lab
-        .endpoint(&cell.to)
-        .filter(|t| t.addresses.iter().any(|a| a.ip == target))
-        .or_else(|| holder(target));
-    if target_ep.is_some_and(|t| t.netns_path == src.netns_path) {
-        return out; // local delivery: no neighbour
+/// What the planner knows of the run's endpoints: each by name, the first endpoint holding
+/// each address, and the namespaces numbered (endpoints sharing a namespace file share a
+/// number). Built once per run, so a cell's needs are a few hash lookups.
+pub struct NeedsModel<'a> {
+    by_name: HashMap<&'a str, &'a ProbeEndpoint>,
+    holder: HashMap<IpAddr, &'a ProbeEndpoint>,
+    ns_of: HashMap<&'a str, usize>,
+    /// Namespace number -> its file.
+    pub paths: Vec<PathBuf>,
+}
+
+impl<'a> NeedsModel<'a> {
+    pub fn new(lab: &'a ProbeLab) -> Self {
+        let mut paths: Vec<PathBuf> = Vec::new();
+        let mut by_path: HashMap<&Path, usize> = HashMap::new();
+        let mut m = NeedsModel {
+            by_name: HashMap::new(),
+            holder: HashMap::new(),
+            ns_of: HashMap::new(),
+            paths: Vec::new(),
+        };
+        for e in &lab.endpoints {
+            let i = *by_path.entry(e.netns_path.as_path()).or_insert_with(|| {
+                paths.push(e.netns_path.clone());
+                paths.len() - 1
+            });
+            m.ns_of.entry(e.name.as_str()).or_insert(i);
+            m.by_name.entry(e.name.as_str()).or_insert(e);
+            for a in &e.addresses {
+                m.holder.entry(a.ip).or_insert(e);
+            }
+        }
+        m.paths = paths;
+        m
     }
-    if cell.kind == ProbeKind::Arp {
-        if let (Some(from), Some(t)) = (on_link, target_ep) {
-            if let Some(t_ns) = ns(t) {
+
+    /// The namespace number of the endpoint called `name`.
+    pub fn ns(&self, name: &str) -> Option<usize> {
+        self.ns_of.get(name).copied()
+    }
+
+    /// Where a cell's probes make entries: the next hop in the source's namespace (the target
+    /// when on-link, else the default gateway); when the gateway is an endpoint, the target (if
+    /// on-link for it) and the source in its namespace; and on the answering side, the next
+    /// hop back to the source. An ARP cell (a raw who-has from the source) makes only the
+    /// answering side's entry for the source. A model of what the kernel does, not a reading.
+    pub fn needs(&self, cell: &Cell) -> Vec<Need> {
+        let mut out = Vec::new();
+        let Some(src) = self.by_name.get(cell.from.as_str()).copied() else {
+            return out;
+        };
+        let Some(src_ns) = self.ns(&src.name) else {
+            return out;
+        };
+        let ns = |e: &ProbeEndpoint| self.ns(&e.name);
+        let target = cell.target_ip;
+        let on_link = src.arp_interface_for(target);
+        let target_ep = self
+            .by_name
+            .get(cell.to.as_str())
+            .copied()
+            .filter(|t| t.addresses.iter().any(|a| a.ip == target))
+            .or_else(|| self.holder.get(&target).copied());
+        if target_ep.is_some_and(|t| t.netns_path == src.netns_path) {
+            return out; // local delivery: no neighbour
+        }
+        if cell.kind == ProbeKind::Arp {
+            if let (Some(from), Some(t_ns)) = (on_link, target_ep.and_then(ns)) {
                 out.push(Need {
                     ns: t_ns,
                     ip: from.ip,
                 });
             }
+            return out;
         }
-        return out;
-    }
-    // The request.
-    let src_ip = match on_link {
-        Some(from) => {
-            out.push(Need {
-                ns: src_ns,
-                ip: target,
-            });
-            Some(from.ip)
-        }
-        None => {
-            if let Some(gw) = src.gateway {
-                out.push(Need { ns: src_ns, ip: gw });
-                if let Some(router) = holder(gw).filter(|r| r.netns_path != src.netns_path) {
-                    if let Some(r_ns) = ns(router) {
+        // The request.
+        let src_ip = match on_link {
+            Some(from) => {
+                out.push(Need {
+                    ns: src_ns,
+                    ip: target,
+                });
+                Some(from.ip)
+            }
+            None => {
+                if let Some(gw) = src.gateway {
+                    out.push(Need { ns: src_ns, ip: gw });
+                    let router = self
+                        .holder
+                        .get(&gw)
+                        .copied()
+                        .filter(|r| r.netns_path != src.netns_path);
+                    if let Some((router, r_ns)) = router.and_then(|r| Some((r, ns(r)?))) {
                         if router.arp_interface_for(target).is_some() {
                             out.push(Need {
                                 ns: r_ns,
@@ -171,29 +210,29 @@ pub fn needs_of(lab: &ProbeLab, ns_of: &HashMap<&str, usize>, cell: &Cell) -> Ve
                         });
                     }
                 }
+                src.addresses
+                    .iter()
+                    .find(|a| !a.ip.is_loopback())
+                    .map(|a| a.ip)
             }
-            src.addresses
-                .iter()
-                .find(|a| !a.ip.is_loopback())
-                .map(|a| a.ip)
-        }
-    };
-    // The reply, from the target's namespace back towards the source.
-    if let (Some(t), Some(src_ip)) = (target_ep, src_ip) {
-        if let Some(t_ns) = ns(t) {
-            if t.arp_interface_for(src_ip).is_some() {
-                out.push(Need {
-                    ns: t_ns,
-                    ip: src_ip,
-                });
-            } else if let Some(gw) = t.gateway {
-                out.push(Need { ns: t_ns, ip: gw });
+        };
+        // The reply, from the target's namespace back towards the source.
+        if let (Some(t), Some(src_ip)) = (target_ep, src_ip) {
+            if let Some(t_ns) = ns(t) {
+                if t.arp_interface_for(src_ip).is_some() {
+                    out.push(Need {
+                        ns: t_ns,
+                        ip: src_ip,
+                    });
+                } else if let Some(gw) = t.gateway {
+                    out.push(Need { ns: t_ns, ip: gw });
+                }
             }
         }
+        out.sort();
+        out.dedup();
+        out
     }
-    out.sort();
-    out.dedup();
-    out
 }
 
 struct Building {
@@ -448,22 +487,6 @@ fn forget_current_thread(
         }
     }
     Ok(deleted)
-}
-
-/// The namespaces of a run, numbered: endpoint name -> index, and index -> namespace file
-/// (endpoints sharing a namespace file share an index).
-pub fn number_namespaces(lab: &ProbeLab) -> (HashMap<&str, usize>, Vec<PathBuf>) {
-    let mut paths: Vec<PathBuf> = Vec::new();
-    let mut by_path: HashMap<&Path, usize> = HashMap::new();
-    let mut ns_of = HashMap::new();
-    for e in &lab.endpoints {
-        let i = *by_path.entry(e.netns_path.as_path()).or_insert_with(|| {
-            paths.push(e.netns_path.clone());
-            paths.len() - 1
-        });
-        ns_of.insert(e.name.as_str(), i);
-    }
-    (ns_of, paths)
 }
 
 #[cfg(test)]

@@ -573,13 +573,13 @@ fn a_paced_run_keeps_each_batchs_entries_under_the_room_and_forgets_them_after()
     assert!(pacing.batches > 1);
     assert!(pacing.why.contains("batches"), "{}", pacing.why);
     // The probes that started between two rounds of forgets need at most `room` entries.
-    let (ns_of, _) = pacing::number_namespaces(&lab);
+    let model = pacing::NeedsModel::new(&lab);
     let mut by_generation: BTreeMap<usize, HashSet<pacing::Need>> = BTreeMap::new();
     for (g, token) in prober.generation.lock().unwrap().iter() {
         by_generation
             .entry(*g)
             .or_default()
-            .extend(pacing::needs_of(&lab, &ns_of, &cells[*token]));
+            .extend(model.needs(&cells[*token]));
     }
     assert!(by_generation.len() > 1);
     for (g, needs) in &by_generation {
@@ -597,9 +597,9 @@ fn a_paced_run_keeps_each_batchs_entries_under_the_room_and_forgets_them_after()
         .iter()
         .flat_map(|(p, ips)| ips.iter().map(move |ip| (p.clone(), *ip)))
         .collect();
-    let (_, paths) = pacing::number_namespaces(&lab);
+    let paths = &model.paths;
     for c in &cells {
-        for n in pacing::needs_of(&lab, &ns_of, c) {
+        for n in model.needs(c) {
             assert!(
                 forgotten.contains(&(paths[n.ns].clone(), n.ip)),
                 "{n:?} not forgotten"

@@ -264,9 +264,9 @@ fn needs_model_on_link_routed_local_and_arp_cells() {
         ],
         facts: LabFacts::default(),
     };
-    let (ns_of, paths) = number_namespaces(&lab);
-    assert_eq!(paths.len(), 4);
-    let n = |name: &str| ns_of[name];
+    let model = NeedsModel::new(&lab);
+    assert_eq!(model.paths.len(), 4);
+    let n = |name: &str| model.ns(name).unwrap();
     let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
     // On-link: the source's entry for the target and the target's for the source.
     let mut want = vec![
@@ -281,12 +281,12 @@ fn needs_model_on_link_routed_local_and_arp_cells() {
     ];
     want.sort();
     assert_eq!(
-        needs_of(&lab, &ns_of, &cell("a", "b", "10.0.0.3", ProbeKind::Icmp)),
+        model.needs(&cell("a", "b", "10.0.0.3", ProbeKind::Icmp)),
         want
     );
     // ARP: only the answering side's entry for the source.
     assert_eq!(
-        needs_of(&lab, &ns_of, &cell("a", "b", "10.0.0.3", ProbeKind::Arp)),
+        model.needs(&cell("a", "b", "10.0.0.3", ProbeKind::Arp)),
         vec![Need {
             ns: n("b"),
             ip: ip("10.0.0.2")
@@ -314,11 +314,15 @@ fn needs_model_on_link_routed_local_and_arp_cells() {
     ];
     want.sort();
     assert_eq!(
-        needs_of(&lab, &ns_of, &cell("a", "c", "10.1.0.2", ProbeKind::Icmp)),
+        model.needs(&cell("a", "c", "10.1.0.2", ProbeKind::Icmp)),
         want
     );
     // One namespace: local delivery, no entry.
-    assert!(needs_of(&lab, &ns_of, &cell("h", "a", "10.0.0.2", ProbeKind::Icmp)).is_empty());
+    assert!(model
+        .needs(&cell("h", "a", "10.0.0.2", ProbeKind::Icmp))
+        .is_empty());
     // An unknown source needs nothing (the runner refuses it anyway).
-    assert!(needs_of(&lab, &ns_of, &cell("zz", "a", "10.0.0.2", ProbeKind::Icmp)).is_empty());
+    assert!(model
+        .needs(&cell("zz", "a", "10.0.0.2", ProbeKind::Icmp))
+        .is_empty());
 }
