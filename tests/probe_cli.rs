@@ -245,8 +245,14 @@ fn formats_csv_markdown_and_explain() {
     // Markdown: the grid as a table, the summary, the mismatch as a list item.
     let out = with(&["--format", "markdown"]);
     let md = String::from_utf8_lossy(&out.stdout);
-    assert!(md.contains("| from |") && md.contains(" b 10.64.0.3 |"), "{md}");
-    assert!(md.contains("### Mismatches") && md.contains("- a -> b 10.64.0.3 icmp"), "{md}");
+    assert!(
+        md.contains("| from |") && md.contains(" b 10.64.0.3 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("### Mismatches") && md.contains("- a -> b 10.64.0.3 icmp"),
+        "{md}"
+    );
     // --explain: every cell that fails or differs, with its reason (and path when known).
     let out = with(&["--explain"]);
     let text = String::from_utf8_lossy(&out.stdout);

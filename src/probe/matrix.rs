@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -530,9 +530,11 @@ pub fn run_paced(
                 .iter()
                 .flat_map(|c| c.needs.iter().map(|n| n.ns))
                 .collect();
-            let owned: Vec<bool> = (0..ns_paths.len())
-                .map(|i| used.contains(&i) && opts.table.owned(&ns_paths[i]))
-                .collect();
+            let asked: Vec<&Path> = used.iter().map(|&i| ns_paths[i].as_path()).collect();
+            let mut owned = vec![false; ns_paths.len()];
+            for (&i, o) in used.iter().zip(opts.table.owned_many(&asked)) {
+                owned[i] = o;
+            }
             let room = l.room().max(MIN_PACING_ROOM);
             pacing::plan(&needs, &|ns| owned.get(ns).copied().unwrap_or(false), room)
         }
@@ -667,13 +669,11 @@ pub fn run_paced(
             for n in &batch.owned {
                 by_ns.entry(n.ns).or_default().push(n.ip);
             }
-            for (ns, ips) in by_ns {
-                if let Some(path) = ns_paths.get(ns) {
-                    // An entry left behind only makes the table fuller, which the next
-                    // run's limits read; the probes' results stand either way.
-                    let _ = opts.table.forget(path, &ips);
-                }
-            }
+            let jobs: Vec<(&Path, Vec<IpAddr>)> = by_ns
+                .into_iter()
+                .filter_map(|(ns, ips)| Some((ns_paths.get(ns)?.as_path(), ips)))
+                .collect();
+            opts.table.forget_many(&jobs);
         }
         last_end = Instant::now();
     }

@@ -349,6 +349,19 @@ pub trait NeighbourTable: Sync {
     /// Delete the dynamic IPv4 neighbour entries for `addrs` in the namespace at `netns`
     /// (owned namespaces only); returns how many were deleted.
     fn forget(&self, netns: &Path, addrs: &[IpAddr]) -> Result<usize, ProbeError>;
+
+    /// [`Self::owned`] for many namespaces (the kernel's answers them on a few reused
+    /// threads).
+    fn owned_many(&self, netns: &[&Path]) -> Vec<bool> {
+        netns.iter().map(|p| self.owned(p)).collect()
+    }
+
+    /// [`Self::forget`] in many namespaces; an error in one leaves the others done.
+    fn forget_many(&self, jobs: &[(&Path, Vec<IpAddr>)]) {
+        for (p, ips) in jobs {
+            let _ = self.forget(p, ips);
+        }
+    }
 }
 
 /// No limits and nothing owned: an unpaced run (tests with a fake prober, or where `/proc`
