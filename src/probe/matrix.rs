@@ -445,21 +445,25 @@ pub struct RunOptions<'a> {
     pub table: &'a dyn NeighbourTable,
 }
 
-/// How many cells' expectations are computed at a time (they are computed batch by batch,
-/// so a large run never holds every cell's path at once).
-const EXPECT_CHUNK: usize = 512;
-
-/// Share identical expectations (one `Arc` per distinct reason and path).
-fn interned(
-    table: &mut HashMap<Expectation, Arc<Expectation>>,
-    e: Expectation,
-) -> Arc<Expectation> {
-    if let Some(a) = table.get(&e) {
-        return a.clone();
-    }
-    let a = Arc::new(e.clone());
-    table.insert(e, a.clone());
-    a
+/// Every cell's expectation, one `Arc` per distinct reason and path. Computed over the whole
+/// plan at once: the rules read the run as a whole (one cell's ARP can teach another's host).
+fn shared_expectations(
+    lab: &ProbeLab,
+    cells: &[Cell],
+    walk: Option<&WalkWorld>,
+) -> Vec<Arc<Expectation>> {
+    let mut seen: std::collections::HashSet<Arc<Expectation>> = std::collections::HashSet::new();
+    expect_cells(lab, cells, walk)
+        .into_iter()
+        .map(|e| match seen.get(&e) {
+            Some(a) => a.clone(),
+            None => {
+                let a = Arc::new(e);
+                seen.insert(a.clone());
+                a
+            }
+        })
+        .collect()
 }
 
 /// Probe every cell, paced by `opts.table` (see [`pacing`]), handing each result to `sink`
@@ -503,6 +507,7 @@ pub fn run_paced(
     let limits = opts.table.limits().filter(|_| !cells.is_empty());
     let model = pacing::NeedsModel::new(lab);
     let ns_paths = &model.paths;
+    let expected_all = shared_expectations(lab, cells, opts.walk);
     let plan = match limits {
         Some(l) => {
             let mut needs: Vec<pacing::CellNeeds> = cells
@@ -518,11 +523,8 @@ pub fn run_paced(
                 needs.iter().flat_map(|c| c.needs.iter().copied()).collect();
             // Only a run that will be paced needs to know which cells are slow.
             if distinct.len() > l.room() {
-                for (chunk_no, chunk) in cells.chunks(EXPECT_CHUNK).enumerate() {
-                    let expected = expect_cells(lab, chunk, opts.walk);
-                    for (k, e) in expected.into_iter().enumerate() {
-                        needs[chunk_no * EXPECT_CHUNK + k].slow = e.reachable != Some(true);
-                    }
+                for (c, e) in needs.iter_mut().zip(&expected_all) {
+                    c.slow = e.reachable != Some(true);
                 }
             }
             drop(distinct);
@@ -564,7 +566,6 @@ pub fn run_paced(
     };
     let mut done = vec![false; cells.len()];
     let mut counts = (0usize, 0usize); // mismatches, unknown
-    let mut intern: HashMap<Expectation, Arc<Expectation>> = HashMap::new();
     let mut last_end = Instant::now();
     let mut deliver = |token: usize,
                        obs: Observation,
@@ -594,15 +595,11 @@ pub fn run_paced(
             std::thread::sleep(pacing::RECLAIM_AGE.saturating_sub(last_end.elapsed()));
         }
         // This batch's expectations, shared where identical.
-        let batch_cells: Vec<Cell> = batch.tokens.iter().map(|&t| cells[t].clone()).collect();
-        let mut expected: Vec<Arc<Expectation>> = Vec::with_capacity(batch_cells.len());
-        for chunk in batch_cells.chunks(EXPECT_CHUNK) {
-            for e in expect_cells(lab, chunk, opts.walk) {
-                expected.push(interned(&mut intern, e));
-            }
-        }
-        drop(batch_cells);
-        intern.clear();
+        let expected: Vec<Arc<Expectation>> = batch
+            .tokens
+            .iter()
+            .map(|&t| expected_all[t].clone())
+            .collect();
         let pos: HashMap<usize, usize> = batch
             .tokens
             .iter()
