@@ -223,3 +223,58 @@ fn bad_input_and_no_lab() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn formats_csv_markdown_and_explain() {
+    let mut t = Topo::new("cli4");
+    let lab = two_node_lab(&mut t, true);
+    let f = write_lab(&lab);
+    let base = ["--timeout-ms", "300", "--kind", "icmp"];
+    let with = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend_from_slice(extra);
+        netview(Some(f.path()), &a)
+    };
+    // CSV: a header, then one line per cell.
+    let out = with(&["--format", "csv"]);
+    assert_eq!(out.status.code(), Some(0));
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("from,to,target_ip,kind,"), "{csv}");
+    let json = netview(Some(f.path()), &[&base[..], &["--json"]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(lines.len() - 1, v["results"].as_array().unwrap().len());
+    assert_eq!(v["cells"], lines.len() - 1);
+    assert!(csv.contains("a,b,10.64.0.3,icmp,,Timeout,,false,"), "{csv}");
+    // Markdown: the grid as a table, the summary, the mismatch as a list item.
+    let out = with(&["--format", "markdown"]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("| from |") && md.contains(" b 10.64.0.3 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("### Mismatches") && md.contains("- a -> b 10.64.0.3 icmp"),
+        "{md}"
+    );
+    // --explain: every cell that fails or differs, with its reason (and path when known).
+    let out = with(&["--explain"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cells that fail or differ"), "{text}");
+    assert!(
+        text.contains("a -> b 10.64.0.3 icmp: observed Timeout, expected reachable"),
+        "{text}"
+    );
+    assert!(text.contains("unknown (no prediction)"), "{text}");
+    // --explain with JSON or CSV, and --json with --format: one line, exit 2.
+    for bad in [
+        &["--explain", "--json"][..],
+        &["--explain", "--format", "csv"][..],
+        &["--json", "--format", "text"][..],
+    ] {
+        let out = with(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+    }
+}

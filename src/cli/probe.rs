@@ -11,8 +11,10 @@ use netview::config::ProbeDefaults;
 use netview::containers::ResolveError;
 use netview::netns::{Netns, NetnsError};
 use netview::probe::kernel::KernelProber;
-use netview::probe::matrix::{self, PlanOptions};
+use netview::probe::matrix::{self, PlanOptions, RunOptions};
 use netview::probe::namespaces::HostNamespaces;
+use netview::probe::pacing::KernelNeighbours;
+use netview::probe::report::{Format, Report};
 use netview::probe::{LabFacts, ProbeError, ProbeKind, ProbeLab};
 
 use super::UsageError;
@@ -58,9 +60,16 @@ pub struct Args {
     /// TCP port for `--kind tcp|all`, 1 to 65535 (default: the config's, else 80).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    /// Print JSON instead of the matrix.
-    #[arg(long)]
+    /// The report: the text grid, JSON (docs/json.md), CSV (one line per cell) or markdown.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Under the text or markdown grid, every cell that fails or differs from its expectation,
+    /// with its path and reason.
+    #[arg(long)]
+    pub explain: bool,
     /// Exit with code 3 when any cell differs from its expectation.
     #[arg(long)]
     pub check: bool,
@@ -214,6 +223,17 @@ fn require_probe_capabilities() -> anyhow::Result<()> {
 
 pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<ExitCode> {
     let defaults = globals.load()?.probe;
+    let format = if args.json {
+        Format::Json
+    } else {
+        args.format.unwrap_or(Format::Text)
+    };
+    if args.explain && matches!(format, Format::Json | Format::Csv) {
+        return Err(UsageError(
+            "--explain adds to the text and markdown reports; JSON and CSV carry every cell's path and reason already".into(),
+        )
+        .into());
+    }
     require_probe_capabilities()?;
     let (lab, from, to) = endpoints(&args)?;
     let opts = PlanOptions {
@@ -228,62 +248,25 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
         ))),
         other => other.into(),
     })?;
-    let needed = matrix::neighbour_entries_needed(&lab, &cells);
-    let limit = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    if let Some(limit) = limit.filter(|l| needed > *l) {
-        eprintln!(
-            "netview: warning: this run needs about {needed} neighbour entries, but the kernel's \
-             table (shared by all namespaces) holds {limit} (net.ipv4.neigh.default.gc_thresh3); \
-             probes past that fail and show as timeouts. Raise it or probe fewer pairs."
-        );
-    }
     let prober = KernelProber::new();
     let timeout = args
         .timeout_ms
         .map_or(defaults.timeout, Duration::from_millis);
     // Every cell is predicted by the packet walk over every namespace's inventory.
     let walk = netview::probe::namespaces::walk_world(&lab);
-    let run = matrix::run_matrix_with(
-        &prober,
-        &lab,
-        &cells,
-        Some(&walk),
+    let opts = RunOptions {
+        walk: Some(&walk),
         timeout,
-        matrix::DEFAULT_MAX_PARALLEL_SOURCES,
-        &mut |_| {},
-    )
-    .context("probing")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&run)?);
-    } else {
-        print!("{}", matrix::render_text(&run.results));
-        let mismatches = matrix::render_mismatches(&run.results);
-        let n = run.mismatches().count();
-        let unknown = run
-            .results
-            .iter()
-            .filter(|r| r.expected.reachable.is_none())
-            .count();
-        println!(
-            "{} probes in {} ms, {} mismatch{}{}",
-            run.results.len(),
-            run.elapsed_ms,
-            n,
-            if n == 1 { "" } else { "es" },
-            if unknown > 0 {
-                format!(", {unknown} without a prediction (the packet walk could not model them)")
-            } else {
-                String::new()
-            }
-        );
-        if !mismatches.is_empty() {
-            println!("\nmismatches (observed differs from the kernel's expected behaviour):");
-            print!("{mismatches}");
-        }
-    }
-    if args.check && run.mismatches().next().is_some() {
+        max_parallel: matrix::DEFAULT_MAX_PARALLEL_SOURCES,
+        table: &KernelNeighbours,
+    };
+    // Each result is written as it arrives and not kept.
+    let mut report = Report::new(format, args.explain, &cells, std::io::stdout().lock());
+    let summary =
+        matrix::run_paced(&prober, &lab, &cells, &opts, &mut report).context("probing")?;
+    drop(cells);
+    let _stdout = report.finish(&summary).context("writing the report")?;
+    if args.check && summary.mismatches > 0 {
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)

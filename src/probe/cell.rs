@@ -10,7 +10,8 @@ use super::walk::Hop;
 use super::{Observation, ProbeKind, ProbeOutcome};
 
 /// What is predicted for one cell: reachable or not, or no prediction (`None`), and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Results share one (`Arc`) per distinct prediction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Expectation {
     /// `None` when the packet walk makes no prediction (it met something it does not model,
     /// or the inventory was not read); such a cell is never a mismatch.
@@ -61,7 +62,9 @@ pub struct CellResult {
     pub index: usize,
     pub cell: Cell,
     pub observed: Observation,
-    pub expected: Expectation,
+    /// Shared by every result with the same prediction (reasons and paths are not copied per
+    /// cell).
+    pub expected: std::sync::Arc<Expectation>,
 }
 
 impl CellResult {
@@ -133,7 +136,7 @@ mod tests {
                 port: None,
             },
             observed: Observation::outcome(outcome),
-            expected,
+            expected: expected.into(),
         }
     }
 

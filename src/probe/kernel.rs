@@ -57,7 +57,7 @@ fn ns_identity(path: &PathBuf) -> Option<(u64, u64)> {
 }
 
 impl Prober for KernelProber {
-    fn begin(&self, target_namespaces: &[PathBuf], timeout: Duration) -> Result<(), ProbeError> {
+    fn begin(&self, target_namespaces: &[PathBuf], run_for: Duration) -> Result<(), ProbeError> {
         self.stop.store(false, Ordering::Relaxed);
         self.board.clear();
         // Listen once per namespace (the host and a host-mode container share one).
@@ -67,7 +67,7 @@ impl Prober for KernelProber {
                 unique.entry(id).or_insert(p);
             }
         }
-        let until = Instant::now() + timeout * 3 + Duration::from_secs(5);
+        let until = Instant::now() + run_for + Duration::from_secs(5);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let mut handles = Vec::new();
         for path in unique.values() {

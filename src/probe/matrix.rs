@@ -3,19 +3,22 @@
 //!
 //! The runner gives every source endpoint its own worker, which sends all of that source's
 //! probes at once; a bounded number of workers run in parallel (by default all of them), so
-//! a whole matrix takes about one timeout, not one per pair. Results are handed to a callback
-//! as they arrive (the TUI fills its matrix live). The kernel work is behind [`Prober`], so
-//! the runner and the layout are tested with a fake prober, without root.
+//! a whole matrix takes about one timeout, not one per pair. A large matrix runs in batches
+//! planned by [`super::pacing`] so the neighbour entries its probes need stay under the
+//! kernel's limits. Results are handed to a sink as they arrive (the CLI writes them out and
+//! keeps nothing, the TUI fills its matrix live). The kernel work is behind [`Prober`] and
+//! [`NeighbourTable`], so the runner and the layout are tested with fakes, without root.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::{mpsc, Condvar, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::cell::{Cell, CellResult, Expectation};
+use super::pacing::{self, NeighbourLimits, NeighbourTable, PacingPlan};
 use super::topology::{ProbeEndpoint, ProbeLab};
 use super::walk;
 use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
@@ -25,6 +28,8 @@ use super::{Observation, ProbeError, ProbeKind, ProbeOutcome};
 pub struct MatrixRun {
     pub elapsed_ms: u64,
     pub results: Vec<CellResult>,
+    /// How the run was paced; `None` when it ran in one batch.
+    pub pacing: Option<Pacing>,
 }
 
 impl MatrixRun {
@@ -136,28 +141,6 @@ pub struct ProbePlan {
     pub cells: Vec<Cell>,
 }
 
-/// About how many neighbour (ARP) entries the run makes the kernel create: one per source
-/// namespace and on-link target in another namespace, for the sender, and as many again on
-/// the answering side. The kernel's neighbour table is shared by all namespaces and capped
-/// by `net.ipv4.neigh.default.gc_thresh3` (1024 by default); past it, sends fail and show as
-/// timeouts (a raw socket does not report the error), so the CLI warns before a run that
-/// would overflow it.
-pub fn neighbour_entries_needed(lab: &ProbeLab, cells: &[Cell]) -> usize {
-    let mut pairs = std::collections::HashSet::new();
-    for c in cells.iter().filter(|c| c.kind != ProbeKind::Arp) {
-        let Some(src) = lab.endpoint(&c.from) else {
-            continue;
-        };
-        let same_ns = lab
-            .endpoint(&c.to)
-            .is_some_and(|t| t.netns_path == src.netns_path);
-        if !same_ns && src.arp_interface_for(c.target_ip).is_some() {
-            pairs.insert((src.netns_path.clone(), c.target_ip));
-        }
-    }
-    pairs.len() * 2
-}
-
 /// What the packet walk predicts from: the live inventory of every namespace, and which of
 /// its namespaces each probe endpoint is (found by the caller, by namespace inode).
 #[derive(Debug, Clone, Default)]
@@ -240,9 +223,10 @@ pub struct PlannedProbe {
 
 /// The kernel side of the matrix, so the runner can be tested with a fake.
 pub trait Prober: Sync {
-    /// Called once before any probe with the namespaces ICMP probes target; returns when the
-    /// listeners that record "seen as" can hear.
-    fn begin(&self, _target_namespaces: &[PathBuf], _timeout: Duration) -> Result<(), ProbeError> {
+    /// Called once before any probe with the namespaces ICMP probes target and about how long
+    /// the run may last (every batch); returns when the listeners that record "seen as" can
+    /// hear.
+    fn begin(&self, _target_namespaces: &[PathBuf], _run_for: Duration) -> Result<(), ProbeError> {
         Ok(())
     }
 
@@ -287,6 +271,10 @@ impl Slots {
 /// in about one timeout.
 pub const DEFAULT_MAX_PARALLEL_SOURCES: usize = 128;
 
+/// The least room a paced run plans with, even when the table is nearly full already (then
+/// the plan says so): fewer would make thousands of batches.
+pub const MIN_PACING_ROOM: usize = 64;
+
 /// The base of this run's ICMP identifiers: distinct per process, so two netview runs at the
 /// same time do not take each other's replies.
 fn id_base() -> u16 {
@@ -297,6 +285,85 @@ fn id_base() -> u16 {
     (std::process::id() as u16)
         .wrapping_mul(31)
         .wrapping_add(nanos as u16)
+}
+
+/// How a run was paced: present (JSON `"pacing"`) only when the run took more than one batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pacing {
+    pub batches: usize,
+    /// Waits of [`pacing::RECLAIM_AGE`] for the kernel to be able to reclaim entries in
+    /// namespaces netview does not own.
+    pub reclaim_waits: usize,
+    /// Distinct neighbour entries the whole run needs (netview's model of them).
+    pub entries_needed: usize,
+    /// How many it planned to have at once.
+    pub room: usize,
+    pub limits: NeighbourLimits,
+    /// Why, in one sentence.
+    pub why: String,
+}
+
+impl Pacing {
+    fn of(plan: &PacingPlan, limits: NeighbourLimits) -> Pacing {
+        let reclaim_waits = plan.batches.iter().filter(|b| b.wait_for_reclaim).count();
+        let mut why = format!(
+            "the probes need about {} neighbour entries and the kernel's table, shared by every \
+             namespace, holds {} (gc_thresh3; {} in use, {} left for the host's traffic), so \
+             they ran in {} batches of at most {} entries, each batch's entries deleted after \
+             it in netview's own namespaces",
+            plan.needed,
+            limits.gc_thresh3,
+            limits.entries,
+            limits.gc_thresh1,
+            plan.batches.len(),
+            plan.room
+        );
+        if reclaim_waits > 0 {
+            why.push_str(&format!(
+                ", with {reclaim_waits} waits of {} s for the kernel to reclaim them elsewhere",
+                pacing::RECLAIM_AGE.as_secs()
+            ));
+        }
+        if limits.room() < plan.room {
+            why.push_str(" (the table was nearly full before the run: some probes may still fail)");
+        }
+        Pacing {
+            batches: plan.batches.len(),
+            reclaim_waits,
+            entries_needed: plan.needed,
+            room: plan.room,
+            limits,
+            why,
+        }
+    }
+}
+
+/// What a run ends with when its results went to a sink: the counts and how it was paced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub elapsed_ms: u64,
+    pub cells: usize,
+    pub mismatches: usize,
+    /// Cells without a prediction (`expected: null`).
+    pub unknown: usize,
+    pub pacing: Option<Pacing>,
+}
+
+/// Where a run's results go, as they arrive: the CLI's reports write them out and keep
+/// nothing; [`run_matrix_with`] collects them.
+pub trait MatrixSink {
+    /// Called once before the first result when the run is paced.
+    fn paced(&mut self, _pacing: &Pacing) {}
+    fn result(&mut self, r: CellResult);
+}
+
+/// Any `FnMut(&CellResult)` is a sink that ignores pacing.
+pub struct OnResult<'a>(pub &'a mut dyn FnMut(&CellResult));
+
+impl MatrixSink for OnResult<'_> {
+    fn result(&mut self, r: CellResult) {
+        (self.0)(&r)
+    }
 }
 
 /// Probe every cell, at most `max_parallel` sources at once, calling `on_result` with each
@@ -312,7 +379,8 @@ pub fn run_matrix(
     run_matrix_with(prober, lab, cells, None, timeout, max_parallel, on_result)
 }
 
-/// [`run_matrix`], with the packet walk predicting every cell over `walk`.
+/// [`run_matrix`], with the packet walk predicting the cells outside the lab over `walk`.
+/// Not paced (see [`run_paced`]).
 pub fn run_matrix_with(
     prober: &dyn Prober,
     lab: &ProbeLab,
@@ -322,32 +390,102 @@ pub fn run_matrix_with(
     max_parallel: usize,
     on_result: &mut dyn FnMut(&CellResult),
 ) -> Result<MatrixRun, ProbeError> {
+    let opts = RunOptions {
+        walk,
+        timeout,
+        max_parallel,
+        table: &pacing::Unpaced,
+    };
+    collect(prober, lab, cells, &opts, on_result)
+}
+
+/// Run paced with `opts` and collect every result in plan order (the TUI keeps the matrix).
+pub fn collect(
+    prober: &dyn Prober,
+    lab: &ProbeLab,
+    cells: &[Cell],
+    opts: &RunOptions<'_>,
+    on_result: &mut dyn FnMut(&CellResult),
+) -> Result<MatrixRun, ProbeError> {
+    struct Collect<'a> {
+        results: Vec<Option<CellResult>>,
+        on_result: &'a mut dyn FnMut(&CellResult),
+    }
+    impl MatrixSink for Collect<'_> {
+        fn result(&mut self, r: CellResult) {
+            (self.on_result)(&r);
+            let i = r.index;
+            if let Some(slot) = self.results.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+    }
+    let mut sink = Collect {
+        results: vec![None; cells.len()],
+        on_result,
+    };
+    let summary = run_paced(prober, lab, cells, opts, &mut sink)?;
+    Ok(MatrixRun {
+        elapsed_ms: summary.elapsed_ms,
+        results: sink.results.into_iter().flatten().collect(),
+        pacing: summary.pacing,
+    })
+}
+
+/// How to run a matrix.
+pub struct RunOptions<'a> {
+    /// The packet walk's world, for the cells it predicts.
+    pub walk: Option<&'a WalkWorld>,
+    pub timeout: Duration,
+    pub max_parallel: usize,
+    /// The kernel's neighbour table ([`pacing::KernelNeighbours`]), or [`pacing::Unpaced`].
+    pub table: &'a dyn NeighbourTable,
+}
+
+/// Every cell's expectation, one `Arc` per distinct reason and path. Computed over the whole
+/// plan at once: the walk reads the run as a whole (one cell's ARP can teach another's host).
+fn shared_expectations(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Arc<Expectation>> {
+    let mut seen: std::collections::HashSet<Arc<Expectation>> = std::collections::HashSet::new();
+    expect_cells(cells, walk)
+        .into_iter()
+        .map(|e| match seen.get(&e) {
+            Some(a) => a.clone(),
+            None => {
+                let a = Arc::new(e);
+                seen.insert(a.clone());
+                a
+            }
+        })
+        .collect()
+}
+
+/// Probe every cell, paced by `opts.table` (see [`pacing`]), handing each result to `sink`
+/// as soon as it is known; keeps none of them.
+pub fn run_paced(
+    prober: &dyn Prober,
+    lab: &ProbeLab,
+    cells: &[Cell],
+    opts: &RunOptions<'_>,
+    sink: &mut dyn MatrixSink,
+) -> Result<RunSummary, ProbeError> {
     let start = Instant::now();
-    // Group the cells by source, keeping plan order, and number the ICMP probes.
+    // Number the ICMP probes and check every source, in plan order.
     let base = id_base();
-    let mut by_source: Vec<(&ProbeEndpoint, Vec<PlannedProbe>)> = Vec::new();
-    let mut index_of: HashMap<&str, usize> = HashMap::new();
-    for (token, cell) in cells.iter().enumerate() {
+    let mut source_index: HashMap<&str, usize> = HashMap::new();
+    let mut sources: Vec<&ProbeEndpoint> = Vec::new();
+    let mut per_source_seq: Vec<u16> = Vec::new();
+    let mut ids: Vec<(usize, u16)> = Vec::with_capacity(cells.len());
+    for cell in cells {
         let src = lab
             .endpoint(&cell.from)
             .ok_or_else(|| ProbeError::UnknownEndpoint(cell.from.clone()))?;
-        let i = *index_of.entry(src.name.as_str()).or_insert_with(|| {
-            by_source.push((src, Vec::new()));
-            by_source.len() - 1
+        let i = *source_index.entry(src.name.as_str()).or_insert_with(|| {
+            sources.push(src);
+            per_source_seq.push(0);
+            sources.len() - 1
         });
-        let seq = by_source[i].1.len() as u16;
-        let arp_from = src
-            .arp_interface_for(cell.target_ip)
-            .map(|a| (a.ifname.clone(), a.ip));
-        by_source[i].1.push(PlannedProbe {
-            token,
-            kind: cell.kind,
-            target: cell.target_ip,
-            port: cell.port,
-            icmp_id: base.wrapping_add(i as u16),
-            icmp_seq: seq,
-            arp_from,
-        });
+        ids.push((i, per_source_seq[i]));
+        per_source_seq[i] = per_source_seq[i].wrapping_add(1);
     }
     let mut target_namespaces: Vec<PathBuf> = Vec::new();
     for cell in cells.iter().filter(|c| c.kind == ProbeKind::Icmp) {
@@ -357,93 +495,205 @@ pub fn run_matrix_with(
             }
         }
     }
-    let expectations = expect_cells(cells, walk);
 
-    prober.begin(&target_namespaces, timeout)?;
+    // Plan the batches.
+    let limits = opts.table.limits().filter(|_| !cells.is_empty());
+    let model = pacing::NeedsModel::new(lab);
+    let ns_paths = &model.paths;
+    let expected_all = shared_expectations(cells, opts.walk);
+    let plan = match limits {
+        Some(l) => {
+            let mut needs: Vec<pacing::CellNeeds> = cells
+                .iter()
+                .enumerate()
+                .map(|(token, c)| pacing::CellNeeds {
+                    token,
+                    needs: model.needs(c),
+                    slow: false,
+                })
+                .collect();
+            let distinct: std::collections::HashSet<pacing::Need> =
+                needs.iter().flat_map(|c| c.needs.iter().copied()).collect();
+            // Only a run that will be paced needs to know which cells are slow.
+            if distinct.len() > l.room() {
+                for (c, e) in needs.iter_mut().zip(&expected_all) {
+                    c.slow = e.reachable != Some(true);
+                }
+            }
+            drop(distinct);
+            let used: std::collections::BTreeSet<usize> = needs
+                .iter()
+                .flat_map(|c| c.needs.iter().map(|n| n.ns))
+                .collect();
+            let asked: Vec<&Path> = used.iter().map(|&i| ns_paths[i].as_path()).collect();
+            let mut owned = vec![false; ns_paths.len()];
+            for (&i, o) in used.iter().zip(opts.table.owned_many(&asked)) {
+                owned[i] = o;
+            }
+            let room = l.room().max(MIN_PACING_ROOM);
+            pacing::plan(&needs, &|ns| owned.get(ns).copied().unwrap_or(false), room)
+        }
+        None => PacingPlan {
+            batches: vec![pacing::Batch {
+                tokens: (0..cells.len()).collect(),
+                ..pacing::Batch::default()
+            }],
+            needed: 0,
+            room: 0,
+        },
+    };
+    let paced = match limits {
+        Some(l) if plan.batches.len() > 1 => Some(Pacing::of(&plan, l)),
+        _ => None,
+    };
+    if let Some(p) = &paced {
+        sink.paced(p);
+    }
+
+    let waits = plan.batches.iter().filter(|b| b.wait_for_reclaim).count() as u32;
+    let run_for = opts.timeout * 3 * plan.batches.len().max(1) as u32 + pacing::RECLAIM_AGE * waits;
+    prober.begin(&target_namespaces, run_for)?;
     let slots = Slots {
-        free: Mutex::new(max_parallel.max(1)),
+        free: Mutex::new(opts.max_parallel.max(1)),
         freed: Condvar::new(),
     };
-    let mut results: Vec<Option<CellResult>> = vec![None; cells.len()];
-    let (tx, rx) = mpsc::channel::<(usize, Observation)>();
-    std::thread::scope(|scope| {
-        for (src, probes) in &by_source {
-            let tx = tx.clone();
-            let slots = &slots;
-            scope.spawn(move || {
-                slots.acquire();
-                // Probe pacing logs here (target netview::probe::pacing): when a source's
-                // probes start and, once pacing spaces them, each wait it makes.
-                tracing::debug!(
-                    target: "netview::probe::pacing",
-                    source = %src.name,
-                    probes = probes.len(),
-                    "source starts"
-                );
-                let report_tx = Mutex::new(tx.clone());
-                let report = move |token: usize, obs: Observation| {
-                    let _ = report_tx
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .send((token, obs));
-                };
-                if let Err(e) = prober.run_source(src, probes, timeout, &report) {
-                    for p in probes {
-                        let _ = tx.send((
-                            p.token,
-                            Observation::outcome(ProbeOutcome::SendFailed(e.to_string())),
-                        ));
-                    }
-                }
-                slots.release();
+    let mut done = vec![false; cells.len()];
+    let mut counts = (0usize, 0usize); // mismatches, unknown
+    let mut last_end = Instant::now();
+    let mut deliver = |token: usize,
+                       obs: Observation,
+                       expected: &[Arc<Expectation>],
+                       pos: &HashMap<usize, usize>,
+                       done: &mut Vec<bool>,
+                       sink: &mut dyn MatrixSink| {
+        let (Some(flag), Some(&at)) = (done.get_mut(token), pos.get(&token)) else {
+            return;
+        };
+        if *flag {
+            return; // the first report of a cell wins
+        }
+        *flag = true;
+        let r = CellResult {
+            index: token,
+            cell: cells[token].clone(),
+            observed: obs,
+            expected: expected[at].clone(),
+        };
+        counts.0 += usize::from(r.mismatch());
+        counts.1 += usize::from(r.expected.reachable.is_none());
+        sink.result(r);
+    };
+    for (bi, batch) in plan.batches.iter().enumerate() {
+        if batch.wait_for_reclaim {
+            let wait = pacing::RECLAIM_AGE.saturating_sub(last_end.elapsed());
+            tracing::debug!(
+                target: "netview::probe::pacing",
+                batch = bi,
+                wait_ms = wait.as_millis() as u64,
+                "waiting for the kernel to reclaim neighbour entries"
+            );
+            std::thread::sleep(wait);
+        }
+        tracing::debug!(
+            target: "netview::probe::pacing",
+            batch = bi,
+            of = plan.batches.len(),
+            cells = batch.tokens.len(),
+            "batch starts"
+        );
+        // This batch's expectations, shared where identical.
+        let expected: Vec<Arc<Expectation>> = batch
+            .tokens
+            .iter()
+            .map(|&t| expected_all[t].clone())
+            .collect();
+        let pos: HashMap<usize, usize> = batch
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (t, i))
+            .collect();
+        // Group the batch's cells by source, keeping plan order.
+        let mut by_source: BTreeMap<usize, Vec<PlannedProbe>> = BTreeMap::new();
+        for &token in &batch.tokens {
+            let cell = &cells[token];
+            let (si, seq) = ids[token];
+            let src = sources[si];
+            by_source.entry(si).or_default().push(PlannedProbe {
+                token,
+                kind: cell.kind,
+                target: cell.target_ip,
+                port: cell.port,
+                icmp_id: base.wrapping_add(si as u16),
+                icmp_seq: seq,
+                arp_from: src
+                    .arp_interface_for(cell.target_ip)
+                    .map(|a| (a.ifname.clone(), a.ip)),
             });
         }
-        drop(tx);
-        for (token, obs) in rx {
-            let Some(slot) = results.get_mut(token) else {
-                continue;
-            };
-            if slot.is_some() {
-                continue; // the first report of a cell wins
+        let (tx, rx) = mpsc::channel::<(usize, Observation)>();
+        std::thread::scope(|scope| {
+            for (&si, probes) in &by_source {
+                let tx = tx.clone();
+                let slots = &slots;
+                let src = sources[si];
+                scope.spawn(move || {
+                    slots.acquire();
+                    let report_tx = Mutex::new(tx.clone());
+                    let report = move |token: usize, obs: Observation| {
+                        let _ = report_tx
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .send((token, obs));
+                    };
+                    if let Err(e) = prober.run_source(src, probes, opts.timeout, &report) {
+                        for p in probes {
+                            let _ = tx.send((
+                                p.token,
+                                Observation::outcome(ProbeOutcome::SendFailed(e.to_string())),
+                            ));
+                        }
+                    }
+                    slots.release();
+                });
             }
-            let r = CellResult {
-                index: token,
-                cell: cells[token].clone(),
-                observed: obs,
-                expected: expectations[token].clone(),
-            };
-            on_result(&r);
-            *slot = Some(r);
+            drop(tx);
+            for (token, obs) in rx {
+                deliver(token, obs, &expected, &pos, &mut done, sink);
+            }
+        });
+        for &token in &batch.tokens {
+            let obs =
+                Observation::outcome(ProbeOutcome::SendFailed("the probe never reported".into()));
+            deliver(token, obs, &expected, &pos, &mut done, sink);
         }
-    });
+        // Delete the entries this batch's probes needed in netview's own namespaces.
+        if paced.is_some() {
+            let mut by_ns: BTreeMap<usize, Vec<IpAddr>> = BTreeMap::new();
+            for n in &batch.owned {
+                by_ns.entry(n.ns).or_default().push(n.ip);
+            }
+            let jobs: Vec<(&Path, Vec<IpAddr>)> = by_ns
+                .into_iter()
+                .filter_map(|(ns, ips)| Some((ns_paths.get(ns)?.as_path(), ips)))
+                .collect();
+            opts.table.forget_many(&jobs);
+        }
+        last_end = Instant::now();
+    }
     prober.end();
     tracing::info!(
         cells = cells.len(),
-        sources = by_source.len(),
+        batches = plan.batches.len(),
         elapsed_ms = start.elapsed().as_millis() as u64,
         "probe matrix done"
     );
-    let results = results
-        .into_iter()
-        .enumerate()
-        .map(|(token, r)| {
-            r.unwrap_or_else(|| {
-                let r = CellResult {
-                    index: token,
-                    cell: cells[token].clone(),
-                    observed: Observation::outcome(ProbeOutcome::SendFailed(
-                        "the probe never reported".into(),
-                    )),
-                    expected: expectations[token].clone(),
-                };
-                on_result(&r);
-                r
-            })
-        })
-        .collect();
-    Ok(MatrixRun {
+    Ok(RunSummary {
         elapsed_ms: start.elapsed().as_millis() as u64,
-        results,
+        cells: cells.len(),
+        mismatches: counts.0,
+        unknown: counts.1,
+        pacing: paced,
     })
 }
 
@@ -456,9 +706,11 @@ pub type MatrixThread = (
 
 /// Run the matrix on a background thread (for the TUI): every cell is sent on the returned
 /// receiver as soon as it is known, and the thread's result is the finished run. Dropping the
-/// receiver does not stop the run; it ends after about one timeout anyway.
-pub fn spawn_run<P: Prober + Send + 'static>(
+/// receiver does not stop the run; it ends after about one timeout per batch anyway. Paced by
+/// `table` (the kernel's, or [`pacing::Unpaced`]).
+pub fn spawn_run_with<P: Prober + Send + 'static>(
     prober: P,
+    table: &'static (dyn NeighbourTable + Send + Sync),
     lab: ProbeLab,
     cells: Vec<Cell>,
     walk: Option<WalkWorld>,
@@ -468,23 +720,32 @@ pub fn spawn_run<P: Prober + Send + 'static>(
     let handle = std::thread::Builder::new()
         .name("probe-matrix".into())
         .spawn(move || {
-            run_matrix_with(
-                &prober,
-                &lab,
-                &cells,
-                walk.as_ref(),
+            let opts = RunOptions {
+                walk: walk.as_ref(),
                 timeout,
-                DEFAULT_MAX_PARALLEL_SOURCES,
-                &mut |r| {
-                    let _ = tx.send(r.clone());
-                },
-            )
+                max_parallel: DEFAULT_MAX_PARALLEL_SOURCES,
+                table,
+            };
+            collect(&prober, &lab, &cells, &opts, &mut |r| {
+                let _ = tx.send(r.clone());
+            })
         })
         .map_err(|source| ProbeError::Io {
             what: "cannot start the matrix thread".into(),
             source,
         })?;
     Ok((handle, rx))
+}
+
+/// [`spawn_run_with`] paced by the kernel's neighbour table.
+pub fn spawn_run<P: Prober + Send + 'static>(
+    prober: P,
+    lab: ProbeLab,
+    cells: Vec<Cell>,
+    walk: Option<WalkWorld>,
+    timeout: Duration,
+) -> Result<MatrixThread, ProbeError> {
+    spawn_run_with(prober, &pacing::KernelNeighbours, lab, cells, walk, timeout)
 }
 
 /// The matrix as rows (sources) and columns (target addresses) for display: one grid layout
@@ -588,98 +849,7 @@ pub fn layout(results: &[CellResult]) -> Layout {
     Layout::of(results.iter().map(|r| &r.cell))
 }
 
-/// One cell's marks: per kind, `✓` reached, `✗` not, `·` not probed; `!` when any kind of the
-/// cell differs from its expectation.
-fn cell_marks(layout: &Layout, results: &[CellResult], row: usize, col: usize) -> String {
-    let mut s = String::new();
-    let mut mismatch = false;
-    for &k in &layout.kinds {
-        match layout.cells.get(&(row, col, k)) {
-            Some(&i) => {
-                let r = &results[i];
-                s.push(if r.reachable() { '✓' } else { '✗' });
-                mismatch |= r.mismatch();
-            }
-            None => s.push('·'),
-        }
-    }
-    if mismatch {
-        s.push('!');
-    }
-    s
-}
-
-/// The compact text matrix: a header naming each target endpoint over its addresses, then
-/// one row per source.
-pub fn render_text(results: &[CellResult]) -> String {
-    let l = layout(results);
-    let kind_names: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
-    let mut out = String::new();
-    out.push_str(&format!(
-        "each cell: {} — ✓ reached, ✗ not, · not probed (ARP only on-link), ! differs from the expectation\n",
-        kind_names.join(" ")
-    ));
-    let row_w = l
-        .rows
-        .iter()
-        .map(|r| r.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    // Addresses are never cut here: IPv6's longest text is 39 characters.
-    let widths = l.column_widths(usize::MAX);
-    out.push_str(&text_header(&l, &widths, row_w));
-    for (ri, row) in l.rows.iter().enumerate() {
-        let pad = row_w - row.chars().count();
-        out.push_str(row);
-        out.push_str(&" ".repeat(pad));
-        for (ci, w) in widths.iter().enumerate() {
-            let marks = cell_marks(&l, results, ri, ci);
-            let n = marks.chars().count();
-            out.push(' ');
-            out.push_str(&marks);
-            out.push_str(&" ".repeat(w.saturating_sub(n)));
-        }
-        let end = out.trim_end_matches(' ').len();
-        out.truncate(end);
-        out.push('\n');
-    }
-    out
-}
-
-/// The text matrix's two header lines: `from` and the targets' names over their columns,
-/// then each column's address.
-fn text_header(l: &Layout, widths: &[usize], row_w: usize) -> String {
-    let mut names = format!("{:<row_w$}", "from");
-    for (name, cols) in l.groups(0..l.columns.len()) {
-        let span = widths[cols.clone()].iter().sum::<usize>() + cols.len() - 1;
-        names.push(' ');
-        names.push_str(&group_heading(name, span));
-    }
-    let mut addresses = " ".repeat(row_w);
-    for ((_, ip), w) in l.columns.iter().zip(widths) {
-        addresses.push_str(&format!(" {:<w$}", ip.to_string()));
-    }
-    format!("{}\n{}\n", names.trim_end(), addresses.trim_end())
-}
-
-/// The mismatches, one per line: what was seen, what was expected and why.
-pub fn render_mismatches(results: &[CellResult]) -> String {
-    let mut out = String::new();
-    for r in results.iter().filter(|r| r.mismatch()) {
-        out.push_str(&format!(
-            "{} -> {} {} {}: observed {}, expected {}: {}\n",
-            r.cell.from,
-            r.cell.to,
-            r.cell.target_ip,
-            r.cell.kind.name(),
-            r.observed.outcome,
-            r.expected.word(),
-            r.expected.why
-        ));
-    }
-    out
-}
+pub use super::report::{render_mismatches, render_text};
 
 #[cfg(test)]
 mod tests;

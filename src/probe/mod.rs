@@ -5,6 +5,8 @@
 //! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
 //! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
+//! - [`pacing`]: batches that keep the probes' neighbour entries under the kernel's limits.
+//! - [`report`]: the matrix as text, JSON, CSV and markdown, written as results arrive.
 //! - [`namespaces`]: endpoints outside the lab (any namespace, with the addresses it holds).
 //! - [`walk`]: the expected outcome of every cell, hop by hop, and the reason, from a packet
 //!   walk over the live inventory.
@@ -16,6 +18,8 @@ pub mod icmp;
 pub mod kernel;
 pub mod matrix;
 pub mod namespaces;
+pub mod pacing;
+pub mod report;
 pub mod route;
 pub mod seen_as;
 pub mod tcp;
@@ -144,6 +148,9 @@ impl Observation {
 pub enum ProbeError {
     #[error(transparent)]
     Netns(#[from] crate::netns::NetnsError),
+    /// A netlink request of the pacing (deleting the probes' neighbour entries) failed.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -418,7 +418,7 @@ mod tests {
         let text = explain(&m, None).join("\n");
         assert!(text.contains("hops: none"), "{text}");
         for r in m.results.iter_mut().flatten() {
-            r.expected = crate::probe::cell::Expectation::unknown();
+            r.expected = crate::probe::cell::Expectation::unknown().into();
         }
         let text = explain(&m, None).join("\n");
         assert!(text.contains("expected unknown  → not predicted"), "{text}");

@@ -556,7 +556,8 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                     reachable: predicted.expected,
                     why: predicted.why,
                     path: predicted.path,
-                },
+                }
+                .into(),
             }
         })
         .collect()

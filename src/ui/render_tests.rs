@@ -333,7 +333,7 @@ fn marked_namespaces_probed_without_a_lab() {
                 index,
                 cell,
                 observed: Observation::outcome(outcome),
-                expected: Expectation::unknown(),
+                expected: Expectation::unknown().into(),
             }),
         );
     }

@@ -1,8 +1,10 @@
 //! The planner, the runner (with a fake prober, no root), the JSON shape and the text layout.
 
 use super::*;
+use crate::probe::pacing::{NeighbourLimits, NeighbourTable};
 use crate::probe::topology::{EndpointAddress, EndpointOrigin, LabFacts, NetMode, Role};
 use std::collections::HashSet;
+use std::path::Path;
 
 fn ep(name: &str, addrs: &[(&str, u8)]) -> ProbeEndpoint {
     ProbeEndpoint {
@@ -400,7 +402,8 @@ fn json_shape_is_the_contract() {
             reachable: Some(true),
             why: "w".into(),
             path: Vec::new(),
-        },
+        }
+        .into(),
     };
     let f = serde_json::to_value(&failed).unwrap();
     assert_eq!(f["outcome"], "SendFailed");
@@ -469,29 +472,13 @@ fn column_groups_join_one_targets_addresses() {
 }
 
 #[test]
-fn neighbour_entries_count_on_link_pairs_across_namespaces() {
-    let lab = lab_of(4);
-    let cells = plan(&lab, &PlanOptions::default()).unwrap();
-    // 4 x 3 on-link pairs in other namespaces, both ends.
-    assert_eq!(neighbour_entries_needed(&lab, &cells), 24);
-    let arp_only = plan(
-        &lab,
-        &PlanOptions {
-            kinds: vec![ProbeKind::Arp],
-            ..PlanOptions::default()
-        },
-    )
-    .unwrap();
-    assert_eq!(neighbour_entries_needed(&lab, &arp_only), 0);
-}
-
-#[test]
 fn spawn_run_streams_cells_from_a_background_thread() {
     let lab = lab_of(3);
     let cells = plan(&lab, &PlanOptions::default()).unwrap();
     let n = cells.len();
-    let (handle, rx) = spawn_run(
+    let (handle, rx) = spawn_run_with(
         FakeProber::new(Duration::from_millis(10), everything),
+        &pacing::Unpaced,
         lab,
         cells,
         None,
@@ -551,4 +538,156 @@ fn every_cell_lab_or_not_is_predicted_by_the_walk_over_the_inventory() {
             assert_eq!(e.reachable, Some(true), "{c:?}: {}", e.why);
         }
     }
+}
+
+/// A fake neighbour table: fixed limits, namespaces owned by a rule, and every `forget`
+/// recorded (with how many source workers had started by then).
+struct FakeTable {
+    limits: NeighbourLimits,
+    owned: fn(&Path) -> bool,
+    forgotten: Mutex<Vec<(PathBuf, Vec<IpAddr>)>>,
+}
+
+impl NeighbourTable for FakeTable {
+    fn limits(&self) -> Option<NeighbourLimits> {
+        Some(self.limits)
+    }
+    fn owned(&self, netns: &Path) -> bool {
+        (self.owned)(netns)
+    }
+    fn forget(&self, netns: &Path, addrs: &[IpAddr]) -> Result<usize, ProbeError> {
+        self.forgotten
+            .lock()
+            .unwrap()
+            .push((netns.to_path_buf(), addrs.to_vec()));
+        Ok(addrs.len())
+    }
+}
+
+fn limits_with_room(room: usize) -> NeighbourLimits {
+    NeighbourLimits {
+        gc_thresh1: 10,
+        gc_thresh2: 20,
+        gc_thresh3: room + 10,
+        entries: 0,
+    }
+}
+
+#[test]
+fn a_paced_run_keeps_each_batchs_entries_under_the_room_and_forgets_them_after() {
+    let lab = lab_of(12);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let room = MIN_PACING_ROOM;
+    let table = FakeTable {
+        limits: limits_with_room(room),
+        owned: |_| true,
+        forgotten: Mutex::new(Vec::new()),
+    };
+    // Record, for every probe, how many forgets had happened when its source started.
+    struct Recorder<'a> {
+        inner: FakeProber,
+        table: &'a FakeTable,
+        generation: Mutex<Vec<(usize, usize)>>,
+    }
+    impl Prober for Recorder<'_> {
+        fn run_source(
+            &self,
+            source: &ProbeEndpoint,
+            probes: &[PlannedProbe],
+            timeout: Duration,
+            report: &(dyn Fn(usize, Observation) + Sync),
+        ) -> Result<(), ProbeError> {
+            let g = self.table.forgotten.lock().unwrap().len();
+            self.generation
+                .lock()
+                .unwrap()
+                .extend(probes.iter().map(|p| (g, p.token)));
+            self.inner.run_source(source, probes, timeout, report)
+        }
+    }
+    let prober = Recorder {
+        inner: FakeProber::new(Duration::ZERO, everything),
+        table: &table,
+        generation: Mutex::new(Vec::new()),
+    };
+    let opts = RunOptions {
+        walk: None,
+        timeout: Duration::from_millis(10),
+        max_parallel: usize::MAX,
+        table: &table,
+    };
+    let run = collect(&prober, &lab, &cells, &opts, &mut |_| {}).unwrap();
+    // Every cell once, in plan order.
+    assert_eq!(run.results.len(), cells.len());
+    assert!(run.results.iter().enumerate().all(|(i, r)| r.index == i));
+    let pacing = run
+        .pacing
+        .expect("12 endpoints on one subnet need more than 64 entries");
+    assert!(pacing.batches > 1);
+    assert!(pacing.why.contains("batches"), "{}", pacing.why);
+    // The probes that started between two rounds of forgets need at most `room` entries.
+    let model = pacing::NeedsModel::new(&lab);
+    let mut by_generation: BTreeMap<usize, HashSet<pacing::Need>> = BTreeMap::new();
+    for (g, token) in prober.generation.lock().unwrap().iter() {
+        by_generation
+            .entry(*g)
+            .or_default()
+            .extend(model.needs(&cells[*token]));
+    }
+    assert!(by_generation.len() > 1);
+    for (g, needs) in &by_generation {
+        assert!(
+            needs.len() <= room,
+            "batch after {g} forgets needs {}",
+            needs.len()
+        );
+    }
+    // Every entry the probes needed was forgotten in its namespace.
+    let forgotten: HashSet<(PathBuf, IpAddr)> = table
+        .forgotten
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, ips)| ips.iter().map(move |ip| (p.clone(), *ip)))
+        .collect();
+    let paths = &model.paths;
+    for c in &cells {
+        for n in model.needs(c) {
+            assert!(
+                forgotten.contains(&(paths[n.ns].clone(), n.ip)),
+                "{n:?} not forgotten"
+            );
+        }
+    }
+}
+
+#[test]
+fn namespaces_netview_does_not_own_are_only_paced_never_cleaned() {
+    // 9 endpoints on one subnet need 72 entries: two epochs of room 64, one reclaim wait.
+    let lab = lab_of(9);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let table = FakeTable {
+        limits: limits_with_room(MIN_PACING_ROOM),
+        owned: |_| false,
+        forgotten: Mutex::new(Vec::new()),
+    };
+    let opts = RunOptions {
+        walk: None,
+        timeout: Duration::from_millis(10),
+        max_parallel: usize::MAX,
+        table: &table,
+    };
+    let run = collect(
+        &FakeProber::new(Duration::ZERO, everything),
+        &lab,
+        &cells,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(run.results.len(), cells.len());
+    let pacing = run.pacing.expect("paced");
+    assert_eq!(pacing.reclaim_waits, 1, "{pacing:?}");
+    assert!(pacing.why.contains("reclaim"), "{}", pacing.why);
+    assert!(table.forgotten.lock().unwrap().is_empty());
 }

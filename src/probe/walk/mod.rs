@@ -62,7 +62,7 @@ pub struct Probe {
 }
 
 /// One step of the path: where the packet (or frame) was and what happened there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Hop {
     pub netns: String,
     pub dev: String,
