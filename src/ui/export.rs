@@ -99,9 +99,9 @@ fn md(text: &str) -> String {
         .replace('\n', " ")
 }
 
-/// The probe matrix as a markdown table: sources down, targets (name and address) across.
-/// (Engineer M's `src/probe/report.rs` writes the CLI's markdown matrix; until it is merged
-/// this small function builds the TUI's from the matrix on screen.)
+/// The probe matrix as a markdown table: sources down, targets (name and address) across,
+/// from the matrix on screen (cells still waiting show `…`, which the CLI's report, built
+/// from finished results by `probe::report`, never has).
 pub fn matrix_markdown(model: &Model) -> String {
     let m = &model.bench.matrix;
     let grid = m.grid();
