@@ -88,7 +88,10 @@ fn text_rows_are_written_as_soon_as_they_complete_in_plan_order() {
     report.result(rs[3].clone());
     let so_far = String::from_utf8(report.out.clone()).unwrap();
     // The header names each target over its addresses.
-    assert!(so_far.contains(" b ─") && so_far.contains("10.0.0.2"), "{so_far}");
+    assert!(
+        so_far.contains(" b ─") && so_far.contains("10.0.0.2"),
+        "{so_far}"
+    );
     assert!(!so_far.lines().any(|l| l.starts_with("b ")), "{so_far}");
     report.result(rs[0].clone());
     let so_far = String::from_utf8(report.out.clone()).unwrap();
