@@ -95,6 +95,10 @@ pub fn plan(lab: &ProbeLab, opts: &PlanOptions) -> Result<Vec<Cell>, ProbeError>
             .collect::<Result<_, _>>()?
     };
     let mut cells = Vec::new();
+    // A source, target or kind named twice is probed once: a cell is its (from, to, address,
+    // kind), and the layout, the walk and the report all count on that.
+    let mut planned: std::collections::HashSet<(String, String, IpAddr, ProbeKind)> =
+        std::collections::HashSet::new();
     for src in &sources {
         for tgt in &targets {
             let (to, addrs, same_ns): (String, Vec<IpAddr>, bool) = match tgt {
@@ -117,7 +121,8 @@ pub fn plan(lab: &ProbeLab, opts: &PlanOptions) -> Result<Vec<Cell>, ProbeError>
                         }
                         _ => true,
                     };
-                    if wanted {
+                    let new = planned.insert((src.name.clone(), to.clone(), ip, kind));
+                    if wanted && new {
                         cells.push(Cell {
                             from: src.name.clone(),
                             to: to.clone(),

@@ -80,7 +80,7 @@ impl Grid {
                     | if r.reachable() { REACHED } else { 0 }
                     | if r.mismatch() { DIFFERS } else { 0 };
                 let row = self.row_of[r.index] as usize;
-                self.missing[row] -= 1;
+                self.missing[row] = self.missing[row].saturating_sub(1);
             }
         }
         let from = self.next_row;

@@ -118,6 +118,39 @@ fn plan_covers_all_pairs_and_arp_only_on_link() {
 }
 
 #[test]
+fn a_source_target_or_kind_named_twice_is_planned_once() {
+    // `--from a --from a --to b --to b --kind icmp,icmp` once made each cell twice, and the
+    // streamed report then counted a row's cells below zero (a panic).
+    let lab = lab_of(3);
+    let opts = PlanOptions {
+        from: vec!["e0".into(), "e0".into()],
+        to: vec!["e2".into(), "e2".into()],
+        kinds: vec![ProbeKind::Icmp, ProbeKind::Icmp],
+        tcp_port: 80,
+    };
+    let cells = plan(&lab, &opts).unwrap();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    let mut report = crate::probe::report::Report::new(
+        crate::probe::report::Format::Text,
+        false,
+        &cells,
+        Vec::new(),
+    );
+    let twice = [cells[0].clone(), cells[0].clone()];
+    for (i, c) in twice.iter().enumerate() {
+        crate::probe::matrix::MatrixSink::result(
+            &mut report,
+            CellResult {
+                index: i.min(cells.len() - 1),
+                cell: c.clone(),
+                observed: Observation::outcome(ProbeOutcome::Reply),
+                expected: Expectation::unknown().into(),
+            },
+        );
+    }
+}
+
+#[test]
 fn plan_selects_sources_targets_and_typed_addresses() {
     let lab = lab_of(3);
     let opts = PlanOptions {

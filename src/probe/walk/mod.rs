@@ -123,9 +123,11 @@ pub(crate) struct World<'a> {
     filter: &'a dyn Filters,
     /// Neighbours learned during this probe's exchange: a namespace that answers a who-has
     /// addressed to it records the asker's MAC (net/ipv4/arp.c, `neigh_event_ns`), so its
-    /// reply needs no ARP of its own. [`predict_all`] seeds it with what the other probes of
-    /// the run taught.
+    /// reply needs no ARP of its own.
     learned: std::cell::RefCell<Vec<Learned>>,
+    /// What the other probes of the run taught, and this probe's index among them (its own
+    /// entries do not count).
+    taught: Option<(&'a Taught, usize)>,
     /// The first neighbour entry taught by another probe of the run that this walk used.
     used_taught: std::cell::RefCell<Option<Learned>>,
 }
@@ -194,7 +196,7 @@ pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
 
 /// Predict `probe` over `inv`, asking `filter` at every hook.
 pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Prediction {
-    predict_seeded(inv, filter, probe, &[]).0.prediction
+    predict_seeded(inv, filter, probe, None).0.prediction
 }
 
 /// Predict every probe of one run over `inv`. Beyond [`predict`], this models how the probes
@@ -211,28 +213,39 @@ pub fn predict_all(inv: &Inventory, probes: &[Probe]) -> Vec<Prediction> {
     let alone: Vec<(Prediction, Vec<Learned>)> = probes
         .iter()
         .map(|p| {
-            let (s, learned) = predict_seeded(inv, &filter, p, &[]);
+            let (s, learned) = predict_seeded(inv, &filter, p, None);
             (s.prediction, learned)
         })
         .collect();
+    // What the run taught, by (interface, address), with at most two teachers each: enough to
+    // find one that is not the probe itself. One index for the run, not a copy of every
+    // entry per failing cell (that was quadratic: minutes at 150 containers).
+    let mut taught = Taught::new();
+    for (j, (_, learned)) in alone.iter().enumerate() {
+        for l in learned {
+            let teachers = taught.entry((l.at, l.ip)).or_default();
+            if teachers.len() < 2 && teachers.iter().all(|(k, _)| *k != j) {
+                teachers.push((
+                    j,
+                    Learned {
+                        in_run: true,
+                        ..l.clone()
+                    },
+                ));
+            }
+        }
+    }
     alone
         .iter()
         .enumerate()
         .map(|(i, (prediction, _))| {
-            if prediction.expected != Some(false) || probes[i].kind == WalkKind::Arp {
+            if prediction.expected != Some(false)
+                || probes[i].kind == WalkKind::Arp
+                || taught.is_empty()
+            {
                 return prediction.clone();
             }
-            let taught: Vec<Learned> = alone
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .flat_map(|(_, (_, l))| l.iter().cloned())
-                .map(|l| Learned { in_run: true, ..l })
-                .collect();
-            if taught.is_empty() {
-                return prediction.clone();
-            }
-            let (with, _) = predict_seeded(inv, &filter, &probes[i], &taught);
+            let (with, _) = predict_seeded(inv, &filter, &probes[i], Some((&taught, i)));
             match (with.prediction.expected, with.used_taught) {
                 (Some(true), Some(t)) => Prediction {
                     expected: Some(true),
@@ -253,24 +266,29 @@ pub fn predict_all(inv: &Inventory, probes: &[Probe]) -> Vec<Prediction> {
         .collect()
 }
 
+/// Neighbour entries one run's probes taught: (interface, asker's address) -> (the teaching
+/// probe's index, the entry).
+type Taught = std::collections::HashMap<(IfId, Ipv4Addr), Vec<(usize, Learned)>>;
+
 /// A prediction, and what the walk used from the neighbour entries it was seeded with.
 struct Seeded {
     prediction: Prediction,
     used_taught: Option<Learned>,
 }
 
-/// Walk `probe` with neighbour entries `seed` already known. Returns the prediction and the
+/// Walk `probe`, knowing what the other probes of the run taught (`taught`). Returns the prediction and the
 /// entries this probe's own exchange taught.
 fn predict_seeded(
     inv: &Inventory,
     filter: &dyn Filters,
     probe: &Probe,
-    seed: &[Learned],
+    taught: Option<(&Taught, usize)>,
 ) -> (Seeded, Vec<Learned>) {
     let world = World {
         inv,
         filter,
-        learned: std::cell::RefCell::new(seed.to_vec()),
+        taught,
+        learned: std::cell::RefCell::new(Vec::new()),
         used_taught: Default::default(),
     };
     let mut path = Vec::new();
@@ -872,7 +890,15 @@ impl World<'_> {
                 .borrow()
                 .iter()
                 .find(|l| l.at == from && l.ip == target)
-                .cloned();
+                .cloned()
+                .or_else(|| {
+                    let (taught, me) = self.taught?;
+                    taught
+                        .get(&(from, target))?
+                        .iter()
+                        .find(|(j, _)| *j != me)
+                        .map(|(_, l)| l.clone())
+                });
             if let Some(l) = known {
                 path.push(self.hop(
                     from,
