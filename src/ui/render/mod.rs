@@ -42,18 +42,9 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     }
 }
 
-/// Cut `s` to `width` characters, ending with `…` when something was cut.
-pub fn cut(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else if width == 0 {
-        String::new()
-    } else {
-        let mut out: String = s.chars().take(width - 1).collect();
-        out.push('…');
-        out
-    }
-}
+/// Cut a text to a width, ending with `…` when something was cut (the matrix headers' own
+/// function, shared by every region).
+pub use crate::probe::matrix::fit as cut;
 
 /// The rows `[start, end)` to draw out of `len` in `height` lines so that `row` is visible:
 /// from the top until `row` would fall off, then with `row` on the last line (as a list
