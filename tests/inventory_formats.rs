@@ -3,41 +3,10 @@
 //! a parent in the first), drawn by Graphviz's `dot -Tsvg`; `--format json` is `--json`;
 //! the two spellings cannot be mixed. Namespaces are `nvt-fmt-...`, deleted in Drop.
 
+mod netns_common;
+use netns_common::{run, TestNs};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-struct TestNs(String);
-
-impl TestNs {
-    fn new(tag: &str) -> Self {
-        let name = format!(
-            "nvt-fmt-{}-{}-{tag}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        run("ip", &["netns", "add", &name]);
-        TestNs(name)
-    }
-}
-
-impl Drop for TestNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn netview(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_netview"))
@@ -48,8 +17,8 @@ fn netview(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn dot_draws_bridges_veth_pairs_and_lower_devices() {
-    let a = TestNs::new("a");
-    let b = TestNs::new("b");
+    let a = TestNs::bare("fmt", "a");
+    let b = TestNs::bare("fmt", "b");
     let ip = |ns: &str, args: &[&str]| {
         let mut all = vec!["-n", ns];
         all.extend_from_slice(args);
@@ -125,7 +94,7 @@ fn dot_draws_bridges_veth_pairs_and_lower_devices() {
 
 #[test]
 fn format_json_is_json_and_the_spellings_do_not_mix() {
-    let a = TestNs::new("j");
+    let a = TestNs::bare("fmt", "j");
     let json = |args: &[&str]| -> serde_json::Value {
         let out = netview(args);
         assert!(

@@ -1,46 +1,14 @@
 //! Privileged: build a topology in fresh namespaces with iproute2, then check
 //! `netview inventory --json` against what `ip -j -d`, `bridge -j fdb` report in this test.
 
+mod netns_common;
+use netns_common::{run, TestNs};
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A namespace made for one test, deleted when dropped (also when the test panics).
-struct TestNs(String);
-
-impl TestNs {
-    fn new(tag: &str) -> Self {
-        let name = format!(
-            "nvt-inv-{}-{}-{tag}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        run("ip", &["netns", "add", &name]);
-        run("ip", &["-n", &name, "link", "set", "lo", "up"]);
-        TestNs(name)
-    }
-}
-
-impl Drop for TestNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn json(cmd: &str, args: &[&str]) -> Value {
     let text = run(cmd, args);
     if text.trim().is_empty() {
@@ -102,8 +70,8 @@ fn norm_dst(dst: &str, family: &str) -> String {
 
 #[test]
 fn inventory_matches_iproute2() {
-    let a = TestNs::new("a");
-    let b = TestNs::new("b");
+    let a = TestNs::new("inv", "a");
+    let b = TestNs::new("inv", "b");
     let (na, nb) = (a.0.as_str(), b.0.as_str());
     // A bridge with a veth port whose peer is in b; a veth pair inside a; a macvlan child in
     // a whose parent is the veth end in b; addresses, a route, static neighbours.
@@ -439,7 +407,7 @@ fn inventory_matches_iproute2() {
 
 #[test]
 fn all_lists_named_namespaces_once() {
-    let a = TestNs::new("all");
+    let a = TestNs::new("inv", "all");
     let out = netview(&["inventory", "--all", "--json"]);
     assert!(out.status.success());
     let inv: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -500,7 +468,7 @@ fn missing_namespace_is_a_one_line_error_with_exit_2() {
 
 #[test]
 fn text_output_is_aligned_tables() {
-    let a = TestNs::new("txt");
+    let a = TestNs::new("inv", "txt");
     run(
         "ip",
         &["-n", &a.0, "addr", "add", "10.1.2.3/24", "dev", "lo"],
@@ -521,8 +489,10 @@ fn text_output_is_aligned_tables() {
 /// containers, read on 2 threads.
 #[test]
 fn many_namespaces_on_two_threads_name_every_peer() {
-    let hub = TestNs::new("hub");
-    let containers: Vec<TestNs> = (0..12).map(|i| TestNs::new(&format!("c{i}"))).collect();
+    let hub = TestNs::new("inv", "hub");
+    let containers: Vec<TestNs> = (0..12)
+        .map(|i| TestNs::new("inv", &format!("c{i}")))
+        .collect();
     for (i, c) in containers.iter().enumerate() {
         let end = format!("h{i}");
         run(
@@ -565,7 +535,7 @@ fn many_namespaces_on_two_threads_name_every_peer() {
 
 #[test]
 fn bridge_nf_call_iptables_is_read_per_namespace() {
-    let (a, b) = (TestNs::new("brnf-a"), TestNs::new("brnf-b"));
+    let (a, b) = (TestNs::new("inv", "brnf-a"), TestNs::new("inv", "brnf-b"));
     let file = "/proc/sys/net/bridge/bridge-nf-call-iptables";
     let read = |ns: &TestNs| run("ip", &["netns", "exec", &ns.0, "cat", file]);
     let inv = if std::path::Path::new(file).exists() {

@@ -5,34 +5,20 @@
 //! ambient capabilities). The copies live in a temporary directory removed at the end; the
 //! namespaces are the test's own (`nvt-priv-...`), deleted in Drop even when a test fails.
 
+mod netns_common;
+use netns_common::{run, TestNs};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// `nobody`, from /etc/passwd on Debian.
 const NOBODY: &str = "65534";
 
 const SETCAP: &str = "cap_sys_admin,cap_sys_ptrace,cap_net_admin,cap_net_raw+ep";
 
-struct TestNs(String);
-
 impl TestNs {
-    fn new() -> Self {
-        let name = format!(
-            "nvt-priv-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        run("ip", &["netns", "add", &name]);
-        run("ip", &["-n", &name, "link", "set", "lo", "up"]);
-        TestNs(name)
-    }
-
     /// A NAT base chain with one rule, in this namespace only.
     fn with_nat(self) -> Self {
         let nft = |args: &[&str]| {
@@ -61,22 +47,6 @@ impl TestNs {
         ]);
         self
     }
-}
-
-impl Drop for TestNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A copy of netview that `nobody` may run, with the file capabilities given (or none), in a
@@ -160,7 +130,7 @@ fn initial_netns_inode() -> u64 {
 
 #[test]
 fn without_capabilities_one_line_names_them_and_the_setcap_command() {
-    let ns = TestNs::new();
+    let ns = TestNs::new("priv", "");
     let copy = Copy::new(None);
     let out = as_nobody(None, &copy.bin, &["inventory", "--all", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -209,7 +179,7 @@ fn without_capabilities_one_line_names_them_and_the_setcap_command() {
 
 #[test]
 fn without_capabilities_nothing_readable_is_a_failure() {
-    let ns = TestNs::new();
+    let ns = TestNs::new("priv", "");
     let copy = Copy::new(None);
     let out = as_nobody(None, &copy.bin, &["inventory", "--netns", &ns.0]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -226,7 +196,7 @@ fn without_capabilities_nothing_readable_is_a_failure() {
 
 #[test]
 fn with_file_capabilities_every_namespace_and_nat_are_read() {
-    let ns = TestNs::new().with_nat();
+    let ns = TestNs::new("priv", "").with_nat();
     let copy = Copy::new(Some(SETCAP));
     let out = as_nobody(None, &copy.bin, &["inventory", "--all", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -261,7 +231,7 @@ fn with_file_capabilities_every_namespace_and_nat_are_read() {
 fn with_file_capabilities_nft_gets_them_in_netviews_own_namespace() {
     // netview runs inside the test's namespace, so nothing is entered: only the nft child's
     // capabilities decide whether NAT is read.
-    let ns = TestNs::new().with_nat();
+    let ns = TestNs::new("priv", "").with_nat();
     for (caps, reads_nat) in [(None, false), (Some(SETCAP), true)] {
         let copy = Copy::new(caps);
         let out = as_nobody(Some(&ns.0), &copy.bin, &["inventory", "--json"]);
