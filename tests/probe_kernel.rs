@@ -163,7 +163,6 @@ fn six_namespaces_on_a_bridge_take_about_one_timeout() {
         &lab,
         &cells,
         Duration::from_millis(1000),
-        usize::MAX,
         &mut |_| streamed += 1,
     )
     .unwrap();
@@ -648,7 +647,6 @@ fn tcp_outcomes_and_the_shared_host_port() {
         &lab,
         &cells,
         Duration::from_millis(500),
-        usize::MAX,
         &mut |_| {},
     )
     .unwrap();

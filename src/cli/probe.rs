@@ -257,7 +257,6 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
     let opts = RunOptions {
         walk: Some(&walk),
         timeout,
-        max_parallel: matrix::DEFAULT_MAX_PARALLEL_SOURCES,
         table: &KernelNeighbours,
     };
     // Each result is written as it arrives and not kept.

@@ -6,23 +6,23 @@
 //! The socket is not put in promiscuous mode (on a macvlan child that would change the
 //! parent's behaviour, the very thing being observed).
 //!
-//! [`run_arp_batch`] must run on a thread inside the source namespace.
+//! [`ArpSocket::open`] must run on a thread inside the source namespace; the socket is then
+//! read from the prober's poll loop, anywhere.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::os::fd::IntoRawFd;
+use std::os::fd::{IntoRawFd, RawFd};
+use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::socket::{
-    setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol, SockType,
+    recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
+    SockType,
 };
-use std::time::{Duration, Instant};
 
 use pnet::datalink::{self, Channel, Config, MacAddr};
 use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet::packet::Packet;
-
-use super::{Observation, ProbeOutcome};
 
 /// One who-has to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,14 +80,14 @@ const ARP_RCVBUF: usize = 4 << 20;
 /// Open the AF_PACKET socket for pnet ourselves, to give it a large receive buffer (pnet has
 /// no option for that). pnet binds it to the interface (all protocols, like arping's capture:
 /// a tap sees a frame before a macvlan parent hands it to a child) and owns it from then on.
-fn open_arp_socket() -> Result<i32, String> {
+fn open_arp_socket() -> Result<RawFd, ArpSocketError> {
     let fd = socket(
         AddressFamily::Packet,
         SockType::Raw,
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::EthAll,
     )
-    .map_err(|e| format!("AF_PACKET socket: {e}"))?;
+    .map_err(ArpSocketError::Socket)?;
     // SO_RCVBUFFORCE passes rmem_max (we are root); fall back to the capped request.
     if setsockopt(&fd, sockopt::RcvBufForce, &ARP_RCVBUF).is_err() {
         let _ = setsockopt(&fd, sockopt::RcvBuf, &ARP_RCVBUF);
@@ -95,101 +95,119 @@ fn open_arp_socket() -> Result<i32, String> {
     Ok(fd.into_raw_fd())
 }
 
-/// Broadcast a who-has for every target from interface `ifname` (source address `src_ip`),
-/// and report each target's answer (`Reply` with the MAC) or `NoArpReply` at the deadline.
-/// Must run inside the source namespace. Errors opening the interface are reported as
-/// `SendFailed` on every probe.
-pub fn run_arp_batch(
-    ifname: &str,
-    src_ip: Ipv4Addr,
-    probes: &[ArpProbe],
-    timeout: Duration,
-    report: &mut dyn FnMut(usize, Observation),
-) {
-    let fail_all = |why: String, report: &mut dyn FnMut(usize, Observation)| {
-        for p in probes {
-            report(
-                p.token,
-                Observation::outcome(ProbeOutcome::SendFailed(why.clone())),
-            );
-        }
-    };
-    let Some(iface) = datalink::interfaces()
-        .into_iter()
-        .find(|i| i.name == ifname)
-    else {
-        return fail_all(format!("no interface {ifname}"), report);
-    };
-    let Some(src_mac) = iface.mac else {
-        return fail_all(format!("{ifname} has no MAC address"), report);
-    };
-    let socket_fd = match open_arp_socket() {
-        Ok(fd) => fd,
-        Err(e) => return fail_all(e, report),
-    };
-    let config = Config {
-        read_timeout: Some(Duration::from_millis(20)),
-        write_timeout: Some(Duration::from_millis(200)),
-        promiscuous: false,
-        socket_fd: Some(socket_fd),
-        ..Config::default()
-    };
-    let (mut tx, mut rx) = match datalink::channel(&iface, config) {
-        Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
-        Ok(_) => return fail_all("unexpected channel type".into(), report),
-        Err(e) => return fail_all(format!("AF_PACKET socket on {ifname}: {e}"), report),
-    };
-    let mut pending: HashMap<Ipv4Addr, Vec<(usize, Instant)>> = HashMap::new();
-    for p in probes {
-        let frame = build_arp_request(src_mac, src_ip, p.target);
-        let sent_at = Instant::now();
-        match tx.send_to(&frame, None) {
-            Some(Ok(())) => pending
-                .entry(p.target)
-                .or_default()
-                .push((p.token, sent_at)),
-            Some(Err(e)) => report(
-                p.token,
-                Observation::outcome(ProbeOutcome::from_send_error(&e)),
-            ),
-            None => report(
-                p.token,
-                Observation::outcome(ProbeOutcome::SendFailed("frame too large".into())),
-            ),
-        }
+/// Why an ARP socket could not be opened (each probe on it then fails to send, with this).
+#[derive(Debug, thiserror::Error)]
+pub enum ArpSocketError {
+    #[error("no interface {0}")]
+    NoInterface(String),
+    #[error("{0} has no MAC address")]
+    NoMac(String),
+    #[error("AF_PACKET socket: {0}")]
+    Socket(#[source] nix::Error),
+    #[error("AF_PACKET socket on {ifname}: {source}")]
+    Bind {
+        ifname: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unexpected channel type")]
+    Channel,
+}
+
+/// An AF_PACKET socket bound to one interface of one namespace, sending who-has from the
+/// interface's own MAC and address and reading the answers, without blocking, from the
+/// prober's poll loop. pnet binds it (it knows the interface's link-layer address, which
+/// safe code cannot build) and owns the descriptor; this keeps pnet's channel alive for as
+/// long as the descriptor is used.
+pub struct ArpSocket {
+    fd: RawFd,
+    mac: MacAddr,
+    ip: Ipv4Addr,
+    /// pnet's halves, holding the descriptor open (never read or written through).
+    _channel: (
+        Box<dyn datalink::DataLinkSender>,
+        Box<dyn datalink::DataLinkReceiver>,
+    ),
+}
+
+impl std::fmt::Debug for ArpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArpSocket")
+            .field("fd", &self.fd)
+            .field("mac", &self.mac)
+            .field("ip", &self.ip)
+            .finish()
     }
-    let deadline = Instant::now() + timeout;
-    while !pending.is_empty() && Instant::now() < deadline {
-        let frame = match rx.next() {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                for (_, waiting) in pending.drain() {
-                    for (token, _) in waiting {
-                        report(
-                            token,
-                            Observation::outcome(ProbeOutcome::SendFailed(format!("receive: {e}"))),
-                        );
-                    }
-                }
-                return;
+}
+
+impl ArpSocket {
+    /// Open a socket on `ifname` in the calling thread's namespace, to ask as `src_ip`.
+    pub fn open(ifname: &str, src_ip: Ipv4Addr) -> Result<Self, ArpSocketError> {
+        let iface = datalink::interfaces()
+            .into_iter()
+            .find(|i| i.name == ifname)
+            .ok_or_else(|| ArpSocketError::NoInterface(ifname.to_string()))?;
+        let mac = iface
+            .mac
+            .ok_or_else(|| ArpSocketError::NoMac(ifname.to_string()))?;
+        let fd = open_arp_socket()?;
+        let config = Config {
+            read_timeout: Some(Duration::ZERO),
+            write_timeout: Some(Duration::from_millis(200)),
+            promiscuous: false,
+            socket_fd: Some(fd),
+            ..Config::default()
+        };
+        let channel = match datalink::channel(&iface, config) {
+            Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
+            Ok(_) => return Err(ArpSocketError::Channel),
+            Err(source) => {
+                return Err(ArpSocketError::Bind {
+                    ifname: ifname.to_string(),
+                    source,
+                })
             }
         };
-        if let Some((sender, mac)) = parse_arp_reply(frame, (src_mac, src_ip)) {
-            if let Some(waiting) = pending.remove(&sender) {
-                for (token, sent_at) in waiting {
-                    let mut obs = Observation::outcome(ProbeOutcome::Reply);
-                    obs.rtt_us = Some(sent_at.elapsed().as_micros() as u64);
-                    obs.arp_mac = Some(mac.to_string());
-                    report(token, obs);
-                }
-            }
+        Ok(ArpSocket {
+            fd,
+            mac,
+            ip: src_ip,
+            _channel: channel,
+        })
+    }
+
+    /// The descriptor, for the poll loop's registration.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Broadcast who has `target`.
+    pub fn send_who_has(&self, target: Ipv4Addr) -> std::io::Result<()> {
+        let frame = build_arp_request(self.mac, self.ip, target);
+        loop {
+            return match send(self.fd, &frame, MsgFlags::empty()) {
+                Ok(_) => Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => Err(e.into()),
+            };
         }
     }
-    for (_, waiting) in pending.drain() {
-        for (token, _) in waiting {
-            report(token, Observation::outcome(ProbeOutcome::NoArpReply));
+
+    /// The next queued frame that answers this socket's own who-has: (who answered, at which
+    /// MAC). `Ok(None)` when nothing is queued; frames that are not such an answer are read
+    /// and skipped.
+    pub fn recv_reply(&self, buf: &mut [u8]) -> std::io::Result<Option<(Ipv4Addr, MacAddr)>> {
+        loop {
+            match recv(self.fd, buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => {
+                    if let Some(answer) = parse_arp_reply(&buf[..n], (self.mac, self.ip)) {
+                        return Ok(Some(answer));
+                    }
+                }
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 }

@@ -1,40 +1,27 @@
-//! ICMP echo over a raw socket (pnet's transport channel), many probes at once.
+//! ICMP echo over a raw socket: building and parsing the messages, and the socket itself.
 //!
-//! One raw ICMP socket per batch: every echo request of the batch is sent at once, then
-//! replies are read until each probe has its answer or the deadline passes. A raw ICMP socket
-//! receives every ICMP message of its namespace, so replies are matched by identifier and
-//! sequence number, and errors (destination unreachable) by the request quoted inside them;
-//! several batches in one namespace (the host and a host-mode container) never mix.
-//!
-//! [`run_echo_batch`] must run on a thread that is inside the source namespace
-//! (`netns::spawn_in`).
+//! One non-blocking raw ICMP socket per namespace serves a whole run ([`IcmpSocket`]). It
+//! receives every ICMP message delivered to its namespace's stack, so replies are matched by
+//! identifier and sequence number (unique within a run), errors (destination unreachable) by
+//! the request quoted inside them, and the requests of other namespaces arriving at it tell
+//! what source address they carried when they got there ("seen as": a bridge container's
+//! echo to the router arrives as the host's LAN address). Forwarded packets are not delivered,
+//! so a router in between records nothing. The host and a host-mode container share one
+//! socket, as they share one namespace.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
+    SockType, SockaddrIn,
+};
 use pnet::packet::icmp::echo_request::MutableEchoRequestPacket;
 use pnet::packet::icmp::{checksum, IcmpPacket, IcmpTypes};
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::Packet;
-use pnet::transport::{
-    icmp_packet_iter, transport_channel, TransportChannelType, TransportProtocol,
-};
-
-use super::{Observation, ProbeOutcome};
 
 /// The payload after the identifier and sequence number: marks netview's probes in captures.
 const PAYLOAD: &[u8; 16] = b"netview-probe\0\0\0";
-
-/// One echo request to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EchoProbe {
-    /// The caller's handle for this probe, given back with its result.
-    pub token: usize,
-    pub dst: IpAddr,
-    pub id: u16,
-    pub seq: u16,
-}
 
 /// A parsed ICMP message that concerns one of our echo requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,91 +108,88 @@ pub fn parse_icmp(msg: &[u8]) -> Option<IcmpEvent> {
     }
 }
 
-/// Send every probe at once and report each result as it is known: a reply (with RTT), an
-/// ICMP error, a send failure at once, or `Timeout` when `timeout` passes. Must run inside the
-/// source namespace. Returns an error only when the raw socket cannot be opened (then nothing
-/// was reported).
-pub fn run_echo_batch(
-    probes: &[EchoProbe],
-    timeout: Duration,
-    report: &mut dyn FnMut(usize, Observation),
-) -> std::io::Result<()> {
-    let (mut tx, mut rx) = transport_channel(
-        4096,
-        TransportChannelType::Layer4(TransportProtocol::Ipv4(IpNextHeaderProtocols::Icmp)),
-    )?;
-    // (id, seq) -> (token, sent at)
-    let mut pending: HashMap<(u16, u16), (usize, Instant)> = HashMap::new();
-    for p in probes {
-        if !p.dst.is_ipv4() {
-            report(
-                p.token,
-                Observation::outcome(ProbeOutcome::SendFailed(
-                    "IPv6 targets are not supported".into(),
-                )),
-            );
-            continue;
+/// Socket buffers of the probe sockets: in a large matrix one namespace receives a few
+/// thousand ICMP messages at once (every source's requests and their replies), and requests to
+/// neighbours still being resolved are held against the sender's buffer until ARP answers.
+pub const PROBE_SOCKET_BUFFER: usize = 4 << 20;
+
+/// A raw ICMP socket of one namespace, non-blocking, read from the prober's poll loop: it sends
+/// that namespace's echo requests and receives every ICMP message delivered to its stack (the
+/// replies to its own requests, the errors quoting them, and the requests of others arriving
+/// at it, which is what "seen as" records). It is opened on a thread inside the namespace
+/// and stays in that namespace wherever it is used from.
+#[derive(Debug)]
+pub struct IcmpSocket {
+    fd: OwnedFd,
+}
+
+/// One ICMP message read from an [`IcmpSocket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The IPv4 source of the message.
+    pub from: Ipv4Addr,
+    pub event: Option<IcmpEvent>,
+}
+
+impl IcmpSocket {
+    /// Open a raw ICMP socket in the calling thread's namespace.
+    pub fn open() -> std::io::Result<Self> {
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Raw,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            SockProtocol::Icmp,
+        )?;
+        // The forcing options pass rmem_max/wmem_max (root); fall back to the capped ones.
+        if setsockopt(&fd, sockopt::RcvBufForce, &PROBE_SOCKET_BUFFER).is_err() {
+            let _ = setsockopt(&fd, sockopt::RcvBuf, &PROBE_SOCKET_BUFFER);
         }
-        let packet = build_echo_request(p.id, p.seq);
-        let sent_at = Instant::now();
-        match tx.send_to(IcmpPacket::new(&packet).expect("built above"), p.dst) {
-            Ok(_) => {
-                pending.insert((p.id, p.seq), (p.token, sent_at));
-            }
-            Err(e) => report(
-                p.token,
-                Observation::outcome(ProbeOutcome::from_send_error(&e)),
-            ),
+        if setsockopt(&fd, sockopt::SndBufForce, &PROBE_SOCKET_BUFFER).is_err() {
+            let _ = setsockopt(&fd, sockopt::SndBuf, &PROBE_SOCKET_BUFFER);
+        }
+        Ok(IcmpSocket { fd })
+    }
+
+    /// The descriptor, for the poll loop's registration.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Send echo request `id`/`seq` to `dst`.
+    pub fn send_echo(&self, dst: Ipv4Addr, id: u16, seq: u16) -> std::io::Result<()> {
+        let packet = build_echo_request(id, seq);
+        let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+        sendto(self.fd.as_raw_fd(), &packet, &to, MsgFlags::empty())?;
+        Ok(())
+    }
+
+    /// The next queued message, or `None` when nothing is queued (the socket never blocks).
+    pub fn recv(&self, buf: &mut [u8]) -> std::io::Result<Option<Received>> {
+        loop {
+            return match recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => Ok(parse_ipv4(&buf[..n])),
+                Err(Errno::EAGAIN) => Ok(None),
+                Err(Errno::EINTR) => continue,
+                Err(e) => Err(e.into()),
+            };
         }
     }
-    let deadline = Instant::now() + timeout;
-    let mut iter = icmp_packet_iter(&mut rx);
-    while !pending.is_empty() {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        // A zero receive timeout would mean "block forever".
-        let wait = (deadline - now).max(Duration::from_millis(1));
-        let (packet, from) = match iter.next_with_timeout(wait) {
-            Ok(Some(x)) => x,
-            Ok(None) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                for (_, (token, _)) in pending.drain() {
-                    report(
-                        token,
-                        Observation::outcome(ProbeOutcome::SendFailed(format!("receive: {e}"))),
-                    );
-                }
-                return Ok(());
-            }
-        };
-        match parse_icmp(packet.packet()) {
-            Some(IcmpEvent::EchoReply { id, seq }) => {
-                if let Some((token, sent_at)) = pending.remove(&(id, seq)) {
-                    let mut obs = Observation::outcome(ProbeOutcome::Reply);
-                    obs.rtt_us = Some(sent_at.elapsed().as_micros() as u64);
-                    report(token, obs);
-                }
-            }
-            Some(IcmpEvent::Error { id, seq, what, .. }) => {
-                if let Some((token, _)) = pending.remove(&(id, seq)) {
-                    report(
-                        token,
-                        Observation::outcome(ProbeOutcome::Unreachable(format!(
-                            "{what} from {from}"
-                        ))),
-                    );
-                }
-            }
-            _ => {}
-        }
+}
+
+/// A raw IPv4 socket hands over the IP header too: the source address from it, then the ICMP
+/// message after it. A datagram too short for its own header is read as no message at all.
+fn parse_ipv4(datagram: &[u8]) -> Option<Received> {
+    let first = *datagram.first()?;
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < 20 {
+        return None;
     }
-    for (_, (token, _)) in pending.drain() {
-        report(token, Observation::outcome(ProbeOutcome::Timeout));
-    }
-    Ok(())
+    let s = datagram.get(12..16)?;
+    let from = Ipv4Addr::new(s[0], s[1], s[2], s[3]);
+    Some(Received {
+        from,
+        event: datagram.get(ihl..).and_then(parse_icmp),
+    })
 }
 
 #[cfg(test)]
@@ -259,6 +243,24 @@ mod tests {
                 what: "host unreachable".into()
             })
         );
+        // As a raw socket hands it over: the IPv4 header (source 10.0.0.1) first.
+        let mut datagram = vec![
+            0x45u8, 0, 0, 44, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        datagram.extend_from_slice(&reply);
+        assert_eq!(
+            parse_ipv4(&datagram),
+            Some(Received {
+                from: Ipv4Addr::new(10, 0, 0, 1),
+                event: Some(IcmpEvent::EchoReply { id: 9, seq: 3 }),
+            })
+        );
+        // Not IPv4, a header length below 20 or a cut header: no message, not a panic.
+        assert_eq!(parse_ipv4(&datagram[..12]), None);
+        datagram[0] = 0x44;
+        assert_eq!(parse_ipv4(&datagram), None);
+        datagram[0] = 0x65;
+        assert_eq!(parse_ipv4(&datagram), None);
         // Truncated messages are ignored, not a panic.
         assert_eq!(parse_icmp(&err[..20]), None);
         assert_eq!(parse_icmp(&[0]), None);

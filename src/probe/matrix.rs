@@ -1,9 +1,9 @@
 //! The all-pairs matrix: which cells to probe, the runner that probes them all at once, and
 //! the compact text layout.
 //!
-//! The runner gives every source endpoint its own worker, which sends all of that source's
-//! probes at once; a bounded number of workers run in parallel (by default all of them), so
-//! a whole matrix takes about one timeout, not one per pair. A large matrix runs in batches
+//! The runner hands the prober a batch of every source's probes at once (the kernel prober
+//! sends them all from one thread and waits for every answer together), so a whole matrix
+//! takes about one timeout, not one per pair. A large matrix runs in batches
 //! planned by [`super::pacing`] so the neighbour entries its probes need stay under the
 //! kernel's limits. Results are handed to a sink as they arrive (the CLI writes them out and
 //! keeps nothing, the TUI fills its matrix live). The kernel work is behind [`Prober`] and
@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::path::Path;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -226,55 +226,39 @@ pub struct PlannedProbe {
     pub arp_from: Option<(String, IpAddr)>,
 }
 
+/// One source's probes in a batch.
+#[derive(Debug, Clone)]
+pub struct SourceProbes<'a> {
+    pub source: &'a ProbeEndpoint,
+    pub probes: Vec<PlannedProbe>,
+}
+
 /// The kernel side of the matrix, so the runner can be tested with a fake.
-pub trait Prober: Sync {
-    /// Called once before any probe with the namespaces ICMP probes target and about how long
-    /// the run may last (every batch); returns when the listeners that record "seen as" can
-    /// hear.
-    fn begin(&self, _target_namespaces: &[PathBuf], _run_for: Duration) -> Result<(), ProbeError> {
+pub trait Prober {
+    /// Called once before any probe with every source of the run and every endpoint its ICMP
+    /// probes target (where "seen as" is recorded); returns when the probes can be sent and
+    /// their targets heard.
+    fn begin(
+        &self,
+        _sources: &[&ProbeEndpoint],
+        _icmp_targets: &[&ProbeEndpoint],
+    ) -> Result<(), ProbeError> {
         Ok(())
     }
 
-    /// Run all of one source's probes at once (they may run in parallel) and report each
-    /// result through `report(token, observation)` as soon as it is known. Probes left
-    /// unreported count as failures.
-    fn run_source(
+    /// Run one batch: every probe of every source at once, each result handed to
+    /// `report(token, observation)` as soon as it is known. Probes left unreported count as
+    /// failures; an error fails every probe of the batch not yet reported.
+    fn run_batch(
         &self,
-        source: &ProbeEndpoint,
-        probes: &[PlannedProbe],
+        batch: &[SourceProbes<'_>],
         timeout: Duration,
-        report: &(dyn Fn(usize, Observation) + Sync),
+        report: &mut dyn FnMut(usize, Observation),
     ) -> Result<(), ProbeError>;
 
-    /// Called once after every source is done (stop the listeners).
+    /// Called once after every batch is done (close the sockets).
     fn end(&self) {}
 }
-
-/// A counting semaphore bounding how many source workers run at once.
-struct Slots {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-impl Slots {
-    fn acquire(&self) {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-    }
-
-    fn release(&self) {
-        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.freed.notify_one();
-    }
-}
-
-/// How many sources the CLI probes from at once. Each source uses one thread per probe kind
-/// (and per ARP interface), so this bounds the threads too; a lab of this size still finishes
-/// in about one timeout.
-pub const DEFAULT_MAX_PARALLEL_SOURCES: usize = 128;
 
 /// The least room a paced run plans with, even when the table is nearly full already (then
 /// the plan says so): fewer would make thousands of batches.
@@ -371,17 +355,16 @@ impl MatrixSink for OnResult<'_> {
     }
 }
 
-/// Probe every cell, at most `max_parallel` sources at once, calling `on_result` with each
-/// cell as soon as it is known (in arrival order). Returns every result in plan order.
+/// Probe every cell, all at once, calling `on_result` with each cell as soon as it is known
+/// (in arrival order). Returns every result in plan order.
 pub fn run_matrix(
     prober: &dyn Prober,
     lab: &ProbeLab,
     cells: &[Cell],
     timeout: Duration,
-    max_parallel: usize,
     on_result: &mut dyn FnMut(&CellResult),
 ) -> Result<MatrixRun, ProbeError> {
-    run_matrix_with(prober, lab, cells, None, timeout, max_parallel, on_result)
+    run_matrix_with(prober, lab, cells, None, timeout, on_result)
 }
 
 /// [`run_matrix`], with the packet walk predicting the cells outside the lab over `walk`.
@@ -392,13 +375,11 @@ pub fn run_matrix_with(
     cells: &[Cell],
     walk: Option<&WalkWorld>,
     timeout: Duration,
-    max_parallel: usize,
     on_result: &mut dyn FnMut(&CellResult),
 ) -> Result<MatrixRun, ProbeError> {
     let opts = RunOptions {
         walk,
         timeout,
-        max_parallel,
         table: &pacing::Unpaced,
     };
     collect(prober, lab, cells, &opts, on_result)
@@ -442,7 +423,6 @@ pub struct RunOptions<'a> {
     /// The packet walk's world, for the cells it predicts.
     pub walk: Option<&'a WalkWorld>,
     pub timeout: Duration,
-    pub max_parallel: usize,
     /// The kernel's neighbour table ([`pacing::KernelNeighbours`]), or [`pacing::Unpaced`].
     pub table: &'a dyn NeighbourTable,
 }
@@ -492,14 +472,16 @@ pub fn run_paced(
         ids.push((i, per_source_seq[i]));
         per_source_seq[i] = per_source_seq[i].wrapping_add(1);
     }
-    let mut target_namespaces: Vec<PathBuf> = Vec::new();
+    let mut icmp_targets: Vec<&ProbeEndpoint> = Vec::new();
+    let mut seen_targets: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for cell in cells.iter().filter(|c| c.kind == ProbeKind::Icmp) {
         if let Some(t) = lab.endpoint(&cell.to) {
-            if !target_namespaces.contains(&t.netns_path) {
-                target_namespaces.push(t.netns_path.clone());
+            if seen_targets.insert(t.name.as_str()) {
+                icmp_targets.push(t);
             }
         }
     }
+    drop(seen_targets);
 
     // Plan the batches.
     let limits = opts.table.limits().filter(|_| !cells.is_empty());
@@ -555,13 +537,7 @@ pub fn run_paced(
         sink.paced(p);
     }
 
-    let waits = plan.batches.iter().filter(|b| b.wait_for_reclaim).count() as u32;
-    let run_for = opts.timeout * 3 * plan.batches.len().max(1) as u32 + pacing::RECLAIM_AGE * waits;
-    prober.begin(&target_namespaces, run_for)?;
-    let slots = Slots {
-        free: Mutex::new(opts.max_parallel.max(1)),
-        freed: Condvar::new(),
-    };
+    prober.begin(&sources, &icmp_targets)?;
     let mut done = vec![false; cells.len()];
     let mut counts = (0usize, 0usize); // mismatches, unknown
     let mut last_end = Instant::now();
@@ -636,37 +612,28 @@ pub fn run_paced(
                     .map(|a| (a.ifname.clone(), a.ip)),
             });
         }
-        let (tx, rx) = mpsc::channel::<(usize, Observation)>();
-        std::thread::scope(|scope| {
-            for (&si, probes) in &by_source {
-                let tx = tx.clone();
-                let slots = &slots;
-                let src = sources[si];
-                scope.spawn(move || {
-                    slots.acquire();
-                    let report_tx = Mutex::new(tx.clone());
-                    let report = move |token: usize, obs: Observation| {
-                        let _ = report_tx
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .send((token, obs));
-                    };
-                    if let Err(e) = prober.run_source(src, probes, opts.timeout, &report) {
-                        for p in probes {
-                            let _ = tx.send((
-                                p.token,
-                                Observation::outcome(ProbeOutcome::SendFailed(e.to_string())),
-                            ));
-                        }
-                    }
-                    slots.release();
-                });
-            }
-            drop(tx);
-            for (token, obs) in rx {
+        let work: Vec<SourceProbes<'_>> = by_source
+            .into_iter()
+            .map(|(si, probes)| SourceProbes {
+                source: sources[si],
+                probes,
+            })
+            .collect();
+        let ran = if work.is_empty() {
+            Ok(())
+        } else {
+            prober.run_batch(&work, opts.timeout, &mut |token, obs| {
+                deliver(token, obs, &expected, &pos, &mut done, sink)
+            })
+        };
+        drop(work);
+        if let Err(e) = ran {
+            let why = e.to_string();
+            for &token in &batch.tokens {
+                let obs = Observation::outcome(ProbeOutcome::SendFailed(why.clone()));
                 deliver(token, obs, &expected, &pos, &mut done, sink);
             }
-        });
+        }
         for &token in &batch.tokens {
             let obs =
                 Observation::outcome(ProbeOutcome::SendFailed("the probe never reported".into()));
@@ -728,7 +695,6 @@ pub fn spawn_run_with<P: Prober + Send + 'static>(
             let opts = RunOptions {
                 walk: walk.as_ref(),
                 timeout,
-                max_parallel: DEFAULT_MAX_PARALLEL_SOURCES,
                 table,
             };
             collect(&prober, &lab, &cells, &opts, &mut |r| {

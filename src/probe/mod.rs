@@ -1,8 +1,10 @@
-//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", run on dedicated threads inside
-//! the lab's namespaces or any other, and the all-pairs matrix with the expected outcome and why.
+//! Probes: ICMP echo, ARP who-has, TCP connect and "seen as", over sockets opened inside the
+//! lab's namespaces or any other, and the all-pairs matrix with the expected outcome and why.
 //!
 //! - [`topology`]: what the probes know about a lab (endpoints and lab-wide facts).
-//! - [`icmp`], [`arp`], [`tcp`], [`seen_as`]: the raw-socket probes (pnet).
+//! - [`icmp`], [`arp`], [`tcp`]: the probes' packets and sockets.
+//! - [`kernel`]: the real prober, one poll loop over those sockets; [`inflight`]: what it
+//!   read, turned into each probe's observation.
 //! - [`cell`]: one cell, its expectation and its result (shared by everything below).
 //! - [`matrix`]: which cells to probe, and the runner that probes them all at once.
 //! - [`pacing`]: batches that keep the probes' neighbour entries under the kernel's limits.
@@ -15,13 +17,13 @@ pub mod arp;
 pub mod cell;
 pub mod from_lab;
 pub mod icmp;
+pub mod inflight;
 pub mod kernel;
 pub mod matrix;
 pub mod namespaces;
 pub mod pacing;
 pub mod report;
 pub mod route;
-pub mod seen_as;
 pub mod tcp;
 pub mod topology;
 pub mod walk;

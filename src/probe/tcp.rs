@@ -2,19 +2,24 @@
 //! demonstration (a listener in a host-mode container occupies the host's port, the post's
 //! "port 80" point).
 //!
-//! Plain `std::net` sockets are enough here (no raw packets): a socket belongs to the
-//! namespace of the thread that creates it, and threads started from a namespace thread
-//! inherit its namespace, so a batch's connects run in parallel on threads spawned from the
-//! source's namespace thread.
+//! No raw packets here: a socket belongs to the namespace of the thread that creates it, so
+//! the matrix's connects are started without blocking on a thread inside the source's
+//! namespace ([`start_connect`]) and then waited for, all at once, by the prober's poll loop.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    connect, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
+};
 
 use super::{Observation, ProbeError, ProbeOutcome};
 use crate::netns;
@@ -58,35 +63,63 @@ pub fn connect_once(dst: SocketAddr, timeout: Duration) -> Observation {
     }
 }
 
-/// Run every connect of a batch in parallel and report each. Must run inside the source
-/// namespace (the helper threads inherit it).
-pub fn run_tcp_batch(
-    probes: &[TcpProbe],
-    timeout: Duration,
-    report: &mut dyn FnMut(usize, Observation),
-) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
-        for p in probes {
-            let worker_tx = tx.clone();
-            let p = *p;
-            let spawned = std::thread::Builder::new()
-                .name("probe-tcp".into())
-                .spawn_scoped(scope, move || {
-                    let _ = worker_tx.send((p.token, connect_once(p.dst, timeout)));
-                });
-            if let Err(e) = spawned {
-                let _ = tx.send((
-                    p.token,
-                    Observation::outcome(ProbeOutcome::SendFailed(format!("thread: {e}"))),
-                ));
-            }
+/// A TCP connect started without blocking; the prober's poll loop waits for it to become
+/// writable, then [`TcpConnect::finish`] says how it ended.
+#[derive(Debug)]
+pub struct TcpConnect {
+    fd: OwnedFd,
+}
+
+/// How starting a connect went.
+#[derive(Debug)]
+pub enum ConnectStart {
+    /// Under way: wait for the socket to be writable.
+    InProgress(TcpConnect),
+    /// Already over (a local target can accept at once; a missing route fails at once).
+    Finished(ProbeOutcome),
+}
+
+/// Start a connect to `dst` from the calling thread's namespace (a socket belongs to the
+/// namespace it was made in, wherever it is used from afterwards). IPv4 only, as every probe.
+pub fn start_connect(dst: SocketAddr) -> ConnectStart {
+    let SocketAddr::V4(v4) = dst else {
+        return ConnectStart::Finished(ProbeOutcome::SendFailed(
+            "IPv6 targets are not supported".into(),
+        ));
+    };
+    let fd = match socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return ConnectStart::Finished(ProbeOutcome::SendFailed(format!("TCP socket: {e}")))
         }
-        drop(tx);
-        for (token, obs) in rx {
-            report(token, obs);
+    };
+    match connect(fd.as_raw_fd(), &SockaddrIn::from(v4)) {
+        Ok(()) => ConnectStart::Finished(ProbeOutcome::Reply),
+        Err(Errno::EINPROGRESS) => ConnectStart::InProgress(TcpConnect { fd }),
+        Err(e) => ConnectStart::Finished(outcome_of_connect_error(&e.into())),
+    }
+}
+
+impl TcpConnect {
+    /// The descriptor, for the poll loop's registration (writable when the connect is over).
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// How the connect ended, once the socket is writable (`SO_ERROR`): `Reply` when it was
+    /// accepted, else the error's outcome.
+    pub fn finish(&self) -> ProbeOutcome {
+        match getsockopt(&self.fd, sockopt::SocketError) {
+            Ok(0) => ProbeOutcome::Reply,
+            Ok(code) => outcome_of_connect_error(&std::io::Error::from_raw_os_error(code)),
+            Err(e) => ProbeOutcome::SendFailed(format!("TCP socket: {e}")),
         }
-    });
+    }
 }
 
 /// What the host-mode port demonstration showed.
@@ -186,6 +219,33 @@ mod tests {
         // The port was just freed: nobody listens, the kernel answers with a reset.
         let obs = connect_once(open, Duration::from_secs(1));
         assert_eq!(obs.outcome, ProbeOutcome::Refused);
+    }
+
+    /// Wait for a started connect the way the poll loop does (here with `poll(2)` on it).
+    fn finish_blocking(start: ConnectStart) -> ProbeOutcome {
+        match start {
+            ConnectStart::Finished(o) => o,
+            ConnectStart::InProgress(c) => {
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+                use std::os::fd::AsFd;
+                let mut fds = [PollFd::new(c.fd.as_fd(), PollFlags::POLLOUT)];
+                poll(&mut fds, PollTimeout::from(1000u16)).unwrap();
+                c.finish()
+            }
+        }
+    }
+
+    #[test]
+    fn a_started_connect_ends_accepted_or_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        assert_eq!(finish_blocking(start_connect(open)), ProbeOutcome::Reply);
+        drop(listener);
+        assert_eq!(finish_blocking(start_connect(open)), ProbeOutcome::Refused);
+        assert!(matches!(
+            start_connect("[::1]:80".parse().unwrap()),
+            ConnectStart::Finished(ProbeOutcome::SendFailed(_))
+        ));
     }
 
     #[test]

@@ -150,7 +150,6 @@ pub fn probe_all(lab: &ProbeLab, kinds: &[ProbeKind], timeout_ms: u64) -> Matrix
         lab,
         &cells,
         std::time::Duration::from_millis(timeout_ms),
-        usize::MAX,
         &mut |_| {},
     )
     .expect("run")

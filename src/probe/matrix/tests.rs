@@ -4,7 +4,8 @@ use super::*;
 use crate::probe::pacing::{NeighbourLimits, NeighbourTable};
 use crate::probe::topology::{EndpointAddress, EndpointOrigin, LabFacts, NetMode, Role};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 fn ep(name: &str, addrs: &[(&str, u8)]) -> ProbeEndpoint {
     ProbeEndpoint {
@@ -193,7 +194,7 @@ struct FakeProber {
     delay: Duration,
     reach: fn(&str, IpAddr) -> bool,
     seen: Mutex<Vec<(String, PlannedProbe)>>,
-    begun: Mutex<Vec<PathBuf>>,
+    begun: Mutex<Vec<String>>,
     ended: Mutex<bool>,
     skip_token: Option<usize>,
 }
@@ -212,19 +213,45 @@ impl FakeProber {
 }
 
 impl Prober for FakeProber {
-    fn begin(&self, ns: &[PathBuf], _t: Duration) -> Result<(), ProbeError> {
-        self.begun.lock().unwrap().extend(ns.iter().cloned());
+    fn begin(
+        &self,
+        _sources: &[&ProbeEndpoint],
+        targets: &[&ProbeEndpoint],
+    ) -> Result<(), ProbeError> {
+        self.begun
+            .lock()
+            .unwrap()
+            .extend(targets.iter().map(|t| t.name.clone()));
         Ok(())
     }
 
+    fn run_batch(
+        &self,
+        batch: &[SourceProbes<'_>],
+        timeout: Duration,
+        report: &mut dyn FnMut(usize, Observation),
+    ) -> Result<(), ProbeError> {
+        // Every source's probes at once: the batch takes one delay, whatever its size.
+        std::thread::sleep(self.delay);
+        for s in batch {
+            self.run_source(s.source, &s.probes, timeout, report);
+        }
+        Ok(())
+    }
+
+    fn end(&self) {
+        *self.ended.lock().unwrap() = true;
+    }
+}
+
+impl FakeProber {
     fn run_source(
         &self,
         source: &ProbeEndpoint,
         probes: &[PlannedProbe],
         _timeout: Duration,
-        report: &(dyn Fn(usize, Observation) + Sync),
-    ) -> Result<(), ProbeError> {
-        std::thread::sleep(self.delay);
+        report: &mut dyn FnMut(usize, Observation),
+    ) {
         for p in probes {
             self.seen
                 .lock()
@@ -244,11 +271,6 @@ impl Prober for FakeProber {
             obs.rtt_us = Some(42);
             report(p.token, obs);
         }
-        Ok(())
-    }
-
-    fn end(&self) {
-        *self.ended.lock().unwrap() = true;
     }
 }
 
@@ -267,7 +289,6 @@ fn runner_takes_about_one_timeout_and_streams_every_cell() {
         &lab,
         &cells,
         Duration::from_millis(200),
-        usize::MAX,
         &mut |r| streamed.push(r.cell.clone()),
     )
     .unwrap();
@@ -284,28 +305,7 @@ fn runner_takes_about_one_timeout_and_streams_every_cell() {
 }
 
 #[test]
-fn runner_respects_the_concurrency_bound() {
-    let lab = lab_of(4);
-    let cells = plan(&lab, &PlanOptions::default()).unwrap();
-    let prober = FakeProber::new(Duration::from_millis(100), everything);
-    let run = run_matrix(
-        &prober,
-        &lab,
-        &cells,
-        Duration::from_millis(100),
-        1,
-        &mut |_| {},
-    )
-    .unwrap();
-    assert!(
-        run.elapsed_ms >= 400,
-        "one at a time: {} ms",
-        run.elapsed_ms
-    );
-}
-
-#[test]
-fn runner_gives_unique_icmp_ids_and_one_worker_per_source() {
+fn runner_gives_unique_icmp_ids_and_each_probe_to_its_source() {
     let lab = lab_of(5);
     let cells = plan(&lab, &PlanOptions::default()).unwrap();
     let prober = FakeProber::new(Duration::ZERO, everything);
@@ -314,7 +314,6 @@ fn runner_gives_unique_icmp_ids_and_one_worker_per_source() {
         &lab,
         &cells,
         Duration::from_millis(10),
-        usize::MAX,
         &mut |_| {},
     )
     .unwrap();
@@ -353,7 +352,6 @@ fn unreported_probes_fail_and_mismatches_are_flagged() {
         &cells,
         Some(&pair_world()),
         Duration::from_millis(10),
-        usize::MAX,
         &mut |_| {},
     )
     .unwrap();
@@ -391,7 +389,6 @@ fn json_shape_is_the_contract() {
         &cells,
         Some(&pair_world()),
         Duration::from_millis(10),
-        usize::MAX,
         &mut |_| {},
     )
     .unwrap();
@@ -456,7 +453,6 @@ fn text_matrix_has_rows_columns_and_marks() {
         &lab,
         &cells,
         Duration::from_millis(10),
-        usize::MAX,
         &mut |_| {},
     )
     .unwrap();
@@ -528,15 +524,7 @@ fn spawn_run_streams_cells_from_a_background_thread() {
 fn an_empty_plan_is_an_empty_run() {
     let lab = lab_of(2);
     let prober = FakeProber::new(Duration::from_millis(500), everything);
-    let run = run_matrix(
-        &prober,
-        &lab,
-        &[],
-        Duration::from_millis(500),
-        4,
-        &mut |_| {},
-    )
-    .unwrap();
+    let run = run_matrix(&prober, &lab, &[], Duration::from_millis(500), &mut |_| {}).unwrap();
     assert!(run.results.is_empty());
     assert!(run.elapsed_ms < 400);
     assert!(render_text(&run.results).contains("from"));
@@ -623,19 +611,19 @@ fn a_paced_run_keeps_each_batchs_entries_under_the_room_and_forgets_them_after()
         generation: Mutex<Vec<(usize, usize)>>,
     }
     impl Prober for Recorder<'_> {
-        fn run_source(
+        fn run_batch(
             &self,
-            source: &ProbeEndpoint,
-            probes: &[PlannedProbe],
+            batch: &[SourceProbes<'_>],
             timeout: Duration,
-            report: &(dyn Fn(usize, Observation) + Sync),
+            report: &mut dyn FnMut(usize, Observation),
         ) -> Result<(), ProbeError> {
             let g = self.table.forgotten.lock().unwrap().len();
-            self.generation
-                .lock()
-                .unwrap()
-                .extend(probes.iter().map(|p| (g, p.token)));
-            self.inner.run_source(source, probes, timeout, report)
+            self.generation.lock().unwrap().extend(
+                batch
+                    .iter()
+                    .flat_map(|s| s.probes.iter().map(move |p| (g, p.token))),
+            );
+            self.inner.run_batch(batch, timeout, report)
         }
     }
     let prober = Recorder {
@@ -646,7 +634,6 @@ fn a_paced_run_keeps_each_batchs_entries_under_the_room_and_forgets_them_after()
     let opts = RunOptions {
         walk: None,
         timeout: Duration::from_millis(10),
-        max_parallel: usize::MAX,
         table: &table,
     };
     let run = collect(&prober, &lab, &cells, &opts, &mut |_| {}).unwrap();
@@ -707,7 +694,6 @@ fn namespaces_netview_does_not_own_are_only_paced_never_cleaned() {
     let opts = RunOptions {
         walk: None,
         timeout: Duration::from_millis(10),
-        max_parallel: usize::MAX,
         table: &table,
     };
     let run = collect(
