@@ -42,8 +42,6 @@ pub struct InFlight {
     seen: HashMap<(u16, u16), IpAddr>,
     /// (socket, target) -> the ARP probes waiting for that target's answer on that socket.
     arp: HashMap<(usize, Ipv4Addr), Vec<(usize, Instant)>>,
-    /// socket -> how many ARP probes still wait on it (a socket with none can be closed).
-    arp_left: HashMap<usize, usize>,
     /// connection -> the TCP probe and when its connect started.
     tcp: HashMap<usize, (usize, Instant)>,
     done: Vec<(usize, Observation)>,
@@ -59,10 +57,14 @@ impl InFlight {
             echo: HashMap::new(),
             seen: HashMap::new(),
             arp: HashMap::new(),
-            arp_left: HashMap::new(),
             tcp: HashMap::new(),
             done: Vec::new(),
         }
+    }
+
+    /// Move the deadline to `deadline` if that is later (it counts from the batch's last send).
+    pub fn extend_deadline(&mut self, deadline: Instant) {
+        self.deadline = self.deadline.max(deadline);
     }
 
     /// A probe that finished at once (a send that failed, a target that cannot be probed).
@@ -141,15 +143,11 @@ impl InFlight {
             .entry((socket, target))
             .or_default()
             .push((token, at));
-        *self.arp_left.entry(socket).or_default() += 1;
     }
 
-    /// `sender` answered at `mac` on socket `socket` at `at`. Returns true when no ARP probe
-    /// waits on that socket any more.
-    pub fn arp_reply(&mut self, socket: usize, sender: Ipv4Addr, mac: &str, at: Instant) -> bool {
+    /// `sender` answered at `mac` on socket `socket` at `at`.
+    pub fn arp_reply(&mut self, socket: usize, sender: Ipv4Addr, mac: &str, at: Instant) {
         if let Some(waiting) = self.arp.remove(&(socket, sender)) {
-            let left = self.arp_left.entry(socket).or_default();
-            *left = left.saturating_sub(waiting.len());
             for (token, sent) in waiting {
                 let mut obs = Observation::outcome(ProbeOutcome::Reply);
                 obs.rtt_us = Some(at.saturating_duration_since(sent).as_micros() as u64);
@@ -157,7 +155,6 @@ impl InFlight {
                 self.done.push((token, obs));
             }
         }
-        self.arp_left.get(&socket).is_none_or(|&n| n == 0)
     }
 
     /// TCP probe `token`'s connect on connection `conn` started at `at`.
@@ -211,7 +208,6 @@ impl InFlight {
                         .push((token, Observation::outcome(ProbeOutcome::NoArpReply)));
                 }
             }
-            self.arp_left.clear();
             for (_, (token, _)) in std::mem::take(&mut self.tcp) {
                 self.done
                     .push((token, Observation::outcome(ProbeOutcome::Timeout)));
@@ -336,20 +332,20 @@ mod tests {
         f.arp_sent(2, 0, target, t0); // the same target asked twice (two addresses' cells)
         f.arp_sent(3, 1, target, t0); // another source's socket asks it too
         f.arp_sent(4, 0, Ipv4Addr::new(10, 0, 0, 3), t0);
-        assert!(!f.arp_reply(
+        f.arp_reply(
             0,
             target,
             "02:00:00:00:00:02",
-            t0 + Duration::from_millis(1)
-        ));
+            t0 + Duration::from_millis(1),
+        );
         // A sender nobody asked for on this socket changes nothing.
-        assert!(!f.arp_reply(0, Ipv4Addr::new(10, 0, 0, 99), "02:00:00:00:00:99", t0));
+        f.arp_reply(0, Ipv4Addr::new(10, 0, 0, 99), "02:00:00:00:00:99", t0);
         let got = drained(&mut f, t0 + Duration::from_millis(1));
         assert_eq!(got.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(got[0].1.arp_mac.as_deref(), Some("02:00:00:00:00:02"));
         assert_eq!(got[0].1.rtt_us, Some(1000));
-        assert!(f.arp_reply(0, Ipv4Addr::new(10, 0, 0, 3), "02:00:00:00:00:03", t0));
-        assert!(f.arp_reply(1, target, "02:00:00:00:00:02", t0));
+        f.arp_reply(0, Ipv4Addr::new(10, 0, 0, 3), "02:00:00:00:00:03", t0);
+        f.arp_reply(1, target, "02:00:00:00:00:02", t0);
         assert_eq!(drained(&mut f, t0).len(), 2);
         assert!(f.is_done());
     }

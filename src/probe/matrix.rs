@@ -233,16 +233,20 @@ pub struct SourceProbes<'a> {
     pub probes: Vec<PlannedProbe>,
 }
 
+/// What a whole run will probe, for the prober to prepare before the first batch.
+#[derive(Debug, Clone, Default)]
+pub struct RunPlan<'a> {
+    /// Every source, with every target its ARP probes will ask (each once).
+    pub sources: Vec<(&'a ProbeEndpoint, Vec<IpAddr>)>,
+    /// Every endpoint its ICMP probes target (where "seen as" is recorded).
+    pub icmp_targets: Vec<&'a ProbeEndpoint>,
+}
+
 /// The kernel side of the matrix, so the runner can be tested with a fake.
 pub trait Prober {
-    /// Called once before any probe with every source of the run and every endpoint its ICMP
-    /// probes target (where "seen as" is recorded); returns when the probes can be sent and
-    /// their targets heard.
-    fn begin(
-        &self,
-        _sources: &[&ProbeEndpoint],
-        _icmp_targets: &[&ProbeEndpoint],
-    ) -> Result<(), ProbeError> {
+    /// Called once before any probe with what the run will probe; returns when the probes
+    /// can be sent and their targets heard.
+    fn begin(&self, _run: &RunPlan<'_>) -> Result<(), ProbeError> {
         Ok(())
     }
 
@@ -427,6 +431,40 @@ pub struct RunOptions<'a> {
     pub table: &'a dyn NeighbourTable,
 }
 
+/// What the prober prepares for: each source's ARP targets (each once) and the ICMP targets.
+fn run_plan<'a>(
+    lab: &'a ProbeLab,
+    cells: &[Cell],
+    sources: &[&'a ProbeEndpoint],
+    ids: &[(usize, u16)],
+) -> RunPlan<'a> {
+    let mut arp: Vec<Vec<IpAddr>> = vec![Vec::new(); sources.len()];
+    let mut asked: std::collections::HashSet<(usize, IpAddr)> = std::collections::HashSet::new();
+    let mut icmp_targets: Vec<&ProbeEndpoint> = Vec::new();
+    let mut targeted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for (cell, &(si, _)) in cells.iter().zip(ids) {
+        match cell.kind {
+            ProbeKind::Arp => {
+                if asked.insert((si, cell.target_ip)) {
+                    arp[si].push(cell.target_ip);
+                }
+            }
+            ProbeKind::Icmp => {
+                if let Some(t) = lab.endpoint(&cell.to) {
+                    if targeted.insert(t.name.as_str()) {
+                        icmp_targets.push(t);
+                    }
+                }
+            }
+            ProbeKind::Tcp => {}
+        }
+    }
+    RunPlan {
+        sources: sources.iter().copied().zip(arp).collect(),
+        icmp_targets,
+    }
+}
+
 /// Every cell's expectation, one `Arc` per distinct reason and path. Computed over the whole
 /// plan at once: the walk reads the run as a whole (one cell's ARP can teach another's host).
 fn shared_expectations(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Arc<Expectation>> {
@@ -472,16 +510,7 @@ pub fn run_paced(
         ids.push((i, per_source_seq[i]));
         per_source_seq[i] = per_source_seq[i].wrapping_add(1);
     }
-    let mut icmp_targets: Vec<&ProbeEndpoint> = Vec::new();
-    let mut seen_targets: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for cell in cells.iter().filter(|c| c.kind == ProbeKind::Icmp) {
-        if let Some(t) = lab.endpoint(&cell.to) {
-            if seen_targets.insert(t.name.as_str()) {
-                icmp_targets.push(t);
-            }
-        }
-    }
-    drop(seen_targets);
+    let run_plan = run_plan(lab, cells, &sources, &ids);
 
     // Plan the batches.
     let limits = opts.table.limits().filter(|_| !cells.is_empty());
@@ -537,7 +566,8 @@ pub fn run_paced(
         sink.paced(p);
     }
 
-    prober.begin(&sources, &icmp_targets)?;
+    prober.begin(&run_plan)?;
+    drop(run_plan);
     let mut done = vec![false; cells.len()];
     let mut counts = (0usize, 0usize); // mismatches, unknown
     let mut last_end = Instant::now();

@@ -213,15 +213,11 @@ impl FakeProber {
 }
 
 impl Prober for FakeProber {
-    fn begin(
-        &self,
-        _sources: &[&ProbeEndpoint],
-        targets: &[&ProbeEndpoint],
-    ) -> Result<(), ProbeError> {
+    fn begin(&self, run: &RunPlan<'_>) -> Result<(), ProbeError> {
         self.begun
             .lock()
             .unwrap()
-            .extend(targets.iter().map(|t| t.name.clone()));
+            .extend(run.icmp_targets.iter().map(|t| t.name.clone()));
         Ok(())
     }
 
