@@ -168,13 +168,17 @@ impl Driver for BridgeDriver {
             ));
         };
         let nsname = make_container_netns(ops, state, p.spec(), j)?;
-        let ctr = Ns::Named(nsname);
+        let ctr = Ns::Named(nsname.clone());
         ops.add_veth(&host, &veth, &ctr, CONTAINER_IFNAME)?;
         // Deleting one end deletes both, synchronously (the namespace's own cleanup is not).
-        j.own(Undo::DeleteLink {
-            ns: host.clone(),
-            name: veth.clone(),
-        });
+        // After a crash the replay deletes the namespace instead, and the pair goes with it.
+        j.own_freed_with(
+            Undo::DeleteLink {
+                ns: host.clone(),
+                name: veth.clone(),
+            },
+            &nsname,
+        );
         ops.set_alias(&host, &veth, &state.tag)?;
         ops.set_alias(&ctr, CONTAINER_IFNAME, &state.tag)?;
         ops.set_master(&host, &veth, br)?;
