@@ -651,3 +651,49 @@ fn a_bridge_batch_writes_its_crash_record_once_not_per_veth() {
     // And the rollback of a failure still deletes every veth exactly (see tests.rs); the
     // replay after a kill at any step is `after_a_kill_9_at_any_step_the_next_command_recovers`.
 }
+
+/// Before the ip_forward or promisc change reaches the kernel, what `pending.json` says.
+struct BeforeHostChanges {
+    pending: PathBuf,
+    seen: Vec<(&'static str, Option<Pending>)>,
+}
+
+impl Gate for BeforeHostChanges {
+    fn before(&mut self, what: &'static str) -> Result<(), LabError> {
+        if what == "set sysctl" || what == "set promisc" {
+            let p = std::fs::read(&self.pending)
+                .ok()
+                .map(|b| serde_json::from_slice(&b).unwrap());
+            self.seen.push((what, p));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn ip_forward_and_promisc_are_recorded_before_they_change() {
+    // A `kill -9` right after the change and before the record would leave them changed.
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    lab_with(&mut ops, &d, &[]);
+    let mut g = Gated::with_gate(
+        &mut ops,
+        BeforeHostChanges {
+            pending: d.join(PENDING_FILE),
+            seen: Vec::new(),
+        },
+    );
+    Engine::new(&mut g, d.clone(), P.into())
+        .add(&mix())
+        .unwrap();
+    let seen = g.gate.seen;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (what, p) in seen {
+        let p = p.unwrap_or_else(|| panic!("{what}: no record"));
+        let recorded = p.undo.iter().any(|u| match what {
+            "set sysctl" => matches!(u, Undo::Sysctl { .. }),
+            _ => matches!(u, Undo::Promisc { .. }),
+        });
+        assert!(recorded, "{what} before its undo was recorded: {p:?}");
+    }
+}

@@ -151,12 +151,15 @@ impl Driver for BridgeDriver {
             ops.set_up(&host, br, true)?;
             let prev = ops.get_sysctl(&host, IP_FORWARD)?;
             if prev != "1" {
-                ops.set_sysctl(&host, IP_FORWARD, "1")?;
+                // Recorded before the write (putting back the value it had is harmless if
+                // the write never happens): a `kill -9` between the write and the record
+                // left ip_forward on (lab_real's kill test, 1 run in 17).
                 j.shared(Undo::Sysctl {
                     ns: host.clone(),
                     key: IP_FORWARD.into(),
                     restore: prev,
                 });
+                ops.set_sysctl(&host, IP_FORWARD, "1")?;
             }
             built.docker_ready = true;
         }
