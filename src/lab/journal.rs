@@ -199,6 +199,21 @@ impl Journal {
     fn push(&mut self, scope: Scope, u: Undo) {
         self.push_many(scope, [u]);
     }
+    /// Record the undo of a step outside the namespaces this creation makes that deleting
+    /// namespace `netns`, one it makes, also undoes: a veth in the host whose other end is
+    /// inside `netns` (the kernel deletes both ends with that namespace). A rollback still
+    /// runs it, but the record on disk is not rewritten for it (the replay deletes `netns`,
+    /// and the pair goes with it): that was one fsync per bridge container, 40 of the 43 of
+    /// `lab add` of 40 bridge containers, ~180 ms of its 475 ms (`NETVIEW_LOG=debug`
+    /// timings, /tmp on ext4, load 5). For a namespace not announced, the usual rule holds.
+    pub fn own_freed_with(&mut self, u: Undo, netns: &str) {
+        if !self.intended_netns.iter().any(|n| n == netns) {
+            self.own(u);
+            return;
+        }
+        tracing::info!(scope = ?Scope::Own, undo = %u.describe(), "lab do");
+        self.entries.push((Scope::Own, u));
+    }
     fn persist(&self) {
         let Some((dir, prefix, generation)) = &self.pending else {
             return;

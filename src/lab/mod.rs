@@ -463,6 +463,18 @@ impl<'a> Engine<'a> {
                 return Err(LabError::Invalid(format!("no container {n:?} in the lab")));
             }
         }
+        // Every namespace about to go is checked (tag) before it is deleted: read them all
+        // first, together.
+        let going: Vec<String> = names
+            .iter()
+            .filter_map(|n| st.container(n))
+            .flat_map(driver::teardown_plan)
+            .filter_map(|u| match u {
+                Undo::DeleteNetns { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        self.ops.read_tags_ahead(&going);
         let mut errors = Vec::new();
         let mut resync: Vec<Undo> = Vec::new();
         for n in names {
@@ -523,6 +535,16 @@ impl<'a> Engine<'a> {
             }
             Err(e) => errors.push(e),
         }
+        // Each of the lab's namespaces is checked (tag) before it is deleted, and the sweep
+        // below checks the rest: read them all first, together.
+        let ours: Vec<String> = self
+            .ops
+            .list_netns()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        self.ops.read_tags_ahead(&ours);
         let recorded_ids: Vec<(String, Option<ops::NetnsId>)> = st
             .iter()
             .flat_map(|s| s.recorded_netns())

@@ -53,6 +53,31 @@ pub struct NetnsId {
     pub ino: u64,
 }
 
+/// Tags (`lo` aliases) of namespaces read ahead of the checks that ask for them one by one
+/// ([`Ops::read_tags_ahead`]), each kept with the namespace it was read from and used once.
+#[derive(Debug, Default)]
+pub struct TagsAhead(std::collections::HashMap<String, (NetnsId, Option<String>)>);
+
+impl TagsAhead {
+    /// Keep `tag`, read from the namespace `id` that `name` was bound to.
+    pub fn put(&mut self, name: &str, id: NetnsId, tag: Option<String>) {
+        self.0.insert(name.to_string(), (id, tag));
+    }
+
+    /// The tag read ahead for `name` when the name is still bound to the namespace it was
+    /// read from (`now`), once; None when there is none or the name was bound anew since
+    /// (the caller reads it again).
+    pub fn take(&mut self, name: &str, now: Option<NetnsId>) -> Option<Option<String>> {
+        let (id, tag) = self.0.remove(name)?;
+        (now == Some(id)).then_some(tag)
+    }
+
+    /// Drop what was read for `name` (its namespace is being deleted).
+    pub fn forget(&mut self, name: &str) {
+        self.0.remove(name);
+    }
+}
+
 /// What validation and listing need to know about a link.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LinkFacts {
@@ -159,6 +184,11 @@ pub trait Ops {
     fn list_netns(&mut self) -> Result<Vec<String>, LabError>;
     /// The alias of `lo` in a named namespace (our tag), None if unreadable or unset.
     fn netns_tag(&mut self, name: &str) -> Option<String>;
+    /// Read the tags of these namespaces now, all at once, for the [`Ops::netns_tag`] calls
+    /// that follow (a removal checks each namespace before deleting it). A tag read ahead is
+    /// used once, and only while its name is bound to the same namespace ([`TagsAhead`]).
+    /// The default reads nothing ahead.
+    fn read_tags_ahead(&mut self, _names: &[String]) {}
     /// Links in `ns` whose alias equals `tag`.
     fn tagged_links(&mut self, ns: &Ns, tag: &str) -> Result<Vec<String>, LabError>;
     /// Whether `ns` has an `ip netview` nftables table.
@@ -170,4 +200,40 @@ pub trait Ops {
     fn forget_netns(&mut self, _name: &str) {}
     /// The namespace /run/netns/NAME is bound to now, None when there is no such name.
     fn netns_id(&mut self, name: &str) -> Option<NetnsId>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NetnsId, TagsAhead};
+
+    const A: NetnsId = NetnsId {
+        dev: 4,
+        ino: 4026532001,
+    };
+    const B: NetnsId = NetnsId {
+        dev: 4,
+        ino: 4026532002,
+    };
+
+    #[test]
+    fn a_tag_read_ahead_is_used_once_and_only_for_the_same_namespace() {
+        let mut t = TagsAhead::default();
+        t.put("nv-c1", A, Some("netview:nv-".into()));
+        t.put("nv-c2", A, Some("netview:nv-".into()));
+        t.put("nv-c3", A, None);
+        assert_eq!(t.take("nv-c1", Some(A)), Some(Some("netview:nv-".into())));
+        assert_eq!(t.take("nv-c1", Some(A)), None, "used once");
+        // Bound to another namespace since (or gone): read again.
+        assert_eq!(t.take("nv-c2", Some(B)), None);
+        assert_eq!(
+            t.take("nv-c2", Some(A)),
+            None,
+            "dropped when it did not match"
+        );
+        assert_eq!(t.take("nv-c3", None), None);
+        t.put("nv-c4", A, Some("x".into()));
+        t.forget("nv-c4");
+        assert_eq!(t.take("nv-c4", Some(A)), None);
+        assert_eq!(t.take("nv-unknown", Some(A)), None);
+    }
 }

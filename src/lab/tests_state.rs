@@ -602,3 +602,98 @@ fn states_netview_writes_pass_its_checks() {
         .unwrap();
     assert_eq!(st.containers.len(), 4);
 }
+
+/// Reads `pending.json` before every kernel step and keeps each version it sees.
+struct Records {
+    pending: PathBuf,
+    seen: Vec<Vec<u8>>,
+}
+
+impl Gate for Records {
+    fn before(&mut self, _what: &'static str) -> Result<(), LabError> {
+        if let Ok(bytes) = std::fs::read(&self.pending) {
+            if self.seen.last() != Some(&bytes) {
+                self.seen.push(bytes);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_bridge_batch_writes_its_crash_record_once_not_per_veth() {
+    // A host veth goes with its container's namespace, which the record already names: no
+    // rewrite (an fsync) per container. docker0 exists already, as in a lab in use.
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    lab_with(&mut ops, &d, &[]);
+    Engine::new(&mut ops, d.clone(), P.into())
+        .add(&[c("b0", NetworkMode::Bridge)])
+        .unwrap();
+    let batch: Vec<ContainerSpec> = (1..=4)
+        .map(|i| c(&format!("b{i}"), NetworkMode::Bridge))
+        .collect();
+    let mut records = Gated::with_gate(
+        &mut ops,
+        Records {
+            pending: d.join(PENDING_FILE),
+            seen: Vec::new(),
+        },
+    );
+    Engine::new(&mut records, d.clone(), P.into())
+        .add(&batch)
+        .unwrap();
+    let seen = records.gate.seen;
+    assert_eq!(seen.len(), 1, "one record for the whole batch");
+    let p: Pending = serde_json::from_slice(&seen[0]).unwrap();
+    assert_eq!(p.netns.len(), 4, "{p:?}");
+    assert!(p.undo.is_empty(), "{p:?}");
+    // And the rollback of a failure still deletes every veth exactly (see tests.rs); the
+    // replay after a kill at any step is `after_a_kill_9_at_any_step_the_next_command_recovers`.
+}
+
+/// Before the ip_forward or promisc change reaches the kernel, what `pending.json` says.
+struct BeforeHostChanges {
+    pending: PathBuf,
+    seen: Vec<(&'static str, Option<Pending>)>,
+}
+
+impl Gate for BeforeHostChanges {
+    fn before(&mut self, what: &'static str) -> Result<(), LabError> {
+        if what == "set sysctl" || what == "set promisc" {
+            let p = std::fs::read(&self.pending)
+                .ok()
+                .map(|b| serde_json::from_slice(&b).unwrap());
+            self.seen.push((what, p));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn ip_forward_and_promisc_are_recorded_before_they_change() {
+    // A `kill -9` right after the change and before the record would leave them changed.
+    let (_t, d) = dir();
+    let mut ops = FakeOps::new();
+    lab_with(&mut ops, &d, &[]);
+    let mut g = Gated::with_gate(
+        &mut ops,
+        BeforeHostChanges {
+            pending: d.join(PENDING_FILE),
+            seen: Vec::new(),
+        },
+    );
+    Engine::new(&mut g, d.clone(), P.into())
+        .add(&mix())
+        .unwrap();
+    let seen = g.gate.seen;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (what, p) in seen {
+        let p = p.unwrap_or_else(|| panic!("{what}: no record"));
+        let recorded = p.undo.iter().any(|u| match what {
+            "set sysctl" => matches!(u, Undo::Sysctl { .. }),
+            _ => matches!(u, Undo::Promisc { .. }),
+        });
+        assert!(recorded, "{what} before its undo was recorded: {p:?}");
+    }
+}

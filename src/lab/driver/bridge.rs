@@ -151,12 +151,15 @@ impl Driver for BridgeDriver {
             ops.set_up(&host, br, true)?;
             let prev = ops.get_sysctl(&host, IP_FORWARD)?;
             if prev != "1" {
-                ops.set_sysctl(&host, IP_FORWARD, "1")?;
+                // Recorded before the write (putting back the value it had is harmless if
+                // the write never happens): a `kill -9` between the write and the record
+                // left ip_forward on (lab_real's kill test, 1 run in 17).
                 j.shared(Undo::Sysctl {
                     ns: host.clone(),
                     key: IP_FORWARD.into(),
                     restore: prev,
                 });
+                ops.set_sysctl(&host, IP_FORWARD, "1")?;
             }
             built.docker_ready = true;
         }
@@ -168,13 +171,17 @@ impl Driver for BridgeDriver {
             ));
         };
         let nsname = make_container_netns(ops, state, p.spec(), j)?;
-        let ctr = Ns::Named(nsname);
+        let ctr = Ns::Named(nsname.clone());
         ops.add_veth(&host, &veth, &ctr, CONTAINER_IFNAME)?;
         // Deleting one end deletes both, synchronously (the namespace's own cleanup is not).
-        j.own(Undo::DeleteLink {
-            ns: host.clone(),
-            name: veth.clone(),
-        });
+        // After a crash the replay deletes the namespace instead, and the pair goes with it.
+        j.own_freed_with(
+            Undo::DeleteLink {
+                ns: host.clone(),
+                name: veth.clone(),
+            },
+            &nsname,
+        );
         ops.set_alias(&host, &veth, &state.tag)?;
         ops.set_alias(&ctr, CONTAINER_IFNAME, &state.tag)?;
         ops.set_master(&host, &veth, br)?;

@@ -284,12 +284,14 @@ pub fn finish_child(
             .map(|f| f.promisc)
             .unwrap_or(false);
         if !was {
-            ops.set_promisc(&host, &parent, true)?;
+            // Recorded before the change, as ip_forward is (bridge.rs): turning it off again
+            // is harmless if it never came on.
             j.shared(Undo::Promisc {
                 ns: host.clone(),
                 link: parent.clone(),
                 restore: false,
             });
+            ops.set_promisc(&host, &parent, true)?;
         }
     }
     let mut built = Built::default();
