@@ -8,6 +8,7 @@ use crate::inventory::{
 };
 use crate::netns::NetnsSource;
 
+mod index;
 mod scale;
 
 /// A small world under construction.
