@@ -8,7 +8,9 @@
 //! reference the walk's tests compare the index with (tests/index.rs). Why: the walk asked
 //! them for every hop of every cell, each a scan of one namespace or of the whole inventory
 //! (the stacked children of a parent, asked at every frame's arrival, scanned every link of
-//! every namespace); see docs/benchmarks.md, "Predicting a 200-container matrix".
+//! every namespace): predicting a 200-container lab's 82,820 cells took 53.7 s in a release
+//! build, 4.8 s with the index and the walk's trail of hops (docs/benchmarks.md, "Predicting a
+//! 200-container matrix").
 
 use std::collections::{HashMap as StdHashMap, HashSet as StdHashSet};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -54,8 +54,8 @@ pub(super) struct Reach {
 
 /// A hop of the frame's flood, kept as the interface and what happened there, with the hop
 /// before it: the walk follows a bridge's flood to every port, and copying each branch's path
-/// (three strings a hop) was most of a 200-container prediction (perf, debug build: malloc,
-/// free and memmove on top); only the paths of the deliveries the walk uses are spelled out.
+/// (three strings a hop) was most of a lab-shaped prediction (perf, debug build, 50 containers:
+/// malloc, free and memmove on top); only the paths of the deliveries used are spelled out.
 #[derive(Debug, Clone)]
 struct TrailHop {
     at: IfId,
