@@ -102,7 +102,9 @@ fn not_an_endpoint(typed: &str) -> anyhow::Error {
 /// every running container of each `--network` (as if given to both); without a lab, the
 /// default sources and targets are `root` and every container's namespace. Cells name each
 /// namespace as `netview::probe::namespaces::probe_names` says (containers as their runtimes name them).
-fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)> {
+/// The host's namespaces come back too when they were read for the endpoints: the walk's world
+/// is the same read.
+fn endpoints(args: &Args) -> anyhow::Result<Endpoints> {
     let lab = load_lab()?;
     let no_lab = lab.is_none();
     let mut world = lab.unwrap_or(ProbeLab {
@@ -119,7 +121,12 @@ fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)
     let wants_defaults =
         no_lab && args.network.is_empty() && (args.from.is_empty() || args.to.is_empty());
     if typed.is_empty() && args.network.is_empty() && !wants_defaults {
-        return Ok((world, args.from.clone(), args.to.clone()));
+        return Ok(Endpoints {
+            lab: world,
+            from: args.from.clone(),
+            to: args.to.clone(),
+            host: None,
+        });
     }
     let host = HostNamespaces::discover();
     // Every namespace to read, once each (told by inode), in the order first named.
@@ -186,7 +193,21 @@ fn endpoints(args: &Args) -> anyhow::Result<(ProbeLab, Vec<String>, Vec<String>)
     };
     let (from, to) = (side(&args.from), side(&args.to));
     world.endpoints.extend(found);
-    Ok((world, from, to))
+    Ok(Endpoints {
+        lab: world,
+        from,
+        to,
+        host: Some(host),
+    })
+}
+
+/// Everything to probe among and the sources and targets asked for, with the host's
+/// namespaces when they were read to find them.
+struct Endpoints {
+    lab: ProbeLab,
+    from: Vec<String>,
+    to: Vec<String>,
+    host: Option<HostNamespaces>,
 }
 
 fn kinds(arg: Option<KindArg>, defaults: &ProbeDefaults) -> Vec<ProbeKind> {
@@ -235,7 +256,12 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
         .into());
     }
     require_probe_capabilities()?;
-    let (lab, from, to) = endpoints(&args)?;
+    let Endpoints {
+        lab,
+        from,
+        to,
+        host,
+    } = endpoints(&args)?;
     let opts = PlanOptions {
         from,
         to,
@@ -252,8 +278,12 @@ pub fn run(args: Args, globals: &super::config::GlobalArgs) -> anyhow::Result<Ex
     let timeout = args
         .timeout_ms
         .map_or(defaults.timeout, Duration::from_millis);
-    // Every cell is predicted by the packet walk over every namespace's inventory.
-    let walk = netview::probe::namespaces::walk_world(&lab);
+    // Every cell is predicted by the packet walk over every namespace's inventory: the read
+    // that found the endpoints' addresses when there was one (one netlink dump of each
+    // namespace per run, not two).
+    let walk = host
+        .unwrap_or_else(HostNamespaces::discover)
+        .into_walk_world(&lab);
     let opts = RunOptions {
         walk: Some(&walk),
         timeout,

@@ -168,9 +168,17 @@ pub fn expect_cells(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation
         .enumerate()
         .filter_map(|(i, c)| Some((i, walk_probe(w, c)?)))
         .collect();
+    let started = std::time::Instant::now();
     let predictions = walk::predict_all(
         &w.inventory,
         &probes.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(),
+    );
+    tracing::debug!(
+        target: "netview::probe::walk",
+        cells = probes.len(),
+        namespaces = w.inventory.namespaces.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "cells predicted"
     );
     let mut out: Vec<Expectation> = cells
         .iter()

@@ -7,7 +7,8 @@
 //! here (through `netns::find`/`discover`, the container resolver `netview inventory --netns`
 //! uses, and the inventory reader, which enters namespaces on threads of its own); turning
 //! what was read into endpoints and names is pure and unit-tested. Nothing here changes a
-//! namespace: it only reads.
+//! namespace: it only reads. One read of every namespace serves a run: the endpoints' addresses
+//! and the packet walk's world both come from it ([`HostNamespaces::into_walk_world`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,6 +66,9 @@ pub fn has_addresses(e: &ProbeEndpoint) -> bool {
 pub struct HostNamespaces {
     all: Vec<Netns>,
     runtimes: AskedOnce,
+    /// The inventory of every namespace in `all` (in that order), read once when first
+    /// needed: the endpoints' addresses and the walk's world come from the same read.
+    inventories: std::cell::OnceCell<Vec<NamespaceInventory>>,
 }
 
 impl HostNamespaces {
@@ -73,7 +77,37 @@ impl HostNamespaces {
         HostNamespaces {
             all: netns::discover(),
             runtimes: AskedOnce::new(containers::default_sources()),
+            inventories: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Every discovered namespace's inventory, read on the first call.
+    fn inventories(&self) -> &[NamespaceInventory] {
+        self.inventories.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let read = crate::inventory::read::read_many(&self.all, &self.all);
+            tracing::debug!(
+                namespaces = read.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "every namespace read for the probes and the walk"
+            );
+            read
+        })
+    }
+
+    /// What the packet walk needs to predict cells among `lab`'s endpoints (the lab's and any
+    /// other namespace's alike): the inventory of every namespace on the host (a path may cross
+    /// any of them), the one already read for the endpoints when they were read, else read now.
+    pub fn into_walk_world(mut self, lab: &ProbeLab) -> WalkWorld {
+        self.inventories();
+        let namespaces = self.inventories.take().unwrap_or_default();
+        walk_world_over(
+            lab,
+            crate::inventory::model::Inventory {
+                namespaces,
+                ..Default::default()
+            },
+        )
     }
 
     /// The namespace a typed `--from`/`--to` names, by the resolver `netview inventory
@@ -130,7 +164,7 @@ impl HostNamespaces {
         let world = self.runtimes.world();
         let placed = containers::match_namespaces(&world.containers, &self.all, &netns::ns_inode);
         let names = probe_names(&self.all, &world.containers, &placed, taken);
-        let mut out = read(wanted, &self.all);
+        let mut out = self.read(wanted);
         for (e, ns) in out.iter_mut().zip(wanted) {
             if let Some(name) = names.get(&ns.id) {
                 e.name = name.clone();
@@ -190,15 +224,7 @@ pub fn probe_names(
 /// namespace's alike): the inventory of every namespace on the host, read now (a path may
 /// cross any of them).
 pub fn walk_world(lab: &ProbeLab) -> WalkWorld {
-    let all = netns::discover();
-    let namespaces = crate::inventory::read::read_many(&all, &all);
-    walk_world_over(
-        lab,
-        crate::inventory::model::Inventory {
-            namespaces,
-            ..Default::default()
-        },
-    )
+    HostNamespaces::discover().into_walk_world(lab)
 }
 
 /// The walk's world over an inventory already held (the TUI's), with which of its namespaces
@@ -221,14 +247,42 @@ pub fn walk_world_over(lab: &ProbeLab, inventory: crate::inventory::model::Inven
     }
 }
 
-/// Read the wanted namespaces' inventories (`all` resolves their cross-namespace links).
-fn read(wanted: &[Netns], all: &[Netns]) -> Vec<ProbeEndpoint> {
-    let invs = crate::inventory::read::read_many(wanted, all);
-    wanted
-        .iter()
-        .zip(&invs)
-        .map(|(ns, inv)| endpoint_of(ns, inv))
-        .collect()
+impl HostNamespaces {
+    /// The wanted namespaces as endpoints, from the read of every discovered namespace; one
+    /// that discovery did not list (`netns::find` resolved it by path) is read on its own.
+    fn read(&self, wanted: &[Netns]) -> Vec<ProbeEndpoint> {
+        let read = self.inventories();
+        let unlisted: Vec<Netns> = wanted
+            .iter()
+            .filter(|w| !self.all.iter().any(|a| a.id == w.id))
+            .cloned()
+            .collect();
+        let unlisted_read = if unlisted.is_empty() {
+            Vec::new()
+        } else {
+            crate::inventory::read::read_many(&unlisted, &self.all)
+        };
+        wanted
+            .iter()
+            .map(|ns| {
+                match inventory_of(ns.id, &self.all, read)
+                    .or_else(|| inventory_of(ns.id, &unlisted, &unlisted_read))
+                {
+                    Some(inv) => endpoint_of(ns, inv),
+                    None => endpoint_of(ns, &NamespaceInventory::empty(&ns.name, ns.id, ns.source)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The inventory read for the namespace with inode `id`: `read[i]` is `of[i]`'s.
+fn inventory_of<'a>(
+    id: u64,
+    of: &[Netns],
+    read: &'a [NamespaceInventory],
+) -> Option<&'a NamespaceInventory> {
+    of.iter().position(|n| n.id == id).and_then(|i| read.get(i))
 }
 
 #[cfg(test)]
@@ -305,6 +359,25 @@ mod tests {
         assert_eq!(e.role, Role::Container);
         let root = endpoint_of(&ns("root", NetnsSource::Root), &inv);
         assert_eq!(root.role, Role::Host);
+    }
+
+    #[test]
+    fn an_endpoint_takes_the_inventory_read_for_its_namespace_by_inode() {
+        let all = vec![
+            with_id(ns("root", NetnsSource::Root), 1),
+            with_id(ns("lab-a", NetnsSource::Named), 7),
+        ];
+        let mut a = NamespaceInventory::empty("lab-a", 7, NetnsSource::Named);
+        a.links = vec![link("eth0", &[("10.1.0.2", 24)])];
+        let read = vec![NamespaceInventory::empty("root", 1, NetnsSource::Root), a];
+        // pid:9 lives in lab-a's namespace: the same read serves it.
+        let got = inventory_of(7, &all, &read).map(|i| i.name.as_str());
+        assert_eq!(got, Some("lab-a"));
+        let e = endpoint_of(&with_id(ns("pid:9", NetnsSource::Process), 7), &read[1]);
+        assert_eq!(e.name, "pid:9");
+        assert_eq!(e.addresses[0].ip.to_string(), "10.1.0.2");
+        // A namespace discovery did not list was not in that read.
+        assert!(inventory_of(8, &all, &read).is_none());
     }
 
     fn container(runtime: containers::Runtime, name: &str, networks: &[&str]) -> Container {

@@ -74,15 +74,10 @@ impl World<'_> {
     /// Why a who-has for `target` sent from `from` finds no answer, when the reason is one of
     /// the designs above; `None` when nothing more specific than "nobody answered" is known.
     pub(super) fn why_no_answer(&self, from: IfId, target: Ipv4Addr) -> Option<String> {
-        let holders: Vec<IfId> = self
-            .inv
-            .namespaces
+        self.ix
+            .holders(target)
             .iter()
-            .enumerate()
-            .flat_map(|(n, ns)| (0..ns.links.len()).map(move |l| (n, l)))
-            .filter(|id| self.holds(*id, target))
-            .collect();
-        holders.iter().find_map(|h| self.why_apart(from, *h))
+            .find_map(|h| self.why_apart(from, *h))
     }
 
     /// Why `from` and `holder` (which holds the address asked for) are kept apart.

@@ -9,11 +9,11 @@
 //! Unicast is followed like a flood and the receivers filtered by MAC: on the tree-shaped
 //! worlds netview sees, that is where a learning bridge delivers.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::inventory::{Link, LinkKind};
 
+use super::index::HashSet;
 use super::{Hop, World};
 
 /// An interface: (namespace index, link index) into the inventory.
@@ -35,11 +35,12 @@ pub(super) struct Frame {
     pub ip_dst: Option<Ipv4Addr>,
 }
 
-/// An interface whose stack received the frame, with the hops that led there.
-#[derive(Debug, Clone)]
+/// An interface whose stack received the frame, and the last of the hops that led there
+/// (in its [`Reach`]'s trail; [`World::path_to`] spells them out).
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Delivery {
     pub to: IfId,
-    pub path: Vec<Hop>,
+    last_hop: Option<usize>,
 }
 
 /// Everything a frame reached: stacks that received it, and devices it arrived at (a packet
@@ -48,6 +49,39 @@ pub(super) struct Delivery {
 pub(super) struct Reach {
     pub stacks: Vec<Delivery>,
     pub arrivals: Vec<Delivery>,
+    trail: Vec<TrailHop>,
+}
+
+/// A hop of the frame's flood, kept as the interface and what happened there, with the hop
+/// before it: the walk follows a bridge's flood to every port, and copying each branch's path
+/// (three strings a hop) was most of a lab-shaped prediction (perf, debug build, 50 containers:
+/// malloc, free and memmove on top); only the paths of the deliveries used are spelled out.
+#[derive(Debug, Clone)]
+struct TrailHop {
+    at: IfId,
+    step: Step,
+    before: Option<usize>,
+}
+
+/// What happened at a hop, as [`Hop::step`] says it.
+#[derive(Debug, Clone)]
+enum Step {
+    Text(&'static str),
+    Owned(String),
+    /// "bridge NAME forwards it to this port", NAME being the bridge's.
+    BridgeForwards(IfId),
+}
+
+impl From<&'static str> for Step {
+    fn from(s: &'static str) -> Self {
+        Step::Text(s)
+    }
+}
+
+impl From<String> for Step {
+    fn from(s: String) -> Self {
+        Step::Owned(s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -57,6 +91,11 @@ enum At {
     Arrive(IfId),
     BridgeIn { bridge: IfId, port: Option<IfId> },
     Stack(IfId),
+}
+
+/// A hop of the flood: where, and what happened there.
+fn mark(at: IfId, step: impl Into<Step>) -> (IfId, Step) {
+    (at, step.into())
 }
 
 fn same_mac(a: Option<&str>, b: &str) -> bool {
@@ -80,13 +119,28 @@ impl World<'_> {
         }
     }
 
+    /// The hops that led a frame to `delivery`, in order.
+    pub(super) fn path_to(&self, reach: &Reach, delivery: &Delivery) -> Vec<Hop> {
+        let mut path = Vec::new();
+        let mut at = delivery.last_hop;
+        while let Some(i) = at {
+            let h = &reach.trail[i];
+            let step = match &h.step {
+                Step::Text(t) => t.to_string(),
+                Step::Owned(t) => t.clone(),
+                Step::BridgeForwards(b) => {
+                    format!("bridge {} forwards it to this port", self.link(*b).name)
+                }
+            };
+            path.push(self.hop(h.at, step));
+            at = h.before;
+        }
+        path.reverse();
+        path
+    }
+
     pub(super) fn find(&self, netns: &str, dev: &str) -> Option<IfId> {
-        let n = self.inv.namespaces.iter().position(|n| n.name == netns)?;
-        let l = self.inv.namespaces[n]
-            .links
-            .iter()
-            .position(|l| l.name == dev)?;
-        Some((n, l))
+        self.ix.find(netns, dev)
     }
 
     /// The link a stacked device sits on, or why it is not known.
@@ -109,21 +163,7 @@ impl World<'_> {
 
     /// The stacked children (`kind`) of `parent`, wherever they live.
     pub(super) fn children(&self, parent: IfId, kinds: &[LinkKind]) -> Vec<IfId> {
-        let pns = self.ns_name(parent);
-        let pname = &self.link(parent).name;
-        let mut out = Vec::new();
-        for (n, ns) in self.inv.namespaces.iter().enumerate() {
-            for (l, link) in ns.links.iter().enumerate() {
-                if !kinds.contains(&link.kind) {
-                    continue;
-                }
-                let Some(r) = &link.parent else { continue };
-                if r.name.as_deref() == Some(pname.as_str()) && r.netns.as_deref() == Some(pns) {
-                    out.push((n, l));
-                }
-            }
-        }
-        out
+        self.ix.children(parent, kinds)
     }
 
     fn mode(&self, id: IfId) -> &str {
@@ -142,17 +182,21 @@ impl World<'_> {
         const MACVLAN: &[LinkKind] = &[LinkKind::Macvlan, LinkKind::Macvtap];
         const IPVLAN: &[LinkKind] = &[LinkKind::Ipvlan, LinkKind::Ipvtap];
         let mut reach = Reach::default();
-        let mut seen: HashSet<At> = HashSet::new();
-        let mut work: Vec<(At, Vec<Hop>)> = vec![(At::Tx(from), Vec::new())];
+        let mut seen: HashSet<At> = HashSet::default();
+        let mut work: Vec<(At, Option<usize>)> = vec![(At::Tx(from), None)];
         let bcast = frame.dst == Dst::Broadcast;
         while let Some((at, path)) = work.pop() {
             if !seen.insert(at.clone()) {
                 continue;
             }
-            let mut go = |next: At, hop: Hop| {
-                let mut p = path.clone();
-                p.push(hop);
-                work.push((next, p));
+            let trail = &mut reach.trail;
+            let mut go = |next: At, (id, step): (IfId, Step)| {
+                trail.push(TrailHop {
+                    at: id,
+                    step,
+                    before: path,
+                });
+                work.push((next, Some(trail.len() - 1)));
             };
             match at {
                 At::Tx(i) => {
@@ -177,18 +221,18 @@ impl World<'_> {
                                         };
                                         if dst_here {
                                             to_sibling |= !bcast;
-                                            go(At::Stack(s), self.hop(s, "macvlan bridge mode switches it to this sibling"));
+                                            go(At::Stack(s), mark(s, "macvlan bridge mode switches it to this sibling"));
                                         }
                                     }
                                     if !to_sibling {
                                         go(
                                             At::Wire(parent),
-                                            self.hop(parent, "sent out through the macvlan parent"),
+                                            mark(parent, "sent out through the macvlan parent"),
                                         );
                                     }
                                 }
                                 "private" | "vepa" | "passthru" => {
-                                    go(At::Wire(parent), self.hop(parent, format!("macvlan {mode} mode sends it out through the parent")));
+                                    go(At::Wire(parent), mark(parent, format!("macvlan {mode} mode sends it out through the parent")));
                                 }
                                 other => {
                                     return Err(format!(
@@ -213,15 +257,12 @@ impl World<'_> {
                                 {
                                     go(
                                         At::Stack(s),
-                                        self.hop(
-                                            s,
-                                            "ipvlan l2 hands the broadcast to this sibling",
-                                        ),
+                                        mark(s, "ipvlan l2 hands the broadcast to this sibling"),
                                     );
                                 }
                                 go(
                                     At::Wire(parent),
-                                    self.hop(parent, "sent out through the ipvlan parent"),
+                                    mark(parent, "sent out through the ipvlan parent"),
                                 );
                             } else if let Some(s) = frame.ip_dst.and_then(|ip| {
                                 siblings
@@ -231,12 +272,12 @@ impl World<'_> {
                             }) {
                                 go(
                                     At::Stack(s),
-                                    self.hop(s, "ipvlan delivers it to this sibling by IP address"),
+                                    mark(s, "ipvlan delivers it to this sibling by IP address"),
                                 );
                             } else {
                                 go(
                                     At::Wire(parent),
-                                    self.hop(parent, "sent out through the ipvlan parent"),
+                                    mark(parent, "sent out through the ipvlan parent"),
                                 );
                             }
                         }
@@ -246,11 +287,11 @@ impl World<'_> {
                                     bridge: i,
                                     port: None,
                                 },
-                                self.hop(i, "the bridge sends it to its ports"),
+                                mark(i, "the bridge sends it to its ports"),
                             );
                         }
                         LinkKind::Loopback => {}
-                        _ => go(At::Wire(i), self.hop(i, "sent")),
+                        _ => go(At::Wire(i), mark(i, "sent")),
                     }
                 }
                 At::Wire(i) => {
@@ -269,10 +310,7 @@ impl World<'_> {
                                 ));
                             };
                             if self.link(peer).is_up() {
-                                go(
-                                    At::Arrive(peer),
-                                    self.hop(peer, "arrives over the veth pair"),
-                                );
+                                go(At::Arrive(peer), mark(peer, "arrives over the veth pair"));
                             }
                         }
                         LinkKind::Bridge => {
@@ -281,7 +319,7 @@ impl World<'_> {
                                     bridge: i,
                                     port: None,
                                 },
-                                self.hop(i, "the bridge sends it to its ports"),
+                                mark(i, "the bridge sends it to its ports"),
                             );
                         }
                         LinkKind::Dummy | LinkKind::Loopback => {}
@@ -297,12 +335,12 @@ impl World<'_> {
                 At::Arrive(i) => {
                     reach.arrivals.push(Delivery {
                         to: i,
-                        path: path.clone(),
+                        last_hop: path,
                     });
                     let link = self.link(i);
                     let ns = &self.inv.namespaces[i.0];
                     if let Some(master) = &link.master {
-                        let Some(b) = ns.links.iter().position(|l| &l.name == master) else {
+                        let Some(b) = self.ix.link_in(i.0, master) else {
                             return Err(format!(
                                 "the master {master} of {} is not known",
                                 link.name
@@ -319,7 +357,7 @@ impl World<'_> {
                                 bridge: (i.0, b),
                                 port: Some(i),
                             },
-                            self.hop((i.0, b), "the bridge receives it"),
+                            mark((i.0, b), "the bridge receives it"),
                         );
                         continue;
                     }
@@ -333,12 +371,12 @@ impl World<'_> {
                         {
                             go(
                                 At::Stack(pt),
-                                self.hop(pt, "the passthru child takes every frame of its parent"),
+                                mark(pt, "the passthru child takes every frame of its parent"),
                             );
                             if bcast {
                                 go(
                                     At::Stack(i),
-                                    self.hop(i, "the parent's stack gets the broadcast too"),
+                                    mark(i, "the parent's stack gets the broadcast too"),
                                 );
                             }
                             continue;
@@ -351,7 +389,7 @@ impl World<'_> {
                             let modes: &[&str] = match src.map(|s| self.mode(s)) {
                                 Some("private") => {
                                     if let Some(s) = src {
-                                        go(At::Stack(s), self.hop(s, "a private child's reflected broadcast goes back only to itself"));
+                                        go(At::Stack(s), mark(s, "a private child's reflected broadcast goes back only to itself"));
                                     }
                                     continue;
                                 }
@@ -366,10 +404,10 @@ impl World<'_> {
                             {
                                 go(
                                     At::Stack(c),
-                                    self.hop(c, "macvlan hands the broadcast to this child"),
+                                    mark(c, "macvlan hands the broadcast to this child"),
                                 );
                             }
-                            go(At::Stack(i), self.hop(i, "received"));
+                            go(At::Stack(i), mark(i, "received"));
                         } else if let Some(c) =
                             macvlans.iter().copied().find(|c| match &frame.dst {
                                 Dst::Mac(m) => same_mac(self.link(*c).mac.as_deref(), m),
@@ -378,10 +416,10 @@ impl World<'_> {
                         {
                             go(
                                 At::Stack(c),
-                                self.hop(c, "macvlan hands it to the child by its MAC"),
+                                mark(c, "macvlan hands it to the child by its MAC"),
                             );
                         } else {
-                            go(At::Stack(i), self.hop(i, "received"));
+                            go(At::Stack(i), mark(i, "received"));
                         }
                         continue;
                     }
@@ -390,7 +428,7 @@ impl World<'_> {
                             for c in ipvlans.iter().copied().filter(|c| self.mode(*c) == "l2") {
                                 go(
                                     At::Stack(c),
-                                    self.hop(c, "ipvlan l2 hands the broadcast to this child"),
+                                    mark(c, "ipvlan l2 hands the broadcast to this child"),
                                 );
                             }
                         } else if let Some(c) = frame
@@ -399,14 +437,14 @@ impl World<'_> {
                         {
                             go(
                                 At::Stack(c),
-                                self.hop(c, "ipvlan hands it to the child by IP address"),
+                                mark(c, "ipvlan hands it to the child by IP address"),
                             );
                             continue;
                         }
-                        go(At::Stack(i), self.hop(i, "received"));
+                        go(At::Stack(i), mark(i, "received"));
                         continue;
                     }
-                    go(At::Stack(i), self.hop(i, "received"));
+                    go(At::Stack(i), mark(i, "received"));
                 }
                 At::BridgeIn { bridge, port } => {
                     let ns = &self.inv.namespaces[bridge.0];
@@ -415,22 +453,21 @@ impl World<'_> {
                         Dst::Broadcast => true,
                         Dst::Mac(m) => {
                             same_mac(ns.links[bridge.1].mac.as_deref(), m)
-                                || ns
-                                    .bridge_ports(bname)
-                                    .any(|p| same_mac(p.mac.as_deref(), m))
+                                || self.ix.bridge_port_has_mac(bridge.0, bname, m)
                         }
                     };
                     if port.is_some() && to_own_stack {
                         go(
                             At::Stack(bridge),
-                            self.hop(bridge, "the bridge's own stack receives it"),
+                            mark(bridge, "the bridge's own stack receives it"),
                         );
                         if !bcast {
                             continue;
                         }
                     }
-                    for (l, p) in ns.links.iter().enumerate() {
-                        if p.master.as_deref() != Some(bname.as_str()) || !p.is_up() {
+                    for &l in self.ix.bridge_ports(bridge.0, bname) {
+                        let p = &ns.links[l];
+                        if !p.is_up() {
                             continue;
                         }
                         if port == Some((bridge.0, l)) {
@@ -438,7 +475,7 @@ impl World<'_> {
                                 Some(true) => {
                                     go(
                                         At::Wire((bridge.0, l)),
-                                        self.hop(
+                                        mark(
                                             (bridge.0, l),
                                             "the hairpin port sends it back out where it came from",
                                         ),
@@ -456,10 +493,7 @@ impl World<'_> {
                         }
                         go(
                             At::Wire((bridge.0, l)),
-                            self.hop(
-                                (bridge.0, l),
-                                format!("bridge {bname} forwards it to this port"),
-                            ),
+                            mark((bridge.0, l), Step::BridgeForwards(bridge)),
                         );
                     }
                 }
@@ -470,7 +504,10 @@ impl World<'_> {
                         Dst::Mac(m) => same_mac(link.mac.as_deref(), m),
                     };
                     if accepts && link.is_up() {
-                        reach.stacks.push(Delivery { to: i, path });
+                        reach.stacks.push(Delivery {
+                            to: i,
+                            last_hop: path,
+                        });
                     }
                 }
             }

@@ -29,6 +29,7 @@
 
 mod explain;
 pub mod filter;
+mod index;
 mod l2;
 mod nat;
 mod route;
@@ -40,6 +41,7 @@ use serde::Serialize;
 use crate::inventory::{Inventory, LinkKind};
 
 use filter::{CtState, FilterVerdict, Filters, Hook, InventoryFilters, PacketFacts, Protocol};
+use index::WalkIndex;
 use l2::{Dst, Frame, IfId};
 use nat::{NatEval, NatHook, NatPacket};
 
@@ -120,6 +122,8 @@ enum Stop {
 /// The inventory, indexed for the walk, and the filter seam.
 pub(crate) struct World<'a> {
     inv: &'a Inventory,
+    /// The inventory's lookups, built once for the run.
+    ix: &'a WalkIndex<'a>,
     filter: &'a dyn Filters,
     /// Neighbours learned during this probe's exchange: a namespace that answers a who-has
     /// addressed to it records the asker's MAC (net/ipv4/arp.c, `neigh_event_ns`), so its
@@ -168,11 +172,12 @@ struct Packet {
 }
 
 impl Packet {
-    /// The packet as NAT in `nsi` matches it, arriving on `iif` and leaving by `oif`: the one
-    /// constructor for DNAT (prerouting, output) and source NAT (postrouting).
+    /// The packet as NAT matches it in a namespace (`dst_is_local`: one of whose addresses is
+    /// its destination), arriving on `iif` and leaving by `oif`: the one constructor for DNAT
+    /// (prerouting, output) and source NAT (postrouting).
     fn for_nat<'a>(
         &self,
-        nsi: &crate::inventory::model::NamespaceInventory,
+        dst_is_local: bool,
         iif: Option<&'a str>,
         oif: Option<&'a str>,
     ) -> NatPacket<'a> {
@@ -183,7 +188,7 @@ impl Packet {
             dport: self.dport,
             iif,
             oif,
-            dst_is_local: route::owner_link(nsi, self.dst).is_some(),
+            dst_is_local,
             mark: self.mark,
         }
     }
@@ -196,7 +201,9 @@ pub fn predict(inv: &Inventory, probe: &Probe) -> Prediction {
 
 /// Predict `probe` over `inv`, asking `filter` at every hook.
 pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Prediction {
-    predict_seeded(inv, filter, probe, None).0.prediction
+    predict_seeded(&WalkIndex::new(inv), filter, probe, None)
+        .0
+        .prediction
 }
 
 /// Predict every probe of one run over `inv`. Beyond [`predict`], this models how the probes
@@ -210,10 +217,11 @@ pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Pre
 /// while it retries ARP, so the order of the probes does not matter.
 pub fn predict_all(inv: &Inventory, probes: &[Probe]) -> Vec<Prediction> {
     let filter = InventoryFilters::new(inv);
+    let ix = WalkIndex::new(inv);
     let alone: Vec<(Prediction, Vec<Learned>)> = probes
         .iter()
         .map(|p| {
-            let (s, learned) = predict_seeded(inv, &filter, p, None);
+            let (s, learned) = predict_seeded(&ix, &filter, p, None);
             (s.prediction, learned)
         })
         .collect();
@@ -245,7 +253,7 @@ pub fn predict_all(inv: &Inventory, probes: &[Probe]) -> Vec<Prediction> {
             {
                 return prediction.clone();
             }
-            let (with, _) = predict_seeded(inv, &filter, &probes[i], Some((&taught, i)));
+            let (with, _) = predict_seeded(&ix, &filter, &probes[i], Some((&taught, i)));
             match (with.prediction.expected, with.used_taught) {
                 (Some(true), Some(t)) => Prediction {
                     expected: Some(true),
@@ -279,13 +287,14 @@ struct Seeded {
 /// Walk `probe`, knowing what the other probes of the run taught (`taught`). Returns the prediction and the
 /// entries this probe's own exchange taught.
 fn predict_seeded(
-    inv: &Inventory,
+    ix: &WalkIndex<'_>,
     filter: &dyn Filters,
     probe: &Probe,
     taught: Option<(&Taught, usize)>,
 ) -> (Seeded, Vec<Learned>) {
     let world = World {
-        inv,
+        inv: ix.inventory(),
+        ix,
         filter,
         taught,
         learned: std::cell::RefCell::new(Vec::new()),
@@ -327,12 +336,7 @@ fn no<T>(why: impl Into<String>) -> Result<T, Stop> {
 
 impl World<'_> {
     fn walk(&self, probe: &Probe, path: &mut Vec<Hop>) -> Result<String, Stop> {
-        let Some(src_ns) = self
-            .inv
-            .namespaces
-            .iter()
-            .position(|n| n.name == probe.netns)
-        else {
+        let Some(src_ns) = self.ix.namespace(&probe.netns) else {
             return unknown(format!("no namespace {} in the inventory", probe.netns));
         };
         let IpAddr::V4(target) = probe.target else {
@@ -340,10 +344,10 @@ impl World<'_> {
         };
         let ns = &self.inv.namespaces[src_ns];
         if probe.kind == WalkKind::Arp {
-            if route::owner_link(ns, target).is_some() {
+            if self.ix.owner_link(src_ns, target).is_some() {
                 return no("the address is the source's own: nobody else answers ARP for it");
             }
-            let Some(r) = route::lookup(ns, target) else {
+            let Some(r) = self.ix.lookup(src_ns, target) else {
                 return no(format!("{} has no route to {target}", ns.name));
             };
             // An ARP probe (like arping) asks for the target itself on the route's interface,
@@ -358,7 +362,7 @@ impl World<'_> {
             let Some(out) = r.dev.as_deref().and_then(|d| self.find(&ns.name, d)) else {
                 return unknown("the route names no interface netview read");
             };
-            let sender = probe.src.or_else(|| route::source_for(ns, r));
+            let sender = probe.src.or_else(|| self.ix.source_for(src_ns, r));
             let (answerer, _) = self.arp(out, target, sender, true, path)?;
             let a = self.link(answerer);
             let shared = matches!(a.kind, LinkKind::Ipvlan | LinkKind::Ipvtap);
@@ -379,11 +383,14 @@ impl World<'_> {
         };
         let src = match probe.src {
             Some(s) => s,
-            None => match route::owner_link(ns, target) {
+            None => match self.ix.owner_link(src_ns, target) {
                 Some(_) => target,
                 // A route without a usable source (blackhole, prohibit) is decided by the leg.
-                None => match route::lookup(ns, target) {
-                    Some(r) => route::source_for(ns, r).unwrap_or(Ipv4Addr::UNSPECIFIED),
+                None => match self.ix.lookup(src_ns, target) {
+                    Some(r) => self
+                        .ix
+                        .source_for(src_ns, r)
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED),
                     None => return no(no_route_from(ns, target)),
                 },
             },
@@ -448,7 +455,7 @@ impl World<'_> {
         let mut iif: Option<String> = None;
         for _ in 0..32 {
             let nsi = &self.inv.namespaces[ns];
-            if let Some(dev) = route::owner_link(nsi, pkt.dst) {
+            if let Some(dev) = self.ix.owner_link(ns, pkt.dst) {
                 if let Some(i) = &iif {
                     self.check_filter(ns, Hook::Input, &pkt, Some(i), None)?;
                 } else if loopback_down(nsi) {
@@ -466,13 +473,13 @@ impl World<'_> {
                 });
                 return Ok((ns, pkt));
             }
-            if route::is_subnet_broadcast(nsi, pkt.dst) {
+            if self.ix.is_subnet_broadcast(ns, pkt.dst) {
                 return unknown(
                     "echo to a broadcast address depends on icmp_echo_ignore_broadcasts, which \
                      netview does not read",
                 );
             }
-            let Some(r) = route::lookup(nsi, pkt.dst) else {
+            let Some(r) = self.ix.lookup(ns, pkt.dst) else {
                 return no(match iif {
                     Some(_) => format!(
                         "the packet reaches {}, which has no route to {} and drops it",
@@ -512,9 +519,7 @@ impl World<'_> {
                             .as_deref()
                             .and_then(|i| self.find(&nsi.name, i))
                             .and_then(|i| self.passthru_parent(i))
-                            .filter(|p| {
-                                route::owner_link(&self.inv.namespaces[p.0], pkt.dst).is_some()
-                            });
+                            .filter(|p| self.ix.owner_link(p.0, pkt.dst).is_some());
                         if let Some(p) = taken_from {
                             return no(self.passthru_deaf(p));
                         }
@@ -544,7 +549,7 @@ impl World<'_> {
                 if iif.is_none() {
                     self.nat(ns, NatHook::Output, &mut pkt, None, Some(&dev), path)?;
                 }
-                let masq_src = route::source_for(nsi, r);
+                let masq_src = self.ix.source_for(ns, r);
                 self.snat(ns, &mut pkt, iif.as_deref(), &dev, masq_src, path)?;
                 if pkt.src != before.src || pkt.dst != before.dst {
                     records.push(NatRecord {
@@ -575,7 +580,7 @@ impl World<'_> {
                     iif = Some(self.link(s).name.clone());
                     continue;
                 }
-                if route::owner_link(&self.inv.namespaces[parent.0], pkt.dst).is_some() {
+                if self.ix.owner_link(parent.0, pkt.dst).is_some() {
                     return no(IPVLAN_PARENT);
                 }
                 path.push(self.hop(
@@ -593,10 +598,10 @@ impl World<'_> {
                 },
                 None => pkt.dst,
             };
-            let sender = if route::owner_link(nsi, pkt.src).is_some() {
+            let sender = if self.ix.owner_link(ns, pkt.src).is_some() {
                 Some(pkt.src)
             } else {
-                route::source_for(nsi, r)
+                self.ix.source_for(ns, r)
             };
             path.push(self.hop(
                 out,
@@ -612,13 +617,13 @@ impl World<'_> {
                 ip_dst: Some(pkt.dst),
             };
             let reach = self.send_frame(out, &frame).map_err(Stop::Unknown)?;
-            let Some(rx) = reach.stacks.into_iter().next() else {
+            let Some(rx) = reach.stacks.first() else {
                 return no(format!(
                     "the frame for {nexthop} ({mac}) leaves {dev} in {} but never reaches it",
                     nsi.name
                 ));
             };
-            path.extend(rx.path.iter().cloned());
+            path.extend(self.path_to(&reach, rx));
             if rx.to.0 != ns {
                 // A packet entering another namespace loses its mark (the kernel scrubs it).
                 pkt.mark = 0;
@@ -702,7 +707,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let mut np = pkt.for_nat(nsi, iif, oif);
+        let mut np = pkt.for_nat(self.ix.owner_link(ns, pkt.dst).is_some(), iif, oif);
         let eval = nat::evaluate(&nsi.nat, hook, &mut np);
         pkt.mark = np.mark;
         match eval {
@@ -751,9 +756,11 @@ impl World<'_> {
         }) else {
             return Ok(());
         };
-        let back_to_sender = route::owner_link(&self.inv.namespaces[sender.0], dst).is_some();
-        let same_bridge =
-            route::lookup(nsi, dst).is_some_and(|r| r.dev.as_deref() == Some(bridge.name.as_str()));
+        let back_to_sender = self.ix.owner_link(sender.0, dst).is_some();
+        let same_bridge = self
+            .ix
+            .lookup(at.0, dst)
+            .is_some_and(|r| r.dev.as_deref() == Some(bridge.name.as_str()));
         if !back_to_sender || !same_bridge {
             return Ok(());
         }
@@ -792,7 +799,7 @@ impl World<'_> {
         path: &mut Vec<Hop>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
-        let mut np = pkt.for_nat(nsi, iif, Some(oif));
+        let mut np = pkt.for_nat(self.ix.owner_link(ns, pkt.dst).is_some(), iif, Some(oif));
         let eval = nat::evaluate(&nsi.nat, NatHook::Postrouting, &mut np);
         pkt.mark = np.mark;
         let (to, rule) = match eval {
@@ -833,10 +840,13 @@ impl World<'_> {
     fn rp_filter(&self, at: IfId, src: Ipv4Addr) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[at.0];
         let dev = &self.link(at).name;
-        if route::owner_link(nsi, src).is_some() {
+        if self.ix.owner_link(at.0, src).is_some() {
             return Ok(());
         }
-        let back = route::lookup(nsi, src).filter(|r| r.route_type == "unicast");
+        let back = self
+            .ix
+            .lookup(at.0, src)
+            .filter(|r| r.route_type == "unicast");
         if back.is_some_and(|r| r.dev.as_deref() == Some(dev.as_str())) {
             return Ok(());
         }
@@ -930,11 +940,11 @@ impl World<'_> {
             if rlink.has_flag("NOARP") {
                 continue;
             }
-            let own = route::owner_link(rns, target).is_some() && !target.is_loopback();
+            let own = self.ix.owner_link(rx.to.0, target).is_some() && !target.is_loopback();
             let proxy = !own
                 && rns.proxy_arp(&rlink.name) == Some(true)
                 && rns.ip_forward == Some(true)
-                && route::lookup(rns, target).is_some_and(|r| {
+                && self.ix.lookup(rx.to.0, target).is_some_and(|r| {
                     r.route_type == "unicast" && r.dev.as_deref() != Some(rlink.name.as_str())
                 });
             if !own && !proxy {
@@ -976,7 +986,7 @@ impl World<'_> {
                             in_run: false,
                         });
                     }
-                    path.extend(rx.path.iter().cloned());
+                    path.extend(self.path_to(&reach, rx));
                     path.push(self.hop(
                         rx.to,
                         if proxy {
@@ -985,7 +995,7 @@ impl World<'_> {
                             format!("answers ARP for {target}")
                         },
                     ));
-                    path.extend(d.path.iter().cloned());
+                    path.extend(self.path_to(&back, d));
                     return Ok((rx.to, rmac));
                 }
                 None => answered_but_lost = Some(rx.to),

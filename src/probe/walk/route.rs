@@ -1,10 +1,17 @@
 //! Routing inside one namespace, from the inventory's main table: longest-prefix match (the
 //! lowest metric breaks ties, as the kernel's FIB does), which addresses are the namespace's
 //! own, and which are a connected subnet's broadcast address.
+//!
+//! The walk asks these of [`super::index::WalkIndex`], built once per world; the plain scans
+//! here are what the index must answer, and the tests compare the two (tests/index.rs).
 
-use std::net::{IpAddr, Ipv4Addr};
+#[cfg(test)]
+use std::net::IpAddr;
+use std::net::Ipv4Addr;
 
-use crate::inventory::{NamespaceInventory, Route};
+#[cfg(test)]
+use crate::inventory::NamespaceInventory;
+use crate::inventory::Route;
 
 /// A route's destination as a prefix, or `None` for a destination the walk cannot read.
 pub(super) fn route_prefix(route: &Route) -> Option<ipnet::Ipv4Net> {
@@ -24,6 +31,7 @@ pub(super) fn route_prefix(route: &Route) -> Option<ipnet::Ipv4Net> {
 /// The main-table route the kernel picks for `dst`: the longest matching prefix, then the
 /// lowest metric. Routes through an interface that is down are skipped (the kernel does not
 /// use them).
+#[cfg(test)]
 pub(super) fn lookup(ns: &NamespaceInventory, dst: Ipv4Addr) -> Option<&Route> {
     ns.routes
         .iter()
@@ -44,6 +52,7 @@ pub(super) fn lookup(ns: &NamespaceInventory, dst: Ipv4Addr) -> Option<&Route> {
 }
 
 /// The interface holding `ip` in `ns`, when `ns` owns it (127.0.0.0/8 belongs to `lo`).
+#[cfg(test)]
 pub(super) fn owner_link(ns: &NamespaceInventory, ip: Ipv4Addr) -> Option<&str> {
     if ip.is_loopback() {
         return ns
@@ -60,6 +69,7 @@ pub(super) fn owner_link(ns: &NamespaceInventory, ip: Ipv4Addr) -> Option<&str> 
 }
 
 /// Whether `ip` is the broadcast address of a subnet one of `ns`'s addresses is on.
+#[cfg(test)]
 pub(super) fn is_subnet_broadcast(ns: &NamespaceInventory, ip: Ipv4Addr) -> bool {
     ip == Ipv4Addr::BROADCAST
         || ns
@@ -76,6 +86,7 @@ pub(super) fn is_subnet_broadcast(ns: &NamespaceInventory, ip: Ipv4Addr) -> bool
 
 /// The source address the kernel picks for a packet leaving by `route`: its `prefsrc`, else
 /// the first IPv4 address of its interface.
+#[cfg(test)]
 pub(super) fn source_for(ns: &NamespaceInventory, route: &Route) -> Option<Ipv4Addr> {
     if let Some(src) = route.prefsrc.as_deref().and_then(|s| s.parse().ok()) {
         return Some(src);

@@ -8,11 +8,14 @@ use crate::inventory::{
 };
 use crate::netns::NetnsSource;
 
+mod index;
+mod scale;
+
 /// A small world under construction.
 #[derive(Default)]
 struct W {
     inv: Inventory,
-    mac: u8,
+    mac: u16,
 }
 
 impl W {
@@ -45,7 +48,7 @@ impl W {
 
     fn link(&mut self, ns: &str, name: &str, kind: LinkKind, addr: Option<&str>) -> &mut Link {
         self.mac += 1;
-        let mac = format!("02:00:00:00:00:{:02x}", self.mac);
+        let mac = format!("02:00:00:00:{:02x}:{:02x}", self.mac >> 8, self.mac & 0xff);
         let n = self.get(ns);
         n.conf.insert(
             name.into(),
