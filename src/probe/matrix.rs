@@ -163,16 +163,13 @@ pub fn expect_cells(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation
         return cells.iter().map(|_| Expectation::unknown()).collect();
     };
     // The cells the walk can start (their source's namespace was read), as probes.
-    let probes: Vec<(usize, walk::Probe)> = cells
+    let (at, probes): (Vec<usize>, Vec<walk::Probe>) = cells
         .iter()
         .enumerate()
         .filter_map(|(i, c)| Some((i, walk_probe(w, c)?)))
-        .collect();
+        .unzip();
     let started = std::time::Instant::now();
-    let predictions = walk::predict_all(
-        &w.inventory,
-        &probes.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(),
-    );
+    let predictions = walk::predict_all(&w.inventory, &probes);
     tracing::debug!(
         target: "netview::probe::walk",
         cells = probes.len(),
@@ -180,25 +177,28 @@ pub fn expect_cells(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation
         elapsed_ms = started.elapsed().as_millis() as u64,
         "cells predicted"
     );
-    let mut out: Vec<Expectation> = cells
-        .iter()
-        .map(|c| Expectation {
-            reachable: None,
-            why: format!(
-                "{} was not in the inventory read for the prediction",
-                c.from
-            ),
-            path: Vec::new(),
-        })
-        .collect();
-    for ((i, _), p) in probes.iter().zip(predictions) {
-        out[*i] = Expectation {
+    drop(probes);
+    let mut out: Vec<Option<Expectation>> = vec![None; cells.len()];
+    for (i, p) in at.into_iter().zip(predictions) {
+        out[i] = Some(Expectation {
             reachable: p.expected,
             why: p.why,
             path: p.path,
-        };
+        });
     }
-    out
+    out.into_iter()
+        .zip(cells)
+        .map(|(e, c)| {
+            e.unwrap_or_else(|| Expectation {
+                reachable: None,
+                why: format!(
+                    "{} was not in the inventory read for the prediction",
+                    c.from
+                ),
+                path: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// The walk's probe for one cell, when its source's namespace is in the inventory.

@@ -144,7 +144,7 @@ impl MatrixState {
                 r.expected
                     .path
                     .iter()
-                    .map(|h| (h.netns.clone(), h.dev.clone())),
+                    .map(|h| (h.netns.to_string(), h.dev.to_string())),
             );
         }
         on
@@ -393,9 +393,9 @@ mod tests {
                     .iter()
                     .find(|l| {
                         l.trim_start().starts_with(&format!("{} ", i + 1))
-                            && l.contains(&h.netns)
-                            && l.contains(&h.dev)
-                            && l.ends_with(&h.step)
+                            && l.contains(&*h.netns)
+                            && l.contains(&*h.dev)
+                            && l.ends_with(&*h.step)
                     })
                     .is_some();
                 assert!(at, "hop {} {h:?} missing in {text}", i + 1);

@@ -167,9 +167,26 @@ pub(crate) struct WalkIndex<'a> {
     children: HashMap<(&'a str, &'a str), Vec<IfId>>,
     /// Address -> every link holding it, up or down, in inventory order.
     holders: HashMap<Ipv4Addr, Vec<IfId>>,
+    /// The texts of the run's hops, each kept once: a 200-container run's 62,221 paths hold
+    /// about 600,000 hops naming a few hundred namespaces and devices and a few thousand
+    /// distinct steps; a String each was most of the probe's 370 MB peak.
+    texts: std::cell::RefCell<StdHashSet<std::sync::Arc<str>>>,
 }
 
 impl<'a> WalkIndex<'a> {
+    /// `text`, shared with every hop of the run that says the same.
+    pub(crate) fn text(&self, text: &str) -> std::sync::Arc<str> {
+        let mut texts = self.texts.borrow_mut();
+        match texts.get(text) {
+            Some(t) => t.clone(),
+            None => {
+                let t: std::sync::Arc<str> = text.into();
+                texts.insert(t.clone());
+                t
+            }
+        }
+    }
+
     pub(crate) fn new(inv: &'a Inventory) -> Self {
         let mut ns_by_name = HashMap::default();
         let mut children: HashMap<(&str, &str), Vec<IfId>> = HashMap::default();
@@ -197,6 +214,7 @@ impl<'a> WalkIndex<'a> {
             }
         }
         WalkIndex {
+            texts: Default::default(),
             inv,
             ns_by_name,
             namespaces: inv.namespaces.iter().map(NamespaceIndex::new).collect(),

@@ -111,11 +111,16 @@ impl World<'_> {
         &self.inv.namespaces[id.0].name
     }
 
-    pub(super) fn hop(&self, id: IfId, step: impl Into<String>) -> Hop {
+    pub(super) fn hop(&self, id: IfId, step: impl AsRef<str>) -> Hop {
+        self.hop_at(self.ns_name(id), &self.link(id).name, step.as_ref())
+    }
+
+    /// A hop in namespace `netns` at device `dev`, its texts shared with the run's other hops.
+    pub(super) fn hop_at(&self, netns: &str, dev: &str, step: &str) -> Hop {
         Hop {
-            netns: self.ns_name(id).to_string(),
-            dev: self.link(id).name.clone(),
-            step: step.into(),
+            netns: self.ix.text(netns),
+            dev: self.ix.text(dev),
+            step: self.ix.text(step),
         }
     }
 

@@ -241,9 +241,9 @@ fn veth_pair_answers_echo_and_arp_with_hops_both_ways() {
     assert!(p
         .path
         .iter()
-        .any(|h| h.netns == "b" && h.step.contains("delivered")));
+        .any(|h| &*h.netns == "b" && h.step.contains("delivered")));
     assert!(
-        p.path.iter().filter(|h| h.netns == "a").count() >= 2,
+        p.path.iter().filter(|h| &*h.netns == "a").count() >= 2,
         "request and reply: {p:#?}"
     );
     expect(
@@ -338,7 +338,7 @@ fn routing_through_a_forwarding_namespace() {
     assert!(p
         .path
         .iter()
-        .any(|h| h.netns == "r" && h.step.contains("routed on-link")));
+        .any(|h| &*h.netns == "r" && h.step.contains("routed on-link")));
     // ARP asks on the route's interface: b is not behind it at layer 2, but r answers for
     // any of its own addresses there.
     expect(&w.go("a", "10.0.2.2", ARP), Some(false), "nobody");
@@ -824,7 +824,7 @@ fn a_host_shim_bridges_the_host_and_the_children_its_routes_cover() {
     w.route("host", "192.168.50.21/32", None, "shim");
     let p = w.go("host", "192.168.50.20", ICMP);
     expect(&p, Some(true), "reaches mv0");
-    assert!(p.path.iter().any(|h| h.dev == "shim"), "{p:#?}");
+    assert!(p.path.iter().any(|h| &*h.dev == "shim"), "{p:#?}");
     expect(&w.go("host", "192.168.50.20", ARP), Some(true), "mv0");
     expect(
         &w.go("mv0", "192.168.50.11", ICMP),
@@ -980,7 +980,7 @@ fn ipvlan_l3_has_no_arp_routes_through_the_parent_and_never_reaches_it() {
     assert!(p
         .path
         .iter()
-        .any(|h| h.netns == "peer" && h.step.contains("delivered")));
+        .any(|h| &*h.netns == "peer" && h.step.contains("delivered")));
     // With a route via the host, the LAN node sends it to the parent's MAC, which ipvlan
     // hands to the child by IP address; the reply is routed by the parent's namespace.
     let mut w = ipvlan_world(&["l3"]);

@@ -309,7 +309,7 @@ fn predictions_among_duplicates_take_the_first_namespace_and_owner_as_before() {
     assert_eq!(p.expected, Some(true), "{p:#?}");
     // 10.0.0.1 belongs to dummy1 (dummy0, holding it too, is down).
     let p = w.go("root", "10.0.0.1", ICMP);
-    assert_eq!(p.path[0].dev, "dummy1", "{p:#?}");
+    assert_eq!(&*p.path[0].dev, "dummy1", "{p:#?}");
     // c2 holds the same address as c1, on the other host: its own, delivered locally.
     let p = w.go("c2", "172.17.0.2", ICMP);
     expect(&p, Some(true), "delivered locally");
