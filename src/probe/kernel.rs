@@ -166,6 +166,7 @@ fn io_error(what: &str) -> impl FnOnce(std::io::Error) -> ProbeError + '_ {
 
 impl Prober for KernelProber {
     fn begin(&self, plan: &RunPlan<'_>) -> Result<(), ProbeError> {
+        let began = Instant::now();
         raise_descriptor_limit();
         let poll = Poll::new().map_err(io_error("cannot create the probes' poll"))?;
         let mut key_of: HashMap<PathBuf, Option<NsKey>> = HashMap::new();
@@ -272,6 +273,13 @@ impl Prober for KernelProber {
                 arp_for.insert((source.name.clone(), target), sock);
             }
         }
+        tracing::debug!(
+            target: "netview::probe::kernel",
+            icmp = icmp.len(),
+            arp = arp.len(),
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            "sockets open"
+        );
         *self.run.lock().unwrap_or_else(|e| e.into_inner()) = Some((
             poll,
             Run {

@@ -35,6 +35,7 @@ use serde::Serialize;
 use super::cell::Cell;
 use super::topology::{ProbeEndpoint, ProbeLab};
 use super::{ProbeError, ProbeKind};
+use crate::netns::pool;
 
 /// How long entries in a namespace netview does not own must sit unused before the kernel may
 /// free them: `neigh_forced_gc` skips entries updated in the last 5 s; one second of margin.
@@ -382,7 +383,7 @@ impl NeighbourTable for Unpaced {
 
 /// The real table: limits from `/proc/sys/net/ipv4/neigh/default` and
 /// `/proc/net/stat/arp_cache`, ownership from the `lo` alias, deletion over rtnetlink, each in
-/// the namespace's own thread (`netns::run_in`).
+/// the namespace's own thread (`netns::run_in` for one, the bounded pool for many).
 pub struct KernelNeighbours;
 
 fn read_usize(path: &str) -> Option<usize> {
@@ -438,6 +439,46 @@ impl NeighbourTable for KernelNeighbours {
         let deleted =
             crate::netns::run_in("neigh-forget", netns, move || forget_current_thread(&addrs))?;
         deleted.map_err(ProbeError::Inventory)
+    }
+
+    /// On the bounded namespace pool: a thread each, one after another, took about 100 ms
+    /// between two batches of a 200-container run.
+    fn owned_many(&self, netns: &[&Path]) -> Vec<bool> {
+        let in_run_dir: Vec<(usize, &Path)> = netns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.starts_with(crate::netns::NETNS_RUN_DIR))
+            .map(|(i, p)| (i, *p))
+            .collect();
+        let targets: Vec<pool::Target> = in_run_dir
+            .iter()
+            .map(|(_, path)| pool::Target {
+                label: "neigh-owner",
+                path,
+            })
+            .collect();
+        let tags = pool::for_each_in(pool::default_threads(), &targets, |_| {
+            lo_alias_current_thread()
+        });
+        let mut owned = vec![false; netns.len()];
+        for ((i, _), tag) in in_run_dir.into_iter().zip(tags) {
+            owned[i] = matches!(tag, Ok(Some(a)) if crate::lab::is_netview_tag(&a));
+        }
+        owned
+    }
+
+    fn forget_many(&self, jobs: &[(&Path, Vec<IpAddr>)]) {
+        let targets: Vec<pool::Target> = jobs
+            .iter()
+            .map(|(path, _)| pool::Target {
+                label: "neigh-forget",
+                path,
+            })
+            .collect();
+        let _ = pool::for_each_in(pool::default_threads(), &targets, |i| {
+            let addrs: HashSet<IpAddr> = jobs[i].1.iter().copied().collect();
+            forget_current_thread(&addrs)
+        });
     }
 }
 
