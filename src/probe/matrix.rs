@@ -473,21 +473,101 @@ fn run_plan<'a>(
     }
 }
 
-/// Every cell's expectation, one `Arc` per distinct reason and path. Computed over the whole
-/// plan at once: the walk reads the run as a whole (one cell's ARP can teach another's host).
-fn shared_expectations(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Arc<Expectation>> {
-    let mut seen: std::collections::HashSet<Arc<Expectation>> = std::collections::HashSet::new();
-    expect_cells(cells, walk)
-        .into_iter()
-        .map(|e| match seen.get(&e) {
-            Some(a) => a.clone(),
-            None => {
-                let a = Arc::new(e);
-                seen.insert(a.clone());
-                a
-            }
+/// The cells the walk can start (their source's namespace was read): for each cell its
+/// probe's index, and the probes.
+fn walk_probes(cells: &[Cell], walk: Option<&WalkWorld>) -> (Vec<Option<usize>>, Vec<walk::Probe>) {
+    let mut probes = Vec::new();
+    let at = cells
+        .iter()
+        .map(|c| {
+            let p = walk_probe(walk?, c)?;
+            probes.push(p);
+            Some(probes.len() - 1)
         })
-        .collect()
+        .collect();
+    (at, probes)
+}
+
+/// The run's expectations, from the packet walk's model of the whole run (one cell's ARP can
+/// teach another's host), spelled out a batch at a time.
+struct Expectations<'a> {
+    cells: &'a [Cell],
+    /// Each cell's probe in the model (`None`: its source's namespace was not read).
+    at: &'a [Option<usize>],
+    model: Option<walk::RunModel<'a>>,
+}
+
+impl<'a> Expectations<'a> {
+    fn new(
+        cells: &'a [Cell],
+        walk: Option<&'a WalkWorld>,
+        at: &'a [Option<usize>],
+        probes: &'a [walk::Probe],
+    ) -> Self {
+        let model = walk.map(|w| {
+            let started = std::time::Instant::now();
+            let model = walk::RunModel::new(&w.inventory, probes);
+            tracing::debug!(
+                target: "netview::probe::walk",
+                cells = probes.len(),
+                namespaces = w.inventory.namespaces.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "cells predicted"
+            );
+            model
+        });
+        Expectations { cells, at, model }
+    }
+
+    /// Whether the walk expects cell `token` to be answered (`None`: no prediction).
+    fn verdict(&self, token: usize) -> Option<bool> {
+        let i = (*self.at.get(token)?)?;
+        self.model.as_ref()?.verdict(i)
+    }
+
+    /// The expectations of a batch's cells, in its order, one `Arc` per distinct one.
+    fn batch(&self, tokens: &[usize]) -> Vec<Arc<Expectation>> {
+        let mut seen: std::collections::HashSet<Arc<Expectation>> =
+            std::collections::HashSet::new();
+        tokens
+            .iter()
+            .map(|&t| {
+                let e = self.expectation(t);
+                match seen.get(&e) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = Arc::new(e);
+                        seen.insert(a.clone());
+                        a
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn expectation(&self, token: usize) -> Expectation {
+        let Some(model) = &self.model else {
+            return Expectation::unknown();
+        };
+        match self.at.get(token).copied().flatten() {
+            Some(i) => {
+                let p = model.predict(i);
+                Expectation {
+                    reachable: p.expected,
+                    why: p.why,
+                    path: p.path,
+                }
+            }
+            None => Expectation {
+                reachable: None,
+                why: format!(
+                    "{} was not in the inventory read for the prediction",
+                    self.cells[token].from
+                ),
+                path: Vec::new(),
+            },
+        }
+    }
 }
 
 /// Probe every cell, paced by `opts.table` (see [`pacing`]), handing each result to `sink`
@@ -524,7 +604,8 @@ pub fn run_paced(
     let limits = opts.table.limits().filter(|_| !cells.is_empty());
     let model = pacing::NeedsModel::new(lab);
     let ns_paths = &model.paths;
-    let expected_all = shared_expectations(cells, opts.walk);
+    let (walk_at, walk_probes) = walk_probes(cells, opts.walk);
+    let expectations = Expectations::new(cells, opts.walk, &walk_at, &walk_probes);
     let plan = match limits {
         Some(l) => {
             let mut needs: Vec<pacing::CellNeeds> = cells
@@ -540,8 +621,8 @@ pub fn run_paced(
                 needs.iter().flat_map(|c| c.needs.iter().copied()).collect();
             // Only a run that will be paced needs to know which cells are slow.
             if distinct.len() > l.room() {
-                for (c, e) in needs.iter_mut().zip(&expected_all) {
-                    c.slow = e.reachable != Some(true);
+                for c in needs.iter_mut() {
+                    c.slow = expectations.verdict(c.token) != Some(true);
                 }
             }
             drop(distinct);
@@ -620,12 +701,9 @@ pub fn run_paced(
             cells = batch.tokens.len(),
             "batch starts"
         );
-        // This batch's expectations, shared where identical.
-        let expected: Vec<Arc<Expectation>> = batch
-            .tokens
-            .iter()
-            .map(|&t| expected_all[t].clone())
-            .collect();
+        // This batch's expectations, shared where identical: only one batch's paths are held
+        // at a time.
+        let expected = expectations.batch(&batch.tokens);
         let pos: HashMap<usize, usize> = batch
             .tokens
             .iter()

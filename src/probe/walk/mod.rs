@@ -228,64 +228,108 @@ pub fn predict_with(inv: &Inventory, filter: &dyn Filters, probe: &Probe) -> Pre
 /// every probe within about one timeout and the kernel keeps an unresolved probe queued
 /// while it retries ARP, so the order of the probes does not matter.
 pub fn predict_all(inv: &Inventory, probes: &[Probe]) -> Vec<Prediction> {
-    let filter = InventoryFilters::new(inv);
-    let ix = WalkIndex::new(inv);
-    let alone: Vec<(Prediction, Vec<Learned>)> = probes
-        .iter()
-        .map(|p| {
+    let model = RunModel::new(inv, probes);
+    (0..probes.len()).map(|i| model.predict(i)).collect()
+}
+
+/// A run's probes predicted together ([`predict_all`]) but spelled out one at a time:
+/// [`RunModel::new`] walks every probe once for what the run teaches (each probe's verdict
+/// alone and the neighbour entries its exchange makes), keeping no path or reason;
+/// [`RunModel::predict`] then gives one probe's whole prediction, the same as
+/// [`predict_all`]'s. A runner that predicts batch by batch holds one batch's paths at a time:
+/// all of a 200-container run's 62,221 were about 60 MB of its 132 MB peak.
+pub struct RunModel<'a> {
+    ix: WalkIndex<'a>,
+    filter: InventoryFilters,
+    probes: &'a [Probe],
+    /// Each probe's verdict, knowing what the run taught.
+    verdict: Vec<Option<bool>>,
+    taught: Taught,
+}
+
+impl<'a> RunModel<'a> {
+    pub fn new(inv: &'a Inventory, probes: &'a [Probe]) -> Self {
+        let filter = InventoryFilters::new(inv);
+        let ix = WalkIndex::new(inv);
+        // What the run taught, by (interface, address), with at most two teachers each:
+        // enough to find one that is not the probe itself. One index for the run, not a copy
+        // of every entry per failing cell (that was quadratic: minutes at 150 containers).
+        let mut taught = Taught::new();
+        let mut alone = Vec::with_capacity(probes.len());
+        for (j, p) in probes.iter().enumerate() {
             let (s, learned) = predict_seeded(&ix, &filter, p, None);
-            (s.prediction, learned)
-        })
-        .collect();
-    // What the run taught, by (interface, address), with at most two teachers each: enough to
-    // find one that is not the probe itself. One index for the run, not a copy of every
-    // entry per failing cell (that was quadratic: minutes at 150 containers).
-    let mut taught = Taught::new();
-    for (j, (_, learned)) in alone.iter().enumerate() {
-        for l in learned {
-            let teachers = taught.entry((l.at, l.ip)).or_default();
-            if teachers.len() < 2 && teachers.iter().all(|(k, _)| *k != j) {
-                teachers.push((
-                    j,
-                    Learned {
-                        in_run: true,
-                        ..l.clone()
-                    },
-                ));
+            alone.push(s.prediction.expected);
+            for l in learned {
+                let teachers = taught.entry((l.at, l.ip)).or_default();
+                if teachers.len() < 2 && teachers.iter().all(|(k, _)| *k != j) {
+                    teachers.push((j, Learned { in_run: true, ..l }));
+                }
             }
         }
+        let mut model = RunModel {
+            ix,
+            filter,
+            probes,
+            verdict: alone,
+            taught,
+        };
+        // A failure alone may turn into a success with what the run taught (never the other
+        // way): only those cells are walked again here.
+        for i in 0..probes.len() {
+            if model.verdict[i] == Some(false) {
+                model.verdict[i] = model.taught_verdict(i).unwrap_or(Some(false));
+            }
+        }
+        model
     }
-    // Each prediction is moved into the answer, not copied: with the paths, a second copy
-    // of 62,221 of them was a third of a 200-container run's peak memory.
-    alone
-        .into_iter()
-        .enumerate()
-        .map(|(i, (prediction, _))| {
-            if prediction.expected != Some(false)
-                || probes[i].kind == WalkKind::Arp
-                || taught.is_empty()
-            {
-                return prediction;
-            }
-            let (with, _) = predict_seeded(&ix, &filter, &probes[i], Some((&taught, i)));
-            match (with.prediction.expected, with.used_taught) {
-                (Some(true), Some(t)) => Prediction {
-                    expected: Some(true),
-                    why: format!(
-                        "alone it could not ({}), but {} in this same run reached {} and taught \
-                         it {}'s MAC: {}",
-                        prediction.why,
-                        t.by,
-                        inv.namespaces[t.at.0].name,
-                        t.ip,
-                        with.prediction.why
-                    ),
-                    path: with.prediction.path,
-                },
-                _ => prediction,
-            }
-        })
-        .collect()
+
+    /// Probe `i`'s verdict with what the run taught, without its path and reason.
+    pub fn verdict(&self, i: usize) -> Option<bool> {
+        self.verdict.get(i).copied().flatten()
+    }
+
+    /// The verdict of a probe that fails alone, walked again with what the run taught:
+    /// `None` when that cannot change it.
+    fn taught_verdict(&self, i: usize) -> Option<Option<bool>> {
+        let probe = &self.probes[i];
+        if probe.kind == WalkKind::Arp || self.taught.is_empty() {
+            return None;
+        }
+        let (with, _) = predict_seeded(&self.ix, &self.filter, probe, Some((&self.taught, i)));
+        match (with.prediction.expected, with.used_taught) {
+            (Some(true), Some(_)) => Some(Some(true)),
+            _ => None,
+        }
+    }
+
+    /// Probe `i`'s prediction, knowing what the whole run taught.
+    pub fn predict(&self, i: usize) -> Prediction {
+        let (ix, filter, probe) = (&self.ix, &self.filter, &self.probes[i]);
+        let prediction = predict_seeded(ix, filter, probe, None).0.prediction;
+        if prediction.expected != Some(false)
+            || probe.kind == WalkKind::Arp
+            || self.taught.is_empty()
+        {
+            return prediction;
+        }
+        let (with, _) = predict_seeded(ix, filter, probe, Some((&self.taught, i)));
+        match (with.prediction.expected, with.used_taught) {
+            (Some(true), Some(t)) => Prediction {
+                expected: Some(true),
+                why: format!(
+                    "alone it could not ({}), but {} in this same run reached {} and taught \
+                     it {}'s MAC: {}",
+                    prediction.why,
+                    t.by,
+                    ix.inventory().namespaces[t.at.0].name,
+                    t.ip,
+                    with.prediction.why
+                ),
+                path: with.prediction.path,
+            },
+            _ => prediction,
+        }
+    }
 }
 
 /// Neighbour entries one run's probes taught: (interface, asker's address) -> (the teaching
