@@ -779,6 +779,17 @@ fn a_run_where_the_host_asks_a_private_child_teaches_the_child_the_hosts_mac() {
             .iter()
             .any(|h| h.step.contains("in this same run taught it")));
         expect(&run[1], Some(true), "mv0");
+        // The run model's verdicts, kept without paths to plan the batches, are the same
+        // as its predictions, the taught one included.
+        let probes = [
+            child_to_host.clone(),
+            probe("host", "192.168.50.20", host_asks),
+        ];
+        let model = super::RunModel::new(&w.inv, &probes);
+        for (i, p) in run.iter().enumerate() {
+            assert_eq!(model.verdict(i), p.expected, "{p:#?}");
+            assert_eq!(model.predict(i), *p);
+        }
     }
     // Without hairpin the host's who-has never reaches the child: nothing is taught.
     let w = macvlan_world(&["private"], false);
