@@ -156,48 +156,13 @@ pub struct WalkWorld {
 }
 
 /// Every cell's expectation, from the packet walk over `walk` (the live inventory of every
-/// namespace, lab endpoints included), the run's cells together (`walk::predict_all`: one
+/// namespace, lab endpoints included), the run's cells together (`walk::RunModel`: one
 /// probe's who-has can teach another's sender); without it, no prediction.
 pub fn expect_cells(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation> {
-    let Some(w) = walk else {
-        return cells.iter().map(|_| Expectation::unknown()).collect();
-    };
-    // The cells the walk can start (their source's namespace was read), as probes.
-    let (at, probes): (Vec<usize>, Vec<walk::Probe>) = cells
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i, walk_probe(w, c)?)))
-        .unzip();
-    let started = std::time::Instant::now();
-    let predictions = walk::predict_all(&w.inventory, &probes);
-    tracing::debug!(
-        target: "netview::probe::walk",
-        cells = probes.len(),
-        namespaces = w.inventory.namespaces.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "cells predicted"
-    );
-    drop(probes);
-    let mut out: Vec<Option<Expectation>> = vec![None; cells.len()];
-    for (i, p) in at.into_iter().zip(predictions) {
-        out[i] = Some(Expectation {
-            reachable: p.expected,
-            why: p.why,
-            path: p.path,
-        });
-    }
-    out.into_iter()
-        .zip(cells)
-        .map(|(e, c)| {
-            e.unwrap_or_else(|| Expectation {
-                reachable: None,
-                why: format!(
-                    "{} was not in the inventory read for the prediction",
-                    c.from
-                ),
-                path: Vec::new(),
-            })
-        })
+    let (at, probes) = walk_probes(cells, walk);
+    let expectations = Expectations::new(cells, walk, &at, &probes);
+    (0..cells.len())
+        .map(|t| expectations.expectation(t))
         .collect()
 }
 
