@@ -54,7 +54,7 @@ fn compare(lab: &TestLab) -> Counts {
     let probes: Vec<Probe> = results
         .iter()
         .map(|r| Probe {
-            netns: ns_of(r["from"].as_str().unwrap()),
+            netns: ns_of(r["from"].as_str().unwrap()).into(),
             src: None,
             target: r["target_ip"].as_str().unwrap().parse().unwrap(),
             kind: if r["kind"] == "arp" {

@@ -104,7 +104,7 @@ impl Built {
             let p = predict(
                 &inv,
                 &Probe {
-                    netns: ns.clone(),
+                    netns: ns.as_str().into(),
                     src: None,
                     target: t.parse().unwrap(),
                     kind,
@@ -468,7 +468,7 @@ fn masquerade_and_a_dnat_published_port() {
         let pred = predict(
             &inv,
             &Probe {
-                netns: from.to_string(),
+                netns: from.as_str().into(),
                 src: None,
                 target: ip.parse().unwrap(),
                 kind: WalkKind::Tcp { port },

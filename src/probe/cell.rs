@@ -3,6 +3,7 @@
 //! the views share, in a module of their own so none of them imports another for them.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,7 +20,7 @@ pub struct Expectation {
     pub why: String,
     /// The hops the packet walk followed (request, then reply); empty when the expectation
     /// did not come from the walk.
-    pub path: Vec<Hop>,
+    pub path: Vec<Arc<Hop>>,
 }
 
 impl Expectation {
@@ -45,10 +46,12 @@ impl Expectation {
 /// One cell of the matrix: a probe of one kind from an endpoint to one target address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cell {
-    pub from: String,
+    /// The source endpoint's name, shared by every cell from it (a 200-container matrix has
+    /// 62,221 cells and 205 names).
+    pub from: Arc<str>,
     /// The target endpoint's name, or the address itself when the user typed an address no
-    /// endpoint holds.
-    pub to: String,
+    /// endpoint holds; shared like `from`.
+    pub to: Arc<str>,
     pub target_ip: IpAddr,
     pub kind: ProbeKind,
     /// TCP only: the port.
@@ -64,7 +67,7 @@ pub struct CellResult {
     pub observed: Observation,
     /// Shared by every result with the same prediction (reasons and paths are not copied per
     /// cell).
-    pub expected: std::sync::Arc<Expectation>,
+    pub expected: Arc<Expectation>,
 }
 
 impl CellResult {
@@ -97,7 +100,7 @@ impl Serialize for CellResult {
             seen_as: Option<IpAddr>,
             expected: Option<bool>,
             why: &'a str,
-            path: &'a [Hop],
+            path: &'a [Arc<Hop>],
             mismatch: bool,
         }
         Json {

@@ -94,37 +94,56 @@ pub fn plan(lab: &ProbeLab, opts: &PlanOptions) -> Result<Vec<Cell>, ProbeError>
             })
             .collect::<Result<_, _>>()?
     };
-    let mut cells = Vec::new();
     // A source, target or kind named twice is probed once: a cell is its (from, to, address,
-    // kind), and the layout, the walk and the report all count on that.
-    let mut planned: std::collections::HashSet<(String, String, IpAddr, ProbeKind)> =
-        std::collections::HashSet::new();
-    for src in &sources {
-        for tgt in &targets {
-            let (to, addrs, same_ns): (String, Vec<IpAddr>, bool) = match tgt {
+    // kind), and the layout, the walk and the report all count on that. Each name is one
+    // shared string for all its cells.
+    let mut seen_sources = std::collections::HashSet::new();
+    let sources: Vec<(&ProbeEndpoint, Arc<str>)> = sources
+        .into_iter()
+        .filter(|s| seen_sources.insert(s.name.as_str()))
+        .map(|s| (s, Arc::from(s.name.as_str())))
+        .collect();
+    let mut seen_targets = std::collections::HashSet::new();
+    let targets: Vec<(Arc<str>, Vec<IpAddr>, TargetSel)> = targets
+        .into_iter()
+        .filter_map(|t| {
+            let (to, mut addrs) = match &t {
                 TargetSel::Endpoint(e) => (
                     e.name.clone(),
-                    e.target_addresses().map(|a| a.ip).collect(),
-                    e.netns_path == src.netns_path,
+                    e.target_addresses().map(|a| a.ip).collect::<Vec<_>>(),
                 ),
-                TargetSel::Address(ip) => (
-                    ip.to_string(),
-                    vec![*ip],
-                    src.addresses.iter().any(|a| a.ip == *ip),
-                ),
+                TargetSel::Address(ip) => (ip.to_string(), vec![*ip]),
             };
-            for ip in addrs {
-                for &kind in &opts.kinds {
+            let mut seen_ips = std::collections::HashSet::new();
+            addrs.retain(|ip| seen_ips.insert(*ip));
+            seen_targets
+                .insert(to.clone())
+                .then(|| (Arc::from(to), addrs, t))
+        })
+        .collect();
+    let mut kinds = opts.kinds.clone();
+    let mut seen_kinds = std::collections::HashSet::new();
+    kinds.retain(|k| seen_kinds.insert(*k));
+    // At most this many (ARP cells only where on-link): one allocation, no doubling.
+    let most = sources.len() * targets.iter().map(|t| t.1.len()).sum::<usize>() * kinds.len();
+    let mut cells = Vec::with_capacity(most);
+    for (src, from) in &sources {
+        for (to, addrs, tgt) in &targets {
+            let same_ns = match tgt {
+                TargetSel::Endpoint(e) => e.netns_path == src.netns_path,
+                TargetSel::Address(ip) => src.addresses.iter().any(|a| a.ip == *ip),
+            };
+            for &ip in addrs {
+                for &kind in &kinds {
                     let wanted = match kind {
                         ProbeKind::Arp => {
                             ip.is_ipv4() && !same_ns && src.arp_interface_for(ip).is_some()
                         }
                         _ => true,
                     };
-                    let new = planned.insert((src.name.clone(), to.clone(), ip, kind));
-                    if wanted && new {
+                    if wanted {
                         cells.push(Cell {
-                            from: src.name.clone(),
+                            from: from.clone(),
                             to: to.clone(),
                             target_ip: ip,
                             kind,
@@ -166,9 +185,18 @@ pub fn expect_cells(cells: &[Cell], walk: Option<&WalkWorld>) -> Vec<Expectation
         .collect()
 }
 
-/// The walk's probe for one cell, when its source's namespace is in the inventory.
-fn walk_probe(w: &WalkWorld, cell: &Cell) -> Option<walk::Probe> {
-    let netns = w.netns_of.get(&cell.from)?;
+/// The walk's probe for one cell, when its source's namespace is in the inventory; `names`
+/// keeps one shared string per namespace for the run's probes.
+fn walk_probe<'w>(
+    w: &'w WalkWorld,
+    cell: &Cell,
+    names: &mut HashMap<&'w str, Arc<str>>,
+) -> Option<walk::Probe> {
+    let netns = w.netns_of.get(&*cell.from)?;
+    let netns = names
+        .entry(netns.as_str())
+        .or_insert_with(|| Arc::from(netns.as_str()))
+        .clone();
     let kind = match cell.kind {
         ProbeKind::Icmp => walk::WalkKind::Icmp,
         ProbeKind::Arp => walk::WalkKind::Arp,
@@ -177,7 +205,7 @@ fn walk_probe(w: &WalkWorld, cell: &Cell) -> Option<walk::Probe> {
         },
     };
     Some(walk::Probe {
-        netns: netns.clone(),
+        netns,
         src: None,
         target: cell.target_ip,
         kind,
@@ -442,10 +470,11 @@ fn run_plan<'a>(
 /// probe's index, and the probes.
 fn walk_probes(cells: &[Cell], walk: Option<&WalkWorld>) -> (Vec<Option<usize>>, Vec<walk::Probe>) {
     let mut probes = Vec::new();
+    let mut names = HashMap::new();
     let at = cells
         .iter()
         .map(|c| {
-            let p = walk_probe(walk?, c)?;
+            let p = walk_probe(walk?, c, &mut names)?;
             probes.push(p);
             Some(probes.len() - 1)
         })
@@ -554,7 +583,7 @@ pub fn run_paced(
     for cell in cells {
         let src = lab
             .endpoint(&cell.from)
-            .ok_or_else(|| ProbeError::UnknownEndpoint(cell.from.clone()))?;
+            .ok_or_else(|| ProbeError::UnknownEndpoint(cell.from.to_string()))?;
         let i = *source_index.entry(src.name.as_str()).or_insert_with(|| {
             sources.push(src);
             per_source_seq.push(0);
@@ -573,28 +602,19 @@ pub fn run_paced(
     let expectations = Expectations::new(cells, opts.walk, &walk_at, &walk_probes);
     let plan = match limits {
         Some(l) => {
-            let mut needs: Vec<pacing::CellNeeds> = cells
-                .iter()
-                .enumerate()
-                .map(|(token, c)| pacing::CellNeeds {
-                    token,
-                    needs: model.needs(c),
-                    slow: false,
-                })
-                .collect();
-            let distinct: std::collections::HashSet<pacing::Need> =
-                needs.iter().flat_map(|c| c.needs.iter().copied()).collect();
+            let mut needs = pacing::RunNeeds::default();
+            for (token, c) in cells.iter().enumerate() {
+                needs.push(token, &model.needs(c), false);
+            }
             // Only a run that will be paced needs to know which cells are slow.
-            if distinct.len() > l.room() {
-                for c in needs.iter_mut() {
-                    c.slow = expectations.verdict(c.token) != Some(true);
+            if needs.entries().len() > l.room() {
+                for k in 0..needs.len() {
+                    let slow = expectations.verdict(needs.token(k)) != Some(true);
+                    needs.set_slow(k, slow);
                 }
             }
-            drop(distinct);
-            let used: std::collections::BTreeSet<usize> = needs
-                .iter()
-                .flat_map(|c| c.needs.iter().map(|n| n.ns))
-                .collect();
+            let used: std::collections::BTreeSet<usize> =
+                needs.entries().iter().map(|n| n.ns).collect();
             let asked: Vec<&Path> = used.iter().map(|&i| ns_paths[i].as_path()).collect();
             let mut owned = vec![false; ns_paths.len()];
             for (&i, o) in used.iter().zip(opts.table.owned_many(&asked)) {
@@ -628,10 +648,11 @@ pub fn run_paced(
     let mut deliver = |token: usize,
                        obs: Observation,
                        expected: &[Arc<Expectation>],
-                       pos: &HashMap<usize, usize>,
+                       batch: &[usize],
                        done: &mut Vec<bool>,
                        sink: &mut dyn MatrixSink| {
-        let (Some(flag), Some(&at)) = (done.get_mut(token), pos.get(&token)) else {
+        // A batch's tokens are in plan order: a cell's place in it is found by bisection.
+        let (Some(flag), Ok(at)) = (done.get_mut(token), batch.binary_search(&token)) else {
             return;
         };
         if *flag {
@@ -669,12 +690,6 @@ pub fn run_paced(
         // This batch's expectations, shared where identical: only one batch's paths are held
         // at a time.
         let expected = expectations.batch(&batch.tokens);
-        let pos: HashMap<usize, usize> = batch
-            .tokens
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| (t, i))
-            .collect();
         // Group the batch's cells by source, keeping plan order.
         let mut by_source: BTreeMap<usize, Vec<PlannedProbe>> = BTreeMap::new();
         for &token in &batch.tokens {
@@ -704,7 +719,7 @@ pub fn run_paced(
             Ok(())
         } else {
             prober.run_batch(&work, opts.timeout, &mut |token, obs| {
-                deliver(token, obs, &expected, &pos, &mut done, sink)
+                deliver(token, obs, &expected, &batch.tokens, &mut done, sink)
             })
         };
         drop(work);
@@ -712,13 +727,13 @@ pub fn run_paced(
             let why = e.to_string();
             for &token in &batch.tokens {
                 let obs = Observation::outcome(ProbeOutcome::SendFailed(why.clone()));
-                deliver(token, obs, &expected, &pos, &mut done, sink);
+                deliver(token, obs, &expected, &batch.tokens, &mut done, sink);
             }
         }
         for &token in &batch.tokens {
             let obs =
                 Observation::outcome(ProbeOutcome::SendFailed("the probe never reported".into()));
-            deliver(token, obs, &expected, &pos, &mut done, sink);
+            deliver(token, obs, &expected, &batch.tokens, &mut done, sink);
         }
         // Delete the entries this batch's probes needed in netview's own namespaces.
         if paced.is_some() {
@@ -821,16 +836,14 @@ impl Layout {
         let mut columns: HashMap<(&str, IpAddr), usize> = HashMap::new();
         let mut l = Layout::default();
         for (i, c) in cells.into_iter().enumerate() {
-            let row = *rows.entry(c.from.as_str()).or_insert_with(|| {
-                l.rows.push(c.from.clone());
+            let row = *rows.entry(&c.from).or_insert_with(|| {
+                l.rows.push(c.from.to_string());
                 l.rows.len() - 1
             });
-            let col = *columns
-                .entry((c.to.as_str(), c.target_ip))
-                .or_insert_with(|| {
-                    l.columns.push((c.to.clone(), c.target_ip));
-                    l.columns.len() - 1
-                });
+            let col = *columns.entry((&c.to, c.target_ip)).or_insert_with(|| {
+                l.columns.push((c.to.to_string(), c.target_ip));
+                l.columns.len() - 1
+            });
             if !l.kinds.contains(&c.kind) {
                 l.kinds.push(c.kind);
             }

@@ -7,6 +7,7 @@
 //! incrementally: `"pacing"` first, then `"results"` one per line as they come, then the counts.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use super::cell::{Cell, CellResult};
 use super::matrix::{group_heading, Layout, MatrixSink, Pacing, RunSummary};
@@ -185,7 +186,7 @@ fn md_escape(s: &str) -> String {
 }
 
 /// A path in one line: `netns dev: step → ...`.
-pub fn path_text(path: &[Hop]) -> String {
+pub fn path_text(path: &[Arc<Hop>]) -> String {
     path.iter()
         .map(|h| {
             if h.dev.is_empty() {
@@ -230,8 +231,8 @@ const CSV_HEADER: &str = "from,to,target_ip,kind,port,outcome,detail,reachable,r
 fn csv_line(r: &CellResult) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
-        r.cell.from.clone(),
-        r.cell.to.clone(),
+        r.cell.from.to_string(),
+        r.cell.to.to_string(),
         r.cell.target_ip.to_string(),
         r.cell.kind.name().to_string(),
         opt(r.cell.port.map(|p| p.to_string())),

@@ -3,6 +3,7 @@
 //! of one cell with its hops.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::inventory::model::Inventory;
 use crate::lab::state::LabState;
@@ -258,7 +259,7 @@ fn outcome_words(kind: ProbeKind, o: &ProbeOutcome) -> (usize, usize) {
 
 /// The hops of one path, one line each: number, namespace, device and what happened there
 /// (columns aligned within the path).
-fn hop_lines(path: &[Hop]) -> Vec<String> {
+fn hop_lines(path: &[Arc<Hop>]) -> Vec<String> {
     let ns_w = path
         .iter()
         .map(|h| h.netns.chars().count())

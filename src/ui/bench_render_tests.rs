@@ -221,7 +221,7 @@ fn matrix_mismatch_is_marked() {
     let mut m = model(Theme::monochrome());
     keys(&mut m, "p");
     for mut r in fixture::matrix_results() {
-        if r.cell.from == "mv1" && r.cell.to == "host" {
+        if r.cell.from.as_ref() == "mv1" && r.cell.to.as_ref() == "host" {
             // As if the kernel had answered: a finding, marked `!`.
             r.observed.outcome = crate::probe::ProbeOutcome::Reply;
         }

@@ -522,8 +522,8 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
                 _ => ProbeOutcome::SendFailed(detail),
             };
             let cell = Cell {
-                from: s(r, "from").expect("from"),
-                to: s(r, "to").expect("to"),
+                from: s(r, "from").expect("from").into(),
+                to: s(r, "to").expect("to").into(),
                 target_ip: s(r, "target_ip").expect("ip").parse().expect("ip"),
                 kind,
                 port: r["port"].as_u64().map(|p| p as u16),
@@ -531,7 +531,7 @@ pub fn matrix_results() -> Vec<crate::probe::CellResult> {
             let predicted = walk::predict(
                 &world,
                 &walk::Probe {
-                    netns: lab_netns_of(&cell.from),
+                    netns: lab_netns_of(&cell.from).into(),
                     src: None,
                     target: cell.target_ip,
                     kind: match kind {
@@ -588,7 +588,7 @@ mod tests {
         }
         let mv1_peer = results
             .iter()
-            .find(|r| r.cell.from == "mv1" && r.cell.to == "peer")
+            .find(|r| r.cell.from.as_ref() == "mv1" && r.cell.to.as_ref() == "peer")
             .unwrap();
         assert!(mv1_peer.expected.path.len() > 4, "{mv1_peer:#?}");
     }

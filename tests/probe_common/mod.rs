@@ -264,6 +264,6 @@ pub fn find<'a>(run: &'a MatrixRun, from: &str, ip: &str, kind: ProbeKind) -> &'
     let ip: IpAddr = ip.parse().unwrap();
     run.results
         .iter()
-        .find(|r| r.cell.from == from && r.cell.target_ip == ip && r.cell.kind == kind)
+        .find(|r| &*r.cell.from == from && r.cell.target_ip == ip && r.cell.kind == kind)
         .unwrap_or_else(|| panic!("no cell {from} -> {ip} {kind:?}"))
 }

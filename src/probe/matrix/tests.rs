@@ -163,7 +163,7 @@ fn plan_selects_sources_targets_and_typed_addresses() {
     let cells = plan(&lab, &opts).unwrap();
     let got: Vec<(String, String, ProbeKind, Option<u16>)> = cells
         .iter()
-        .map(|c| (c.from.clone(), c.to.clone(), c.kind, c.port))
+        .map(|c| (c.from.to_string(), c.to.to_string(), c.kind, c.port))
         .collect();
     assert_eq!(
         got,
@@ -327,7 +327,7 @@ fn runner_gives_unique_icmp_ids_and_each_probe_to_its_source() {
     );
     // Every probe went to the worker of its own source, and ARP knows its interface.
     for (src, p) in seen.iter() {
-        assert_eq!(*src, cells[p.token].from);
+        assert_eq!(**src, *cells[p.token].from);
         if p.kind == ProbeKind::Arp {
             assert_eq!(p.arp_from.as_ref().unwrap().0, "eth0");
         }
@@ -359,7 +359,7 @@ fn unreported_probes_fail_and_mismatches_are_flagged() {
     // refusal is a mismatch, and only those cells are.
     let mism: Vec<_> = run
         .mismatches()
-        .map(|r| (r.cell.from.clone(), r.cell.target_ip.to_string()))
+        .map(|r| (r.cell.from.to_string(), r.cell.target_ip.to_string()))
         .collect();
     assert!(mism.contains(&("e0".into(), "10.0.0.2".into())));
     assert!(mism
@@ -548,7 +548,7 @@ fn every_cell_lab_or_not_is_predicted_by_the_walk_over_the_inventory() {
     walk.netns_of.remove("e1");
     let got = expect_cells(&cells, Some(&walk));
     for (c, e) in cells.iter().zip(&got) {
-        if c.from == "e1" {
+        if c.from.as_ref() == "e1" {
             assert_eq!(e.reachable, None);
             assert!(e.why.contains("not in the inventory"), "{}", e.why);
         } else {

@@ -85,7 +85,7 @@ fn never_more_entries_in_flight_than_the_room_and_every_cell_once() {
             1 => false,
             _ => ns % 2 == 0,
         };
-        let p = plan(&cells, &owned, room);
+        let p = plan(&RunNeeds::of(&cells), &owned, room);
         let mut seen: Vec<usize> = p.batches.iter().flat_map(|b| b.tokens.clone()).collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..cells.len()).collect::<Vec<_>>(), "round {round}");
@@ -105,7 +105,7 @@ fn never_more_entries_in_flight_than_the_room_and_every_cell_once() {
 fn a_run_that_fits_is_one_batch() {
     let mut rng = Rng(7);
     let cells = random_cells(&mut rng, 500, 10);
-    let p = plan(&cells, &|_| true, 100_000);
+    let p = plan(&RunNeeds::of(&cells), &|_| true, 100_000);
     assert_eq!(p.batches.len(), 1);
     assert!(!p.batches[0].wait_for_reclaim);
 }
@@ -126,7 +126,7 @@ fn owned_entries_are_charged_per_batch_and_shared_entries_cost_nothing() {
         needs: vec![need(0, 0)],
         slow: false,
     }));
-    let p = plan(&cells, &|_| true, 4);
+    let p = plan(&RunNeeds::of(&cells), &|_| true, 4);
     assert_eq!(p.batches.len(), 5, "{p:#?}");
     assert_eq!(
         p.batches[0].tokens,
@@ -147,7 +147,7 @@ fn cells_predicted_to_fail_are_planned_first() {
             slow: i >= 16,
         })
         .collect();
-    let p = plan(&cells, &|_| true, 8);
+    let p = plan(&RunNeeds::of(&cells), &|_| true, 8);
     // The four slow cells fill the first batch (their timeouts are waited for once).
     assert_eq!(p.batches[0].tokens, vec![16, 17, 18, 19]);
     assert!(p.batches[1..]
@@ -166,7 +166,7 @@ fn entries_in_namespaces_netview_does_not_own_are_kept_until_a_reclaim_wait() {
             slow: false,
         })
         .collect();
-    let p = plan(&cells, &|ns| ns != 5, 10);
+    let p = plan(&RunNeeds::of(&cells), &|ns| ns != 5, 10);
     assert_eq!(p.batches.len(), 3, "{p:#?}");
     assert!(!p.batches[0].wait_for_reclaim);
     assert!(p.batches[1].wait_for_reclaim && p.batches[2].wait_for_reclaim);
@@ -190,7 +190,7 @@ fn a_cell_needing_more_than_the_room_runs_alone_and_says_so() {
             slow: false,
         },
     ];
-    let p = plan(&cells, &|_| true, 2);
+    let p = plan(&RunNeeds::of(&cells), &|_| true, 2);
     assert_eq!(p.batches.len(), 2);
     assert!(p.batches[0].over && p.batches[0].tokens == vec![0]);
     assert!(!p.batches[1].over);
@@ -325,4 +325,42 @@ fn needs_model_on_link_routed_local_and_arp_cells() {
     assert!(model
         .needs(&cell("zz", "a", "10.0.0.2", ProbeKind::Icmp))
         .is_empty());
+}
+
+#[test]
+fn run_needs_number_each_entry_once_and_keep_each_cells_own() {
+    let cells = vec![
+        CellNeeds {
+            token: 7,
+            needs: vec![need(0, 1), need(1, 1), need(0, 1)],
+            slow: true,
+        },
+        CellNeeds {
+            token: 9,
+            needs: vec![need(1, 1), need(2, 3)],
+            slow: false,
+        },
+        CellNeeds {
+            token: 11,
+            needs: vec![],
+            slow: false,
+        },
+    ];
+    let run = RunNeeds::of(&cells);
+    assert_eq!(run.entries(), &[need(0, 1), need(1, 1), need(2, 3)]);
+    assert_eq!(run.len(), 3);
+    assert_eq!((run.token(0), run.token(1), run.token(2)), (7, 9, 11));
+    let of = |k: usize| -> Vec<Need> {
+        run.ids(k)
+            .iter()
+            .map(|&i| run.entries()[i as usize])
+            .collect()
+    };
+    assert_eq!(
+        of(0),
+        vec![need(0, 1), need(1, 1)],
+        "a repeated need counts once"
+    );
+    assert_eq!(of(1), vec![need(1, 1), need(2, 3)]);
+    assert!(of(2).is_empty());
 }

@@ -33,11 +33,11 @@ fn result(cells: &[Cell], i: usize, outcome: ProbeOutcome, expected: Option<bool
         expected: Arc::new(Expectation {
             reachable: expected,
             why: format!("why {i}, with \"quotes\""),
-            path: vec![Hop {
+            path: vec![Arc::new(Hop {
                 netns: "a".into(),
                 dev: "eth0".into(),
                 step: "sent".into(),
-            }],
+            })],
         }),
     }
 }

@@ -10,6 +10,7 @@
 //! worlds netview sees, that is where a learning bridge delivers.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use crate::inventory::{Link, LinkKind};
 
@@ -111,21 +112,21 @@ impl World<'_> {
         &self.inv.namespaces[id.0].name
     }
 
-    pub(super) fn hop(&self, id: IfId, step: impl AsRef<str>) -> Hop {
+    pub(super) fn hop(&self, id: IfId, step: impl AsRef<str>) -> Arc<Hop> {
         self.hop_at(self.ns_name(id), &self.link(id).name, step.as_ref())
     }
 
     /// A hop in namespace `netns` at device `dev`, its texts shared with the run's other hops.
-    pub(super) fn hop_at(&self, netns: &str, dev: &str, step: &str) -> Hop {
-        Hop {
+    pub(super) fn hop_at(&self, netns: &str, dev: &str, step: &str) -> Arc<Hop> {
+        self.ix.hop(Hop {
             netns: self.ix.text(netns),
             dev: self.ix.text(dev),
             step: self.ix.text(step),
-        }
+        })
     }
 
     /// The hops that led a frame to `delivery`, in order.
-    pub(super) fn path_to(&self, reach: &Reach, delivery: &Delivery) -> Vec<Hop> {
+    pub(super) fn path_to(&self, reach: &Reach, delivery: &Delivery) -> Vec<Arc<Hop>> {
         let mut path = Vec::new();
         let mut at = delivery.last_hop;
         while let Some(i) = at {

@@ -57,7 +57,8 @@ pub enum WalkKind {
 /// One probe: from a namespace (and optionally a source address in it) to an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
-    pub netns: String,
+    /// The source's namespace, as the inventory names it (shared by the run's probes from it).
+    pub netns: Arc<str>,
     /// The source address; the kernel's choice for the route when absent.
     pub src: Option<Ipv4Addr>,
     pub target: IpAddr,
@@ -89,7 +90,7 @@ pub struct Prediction {
     /// true: answered; false: not; `None`: the walk met something it does not model.
     pub expected: Option<bool>,
     /// The request's hops, then the reply's.
-    pub path: Vec<Hop>,
+    pub path: Vec<Arc<Hop>>,
     /// The deciding hop's reason, one sentence.
     pub why: String,
 }
@@ -155,9 +156,11 @@ struct Learned {
     at: IfId,
     /// The asker's address and MAC.
     ip: Ipv4Addr,
-    mac: String,
-    /// Which who-has taught it, for the reason: "nv-host's who-has for 192.168.50.193".
-    by: String,
+    mac: Arc<str>,
+    /// Which who-has taught it: the asking interface and the address it asked for (the
+    /// reason says "nv-host's who-has for 192.168.50.193"; kept as ids, not text, since a
+    /// run's model holds one per entry its probes teach).
+    by: (IfId, Ipv4Addr),
     /// Taught by another probe of the same run (not this probe's own exchange).
     in_run: bool,
 }
@@ -320,7 +323,7 @@ impl<'a> RunModel<'a> {
                     "alone it could not ({}), but {} in this same run reached {} and taught \
                      it {}'s MAC: {}",
                     prediction.why,
-                    t.by,
+                    taught_by(ix.inventory(), t.by),
                     ix.inventory().namespaces[t.at.0].name,
                     t.ip,
                     with.prediction.why
@@ -330,6 +333,11 @@ impl<'a> RunModel<'a> {
             _ => prediction,
         }
     }
+}
+
+/// The who-has that taught an entry, for a reason: "nv-host's who-has for 192.168.50.193".
+fn taught_by(inv: &Inventory, (asker, target): (IfId, Ipv4Addr)) -> String {
+    format!("{}'s who-has for {target}", inv.namespaces[asker.0].name)
 }
 
 /// Neighbour entries one run's probes taught: (interface, asker's address) -> (the teaching
@@ -393,7 +401,7 @@ fn no<T>(why: impl Into<String>) -> Result<T, Stop> {
 }
 
 impl World<'_> {
-    fn walk(&self, probe: &Probe, path: &mut Vec<Hop>) -> Result<String, Stop> {
+    fn walk(&self, probe: &Probe, path: &mut Vec<Arc<Hop>>) -> Result<String, Stop> {
         let Some(src_ns) = self.ix.namespace(&probe.netns) else {
             return unknown(format!("no namespace {} in the inventory", probe.netns));
         };
@@ -506,7 +514,7 @@ impl World<'_> {
         &self,
         start: usize,
         mut pkt: Packet,
-        path: &mut Vec<Hop>,
+        path: &mut Vec<Arc<Hop>>,
         records: &mut Vec<NatRecord>,
     ) -> Result<(usize, Packet), Stop> {
         let mut ns = start;
@@ -762,7 +770,7 @@ impl World<'_> {
         pkt: &mut Packet,
         iif: Option<&str>,
         oif: Option<&str>,
-        path: &mut Vec<Hop>,
+        path: &mut Vec<Arc<Hop>>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
         let mut np = pkt.for_nat(self.ix.owner_link(ns, pkt.dst).is_some(), iif, oif);
@@ -854,7 +862,7 @@ impl World<'_> {
         iif: Option<&str>,
         oif: &str,
         masq_src: Option<Ipv4Addr>,
-        path: &mut Vec<Hop>,
+        path: &mut Vec<Arc<Hop>>,
     ) -> Result<(), Stop> {
         let nsi = &self.inv.namespaces[ns];
         let mut np = pkt.for_nat(self.ix.owner_link(ns, pkt.dst).is_some(), iif, Some(oif));
@@ -936,7 +944,7 @@ impl World<'_> {
         target: Ipv4Addr,
         sender: Option<Ipv4Addr>,
         probe: bool,
-        path: &mut Vec<Hop>,
+        path: &mut Vec<Arc<Hop>>,
     ) -> Result<(IfId, String), Stop> {
         let link = self.link(from);
         let ns_name = self.ns_name(from).to_string();
@@ -973,7 +981,7 @@ impl World<'_> {
                     if l.in_run {
                         format!(
                             "already knows {target}'s MAC: {} in this same run taught it",
-                            l.by
+                            taught_by(self.inv, l.by)
                         )
                     } else {
                         format!("already knows {target}'s MAC from its who-has")
@@ -982,7 +990,7 @@ impl World<'_> {
                 if l.in_run {
                     self.used_taught.borrow_mut().get_or_insert(l.clone());
                 }
-                return Ok((from, l.mac));
+                return Ok((from, l.mac.to_string()));
             }
         }
         let who_has = Frame {
@@ -1039,8 +1047,8 @@ impl World<'_> {
                         self.learned.borrow_mut().push(Learned {
                             at: rx.to,
                             ip: s,
-                            mac: from_mac.clone(),
-                            by: format!("{ns_name}'s who-has for {target}"),
+                            mac: self.ix.text(&from_mac),
+                            by: (from, target),
                             in_run: false,
                         });
                     }

@@ -106,7 +106,7 @@ pub(super) fn all_pairs(w: &W) -> Vec<Probe> {
             for target in addrs(dst) {
                 for kind in [ICMP, ARP] {
                     probes.push(Probe {
-                        netns: src.name.clone(),
+                        netns: src.name.as_str().into(),
                         src: None,
                         target,
                         kind,
