@@ -259,13 +259,14 @@ struct CellSpan {
 impl RunNeeds {
     /// Add a cell (`token`, its plan index) and what it needs.
     pub fn push(&mut self, token: usize, needs: &[Need], slow: bool) {
+        let start = self.ids.len();
         for n in needs {
             let next = self.entries.len() as u32;
             let id = *self.number.entry(*n).or_insert(next);
             if id == next {
                 self.entries.push(*n);
             }
-            if !self.ids[self.start(self.cells.len())..].contains(&id) {
+            if !self.ids[start..].contains(&id) {
                 self.ids.push(id);
             }
         }
@@ -276,7 +277,8 @@ impl RunNeeds {
         });
     }
 
-    /// The run's needs from single cells' (tests, small runs).
+    /// The run's needs from single cells' (the planner's tests).
+    #[cfg(test)]
     pub fn of(cells: &[CellNeeds]) -> RunNeeds {
         let mut out = RunNeeds::default();
         for c in cells {
