@@ -111,8 +111,20 @@ fn assert_index_agrees(inv: &Inventory) {
         &[LinkKind::Ipvlan, LinkKind::Ipvtap],
         &[LinkKind::Macvlan],
     ];
+    let named = |r: &Option<crate::inventory::LinkRef>| {
+        let r = r.as_ref()?;
+        scan::find(inv, r.netns.as_deref()?, r.name.as_deref()?)
+    };
     for (n, ns) in inv.namespaces.iter().enumerate() {
         for (l, link) in ns.links.iter().enumerate() {
+            let here = format!("{} in {}", link.name, ns.name);
+            assert_eq!(ix.peer((n, l)), named(&link.peer), "peer of {here}");
+            assert_eq!(ix.parent((n, l)), named(&link.parent), "parent of {here}");
+            let master = link
+                .master
+                .as_deref()
+                .and_then(|m| ns.links.iter().position(|x| x.name == m));
+            assert_eq!(ix.master((n, l)), master, "master of {here}");
             for kinds in KINDS {
                 assert_eq!(
                     ix.children((n, l), kinds),

@@ -156,3 +156,28 @@ fn predict_all_at_200_containers() {
         fingerprint(&predictions)
     );
 }
+
+/// A broadcast's flood followed once per sender and shared by the run's other probes gives
+/// each probe the prediction (verdict, reason and every hop) it gets walked alone, with an
+/// index of its own; and the run keeps one flood per sending interface, not one per probe.
+#[test]
+fn shared_floods_predict_what_each_probe_alone_predicts() {
+    let w = lab_world(4);
+    let probes = all_pairs(&w);
+    let filter = InventoryFilters::new(&w.inv);
+    let shared = crate::probe::walk::index::WalkIndex::new(&w.inv);
+    let together: Vec<Prediction> = probes
+        .iter()
+        .map(|p| predict_seeded(&shared, &filter, p, None).0.prediction)
+        .collect();
+    let alone: Vec<Prediction> = probes.iter().map(|p| predict(&w.inv, p)).collect();
+    assert_eq!(together, alone);
+    let senders: std::collections::HashSet<&str> = probes.iter().map(|p| &*p.netns).collect();
+    assert!(
+        shared.floods_kept() > 0 && shared.floods_kept() <= senders.len() * 2,
+        "{} floods kept for {} senders' {} probes",
+        shared.floods_kept(),
+        senders.len(),
+        probes.len()
+    );
+}
