@@ -11,6 +11,10 @@
 //!   `Timeout` for ICMP and TCP, `NoArpReply` for ARP, with the sighting when the request
 //!   arrived but nothing came back (NAT one way, no route back).
 //!
+//! The echo requests of a large batch are sent from a second thread (the kernel floods each
+//! one's who-has within the send), which tells this one about each send afterwards: a reply or
+//! error read before its request is known here is kept and matched when it is.
+//!
 //! It does no I/O and reads no clock: every call takes the time, so it is unit-tested with
 //! made-up instants.
 
@@ -44,7 +48,16 @@ pub struct InFlight {
     arp: HashMap<(usize, Ipv4Addr), Vec<(usize, Instant)>>,
     /// connection -> the TCP probe and when its connect started.
     tcp: HashMap<usize, (usize, Instant)>,
+    /// (identifier, sequence) -> an answer read before its request was recorded as sent.
+    early: HashMap<(u16, u16), Early>,
     done: Vec<(usize, Observation)>,
+}
+
+/// An echo answer read before its request was recorded.
+#[derive(Debug, Clone)]
+enum Early {
+    Reply(Instant),
+    Error(String, IpAddr),
 }
 
 impl InFlight {
@@ -58,6 +71,7 @@ impl InFlight {
             seen: HashMap::new(),
             arp: HashMap::new(),
             tcp: HashMap::new(),
+            early: HashMap::new(),
             done: Vec::new(),
         }
     }
@@ -84,12 +98,19 @@ impl InFlight {
                 replied: None,
             },
         );
+        match self.early.remove(&(id, seq)) {
+            Some(Early::Reply(when)) => self.echo_reply(id, seq, when),
+            Some(Early::Error(what, from)) => self.echo_error(id, seq, &what, from),
+            None => {}
+        }
     }
 
     /// An echo reply to `id`/`seq` arrived at `at`.
     pub fn echo_reply(&mut self, id: u16, seq: u16, at: Instant) {
         let Some(w) = self.echo.get_mut(&(id, seq)) else {
-            return; // not ours, or already answered
+            // Not ours, already answered, or read before its request was recorded.
+            self.early.entry((id, seq)).or_insert(Early::Reply(at));
+            return;
         };
         if w.replied.is_some() {
             return;
@@ -118,6 +139,9 @@ impl InFlight {
     /// An ICMP error (`what`, from `from`) quoting echo request `id`/`seq`.
     pub fn echo_error(&mut self, id: u16, seq: u16, what: &str, from: IpAddr) {
         let Some(w) = self.echo.get(&(id, seq)).copied() else {
+            self.early
+                .entry((id, seq))
+                .or_insert_with(|| Early::Error(what.to_string(), from));
             return;
         };
         if w.replied.is_some() {
@@ -247,6 +271,36 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_answer_read_before_its_request_was_recorded_answers_it() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut f = InFlight::new(t0 + Duration::from_secs(1), ms(100));
+        // Read on the main thread before the sending thread said it sent them.
+        f.echo_reply(7, 0, t0 + ms(4));
+        f.echo_seen(7, 0, ip("10.0.0.2"));
+        f.echo_error(7, 1, "host unreachable", ip("10.0.0.1"));
+        f.echo_reply(7, 3, t0 + ms(1)); // never sent in this batch: stays unanswered
+        assert!(drained(&mut f, t0 + ms(5)).is_empty());
+        f.echo_sent(1, 7, 0, t0 + ms(1), true);
+        f.echo_sent(2, 7, 1, t0 + ms(2), false);
+        f.echo_sent(3, 7, 2, t0 + ms(2), false);
+        let got = drained(&mut f, t0 + ms(6));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, 1);
+        assert_eq!(got[0].1.outcome, ProbeOutcome::Reply);
+        assert_eq!(got[0].1.rtt_us, Some(3000));
+        assert_eq!(got[0].1.seen_as, Some(ip("10.0.0.2")));
+        assert_eq!(got[1].0, 2);
+        assert_eq!(
+            got[1].1.outcome,
+            ProbeOutcome::Unreachable("host unreachable from 10.0.0.1".into())
+        );
+        let rest = drained(&mut f, t0 + Duration::from_secs(1));
+        assert_eq!(rest.len(), 1);
+        assert_eq!((rest[0].0, &rest[0].1.outcome), (3, &ProbeOutcome::Timeout));
     }
 
     #[test]

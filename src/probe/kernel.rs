@@ -55,6 +55,10 @@ const TCP_TOKENS: usize = 1 << 41;
 /// rest of the batch is still being sent, so they do not wait behind the whole batch.
 const SENDS_BETWEEN_READS: usize = 64;
 
+/// A batch with at least this many echo requests and as many who-has is sent from two
+/// threads ([`send_on_two_threads`]); a smaller one is not worth a thread.
+const TWO_SENDERS_FROM: usize = 256;
+
 /// Probes with sockets inside the endpoints' namespaces.
 pub struct KernelProber {
     /// How long an echo reply waits for its request's sighting at the target (the target's
@@ -80,6 +84,19 @@ impl KernelProber {
 
 /// What one run keeps from `begin` to `end`.
 struct Run {
+    echo: Echoes,
+    arp: Vec<ArpSocket>,
+    /// (source, target) -> the ARP socket that asks it (an index into `arp`), or why none.
+    arp_for: HashMap<(String, Ipv4Addr), Result<usize, String>>,
+}
+
+fn failed(why: &str) -> Observation {
+    Observation::outcome(ProbeOutcome::SendFailed(why.to_string()))
+}
+
+/// The run's ICMP side: what a thread sending echo requests needs (shared with the thread that
+/// reads their answers; ARP's sockets, pnet's, cannot be shared).
+struct Echoes {
     /// Namespace -> its ICMP socket (an index into `icmp`), or why it could not be opened.
     icmp_of: HashMap<NsKey, Result<usize, String>>,
     icmp: Vec<IcmpSocket>,
@@ -88,13 +105,71 @@ struct Run {
     /// Addresses held by an ICMP target whose namespace is read (a reply to them waits for
     /// the sighting).
     listened: HashSet<IpAddr>,
-    arp: Vec<ArpSocket>,
-    /// (source, target) -> the ARP socket that asks it (an index into `arp`), or why none.
-    arp_for: HashMap<(String, Ipv4Addr), Result<usize, String>>,
 }
 
-fn failed(why: &str) -> Observation {
-    Observation::outcome(ProbeOutcome::SendFailed(why.to_string()))
+impl Echoes {
+    /// The ICMP socket of `source`'s namespace, or why there is none.
+    fn socket_of(&self, source: &ProbeEndpoint) -> Result<&IcmpSocket, &str> {
+        let key = self.key_of.get(&source.netns_path).copied().flatten();
+        match key.and_then(|k| self.icmp_of.get(&k)) {
+            Some(Ok(i)) => Ok(&self.icmp[*i]),
+            Some(Err(why)) => Err(why),
+            None => Err("cannot open the source's namespace"),
+        }
+    }
+
+    /// Send probe `p`'s echo request from `source`'s namespace. The time is taken before the
+    /// send, as ping takes it: the send itself may resolve the target's MAC.
+    fn send(&self, source: &ProbeEndpoint, p: &PlannedProbe) -> EchoSend {
+        let sock = match self.socket_of(source) {
+            Ok(sock) => sock,
+            Err(why) => return EchoSend::Finished(p.token, failed(why)),
+        };
+        let IpAddr::V4(dst) = p.target else {
+            return EchoSend::Finished(p.token, failed("IPv6 targets are not supported"));
+        };
+        let at = Instant::now();
+        match sock.send_echo(dst, p.icmp_id, p.icmp_seq) {
+            Ok(()) => EchoSend::Sent {
+                token: p.token,
+                id: p.icmp_id,
+                seq: p.icmp_seq,
+                at,
+                listened: self.listened.contains(&p.target),
+            },
+            Err(e) => EchoSend::Finished(
+                p.token,
+                Observation::outcome(ProbeOutcome::from_send_error(&e)),
+            ),
+        }
+    }
+}
+
+/// One echo request's send, as the thread that sent it tells [`InFlight`].
+enum EchoSend {
+    Sent {
+        token: usize,
+        id: u16,
+        seq: u16,
+        at: Instant,
+        listened: bool,
+    },
+    Finished(usize, Observation),
+}
+
+impl EchoSend {
+    fn record(self, flight: &mut InFlight) {
+        match self {
+            EchoSend::Sent {
+                token,
+                id,
+                seq,
+                at,
+                listened,
+            } => flight.echo_sent(token, id, seq, at, listened),
+            EchoSend::Finished(token, obs) => flight.finished(token, obs),
+        }
+    }
 }
 
 /// One source's ARP sockets, opened inside its namespace: for each target the interface and
@@ -283,10 +358,12 @@ impl Prober for KernelProber {
         *self.run.lock().unwrap_or_else(|e| e.into_inner()) = Some((
             poll,
             Run {
-                icmp_of,
-                icmp,
-                key_of,
-                listened,
+                echo: Echoes {
+                    icmp_of,
+                    icmp,
+                    key_of,
+                    listened,
+                },
                 arp,
                 arp_for,
             },
@@ -372,7 +449,7 @@ impl BatchSockets<'_> {
         for ev in self.events.iter() {
             let Token(t) = ev.token();
             if t < ARP_TOKENS {
-                if let Some(sock) = self.run.icmp.get(t) {
+                if let Some(sock) = self.run.echo.icmp.get(t) {
                     read_icmp(sock, &mut self.buf, flight, now);
                 }
             } else if t < TCP_TOKENS {
@@ -490,24 +567,28 @@ fn batch_on(
     start_connects(batch, &registry, &mut sockets.connects, &mut flight);
 
     let began_send = Instant::now();
-    let mut sent = 0usize;
-    for s in batch {
-        let icmp = run
-            .key_of
-            .get(&s.source.netns_path)
-            .copied()
-            .flatten()
-            .and_then(|k| run.icmp_of.get(&k));
-        for p in &s.probes {
-            match p.kind {
-                ProbeKind::Icmp => send_echo(run, icmp, p, &mut flight),
-                ProbeKind::Arp => send_who_has(run, &s.source.name, p, &mut flight),
-                ProbeKind::Tcp => continue,
-            }
-            sent += 1;
-            if sent % SENDS_BETWEEN_READS == 0 {
-                sockets.read(poll, Duration::ZERO, &mut flight)?;
-                flight.drain(Instant::now(), report);
+    let count = |kind| -> usize {
+        let of_kind = |s: &SourceProbes| s.probes.iter().filter(|p| p.kind == kind).count();
+        batch.iter().map(of_kind).sum()
+    };
+    let (echoes, asks) = (count(ProbeKind::Icmp), count(ProbeKind::Arp));
+    let sent = echoes + asks;
+    if echoes >= TWO_SENDERS_FROM && asks >= TWO_SENDERS_FROM {
+        send_on_two_threads(run, poll, batch, &mut sockets, &mut flight, report)?;
+    } else {
+        let mut n = 0usize;
+        for s in batch {
+            for p in &s.probes {
+                match p.kind {
+                    ProbeKind::Icmp => run.echo.send(s.source, p).record(&mut flight),
+                    ProbeKind::Arp => send_who_has(run, &s.source.name, p, &mut flight),
+                    ProbeKind::Tcp => continue,
+                }
+                n += 1;
+                if n % SENDS_BETWEEN_READS == 0 {
+                    sockets.read(poll, Duration::ZERO, &mut flight)?;
+                    flight.drain(Instant::now(), report);
+                }
             }
         }
     }
@@ -536,33 +617,68 @@ fn batch_on(
     Ok(())
 }
 
-fn send_echo(
+/// A batch's sends on two threads: the echo requests on a second one, the who-has on this one
+/// (which also reads every answer). The kernel floods each who-has, the probes' own and
+/// those it sends to resolve an echo's target, to every port of a bridge within the send:
+/// at 200 containers about 200 us a send, on the sending thread's core.
+fn send_on_two_threads(
     run: &Run,
-    sock: Option<&Result<usize, String>>,
-    p: &PlannedProbe,
+    poll: &mut Poll,
+    batch: &[SourceProbes<'_>],
+    sockets: &mut BatchSockets<'_>,
     flight: &mut InFlight,
-) {
-    let sock = match sock {
-        Some(Ok(i)) => &run.icmp[*i],
-        Some(Err(why)) => return flight.finished(p.token, failed(why)),
-        None => return flight.finished(p.token, failed("cannot open the source's namespace")),
-    };
-    let IpAddr::V4(dst) = p.target else {
-        return flight.finished(p.token, failed("IPv6 targets are not supported"));
-    };
-    match sock.send_echo(dst, p.icmp_id, p.icmp_seq) {
-        Ok(()) => flight.echo_sent(
-            p.token,
-            p.icmp_id,
-            p.icmp_seq,
-            Instant::now(),
-            run.listened.contains(&p.target),
-        ),
-        Err(e) => flight.finished(
-            p.token,
-            Observation::outcome(ProbeOutcome::from_send_error(&e)),
-        ),
-    }
+    report: &mut dyn FnMut(usize, Observation),
+) -> Result<(), ProbeError> {
+    let echo = &run.echo;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<EchoSend>();
+        let sender = std::thread::Builder::new()
+            .name("probe-echo".into())
+            .spawn_scoped(scope, move || {
+                for s in batch {
+                    for p in s.probes.iter().filter(|p| p.kind == ProbeKind::Icmp) {
+                        if tx.send(echo.send(s.source, p)).is_err() {
+                            return; // the reader gave up on the batch
+                        }
+                    }
+                }
+            });
+        if sender.is_err() {
+            // No second thread to be had: the echoes go out from this one first.
+            for s in batch {
+                for p in s.probes.iter().filter(|p| p.kind == ProbeKind::Icmp) {
+                    echo.send(s.source, p).record(flight);
+                }
+            }
+        }
+        let mut n = 0usize;
+        for s in batch {
+            for p in s.probes.iter().filter(|p| p.kind == ProbeKind::Arp) {
+                send_who_has(run, &s.source.name, p, flight);
+                n += 1;
+                if n % SENDS_BETWEEN_READS == 0 {
+                    rx.try_iter().for_each(|e| e.record(flight));
+                    sockets.read(poll, Duration::ZERO, flight)?;
+                    flight.drain(Instant::now(), report);
+                }
+            }
+        }
+        // Read while the echoes are still going out, until their thread is done.
+        loop {
+            let finished = loop {
+                match rx.try_recv() {
+                    Ok(e) => e.record(flight),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break false,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break true,
+                }
+            };
+            if finished {
+                return Ok(());
+            }
+            sockets.read(poll, Duration::from_millis(1), flight)?;
+            flight.drain(Instant::now(), report);
+        }
+    })
 }
 
 fn send_who_has(run: &Run, source: &str, p: &PlannedProbe, flight: &mut InFlight) {
