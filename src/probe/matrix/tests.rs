@@ -706,3 +706,37 @@ fn namespaces_netview_does_not_own_are_only_paced_never_cleaned() {
     assert!(pacing.why.contains("reclaim"), "{}", pacing.why);
     assert!(table.forgotten.lock().unwrap().is_empty());
 }
+
+#[test]
+fn a_paced_runs_results_carry_their_own_cells_expectations_batch_after_batch() {
+    // The expectations are spelled out on the prediction thread one batch ahead; a prober that
+    // reports every cell at once gets results in before them. Each result must still carry its
+    // own cell's expectation, as expect_cells predicts it, in every batch.
+    let lab = lab_of(12);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let world = pair_world();
+    let want = expect_cells(&cells, Some(&world));
+    assert!(want.iter().any(|e| e.reachable == Some(true)));
+    assert!(want.iter().any(|e| e.reachable.is_none()));
+    let table = FakeTable {
+        limits: limits_with_room(MIN_PACING_ROOM),
+        owned: |_| true,
+        forgotten: Mutex::new(Vec::new()),
+    };
+    let opts = RunOptions {
+        walk: Some(&world),
+        timeout: Duration::from_millis(10),
+        table: &table,
+    };
+    let prober = FakeProber::new(Duration::ZERO, everything);
+    let mut streamed = Vec::new();
+    let run = collect(&prober, &lab, &cells, &opts, &mut |r| {
+        streamed.push((r.index, r.expected.clone()))
+    })
+    .unwrap();
+    assert!(run.pacing.expect("paced").batches > 1);
+    assert_eq!(streamed.len(), cells.len());
+    for (i, e) in streamed {
+        assert_eq!(*e, want[i], "cell {i}: {:?}", cells[i]);
+    }
+}
