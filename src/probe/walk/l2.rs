@@ -41,7 +41,7 @@ pub(super) struct Frame {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Delivery {
     pub to: IfId,
-    last_hop: Option<usize>,
+    last_hop: Option<u32>,
 }
 
 /// Everything a frame reached: stacks that received it, and devices it arrived at (a packet
@@ -54,14 +54,14 @@ pub(super) struct Reach {
 }
 
 /// A hop of the frame's flood, kept as the interface and what happened there, with the hop
-/// before it: the walk follows a bridge's flood to every port, and copying each branch's path
+/// before it (its index in the trail; 32 bits keep a hop at 48 bytes): the walk follows a bridge's flood to every port, and copying each branch's path
 /// (three strings a hop) was most of a lab-shaped prediction (perf, debug build, 50 containers:
 /// malloc, free and memmove on top); only the paths of the deliveries used are spelled out.
 #[derive(Debug, Clone)]
 struct TrailHop {
     at: IfId,
     step: Step,
-    before: Option<usize>,
+    before: Option<u32>,
 }
 
 /// What happened at a hop, as [`Hop::step`] says it.
@@ -129,16 +129,15 @@ impl World<'_> {
     pub(super) fn path_to(&self, reach: &Reach, delivery: &Delivery) -> Vec<Arc<Hop>> {
         let mut path = Vec::new();
         let mut at = delivery.last_hop;
-        while let Some(i) = at {
-            let h = &reach.trail[i];
-            let step = match &h.step {
-                Step::Text(t) => t.to_string(),
-                Step::Owned(t) => t.clone(),
-                Step::BridgeForwards(b) => {
-                    format!("bridge {} forwards it to this port", self.link(*b).name)
-                }
-            };
-            path.push(self.hop(h.at, step));
+        while let Some(h) = at.and_then(|i| reach.trail.get(i as usize)) {
+            path.push(match &h.step {
+                Step::Text(t) => self.hop(h.at, t),
+                Step::Owned(t) => self.hop(h.at, t),
+                Step::BridgeForwards(b) => self.hop(
+                    h.at,
+                    format!("bridge {} forwards it to this port", self.link(*b).name),
+                ),
+            });
             at = h.before;
         }
         path.reverse();
@@ -193,7 +192,13 @@ impl World<'_> {
         if let Some(reach) = self.ix.flood(&key) {
             return Ok(reach);
         }
-        let reach = Arc::new(self.follow(from, frame)?);
+        let mut reach = self.follow(from, frame)?;
+        // Kept for the run: without the room its vectors grew into (a 200-container run keeps
+        // about 200 floods of some 300 hops each, 4.8 MB with that room).
+        reach.trail.shrink_to_fit();
+        reach.stacks.shrink_to_fit();
+        reach.arrivals.shrink_to_fit();
+        let reach = Arc::new(reach);
         self.ix.keep_flood(key, reach.clone());
         Ok(reach)
     }
@@ -207,7 +212,7 @@ impl World<'_> {
         // Sized for a flood over a 100-port bridge (about 300 places): growing from empty
         // rehashed it seven times a frame (perf, 200 containers: 5% of the run's samples).
         let mut seen: HashSet<At> = HashSet::with_capacity_and_hasher(512, Default::default());
-        let mut work: Vec<(At, Option<usize>)> = vec![(At::Tx(from), None)];
+        let mut work: Vec<(At, Option<u32>)> = vec![(At::Tx(from), None)];
         let bcast = frame.dst == Dst::Broadcast;
         while let Some((at, path)) = work.pop() {
             if !seen.insert(at.clone()) {
@@ -220,7 +225,8 @@ impl World<'_> {
                     step,
                     before: path,
                 });
-                work.push((next, Some(trail.len() - 1)));
+                // A trail holds a few hops per link of the world: far below u32::MAX.
+                work.push((next, Some((trail.len() - 1) as u32)));
             };
             match at {
                 At::Tx(i) => {
