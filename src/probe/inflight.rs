@@ -1,8 +1,7 @@
 //! One batch's probes in flight: what was sent, what came back, and when each cell is done.
 //!
-//! The real prober ([`super::kernel`]) sends every probe of a batch from one thread, then reads
-//! every socket it opened from that same thread (one `epoll` over all of them) and hands what it
-//! read here: an echo reply, an echo request seen arriving at its target (the "seen as"
+//! The real prober ([`super::kernel`]) sends the probes of a batch, then reads every socket it
+//! opened from one thread (one `epoll` over all of them) and hands what it read here: an echo reply, an echo request seen arriving at its target (the "seen as"
 //! address), an ICMP error quoting a request, an ARP reply on one interface's socket, a TCP
 //! connect that finished. [`InFlight`] turns those events into one [`Observation`] per probe:
 //! - an echo reply waits for the request's sighting at its target for at most a grace period
@@ -39,6 +38,9 @@ struct EchoWait {
 #[derive(Debug)]
 pub struct InFlight {
     deadline: Instant,
+    /// Whether the deadline holds yet: not while the batch is still being sent (a probe sent
+    /// last must get its whole timeout, however long the sending took).
+    armed: bool,
     grace: Duration,
     /// (identifier, sequence) -> the echo request.
     echo: HashMap<(u16, u16), EchoWait>,
@@ -66,6 +68,7 @@ impl InFlight {
     pub fn new(deadline: Instant, grace: Duration) -> Self {
         InFlight {
             deadline,
+            armed: true,
             grace,
             echo: HashMap::new(),
             seen: HashMap::new(),
@@ -76,9 +79,21 @@ impl InFlight {
         }
     }
 
-    /// Move the deadline to `deadline` if that is later (it counts from the batch's last send).
+    /// A batch about to be sent: nothing times out until [`InFlight::extend_deadline`] sets the
+    /// deadline after the last send (`deadline` is only what [`InFlight::next_wake`] says until
+    /// then).
+    pub fn while_sending(deadline: Instant, grace: Duration) -> Self {
+        InFlight {
+            armed: false,
+            ..InFlight::new(deadline, grace)
+        }
+    }
+
+    /// Move the deadline to `deadline` if that is later (it counts from the batch's last send),
+    /// and let it hold.
     pub fn extend_deadline(&mut self, deadline: Instant) {
         self.deadline = self.deadline.max(deadline);
+        self.armed = true;
     }
 
     /// A probe that finished at once (a send that failed, a target that cannot be probed).
@@ -215,7 +230,7 @@ impl InFlight {
                 self.finish_reply(id, seq, w.token, rtt);
             }
         }
-        if now >= self.deadline {
+        if self.armed && now >= self.deadline {
             for ((id, seq), w) in std::mem::take(&mut self.echo) {
                 match w.replied {
                     Some((rtt, _)) => self.finish_reply(id, seq, w.token, rtt),
@@ -271,6 +286,25 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn nothing_times_out_while_the_batch_is_still_being_sent() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut f = InFlight::while_sending(t0 + ms(100), ms(10));
+        f.echo_sent(1, 7, 0, t0, false);
+        f.arp_sent(2, 0, "10.0.0.2".parse().unwrap(), t0);
+        // Sending took longer than the timeout: the early probes are still waiting.
+        assert!(drained(&mut f, t0 + ms(500)).is_empty());
+        f.extend_deadline(t0 + ms(600));
+        assert!(drained(&mut f, t0 + ms(599)).is_empty());
+        let got = drained(&mut f, t0 + ms(600));
+        let outcomes: Vec<_> = got.iter().map(|(t, o)| (*t, o.outcome.clone())).collect();
+        assert_eq!(
+            outcomes,
+            vec![(1, ProbeOutcome::Timeout), (2, ProbeOutcome::NoArpReply)]
+        );
     }
 
     #[test]

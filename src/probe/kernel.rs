@@ -3,8 +3,9 @@
 //!
 //! A socket belongs to the namespace it was opened in, wherever it is used from afterwards.
 //! So the namespace threads only open sockets (on the bounded pool of [`netns::pool`], a few
-//! threads entering one namespace after another), and one thread, the caller's, sends every
-//! probe of a batch and waits for every answer with a single `epoll` ([`mio`]):
+//! threads entering one namespace after another), and one thread, the caller's, sends the
+//! probes of a batch and waits for every answer with a single `epoll` ([`mio`]); a large batch's
+//! echo requests go out from a second thread at the same time (`send_on_two_threads`):
 //! - one raw ICMP socket per namespace for the whole run: it sends that namespace's echo
 //!   requests, reads their replies and errors, and records the requests of others arriving
 //!   there ("seen as");
@@ -553,7 +554,7 @@ fn batch_on(
     for sock in &run.arp {
         while let Ok(Some(_)) = sock.recv_reply(&mut buf) {}
     }
-    let mut flight = InFlight::new(Instant::now() + timeout, grace);
+    let mut flight = InFlight::while_sending(Instant::now() + timeout, grace);
     let registry = poll
         .registry()
         .try_clone()
@@ -576,21 +577,7 @@ fn batch_on(
     if echoes >= TWO_SENDERS_FROM && asks >= TWO_SENDERS_FROM {
         send_on_two_threads(run, poll, batch, &mut sockets, &mut flight, report)?;
     } else {
-        let mut n = 0usize;
-        for s in batch {
-            for p in &s.probes {
-                match p.kind {
-                    ProbeKind::Icmp => run.echo.send(s.source, p).record(&mut flight),
-                    ProbeKind::Arp => send_who_has(run, &s.source.name, p, &mut flight),
-                    ProbeKind::Tcp => continue,
-                }
-                n += 1;
-                if n % SENDS_BETWEEN_READS == 0 {
-                    sockets.read(poll, Duration::ZERO, &mut flight)?;
-                    flight.drain(Instant::now(), report);
-                }
-            }
-        }
+        send_on_one_thread(run, poll, batch, &mut sockets, &mut flight, report)?;
     }
     // Measured at 200 containers: about 200 us a send, the kernel flooding each who-has (ours
     // or its own, for an echo) to the 100 ports of the lab's bridge within the send.
@@ -613,6 +600,33 @@ fn batch_on(
     }
     for (_, c) in sockets.connects.drain() {
         let _ = registry.deregister(&mut SourceFd(&c.raw_fd()));
+    }
+    Ok(())
+}
+
+/// A batch's sends on this thread, in plan order, reading the sockets every few sends.
+fn send_on_one_thread(
+    run: &Run,
+    poll: &mut Poll,
+    batch: &[SourceProbes<'_>],
+    sockets: &mut BatchSockets<'_>,
+    flight: &mut InFlight,
+    report: &mut dyn FnMut(usize, Observation),
+) -> Result<(), ProbeError> {
+    let mut n = 0usize;
+    for s in batch {
+        for p in &s.probes {
+            match p.kind {
+                ProbeKind::Icmp => run.echo.send(s.source, p).record(flight),
+                ProbeKind::Arp => send_who_has(run, &s.source.name, p, flight),
+                ProbeKind::Tcp => continue,
+            }
+            n += 1;
+            if n % SENDS_BETWEEN_READS == 0 {
+                sockets.read(poll, Duration::ZERO, flight)?;
+                flight.drain(Instant::now(), report);
+            }
+        }
     }
     Ok(())
 }
@@ -644,12 +658,8 @@ fn send_on_two_threads(
                 }
             });
         if sender.is_err() {
-            // No second thread to be had: the echoes go out from this one first.
-            for s in batch {
-                for p in s.probes.iter().filter(|p| p.kind == ProbeKind::Icmp) {
-                    echo.send(s.source, p).record(flight);
-                }
-            }
+            // No second thread to be had: everything goes out from this one.
+            return send_on_one_thread(run, poll, batch, sockets, flight, report);
         }
         let mut n = 0usize;
         for s in batch {

@@ -2,11 +2,12 @@
 //! the compact text layout.
 //!
 //! The runner hands the prober a batch of every source's probes at once (the kernel prober
-//! sends them all from one thread and waits for every answer together), so a whole matrix
-//! takes about one timeout, not one per pair. A large matrix runs in batches
-//! planned by [`super::pacing`] so the neighbour entries its probes need stay under the
-//! kernel's limits. Results are handed to a sink as they arrive (the CLI writes them out and
-//! keeps nothing, the TUI fills its matrix live). The kernel work is behind [`Prober`] and
+//! sends them all and waits for every answer together), so a whole matrix takes about one
+//! timeout, not one per pair. A large matrix runs in batches planned by [`super::pacing`] so
+//! the neighbour entries its probes need stay under the kernel's limits. The packet walk's
+//! expectations come from a thread of their own (`Predicted`), a batch ahead of the runner.
+//! Results are handed to a sink as they arrive (the CLI writes them out and keeps nothing, the
+//! TUI fills its matrix live). The kernel work is behind [`Prober`] and
 //! [`NeighbourTable`], so the runner and the layout are tested with fakes, without root.
 
 use std::collections::{BTreeMap, HashMap};
@@ -223,8 +224,6 @@ pub struct PlannedProbe {
     /// ICMP identifier and sequence number, unique within a run (seen-as matches on them).
     pub icmp_id: u16,
     pub icmp_seq: u16,
-    /// ARP: the interface and source address to send from.
-    pub arp_from: Option<(String, IpAddr)>,
 }
 
 /// One source's probes in a batch.
@@ -545,7 +544,10 @@ impl<'a> Expectations<'a> {
         };
         match self.at.get(token).copied().flatten() {
             Some(i) => {
-                let p = model.predict(i);
+                let mut p = model.predict(i);
+                // Held for a whole batch (the first, 22,797 cells at 200 containers, 5 MB):
+                // without the room the path grew into.
+                p.path.shrink_to_fit();
                 Expectation {
                     reachable: p.expected,
                     why: p.why,
@@ -568,8 +570,10 @@ impl<'a> Expectations<'a> {
 /// of the run, hands over every cell's verdict (for the pacing plan), then spells out each
 /// batch's expectations one batch ahead of the runner (a rendezvous: at most the running batch
 /// and the next are held); or, when no thread could be started, this thread, batch by batch.
-enum Predicted<'a> {
+enum Predicted<'scope, 'a> {
     Ahead {
+        /// The thread, joined (and its panic raised here) when it stops answering.
+        thread: Option<std::thread::ScopedJoinHandle<'scope, ()>>,
         verdicts: mpsc::Receiver<Vec<Option<bool>>>,
         plan: Option<mpsc::Sender<Arc<PacingPlan>>>,
         batches: mpsc::Receiver<Vec<Arc<Expectation>>>,
@@ -582,14 +586,14 @@ enum Predicted<'a> {
     },
 }
 
-impl<'a> Predicted<'a> {
-    fn start<'scope>(
+impl<'scope, 'a> Predicted<'scope, 'a> {
+    fn start(
         scope: &'scope std::thread::Scope<'scope, 'a>,
         cells: &'a [Cell],
         walk: Option<&'a WalkWorld>,
         at: &'a [Option<usize>],
         probes: &'a [walk::Probe],
-    ) -> Predicted<'a> {
+    ) -> Predicted<'scope, 'a> {
         let (verdict_tx, verdicts) = mpsc::channel();
         let (plan, plan_rx) = mpsc::channel::<Arc<PacingPlan>>();
         let (batch_tx, batches) = mpsc::sync_channel(0);
@@ -609,7 +613,8 @@ impl<'a> Predicted<'a> {
                 }
             });
         match spawned {
-            Ok(_) => Predicted::Ahead {
+            Ok(thread) => Predicted::Ahead {
+                thread: Some(thread),
                 verdicts,
                 plan: Some(plan),
                 batches,
@@ -623,13 +628,29 @@ impl<'a> Predicted<'a> {
         }
     }
 
-    /// Every cell's verdict (`None`: no prediction), in plan order. A prediction thread that
-    /// died gives none (the scope re-raises its panic when the run ends).
+    /// The prediction thread stopped answering: it panicked (raised again here, before any
+    /// more probes are sent), or it is gone.
+    fn stopped(&mut self) {
+        if let Predicted::Ahead { thread, .. } = self {
+            if let Some(Err(panic)) = thread.take().map(|t| t.join()) {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Every cell's verdict (`None`: no prediction), in plan order.
     fn verdicts(&mut self) -> Vec<Option<bool>> {
         match self {
             Predicted::Ahead {
                 verdicts, cells, ..
-            } => verdicts.recv().unwrap_or_else(|_| vec![None; *cells]),
+            } => match verdicts.recv() {
+                Ok(v) => v,
+                Err(_) => {
+                    let none = vec![None; *cells];
+                    self.stopped();
+                    none
+                }
+            },
             Predicted::Here { expectations, .. } => (0..expectations.cells.len())
                 .map(|t| expectations.verdict(t))
                 .collect(),
@@ -651,7 +672,14 @@ impl<'a> Predicted<'a> {
     /// The next batch's expectations if they are ready.
     fn try_next(&mut self) -> Option<Vec<Arc<Expectation>>> {
         match self {
-            Predicted::Ahead { batches, .. } => batches.try_recv().ok(),
+            Predicted::Ahead { batches, .. } => match batches.try_recv() {
+                Ok(e) => Some(e),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.stopped();
+                    None
+                }
+            },
             Predicted::Here {
                 expectations,
                 plan,
@@ -667,7 +695,13 @@ impl<'a> Predicted<'a> {
     /// The next batch's expectations (its cells `tokens`), waiting for them.
     fn next(&mut self, tokens: &[usize]) -> Vec<Arc<Expectation>> {
         let got = match self {
-            Predicted::Ahead { batches, .. } => batches.recv().ok(),
+            Predicted::Ahead { batches, .. } => match batches.recv() {
+                Ok(e) => Some(e),
+                Err(_) => {
+                    self.stopped();
+                    None
+                }
+            },
             Predicted::Here { .. } => self.try_next(),
         };
         got.unwrap_or_else(|| {
@@ -822,7 +856,6 @@ pub fn run_paced(
             for &token in &batch.tokens {
                 let cell = &cells[token];
                 let (si, seq) = ids[token];
-                let src = sources[si];
                 by_source.entry(si).or_default().push(PlannedProbe {
                     token,
                     kind: cell.kind,
@@ -830,9 +863,6 @@ pub fn run_paced(
                     port: cell.port,
                     icmp_id: base.wrapping_add(si as u16),
                     icmp_seq: seq,
-                    arp_from: src
-                        .arp_interface_for(cell.target_ip)
-                        .map(|a| (a.ifname.clone(), a.ip)),
                 });
             }
             let work: Vec<SourceProbes<'_>> = by_source
