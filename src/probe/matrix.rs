@@ -339,6 +339,9 @@ pub struct RunSummary {
     pub mismatches: usize,
     /// Cells without a prediction (`expected: null`).
     pub unknown: usize,
+    /// Cells probed a second time: expected to answer, they heard nothing in a batch during
+    /// which the kernel dropped packets at its input queues (`/proc/net/softnet_stat`).
+    pub retried: usize,
     pub pacing: Option<Pacing>,
 }
 
@@ -771,8 +774,11 @@ pub fn run_paced(
         let verdicts = predicted.verdicts();
         begun?;
         drop(run_plan);
+        // Which namespaces netview owns (their entries are deleted after a batch), by number.
+        let mut owned: Vec<bool> = Vec::new();
         let plan = match needs {
-            Some((l, mut needs, owned)) => {
+            Some((l, mut needs, owned_ns)) => {
+                owned = owned_ns;
                 // Only a run that will be paced needs to know which cells are slow.
                 if needs.entries().len() > l.room() {
                     for k in 0..needs.len() {
@@ -805,12 +811,66 @@ pub fn run_paced(
         let mut done = vec![false; cells.len()];
         let mut counts = (0usize, 0usize); // mismatches, unknown
         let mut last_end = Instant::now();
-        let mut deliver = |token: usize,
-                           obs: Observation,
-                           expected: &[Arc<Expectation>],
-                           batch: &[usize],
-                           done: &mut Vec<bool>,
-                           sink: &mut dyn MatrixSink| {
+        // A cell expected to answer whose probe heard nothing waits for the end of its batch:
+        // if the kernel dropped packets at its input queues meanwhile, it is probed again.
+        let mut held: Vec<CellResult> = Vec::new();
+        let mut again: Vec<CellResult> = Vec::new();
+        fn emit(r: CellResult, counts: &mut (usize, usize), sink: &mut dyn MatrixSink) {
+            counts.0 += usize::from(r.mismatch());
+            counts.1 += usize::from(r.expected.reachable.is_none());
+            sink.result(r);
+        }
+        let heard_nothing = |r: &CellResult| {
+            r.expected.reachable == Some(true)
+                && matches!(
+                    r.observed.outcome,
+                    ProbeOutcome::Timeout | ProbeOutcome::NoArpReply
+                )
+        };
+        // A batch's probes, grouped by source in plan order; `seq_from` moves the ICMP
+        // sequence numbers of a second try away from the first's.
+        let work_of = |tokens: &[usize], seq_from: u16| -> Vec<SourceProbes<'_>> {
+            let mut by_source: BTreeMap<usize, Vec<PlannedProbe>> = BTreeMap::new();
+            for &token in tokens {
+                let cell = &cells[token];
+                let (si, seq) = ids[token];
+                by_source.entry(si).or_default().push(PlannedProbe {
+                    token,
+                    kind: cell.kind,
+                    target: cell.target_ip,
+                    port: cell.port,
+                    icmp_id: base.wrapping_add(si as u16),
+                    icmp_seq: seq.wrapping_add(seq_from),
+                });
+            }
+            by_source
+                .into_iter()
+                .map(|(si, probes)| SourceProbes {
+                    source: sources[si],
+                    probes,
+                })
+                .collect()
+        };
+        // Delete the entries a batch's probes needed in netview's own namespaces.
+        let forget = |owned: &[pacing::Need]| {
+            let mut by_ns: BTreeMap<usize, Vec<IpAddr>> = BTreeMap::new();
+            for n in owned {
+                by_ns.entry(n.ns).or_default().push(n.ip);
+            }
+            let jobs: Vec<(&Path, Vec<IpAddr>)> = by_ns
+                .into_iter()
+                .filter_map(|(ns, ips)| Some((ns_paths.get(ns)?.as_path(), ips)))
+                .collect();
+            opts.table.forget_many(&jobs);
+        };
+        let deliver = |token: usize,
+                       obs: Observation,
+                       expected: &[Arc<Expectation>],
+                       batch: &[usize],
+                       done: &mut Vec<bool>,
+                       held: &mut Vec<CellResult>,
+                       counts: &mut (usize, usize),
+                       sink: &mut dyn MatrixSink| {
             // A batch's tokens are in plan order: a cell's place in it is found by bisection.
             let (Some(flag), Ok(at)) = (done.get_mut(token), batch.binary_search(&token)) else {
                 return;
@@ -825,9 +885,11 @@ pub fn run_paced(
                 observed: obs,
                 expected: expected[at].clone(),
             };
-            counts.0 += usize::from(r.mismatch());
-            counts.1 += usize::from(r.expected.reachable.is_none());
-            sink.result(r);
+            if heard_nothing(&r) {
+                held.push(r);
+            } else {
+                emit(r, counts, sink);
+            }
         };
         for (bi, batch) in plan.batches.iter().enumerate() {
             if batch.wait_for_reclaim {
@@ -851,27 +913,8 @@ pub fn run_paced(
             // them over (it works one batch ahead): results that come before them wait here.
             let mut expected = predicted.try_next();
             let mut early: Vec<(usize, Observation)> = Vec::new();
-            // Group the batch's cells by source, keeping plan order.
-            let mut by_source: BTreeMap<usize, Vec<PlannedProbe>> = BTreeMap::new();
-            for &token in &batch.tokens {
-                let cell = &cells[token];
-                let (si, seq) = ids[token];
-                by_source.entry(si).or_default().push(PlannedProbe {
-                    token,
-                    kind: cell.kind,
-                    target: cell.target_ip,
-                    port: cell.port,
-                    icmp_id: base.wrapping_add(si as u16),
-                    icmp_seq: seq,
-                });
-            }
-            let work: Vec<SourceProbes<'_>> = by_source
-                .into_iter()
-                .map(|(si, probes)| SourceProbes {
-                    source: sources[si],
-                    probes,
-                })
-                .collect();
+            let dropped_before = opts.table.dropped();
+            let work = work_of(&batch.tokens, 0);
             let ran = if work.is_empty() {
                 Ok(())
             } else {
@@ -882,9 +925,11 @@ pub fn run_paced(
                     match &expected {
                         Some(e) => {
                             for (token, obs) in early.drain(..) {
-                                deliver(token, obs, e, &batch.tokens, &mut done, sink);
+                                let t = &batch.tokens;
+                                deliver(token, obs, e, t, &mut done, &mut held, &mut counts, sink);
                             }
-                            deliver(token, obs, e, &batch.tokens, &mut done, sink)
+                            let t = &batch.tokens;
+                            deliver(token, obs, e, t, &mut done, &mut held, &mut counts, sink)
                         }
                         None => early.push((token, obs)),
                     }
@@ -896,34 +941,113 @@ pub fn run_paced(
                 None => predicted.next(&batch.tokens),
             };
             for (token, obs) in early {
-                deliver(token, obs, &expected, &batch.tokens, &mut done, sink);
+                deliver(
+                    token,
+                    obs,
+                    &expected,
+                    &batch.tokens,
+                    &mut done,
+                    &mut held,
+                    &mut counts,
+                    sink,
+                );
             }
             if let Err(e) = ran {
                 let why = e.to_string();
                 for &token in &batch.tokens {
                     let obs = Observation::outcome(ProbeOutcome::SendFailed(why.clone()));
-                    deliver(token, obs, &expected, &batch.tokens, &mut done, sink);
+                    deliver(
+                        token,
+                        obs,
+                        &expected,
+                        &batch.tokens,
+                        &mut done,
+                        &mut held,
+                        &mut counts,
+                        sink,
+                    );
                 }
             }
             for &token in &batch.tokens {
                 let obs = Observation::outcome(ProbeOutcome::SendFailed(
                     "the probe never reported".into(),
                 ));
-                deliver(token, obs, &expected, &batch.tokens, &mut done, sink);
+                deliver(
+                    token,
+                    obs,
+                    &expected,
+                    &batch.tokens,
+                    &mut done,
+                    &mut held,
+                    &mut counts,
+                    sink,
+                );
             }
-            // Delete the entries this batch's probes needed in netview's own namespaces.
-            if paced.is_some() {
-                let mut by_ns: BTreeMap<usize, Vec<IpAddr>> = BTreeMap::new();
-                for n in &batch.owned {
-                    by_ns.entry(n.ns).or_default().push(n.ip);
+            let lost = match (dropped_before, opts.table.dropped()) {
+                (Some(a), Some(b)) => b > a,
+                _ => false,
+            };
+            if lost {
+                again.append(&mut held);
+            } else {
+                for r in held.drain(..) {
+                    emit(r, &mut counts, sink);
                 }
-                let jobs: Vec<(&Path, Vec<IpAddr>)> = by_ns
-                    .into_iter()
-                    .filter_map(|(ns, ips)| Some((ns_paths.get(ns)?.as_path(), ips)))
-                    .collect();
-                opts.table.forget_many(&jobs);
+            }
+            if paced.is_some() {
+                forget(&batch.owned);
             }
             last_end = Instant::now();
+        }
+        // The second try: the cells expected to answer that heard nothing while the kernel
+        // dropped packets, paced like the run; each keeps its first observation unless the
+        // second try reports one.
+        let retried = again.len();
+        if retried > 0 {
+            tracing::info!(
+                target: "netview::probe::pacing",
+                cells = retried,
+                "probing again the cells that heard nothing while the kernel dropped packets"
+            );
+            let mut needs = pacing::RunNeeds::default();
+            let mut tokens: Vec<usize> = again.iter().map(|r| r.index).collect();
+            tokens.sort_unstable();
+            for &token in &tokens {
+                needs.push(token, &model.needs(&cells[token]), false);
+            }
+            let retry_plan = match limits {
+                Some(l) => pacing::plan(
+                    &needs,
+                    &|ns| owned.get(ns).copied().unwrap_or(false),
+                    l.room().max(MIN_PACING_ROOM),
+                ),
+                None => PacingPlan {
+                    batches: vec![pacing::Batch {
+                        tokens: tokens.clone(),
+                        ..pacing::Batch::default()
+                    }],
+                    ..PacingPlan::default()
+                },
+            };
+            let mut first: HashMap<usize, CellResult> =
+                again.into_iter().map(|r| (r.index, r)).collect();
+            for batch in &retry_plan.batches {
+                let work = work_of(&batch.tokens, u16::MAX / 2 + 1);
+                let _ = prober.run_batch(&work, opts.timeout, &mut |token, obs| {
+                    if let Some(mut r) = first.remove(&token) {
+                        r.observed = obs;
+                        emit(r, &mut counts, sink);
+                    }
+                });
+                if paced.is_some() {
+                    forget(&batch.owned);
+                }
+            }
+            let mut left: Vec<CellResult> = first.into_values().collect();
+            left.sort_unstable_by_key(|r| r.index);
+            for r in left {
+                emit(r, &mut counts, sink);
+            }
         }
         prober.end();
         tracing::info!(
@@ -937,6 +1061,7 @@ pub fn run_paced(
             cells: cells.len(),
             mismatches: counts.0,
             unknown: counts.1,
+            retried,
             pacing: paced,
         })
     })

@@ -266,6 +266,13 @@ pub fn summary_line(s: &RunSummary) -> String {
         if s.mismatches == 1 { "" } else { "es" },
         s.unknown
     );
+    if s.retried > 0 {
+        line.push_str(&format!(
+            "; {} expected to answer heard nothing while the kernel dropped packets at its input \
+             queues, and were probed again",
+            s.retried
+        ));
+    }
     if let Some(p) = &s.pacing {
         line.push_str(&format!("; paced in {} batches: {}", p.batches, p.why));
     }
@@ -347,12 +354,13 @@ impl<W: Write> Report<W> {
         let tail = match self.format {
             Format::Json => {
                 format!(
-                    "{}],\n \"elapsed_ms\": {}, \"cells\": {}, \"mismatches\": {}, \"unknown\": {}}}\n",
+                    "{}],\n \"elapsed_ms\": {}, \"cells\": {}, \"mismatches\": {}, \"unknown\": {}, \"retried\": {}}}\n",
                     if self.json_results > 0 { "\n " } else { "" },
                     summary.elapsed_ms,
                     summary.cells,
                     summary.mismatches,
-                    summary.unknown
+                    summary.unknown,
+                    summary.retried
                 )
             }
             Format::Csv => String::new(),
@@ -473,6 +481,7 @@ pub fn render(
 /// The summary of finished results (no pacing), for [`render`].
 pub fn summary_of(results: &[CellResult], elapsed_ms: u64) -> RunSummary {
     RunSummary {
+        retried: 0,
         elapsed_ms,
         cells: results.len(),
         mismatches: results.iter().filter(|r| r.mismatch()).count(),

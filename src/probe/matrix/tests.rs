@@ -737,3 +737,114 @@ fn a_paced_runs_results_carry_their_own_cells_expectations_batch_after_batch() {
         assert_eq!(*e, want[i], "cell {i}: {:?}", cells[i]);
     }
 }
+
+/// A table with no limits (one batch) that counts the kernel's input-queue drops; the prober
+/// below adds some during its first batch when told to.
+struct DroppingTable {
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+impl NeighbourTable for DroppingTable {
+    fn limits(&self) -> Option<NeighbourLimits> {
+        None
+    }
+    fn owned(&self, _: &Path) -> bool {
+        false
+    }
+    fn forget(&self, _: &Path, _: &[IpAddr]) -> Result<usize, ProbeError> {
+        Ok(0)
+    }
+    fn dropped(&self) -> Option<u64> {
+        Some(self.dropped.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Hears nothing in its first batch (and the kernel drops packets then, when `drops`), and
+/// an answer to everything after.
+struct SilentFirst<'a> {
+    table: &'a DroppingTable,
+    drops: bool,
+    batches: Mutex<Vec<Vec<(usize, u16)>>>,
+}
+
+impl Prober for SilentFirst<'_> {
+    fn run_batch(
+        &self,
+        batch: &[SourceProbes<'_>],
+        _: Duration,
+        report: &mut dyn FnMut(usize, Observation),
+    ) -> Result<(), ProbeError> {
+        let mut batches = self.batches.lock().unwrap();
+        let first = batches.is_empty();
+        let probes = batch.iter().flat_map(|s| &s.probes);
+        batches.push(probes.clone().map(|p| (p.token, p.icmp_seq)).collect());
+        if first && self.drops {
+            self.table
+                .dropped
+                .fetch_add(3, std::sync::atomic::Ordering::SeqCst);
+        }
+        for p in probes {
+            let outcome = match (first, p.kind) {
+                (false, _) => ProbeOutcome::Reply,
+                (true, ProbeKind::Arp) => ProbeOutcome::NoArpReply,
+                (true, _) => ProbeOutcome::Timeout,
+            };
+            report(p.token, Observation::outcome(outcome));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn cells_that_heard_nothing_while_the_kernel_dropped_packets_are_probed_again() {
+    let lab = lab_of(2);
+    let cells = plan(&lab, &PlanOptions::default()).unwrap();
+    let world = pair_world();
+    for drops in [true, false] {
+        let table = DroppingTable {
+            dropped: Default::default(),
+        };
+        let prober = SilentFirst {
+            table: &table,
+            drops,
+            batches: Mutex::new(Vec::new()),
+        };
+        let opts = RunOptions {
+            walk: Some(&world),
+            timeout: Duration::from_millis(10),
+            table: &table,
+        };
+        let mut results = Vec::new();
+        let summary = run_paced(
+            &prober,
+            &lab,
+            &cells,
+            &opts,
+            &mut OnResult(&mut |r| results.push(r.clone())),
+        )
+        .unwrap();
+        // Every cell once, whatever happened.
+        let mut seen: Vec<usize> = results.iter().map(|r| r.index).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..cells.len()).collect::<Vec<_>>());
+        let batches = prober.batches.lock().unwrap();
+        if drops {
+            // Every cell here is expected to answer: all were tried again, with ICMP sequence
+            // numbers of their own, and the second try's answer is what the matrix shows.
+            assert_eq!(summary.retried, cells.len());
+            assert_eq!(batches.len(), 2);
+            let firsts: HashSet<u16> = batches[0].iter().map(|(_, s)| *s).collect();
+            assert!(batches[1].iter().all(|(_, s)| !firsts.contains(s)));
+            assert!(results
+                .iter()
+                .all(|r| r.observed.outcome == ProbeOutcome::Reply));
+            assert_eq!(summary.mismatches, 0);
+            assert!(crate::probe::report::summary_line(&summary).contains("probed again"));
+        } else {
+            // Nothing dropped: silence is the answer, reported as a mismatch.
+            assert_eq!(summary.retried, 0);
+            assert_eq!(batches.len(), 1);
+            assert_eq!(summary.mismatches, cells.len());
+        }
+    }
+}

@@ -221,6 +221,18 @@ fn arp_cache_stat_is_parsed_and_garbage_is_none() {
     assert_eq!(parse_arp_cache_table_fulls("entries\n1\n"), None);
 }
 
+#[test]
+fn softnet_stat_drops_are_summed_over_cpus_and_garbage_is_none() {
+    // Two CPUs as Linux 6.1 prints them (processed, dropped, time_squeeze, ...).
+    let text = "0001c4b2 00000010 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n\
+                00021f0e 00000102 00000003 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 00000000\n";
+    assert_eq!(parse_softnet_dropped(text), Some(16 + 258));
+    assert_eq!(parse_softnet_dropped(""), Some(0));
+    assert_eq!(parse_softnet_dropped("0001\n"), None);
+    assert_eq!(parse_softnet_dropped("0001 zz\n"), None);
+    assert_eq!(parse_softnet_dropped("0 ffffffffffffffff\n0 1\n"), None);
+}
+
 fn ep(name: &str, ns: &str, addrs: &[(&str, u8)], gateway: Option<&str>) -> ProbeEndpoint {
     ProbeEndpoint {
         name: name.into(),

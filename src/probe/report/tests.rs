@@ -54,6 +54,7 @@ fn results(cells: &[Cell]) -> Vec<CellResult> {
 
 fn summary(pacing: Option<Pacing>) -> RunSummary {
     RunSummary {
+        retried: 0,
         elapsed_ms: 12,
         cells: 4,
         mismatches: 1,
@@ -138,6 +139,7 @@ fn json_is_one_document_with_pacing_results_and_counts() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["elapsed_ms"], 12);
     assert_eq!(v["unknown"], 1);
+    assert_eq!(v["retried"], 0);
     assert_eq!(v["mismatches"], 1);
     assert_eq!(v["pacing"]["batches"], 3);
     assert_eq!(v["pacing"]["limits"]["gc_thresh3"], 1024);
