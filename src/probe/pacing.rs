@@ -469,7 +469,7 @@ pub trait NeighbourTable: Sync {
     /// How many packets the kernel has dropped at its per-CPU input queues so far (every
     /// CPU's; `None`: not known). A bridge floods each who-has to every port, and in a large
     /// run the queues (`netdev_max_backlog`, 1,000 by default) overflow now and then: 1,093
-    /// to 4,223 drops in a 200-container run, once in a few runs the copy a cell needed.
+    /// to 8,753 drops in a 200-container run, in most runs the copy one cell needed.
     fn dropped(&self) -> Option<u64> {
         None
     }
