@@ -400,11 +400,27 @@ pub fn collect(
     opts: &RunOptions<'_>,
     on_result: &mut dyn FnMut(&CellResult),
 ) -> Result<MatrixRun, ProbeError> {
+    collect_paced(prober, lab, cells, opts, &mut |_| {}, on_result)
+}
+
+/// [`collect`], telling `on_paced` how the run is paced before its first result.
+pub fn collect_paced(
+    prober: &dyn Prober,
+    lab: &ProbeLab,
+    cells: &[Cell],
+    opts: &RunOptions<'_>,
+    on_paced: &mut dyn FnMut(&Pacing),
+    on_result: &mut dyn FnMut(&CellResult),
+) -> Result<MatrixRun, ProbeError> {
     struct Collect<'a> {
         results: Vec<Option<CellResult>>,
+        on_paced: &'a mut dyn FnMut(&Pacing),
         on_result: &'a mut dyn FnMut(&CellResult),
     }
     impl MatrixSink for Collect<'_> {
+        fn paced(&mut self, pacing: &Pacing) {
+            (self.on_paced)(pacing)
+        }
         fn result(&mut self, r: CellResult) {
             (self.on_result)(&r);
             let i = r.index;
@@ -415,6 +431,7 @@ pub fn collect(
     }
     let mut sink = Collect {
         results: vec![None; cells.len()],
+        on_paced,
         on_result,
     };
     let summary = run_paced(prober, lab, cells, opts, &mut sink)?;
@@ -1067,11 +1084,19 @@ pub fn run_paced(
     })
 }
 
-/// A matrix running in the background: the thread (its result is the finished run) and the
-/// cells as they arrive.
+/// What a matrix running in the background tells as it goes: how it is paced (before any
+/// cell, when it is), then each cell as it is known.
+#[derive(Debug, Clone)]
+pub enum MatrixEvent {
+    Paced(Pacing),
+    Cell(CellResult),
+}
+
+/// A matrix running in the background: the thread (its result is the finished run) and what
+/// it tells as it goes.
 pub type MatrixThread = (
     std::thread::JoinHandle<Result<MatrixRun, ProbeError>>,
-    mpsc::Receiver<CellResult>,
+    mpsc::Receiver<MatrixEvent>,
 );
 
 /// Run the matrix on a background thread (for the TUI): every cell is sent on the returned
@@ -1095,9 +1120,19 @@ pub fn spawn_run_with<P: Prober + Send + 'static>(
                 timeout,
                 table,
             };
-            collect(&prober, &lab, &cells, &opts, &mut |r| {
-                let _ = tx.send(r.clone());
-            })
+            let paced = tx.clone();
+            collect_paced(
+                &prober,
+                &lab,
+                &cells,
+                &opts,
+                &mut |p| {
+                    let _ = paced.send(MatrixEvent::Paced(p.clone()));
+                },
+                &mut |r| {
+                    let _ = tx.send(MatrixEvent::Cell(r.clone()));
+                },
+            )
         })
         .map_err(|source| ProbeError::Io {
             what: "cannot start the matrix thread".into(),

@@ -1046,6 +1046,7 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Command> {
             model.bench_update(BenchMsg::JobDone { job, result })
         }
         Message::IpvlanSupport(ok) => model.bench_update(BenchMsg::IpvlanSupport(ok)),
+        Message::ProbesPaced(p) => model.bench_update(BenchMsg::ProbesPaced(p)),
         Message::ProbeCell(r) => model.bench_update(BenchMsg::ProbeCell(r)),
         Message::ProbesDone(r) => model.bench_update(BenchMsg::ProbesDone(r)),
         Message::SharedPort(r) => model.bench_update(BenchMsg::SharedPort(r)),

@@ -30,6 +30,8 @@ pub struct MatrixState {
     pub results: Vec<Option<CellResult>>,
     pub running: bool,
     pub elapsed_ms: Option<u64>,
+    /// How the run is paced, when it is (large matrices: the title says so).
+    pub pacing: Option<crate::probe::matrix::Pacing>,
     /// An error starting or running the probes.
     pub error: Option<String>,
     /// Cursor: source row, target column.

@@ -474,3 +474,39 @@ fn tiny_terminals_do_not_panic_on_the_bench() {
         }
     }
 }
+
+#[test]
+fn a_paced_run_says_so_in_the_matrix_title() {
+    let mut m = model(Theme::default());
+    keys(&mut m, "p");
+    let plain = render(&m, 140, 30);
+    assert!(!plain.contains("paced"), "{plain}");
+    update(
+        &mut m,
+        Message::ProbesPaced(crate::probe::matrix::Pacing {
+            batches: 24,
+            reclaim_waits: 0,
+            entries_needed: 20_606,
+            room: 894,
+            limits: crate::probe::pacing::NeighbourLimits {
+                gc_thresh1: 128,
+                gc_thresh2: 512,
+                gc_thresh3: 1024,
+                entries: 2,
+            },
+            why: "the probes need about 20606 neighbour entries".into(),
+        }),
+    );
+    for r in fixture::matrix_results() {
+        update(&mut m, Message::ProbeCell(r));
+    }
+    let screen = render(&m, 140, 30);
+    assert!(
+        screen.contains("paced in 24 batches to fit the kernel's neighbour table"),
+        "{screen}"
+    );
+    // A new run starts unpaced until it is told otherwise.
+    update(&mut m, Message::ProbesDone(Ok(1122)));
+    keys(&mut m, "p");
+    assert!(m.bench.matrix.pacing.is_none());
+}

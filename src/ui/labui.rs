@@ -300,6 +300,7 @@ pub enum BenchMsg {
         result: Result<(), String>,
     },
     IpvlanSupport(bool),
+    ProbesPaced(crate::probe::matrix::Pacing),
     ProbeCell(CellResult),
     ProbesDone(Result<u64, String>),
     SharedPort(Result<String, String>),
@@ -356,6 +357,10 @@ impl Bench {
             BenchMsg::IpvlanSupport(ok) => {
                 self.ipvlan_supported = Some(ok);
                 self.revalidate(cx);
+                Vec::new()
+            }
+            BenchMsg::ProbesPaced(p) => {
+                self.matrix.pacing = Some(p);
                 Vec::new()
             }
             BenchMsg::ProbeCell(r) => {

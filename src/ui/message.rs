@@ -52,6 +52,9 @@ pub enum Message {
     },
     /// Whether this kernel has ipvlan ([`Command::CheckIpvlan`]).
     IpvlanSupport(bool),
+    /// The probe run is paced (before its first result): batches to fit the kernel's
+    /// neighbour table.
+    ProbesPaced(crate::probe::matrix::Pacing),
     /// One probe result, as it arrives.
     ProbeCell(CellResult),
     /// The probe run ended (its time in ms, or why it failed).

@@ -522,8 +522,12 @@ fn run_probes(job: ProbeJob, timeout: Duration, tx: &Sender<Message>) -> Result<
         timeout,
     )
     .map_err(|e| e.to_string())?;
-    for r in rx {
-        if tx.send(Message::ProbeCell(r)).is_err() {
+    for event in rx {
+        let msg = match event {
+            probe_matrix::MatrixEvent::Paced(p) => Message::ProbesPaced(p),
+            probe_matrix::MatrixEvent::Cell(r) => Message::ProbeCell(r),
+        };
+        if tx.send(msg).is_err() {
             break;
         }
     }

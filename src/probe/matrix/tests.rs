@@ -507,7 +507,13 @@ fn spawn_run_streams_cells_from_a_background_thread() {
         Duration::from_millis(50),
     )
     .unwrap();
-    let streamed: Vec<CellResult> = rx.iter().collect();
+    let streamed: Vec<CellResult> = rx
+        .iter()
+        .filter_map(|e| match e {
+            MatrixEvent::Cell(r) => Some(r),
+            MatrixEvent::Paced(_) => None,
+        })
+        .collect();
     let run = handle.join().unwrap().unwrap();
     assert_eq!(streamed.len(), n);
     assert_eq!(run.results.len(), n);

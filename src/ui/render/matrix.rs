@@ -34,13 +34,20 @@ fn title(model: &Model) -> String {
             .unwrap_or_else(|| "stopped".into())
     };
     let mm = m.mismatches();
-    format!(
+    let mut title = format!(
         "Matrix · {}/{} probes · {state} · {mm} mismatch{} · {} unknown",
         m.done(),
         m.cells.len(),
         if mm == 1 { "" } else { "es" },
         m.unknowns()
-    )
+    );
+    if let Some(p) = &m.pacing {
+        title.push_str(&format!(
+            " · paced in {} batches to fit the kernel's neighbour table",
+            p.batches
+        ));
+    }
+    title
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
