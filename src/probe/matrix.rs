@@ -957,43 +957,31 @@ pub fn run_paced(
                 Some(e) => e,
                 None => predicted.next(&batch.tokens),
             };
-            for (token, obs) in early {
-                deliver(
-                    token,
-                    obs,
-                    &expected,
-                    &batch.tokens,
-                    &mut done,
-                    &mut held,
-                    &mut counts,
-                    sink,
+            // Then, in this order: the results that came before the expectations, a failed
+            // batch's every cell, and the cells never reported (a cell's first report wins).
+            let failed = ran.err().map(|e| e.to_string());
+            let send_failed =
+                |why: &str| Observation::outcome(ProbeOutcome::SendFailed(why.into()));
+            let rest = early
+                .into_iter()
+                .chain(
+                    failed
+                        .iter()
+                        .flat_map(|why| batch.tokens.iter().map(move |&t| (t, send_failed(why)))),
+                )
+                .chain(
+                    batch
+                        .tokens
+                        .iter()
+                        .map(|&t| (t, send_failed("the probe never reported"))),
                 );
-            }
-            if let Err(e) = ran {
-                let why = e.to_string();
-                for &token in &batch.tokens {
-                    let obs = Observation::outcome(ProbeOutcome::SendFailed(why.clone()));
-                    deliver(
-                        token,
-                        obs,
-                        &expected,
-                        &batch.tokens,
-                        &mut done,
-                        &mut held,
-                        &mut counts,
-                        sink,
-                    );
-                }
-            }
-            for &token in &batch.tokens {
-                let obs = Observation::outcome(ProbeOutcome::SendFailed(
-                    "the probe never reported".into(),
-                ));
+            for (token, obs) in rest {
+                let t = &batch.tokens;
                 deliver(
                     token,
                     obs,
                     &expected,
-                    &batch.tokens,
+                    t,
                     &mut done,
                     &mut held,
                     &mut counts,
